@@ -1,0 +1,195 @@
+//! In-memory fakes of the ports, held to the contracts written on the traits.
+
+use crate::ports::{
+    Clock, EmailSendError, EmailSender, IdGenerator, InsertUserError, ListUsersPageError,
+    OutgoingEmail, Page, RepositoryError, UpdateUserError, UserListQuery, UserRepository,
+};
+use domain::{Email, Timestamp, User, UserId, UserName};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub fn user_with_email(email: &str) -> User {
+    User::register(
+        UserId::generate(),
+        Email::parse(email).unwrap(),
+        UserName::parse("Ada Lovelace").unwrap(),
+        Timestamp::from_millis(1_000).unwrap(),
+    )
+}
+
+#[derive(Default)]
+struct UsersState {
+    /// Ordered by id, so by creation time.
+    users: BTreeMap<UserId, User>,
+    /// normalized email -> owner
+    claims: BTreeMap<String, UserId>,
+    conflicts_to_inject: usize,
+}
+
+#[derive(Clone, Default)]
+pub struct InMemoryUsers {
+    state: Arc<Mutex<UsersState>>,
+    unavailable: bool,
+}
+
+impl InMemoryUsers {
+    pub fn unavailable() -> Self {
+        Self { unavailable: true, ..Self::default() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, UsersState> {
+        self.state.lock().unwrap()
+    }
+
+    /// Stores a user as if registered earlier; returns it as stored.
+    pub fn add(&self, user: User) -> User {
+        let mut state = self.lock();
+        if !user.is_deleted() {
+            state.claims.insert(user.email().normalized().to_owned(), user.id());
+        }
+        state.users.insert(user.id(), user.clone());
+        user
+    }
+
+    pub fn stored(&self, id: UserId) -> Option<User> {
+        self.lock().users.get(&id).cloned()
+    }
+
+    pub fn count(&self) -> usize {
+        self.lock().users.len()
+    }
+
+    /// Makes the next `n` updates fail as if another writer got there first.
+    pub fn conflict_on_next_updates(&self, n: usize) {
+        self.lock().conflicts_to_inject = n;
+    }
+
+    fn check_available(&self) -> Result<(), RepositoryError> {
+        if self.unavailable {
+            return Err(RepositoryError::Unavailable("the fake store is down".into()));
+        }
+        Ok(())
+    }
+}
+
+impl UserRepository for InMemoryUsers {
+    async fn insert(&self, user: &User) -> Result<(), InsertUserError> {
+        self.check_available()?;
+        let mut state = self.lock();
+        if state.claims.contains_key(user.email().normalized()) {
+            return Err(InsertUserError::EmailTaken);
+        }
+        state.claims.insert(user.email().normalized().to_owned(), user.id());
+        state.users.insert(user.id(), user.clone());
+        Ok(())
+    }
+
+    async fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
+        self.check_available()?;
+        Ok(self.stored(id))
+    }
+
+    async fn update(&self, current: &User, updated: User) -> Result<User, UpdateUserError> {
+        self.check_available()?;
+        let mut state = self.lock();
+        if state.conflicts_to_inject > 0 {
+            state.conflicts_to_inject -= 1;
+            return Err(UpdateUserError::VersionConflict);
+        }
+        if state.users.get(&current.id()).map(User::version) != Some(current.version()) {
+            return Err(UpdateUserError::VersionConflict);
+        }
+        let old_claim = (!current.is_deleted()).then(|| current.email().normalized().to_owned());
+        let new_claim = (!updated.is_deleted()).then(|| updated.email().normalized().to_owned());
+        if old_claim != new_claim {
+            if let Some(new) = &new_claim
+                && state.claims.get(new).is_some_and(|owner| *owner != current.id())
+            {
+                return Err(UpdateUserError::EmailTaken);
+            }
+            if let Some(old) = &old_claim {
+                state.claims.remove(old);
+            }
+            if let Some(new) = new_claim {
+                state.claims.insert(new, current.id());
+            }
+        }
+        let stored = updated.stored_at(current.version().next());
+        state.users.insert(stored.id(), stored.clone());
+        Ok(stored)
+    }
+
+    async fn list(&self, query: &UserListQuery) -> Result<Page<User>, ListUsersPageError> {
+        self.check_available()?;
+        let after = match &query.cursor {
+            None => None,
+            Some(cursor) => Some(
+                UserId::parse(cursor.as_str()).map_err(|_| ListUsersPageError::InvalidCursor)?,
+            ),
+        };
+        let state = self.lock();
+        let mut matching = state
+            .users
+            .values()
+            .rev()
+            .filter(|user| query.status.includes(user.status()))
+            .filter(|user| after.is_none_or(|after| user.id() < after));
+        let items: Vec<User> = matching.by_ref().take(query.limit.get()).cloned().collect();
+        let next_cursor = match (matching.next(), items.last()) {
+            (Some(_), Some(last)) => Some(crate::ports::Cursor::new(last.id().to_string())),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct RecordingMailer {
+    sent: Arc<Mutex<Vec<OutgoingEmail>>>,
+    failing: bool,
+}
+
+impl RecordingMailer {
+    pub fn failing() -> Self {
+        Self { failing: true, ..Self::default() }
+    }
+
+    pub fn sent(&self) -> Vec<OutgoingEmail> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+impl EmailSender for RecordingMailer {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), EmailSendError> {
+        if self.failing {
+            return Err(EmailSendError("the fake mail service is down".into()));
+        }
+        self.sent.lock().unwrap().push(email.clone());
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+pub struct FixedClock(Timestamp);
+
+impl Default for FixedClock {
+    fn default() -> Self {
+        Self(Timestamp::parse_rfc3339("2026-11-24T10:15:30.123Z").unwrap())
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+#[derive(Default)]
+pub struct SequentialIds;
+
+impl IdGenerator for SequentialIds {
+    fn new_user_id(&self) -> UserId {
+        // UUIDv7 is monotonic within one process, which is what the contract asks.
+        UserId::generate()
+    }
+}

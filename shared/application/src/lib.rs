@@ -1,0 +1,23 @@
+//! Ports (what the use cases need from the outside world) and one use case per operation.
+//!
+//! Use cases are generic over their ports, so tests run them against in-memory fakes and the
+//! functions run them against DynamoDB and SES.
+
+pub mod messages;
+pub mod ports;
+pub mod users;
+
+#[cfg(test)]
+mod fakes;
+
+/// The messages of an error and its causes, outermost first, for one log field.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}

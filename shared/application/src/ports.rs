@@ -1,0 +1,190 @@
+//! The traits adapters implement. Each method's comment says what an implementation MUST do;
+//! the use-case tests hold the in-memory fakes to the same contract.
+
+use domain::{Email, Timestamp, User, UserId, UserStatus, Version};
+use std::future::Future;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A failure of the data store itself, never of a business rule.
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    /// Throttled or unreachable after the client's own retries: worth retrying later.
+    #[error("the data store is unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("the data store failed")]
+    Failed(#[source] BoxError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("the email address is already registered")]
+    EmailTaken,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateUserError {
+    #[error("the email address is already registered")]
+    EmailTaken,
+    #[error("the user changed since it was read")]
+    VersionConflict,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListUsersPageError {
+    #[error("the cursor is not one this service issued for this listing")]
+    InvalidCursor,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+pub trait UserRepository: Send + Sync + 'static {
+    /// Stores a newly registered user and claims its email address in one atomic write.
+    /// MUST fail with `EmailTaken`, storing nothing, when a user that is not deleted holds an
+    /// address with the same normalized form.
+    fn insert(&self, user: &User) -> impl Future<Output = Result<(), InsertUserError>> + Send;
+
+    /// The user with this id, whatever its status; `None` when there is none.
+    fn find(
+        &self,
+        id: UserId,
+    ) -> impl Future<Output = Result<Option<User>, RepositoryError>> + Send;
+
+    /// Stores `updated` in place of `current` (the user as read) in one atomic write: the email
+    /// claim moves when the normalized address changes and is released when the user is
+    /// deleted. MUST fail with `VersionConflict` when the stored version is no longer
+    /// `current.version()`, and with `EmailTaken` when another user holds the new address;
+    /// either way nothing changes. MUST return the user as stored, at `current.version().next()`.
+    fn update(
+        &self,
+        current: &User,
+        updated: User,
+    ) -> impl Future<Output = Result<User, UpdateUserError>> + Send;
+
+    /// One page of users, newest first. Paging from no cursor to the end MUST return every
+    /// matching user exactly once; a cursor from another listing MUST be `InvalidCursor`.
+    fn list(
+        &self,
+        query: &UserListQuery,
+    ) -> impl Future<Output = Result<Page<User>, ListUsersPageError>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Only(UserStatus),
+    /// The default listing: active and suspended users.
+    NotDeleted,
+}
+
+impl StatusFilter {
+    pub fn includes(&self, status: UserStatus) -> bool {
+        match self {
+            Self::Only(only) => *only == status,
+            Self::NotDeleted => status != UserStatus::Deleted,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserListQuery {
+    pub status: StatusFilter,
+    pub limit: PageLimit,
+    pub cursor: Option<Cursor>,
+}
+
+/// How many items one page holds: 1 to 100, 20 unless asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(u8);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a whole number from {min} to {max}", min = PageLimit::MIN, max = PageLimit::MAX)]
+pub struct PageLimitError;
+
+impl PageLimit {
+    pub const MIN: u8 = 1;
+    pub const MAX: u8 = 100;
+    pub const DEFAULT: PageLimit = PageLimit(20);
+
+    pub fn parse(raw: &str) -> Result<Self, PageLimitError> {
+        match raw.trim().parse::<u8>() {
+            Ok(limit) if (Self::MIN..=Self::MAX).contains(&limit) => Ok(Self(limit)),
+            _ => Err(PageLimitError),
+        }
+    }
+
+    pub fn get(&self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// Where the next page starts. Clients get it as an opaque string and hand it back
+/// unchanged; only the repository that issued it can read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(String);
+
+impl Cursor {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<Cursor>,
+}
+
+/// A message for one recipient, in plain text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEmail {
+    pub to: Email,
+    pub subject: String,
+    pub text: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the email could not be sent")]
+pub struct EmailSendError(#[source] pub BoxError);
+
+pub trait EmailSender: Send + Sync + 'static {
+    /// Hands the message to the mail service; `Ok` means it was accepted for delivery.
+    fn send(
+        &self,
+        email: &OutgoingEmail,
+    ) -> impl Future<Output = Result<(), EmailSendError>> + Send;
+}
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+pub trait IdGenerator: Send + Sync + 'static {
+    /// A fresh id that sorts after every id this generator returned before.
+    fn new_user_id(&self) -> UserId;
+}
+
+/// An `If-Match` precondition: the client's idea of the current version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `If-Match: *`: any current version will do.
+    Any,
+    /// One of these versions must be current; an empty list never matches.
+    OneOf(Vec<Version>),
+}
+
+impl IfMatch {
+    pub fn matches(&self, current: Version) -> bool {
+        match self {
+            Self::Any => true,
+            Self::OneOf(versions) => versions.contains(&current),
+        }
+    }
+}

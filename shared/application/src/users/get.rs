@@ -1,0 +1,58 @@
+use crate::ports::{RepositoryError, UserRepository};
+use domain::{User, UserId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GetUserError {
+    /// Unknown, or not active: only active users are readable.
+    #[error("no such user")]
+    NotFound,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Reads an active user.
+pub struct GetUser<R> {
+    users: R,
+}
+
+impl<R: UserRepository> GetUser<R> {
+    pub fn new(users: R) -> Self {
+        Self { users }
+    }
+
+    pub async fn execute(&self, id: UserId) -> Result<User, GetUserError> {
+        match self.users.find(id).await? {
+            Some(user) if user.can_login() => Ok(user),
+            _ => Err(GetUserError::NotFound),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{InMemoryUsers, user_with_email};
+
+    #[tokio::test]
+    async fn an_active_user_is_returned() {
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        assert_eq!(GetUser::new(users).execute(ada.id()).await.unwrap(), ada);
+    }
+
+    #[tokio::test]
+    async fn unknown_suspended_and_deleted_users_are_not_found() {
+        let users = InMemoryUsers::default();
+        let mut suspended = user_with_email("s@example.com");
+        suspended.suspend().unwrap();
+        let suspended = users.add(suspended);
+        let mut deleted = user_with_email("d@example.com");
+        deleted.delete().unwrap();
+        let deleted = users.add(deleted);
+        let get = GetUser::new(users);
+
+        for id in [suspended.id(), deleted.id(), UserId::generate()] {
+            assert!(matches!(get.execute(id).await, Err(GetUserError::NotFound)));
+        }
+    }
+}

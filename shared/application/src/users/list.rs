@@ -1,0 +1,94 @@
+use crate::ports::{ListUsersPageError, Page, RepositoryError, UserListQuery, UserRepository};
+use domain::User;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListUsersError {
+    #[error("the cursor is not valid for this listing")]
+    InvalidCursor,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Lists users by status, newest first, one page at a time.
+pub struct ListUsers<R> {
+    users: R,
+}
+
+impl<R: UserRepository> ListUsers<R> {
+    pub fn new(users: R) -> Self {
+        Self { users }
+    }
+
+    pub async fn execute(&self, query: UserListQuery) -> Result<Page<User>, ListUsersError> {
+        self.users.list(&query).await.map_err(|error| match error {
+            ListUsersPageError::InvalidCursor => ListUsersError::InvalidCursor,
+            ListUsersPageError::Repository(error) => ListUsersError::Repository(error),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{InMemoryUsers, user_with_email};
+    use crate::ports::{Cursor, PageLimit, StatusFilter};
+    use domain::{UserId, UserStatus};
+
+    fn query(status: StatusFilter, limit: &str, cursor: Option<Cursor>) -> UserListQuery {
+        UserListQuery { status, limit: PageLimit::parse(limit).unwrap(), cursor }
+    }
+
+    #[tokio::test]
+    async fn paging_to_the_end_returns_every_matching_user_once_newest_first() {
+        let users = InMemoryUsers::default();
+        let mut expected: Vec<UserId> = Vec::new();
+        for n in 0..7 {
+            let mut user = user_with_email(&format!("u{n}@example.com"));
+            if n == 3 {
+                user.delete().unwrap();
+            } else {
+                expected.push(user.id());
+            }
+            users.add(user);
+        }
+        expected.reverse();
+        let list = ListUsers::new(users);
+
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = list.execute(query(StatusFilter::NotDeleted, "2", cursor)).await.unwrap();
+            assert!(page.items.len() <= 2);
+            seen.extend(page.items.iter().map(|user| user.id()));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected);
+    }
+
+    #[tokio::test]
+    async fn a_status_filter_returns_only_that_status() {
+        let users = InMemoryUsers::default();
+        let mut suspended = user_with_email("s@example.com");
+        suspended.suspend().unwrap();
+        let suspended = users.add(suspended);
+        users.add(user_with_email("a@example.com"));
+
+        let page = ListUsers::new(users)
+            .execute(query(StatusFilter::Only(UserStatus::Suspended), "20", None))
+            .await
+            .unwrap();
+        assert_eq!(page.items, vec![suspended]);
+        assert_eq!(page.next_cursor, None);
+    }
+
+    #[tokio::test]
+    async fn a_foreign_cursor_is_invalid() {
+        let list = ListUsers::new(InMemoryUsers::default());
+        let result =
+            list.execute(query(StatusFilter::NotDeleted, "20", Some(Cursor::new("garbage")))).await;
+        assert!(matches!(result, Err(ListUsersError::InvalidCursor)));
+    }
+}

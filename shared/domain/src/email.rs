@@ -1,0 +1,176 @@
+use std::fmt;
+
+const MAX_LENGTH: usize = 254;
+const MAX_LOCAL_PART_LENGTH: usize = 64;
+const MAX_LABEL_LENGTH: usize = 63;
+
+/// An email address, trimmed and validated; compared for uniqueness by its lowercase form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email {
+    address: String,
+    normalized: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {MAX_LENGTH} characters")]
+    TooLong,
+    #[error("must contain exactly one '@'")]
+    NotOneAt,
+    #[error("must have a local part of 1 to {MAX_LOCAL_PART_LENGTH} characters before the '@', with no spaces or control characters")]
+    InvalidLocalPart,
+    #[error("must have a dotted domain of letters, digits and hyphens after the '@'")]
+    InvalidDomain,
+}
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, EmailError> {
+        let address = raw.trim();
+        if address.is_empty() {
+            return Err(EmailError::Empty);
+        }
+        if address.chars().count() > MAX_LENGTH {
+            return Err(EmailError::TooLong);
+        }
+        let (local, domain) = match address.split_once('@') {
+            Some((local, domain)) if !domain.contains('@') => (local, domain),
+            _ => return Err(EmailError::NotOneAt),
+        };
+        if !is_valid_local_part(local) {
+            return Err(EmailError::InvalidLocalPart);
+        }
+        if !is_valid_domain(domain) {
+            return Err(EmailError::InvalidDomain);
+        }
+        Ok(Self {
+            address: address.to_owned(),
+            normalized: address.to_lowercase(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.address
+    }
+
+    /// The form two addresses are compared by: `Ada@Example.com` and `ada@example.com`
+    /// belong to the same person.
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+
+    pub fn is_same_address(&self, other: &Email) -> bool {
+        self.normalized == other.normalized
+    }
+}
+
+fn is_valid_local_part(local: &str) -> bool {
+    !local.is_empty()
+        && local.len() <= MAX_LOCAL_PART_LENGTH
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !"<>()[]\\,;:\"".contains(c))
+}
+
+fn is_valid_domain(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= MAX_LABEL_LENGTH
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()))
+}
+
+impl AsRef<str> for Email {
+    fn as_ref(&self) -> &str {
+        &self.address
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.address)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_plain_address_is_accepted_and_trimmed() {
+        let email = Email::parse("  ada@example.com \n").unwrap();
+        assert_eq!(email.as_str(), "ada@example.com");
+    }
+
+    #[test]
+    fn the_normalized_form_ignores_case_but_the_address_keeps_it() {
+        let email = Email::parse("Ada.Lovelace@Example.COM").unwrap();
+        assert_eq!(email.as_str(), "Ada.Lovelace@Example.COM");
+        assert_eq!(email.normalized(), "ada.lovelace@example.com");
+        assert!(email.is_same_address(&Email::parse("ada.lovelace@example.com").unwrap()));
+    }
+
+    #[test]
+    fn addresses_without_exactly_one_at_are_rejected() {
+        assert_eq!(Email::parse("ada.example.com"), Err(EmailError::NotOneAt));
+        assert_eq!(Email::parse("ada@@example.com"), Err(EmailError::NotOneAt));
+        assert_eq!(Email::parse("a@b@example.com"), Err(EmailError::NotOneAt));
+    }
+
+    #[test]
+    fn a_domain_must_be_dotted() {
+        assert_eq!(Email::parse("ada@localhost"), Err(EmailError::InvalidDomain));
+        assert_eq!(Email::parse("ada@example."), Err(EmailError::InvalidDomain));
+        assert_eq!(Email::parse("ada@.example.com"), Err(EmailError::InvalidDomain));
+        assert_eq!(Email::parse("ada@exa mple.com"), Err(EmailError::InvalidDomain));
+        assert_eq!(Email::parse("ada@-example.com"), Err(EmailError::InvalidDomain));
+    }
+
+    #[test]
+    fn blank_and_malformed_local_parts_are_rejected() {
+        assert_eq!(Email::parse("   "), Err(EmailError::Empty));
+        assert_eq!(Email::parse("@example.com"), Err(EmailError::InvalidLocalPart));
+        assert_eq!(Email::parse("a da@example.com"), Err(EmailError::InvalidLocalPart));
+        assert_eq!(Email::parse(".ada@example.com"), Err(EmailError::InvalidLocalPart));
+    }
+
+    #[test]
+    fn at_most_254_characters_are_accepted() {
+        let domain = format!("{}.{}.{}.com", "a".repeat(63), "b".repeat(63), "c".repeat(58));
+        let longest = format!("{}@{domain}", "x".repeat(254 - 1 - domain.len()));
+        assert_eq!(longest.len(), 254);
+        assert!(Email::parse(&longest).is_ok());
+        let too_long = format!("y{longest}");
+        assert_eq!(Email::parse(&too_long), Err(EmailError::TooLong));
+    }
+
+    proptest! {
+        #[test]
+        fn every_accepted_address_is_trimmed_and_bounded(raw in "\\PC{0,300}") {
+            if let Ok(email) = Email::parse(&raw) {
+                prop_assert_eq!(email.as_str(), email.as_str().trim());
+                prop_assert!(email.as_str().chars().count() <= MAX_LENGTH);
+                prop_assert_eq!(email.as_str().matches('@').count(), 1);
+            }
+        }
+
+        #[test]
+        fn parsing_is_idempotent(local in "[a-z0-9._+-]{1,20}", domain in "[a-z0-9]{1,10}\\.[a-z]{2,5}") {
+            if let Ok(email) = Email::parse(&format!("{local}@{domain}")) {
+                prop_assert_eq!(Email::parse(email.as_str()), Ok(email.clone()));
+            }
+        }
+    }
+}

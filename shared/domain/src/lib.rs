@@ -1,0 +1,16 @@
+//! The core of the service: entities and value objects with their rules.
+//!
+//! Nothing here does I/O or knows how values are serialized; every value object is built
+//! through a fallible constructor, so holding one means holding a valid value.
+
+mod email;
+mod timestamp;
+mod user;
+mod user_id;
+mod user_name;
+
+pub use email::{Email, EmailError};
+pub use timestamp::Timestamp;
+pub use user::{Changed, LoginRefused, User, UserIsDeleted, UserSnapshot, UserStatus, Version};
+pub use user_id::{UserId, UserIdError};
+pub use user_name::{UserName, UserNameError};

@@ -1,0 +1,267 @@
+use crate::{Email, Timestamp, UserId, UserName};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserStatus {
+    Active,
+    Suspended,
+    Deleted,
+}
+
+impl UserStatus {
+    pub const ALL: [UserStatus; 3] = [Self::Active, Self::Suspended, Self::Deleted];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == raw)
+    }
+}
+
+impl fmt::Display for UserStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stored revision of a user: it starts at 1 and grows by one with every stored change,
+/// so a writer can tell whether what it read is still current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(u64);
+
+impl Version {
+    pub const FIRST: Version = Version(1);
+
+    pub fn new(value: u64) -> Self {
+        Self(value)
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0
+    }
+
+    pub fn next(&self) -> Self {
+        Self(self.0.saturating_add(1))
+    }
+}
+
+/// Whether an operation changed the user or found it already in the asked-for state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    Yes,
+    No,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the user is deleted")]
+pub struct UserIsDeleted;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a {status} user cannot log in")]
+pub struct LoginRefused {
+    pub status: UserStatus,
+}
+
+/// A registered user. Its state changes only through the methods below, which keep the
+/// rules: a deleted user stays deleted, only an active user can log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    id: UserId,
+    email: Email,
+    name: UserName,
+    status: UserStatus,
+    created_at: Timestamp,
+    last_login: Option<Timestamp>,
+    version: Version,
+}
+
+/// Every field of a stored user, for repositories that rebuild one.
+#[derive(Debug, Clone)]
+pub struct UserSnapshot {
+    pub id: UserId,
+    pub email: Email,
+    pub name: UserName,
+    pub status: UserStatus,
+    pub created_at: Timestamp,
+    pub last_login: Option<Timestamp>,
+    pub version: Version,
+}
+
+impl User {
+    /// A newly registered user: active, never logged in, at the first version.
+    pub fn register(id: UserId, email: Email, name: UserName, now: Timestamp) -> Self {
+        Self {
+            id,
+            email,
+            name,
+            status: UserStatus::Active,
+            created_at: now,
+            last_login: None,
+            version: Version::FIRST,
+        }
+    }
+
+    pub fn restore(snapshot: UserSnapshot) -> Self {
+        let UserSnapshot { id, email, name, status, created_at, last_login, version } = snapshot;
+        Self { id, email, name, status, created_at, last_login, version }
+    }
+
+    pub fn id(&self) -> UserId {
+        self.id
+    }
+    pub fn email(&self) -> &Email {
+        &self.email
+    }
+    pub fn name(&self) -> &UserName {
+        &self.name
+    }
+    pub fn status(&self) -> UserStatus {
+        self.status
+    }
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    pub fn last_login(&self) -> Option<Timestamp> {
+        self.last_login
+    }
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.status == UserStatus::Deleted
+    }
+
+    pub fn can_login(&self) -> bool {
+        self.status == UserStatus::Active
+    }
+
+    /// The same user as stored at `version`; repositories call this after a successful write.
+    pub fn stored_at(mut self, version: Version) -> Self {
+        self.version = version;
+        self
+    }
+
+    pub fn suspend(&mut self) -> Result<Changed, UserIsDeleted> {
+        self.move_to(UserStatus::Suspended)
+    }
+
+    pub fn activate(&mut self) -> Result<Changed, UserIsDeleted> {
+        self.move_to(UserStatus::Active)
+    }
+
+    /// Soft delete: the record stays, with status `deleted`.
+    pub fn delete(&mut self) -> Result<(), UserIsDeleted> {
+        self.move_to(UserStatus::Deleted).map(|_| ())
+    }
+
+    pub fn change_email(&mut self, email: Email) -> Result<Changed, UserIsDeleted> {
+        if self.is_deleted() {
+            return Err(UserIsDeleted);
+        }
+        if self.email == email {
+            return Ok(Changed::No);
+        }
+        self.email = email;
+        Ok(Changed::Yes)
+    }
+
+    pub fn record_login(&mut self, at: Timestamp) -> Result<(), LoginRefused> {
+        if !self.can_login() {
+            return Err(LoginRefused { status: self.status });
+        }
+        self.last_login = Some(at);
+        Ok(())
+    }
+
+    fn move_to(&mut self, status: UserStatus) -> Result<Changed, UserIsDeleted> {
+        if self.is_deleted() {
+            return Err(UserIsDeleted);
+        }
+        if self.status == status {
+            return Ok(Changed::No);
+        }
+        self.status = status;
+        Ok(Changed::Yes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ada() -> User {
+        User::register(
+            UserId::generate(),
+            Email::parse("ada@example.com").unwrap(),
+            UserName::parse("Ada Lovelace").unwrap(),
+            Timestamp::from_millis(1_000).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_new_user_is_active_has_never_logged_in_and_can_log_in() {
+        let user = ada();
+        assert_eq!(user.status(), UserStatus::Active);
+        assert_eq!(user.last_login(), None);
+        assert_eq!(user.version(), Version::FIRST);
+        assert!(user.can_login());
+    }
+
+    #[test]
+    fn a_suspended_user_cannot_log_in_until_activated() {
+        let mut user = ada();
+        assert_eq!(user.suspend(), Ok(Changed::Yes));
+        assert!(!user.can_login());
+        let at = Timestamp::from_millis(2_000).unwrap();
+        assert_eq!(user.record_login(at), Err(LoginRefused { status: UserStatus::Suspended }));
+        assert_eq!(user.last_login(), None);
+        assert_eq!(user.activate(), Ok(Changed::Yes));
+        assert_eq!(user.record_login(at), Ok(()));
+        assert_eq!(user.last_login(), Some(at));
+    }
+
+    #[test]
+    fn suspending_twice_or_activating_an_active_user_changes_nothing() {
+        let mut user = ada();
+        assert_eq!(user.activate(), Ok(Changed::No));
+        user.suspend().unwrap();
+        assert_eq!(user.suspend(), Ok(Changed::No));
+        assert_eq!(user.status(), UserStatus::Suspended);
+    }
+
+    #[test]
+    fn a_deleted_user_refuses_every_change() {
+        let mut user = ada();
+        user.delete().unwrap();
+        assert_eq!(user.status(), UserStatus::Deleted);
+        assert_eq!(user.suspend(), Err(UserIsDeleted));
+        assert_eq!(user.activate(), Err(UserIsDeleted));
+        assert_eq!(user.delete(), Err(UserIsDeleted));
+        assert_eq!(user.change_email(Email::parse("new@example.com").unwrap()), Err(UserIsDeleted));
+        assert!(user.record_login(Timestamp::now()).is_err());
+        assert_eq!(user.status(), UserStatus::Deleted);
+    }
+
+    #[test]
+    fn changing_to_the_same_email_is_a_no_op_but_a_new_case_is_kept() {
+        let mut user = ada();
+        assert_eq!(user.change_email(Email::parse("ada@example.com").unwrap()), Ok(Changed::No));
+        assert_eq!(user.change_email(Email::parse("Ada@Example.com").unwrap()), Ok(Changed::Yes));
+        assert_eq!(user.email().as_str(), "Ada@Example.com");
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for status in UserStatus::ALL {
+            assert_eq!(UserStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(UserStatus::parse("Active"), None);
+    }
+}
