@@ -1,1 +1,17 @@
-fn main() {}
+//! `POST /users`: registers a user and sends a welcome email.
+use application::users::CreateUser;
+use http_api::routes;
+use infrastructure::{Aws, SystemClock, UuidV7Ids};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    http_api::init_tracing();
+    let aws = Aws::from_env().await;
+    let use_case = CreateUser::new(
+        aws.user_repository()?,
+        aws.email_sender()?,
+        SystemClock,
+        UuidV7Ids,
+    );
+    http_api::serve(|request| routes::create_user(&use_case, request)).await
+}

@@ -34,7 +34,10 @@ pub struct InMemoryUsers {
 
 impl InMemoryUsers {
     pub fn unavailable() -> Self {
-        Self { unavailable: true, ..Self::default() }
+        Self {
+            unavailable: true,
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, UsersState> {
@@ -45,7 +48,9 @@ impl InMemoryUsers {
     pub fn add(&self, user: User) -> User {
         let mut state = self.lock();
         if !user.is_deleted() {
-            state.claims.insert(user.email().normalized().to_owned(), user.id());
+            state
+                .claims
+                .insert(user.email().normalized().to_owned(), user.id());
         }
         state.users.insert(user.id(), user.clone());
         user
@@ -66,7 +71,9 @@ impl InMemoryUsers {
 
     fn check_available(&self) -> Result<(), RepositoryError> {
         if self.unavailable {
-            return Err(RepositoryError::Unavailable("the fake store is down".into()));
+            return Err(RepositoryError::Unavailable(
+                "the fake store is down".into(),
+            ));
         }
         Ok(())
     }
@@ -79,7 +86,9 @@ impl UserRepository for InMemoryUsers {
         if state.claims.contains_key(user.email().normalized()) {
             return Err(InsertUserError::EmailTaken);
         }
-        state.claims.insert(user.email().normalized().to_owned(), user.id());
+        state
+            .claims
+            .insert(user.email().normalized().to_owned(), user.id());
         state.users.insert(user.id(), user.clone());
         Ok(())
     }
@@ -103,7 +112,10 @@ impl UserRepository for InMemoryUsers {
         let new_claim = (!updated.is_deleted()).then(|| updated.email().normalized().to_owned());
         if old_claim != new_claim {
             if let Some(new) = &new_claim
-                && state.claims.get(new).is_some_and(|owner| *owner != current.id())
+                && state
+                    .claims
+                    .get(new)
+                    .is_some_and(|owner| *owner != current.id())
             {
                 return Err(UpdateUserError::EmailTaken);
             }
@@ -151,7 +163,10 @@ pub struct RecordingMailer {
 
 impl RecordingMailer {
     pub fn failing() -> Self {
-        Self { failing: true, ..Self::default() }
+        Self {
+            failing: true,
+            ..Self::default()
+        }
     }
 
     pub fn sent(&self) -> Vec<OutgoingEmail> {

@@ -19,7 +19,9 @@ pub enum EmailError {
     TooLong,
     #[error("must contain exactly one '@'")]
     NotOneAt,
-    #[error("must have a local part of 1 to {MAX_LOCAL_PART_LENGTH} characters before the '@', with no spaces or control characters")]
+    #[error(
+        "must have a local part of 1 to {MAX_LOCAL_PART_LENGTH} characters before the '@', with no spaces or control characters"
+    )]
     InvalidLocalPart,
     #[error("must have a dotted domain of letters, digits and hyphens after the '@'")]
     InvalidDomain,
@@ -131,24 +133,50 @@ mod tests {
 
     #[test]
     fn a_domain_must_be_dotted() {
-        assert_eq!(Email::parse("ada@localhost"), Err(EmailError::InvalidDomain));
+        assert_eq!(
+            Email::parse("ada@localhost"),
+            Err(EmailError::InvalidDomain)
+        );
         assert_eq!(Email::parse("ada@example."), Err(EmailError::InvalidDomain));
-        assert_eq!(Email::parse("ada@.example.com"), Err(EmailError::InvalidDomain));
-        assert_eq!(Email::parse("ada@exa mple.com"), Err(EmailError::InvalidDomain));
-        assert_eq!(Email::parse("ada@-example.com"), Err(EmailError::InvalidDomain));
+        assert_eq!(
+            Email::parse("ada@.example.com"),
+            Err(EmailError::InvalidDomain)
+        );
+        assert_eq!(
+            Email::parse("ada@exa mple.com"),
+            Err(EmailError::InvalidDomain)
+        );
+        assert_eq!(
+            Email::parse("ada@-example.com"),
+            Err(EmailError::InvalidDomain)
+        );
     }
 
     #[test]
     fn blank_and_malformed_local_parts_are_rejected() {
         assert_eq!(Email::parse("   "), Err(EmailError::Empty));
-        assert_eq!(Email::parse("@example.com"), Err(EmailError::InvalidLocalPart));
-        assert_eq!(Email::parse("a da@example.com"), Err(EmailError::InvalidLocalPart));
-        assert_eq!(Email::parse(".ada@example.com"), Err(EmailError::InvalidLocalPart));
+        assert_eq!(
+            Email::parse("@example.com"),
+            Err(EmailError::InvalidLocalPart)
+        );
+        assert_eq!(
+            Email::parse("a da@example.com"),
+            Err(EmailError::InvalidLocalPart)
+        );
+        assert_eq!(
+            Email::parse(".ada@example.com"),
+            Err(EmailError::InvalidLocalPart)
+        );
     }
 
     #[test]
     fn at_most_254_characters_are_accepted() {
-        let domain = format!("{}.{}.{}.com", "a".repeat(63), "b".repeat(63), "c".repeat(58));
+        let domain = format!(
+            "{}.{}.{}.com",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(58)
+        );
         let longest = format!("{}@{domain}", "x".repeat(254 - 1 - domain.len()));
         assert_eq!(longest.len(), 254);
         assert!(Email::parse(&longest).is_ok());

@@ -25,7 +25,9 @@ impl Timestamp {
     }
 
     pub fn plus_seconds(&self, seconds: i64) -> Option<Self> {
-        self.0.checked_add_signed(TimeDelta::seconds(seconds)).map(Self)
+        self.0
+            .checked_add_signed(TimeDelta::seconds(seconds))
+            .map(Self)
     }
 
     pub fn to_rfc3339(&self) -> String {
@@ -47,7 +49,10 @@ mod tests {
     fn it_shows_as_rfc3339_utc_with_milliseconds() {
         let at = Timestamp::from_millis(1_795_515_330_123).unwrap();
         assert_eq!(at.to_string(), "2026-11-24T10:15:30.123Z");
-        assert_eq!(Timestamp::parse_rfc3339("2026-11-24T10:15:30.123Z"), Some(at));
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-24T10:15:30.123Z"),
+            Some(at)
+        );
     }
 
     #[test]

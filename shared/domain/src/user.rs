@@ -108,8 +108,24 @@ impl User {
     }
 
     pub fn restore(snapshot: UserSnapshot) -> Self {
-        let UserSnapshot { id, email, name, status, created_at, last_login, version } = snapshot;
-        Self { id, email, name, status, created_at, last_login, version }
+        let UserSnapshot {
+            id,
+            email,
+            name,
+            status,
+            created_at,
+            last_login,
+            version,
+        } = snapshot;
+        Self {
+            id,
+            email,
+            name,
+            status,
+            created_at,
+            last_login,
+            version,
+        }
     }
 
     pub fn id(&self) -> UserId {
@@ -174,7 +190,9 @@ impl User {
 
     pub fn record_login(&mut self, at: Timestamp) -> Result<(), LoginRefused> {
         if !self.can_login() {
-            return Err(LoginRefused { status: self.status });
+            return Err(LoginRefused {
+                status: self.status,
+            });
         }
         self.last_login = Some(at);
         Ok(())
@@ -220,7 +238,12 @@ mod tests {
         assert_eq!(user.suspend(), Ok(Changed::Yes));
         assert!(!user.can_login());
         let at = Timestamp::from_millis(2_000).unwrap();
-        assert_eq!(user.record_login(at), Err(LoginRefused { status: UserStatus::Suspended }));
+        assert_eq!(
+            user.record_login(at),
+            Err(LoginRefused {
+                status: UserStatus::Suspended
+            })
+        );
         assert_eq!(user.last_login(), None);
         assert_eq!(user.activate(), Ok(Changed::Yes));
         assert_eq!(user.record_login(at), Ok(()));
@@ -244,7 +267,10 @@ mod tests {
         assert_eq!(user.suspend(), Err(UserIsDeleted));
         assert_eq!(user.activate(), Err(UserIsDeleted));
         assert_eq!(user.delete(), Err(UserIsDeleted));
-        assert_eq!(user.change_email(Email::parse("new@example.com").unwrap()), Err(UserIsDeleted));
+        assert_eq!(
+            user.change_email(Email::parse("new@example.com").unwrap()),
+            Err(UserIsDeleted)
+        );
         assert!(user.record_login(Timestamp::now()).is_err());
         assert_eq!(user.status(), UserStatus::Deleted);
     }
@@ -252,8 +278,14 @@ mod tests {
     #[test]
     fn changing_to_the_same_email_is_a_no_op_but_a_new_case_is_kept() {
         let mut user = ada();
-        assert_eq!(user.change_email(Email::parse("ada@example.com").unwrap()), Ok(Changed::No));
-        assert_eq!(user.change_email(Email::parse("Ada@Example.com").unwrap()), Ok(Changed::Yes));
+        assert_eq!(
+            user.change_email(Email::parse("ada@example.com").unwrap()),
+            Ok(Changed::No)
+        );
+        assert_eq!(
+            user.change_email(Email::parse("Ada@Example.com").unwrap()),
+            Ok(Changed::Yes)
+        );
         assert_eq!(user.email().as_str(), "Ada@Example.com");
     }
 

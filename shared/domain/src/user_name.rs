@@ -55,7 +55,10 @@ mod tests {
 
     #[test]
     fn a_name_is_trimmed() {
-        assert_eq!(UserName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
+        assert_eq!(
+            UserName::parse("  Ada Lovelace ").unwrap().as_str(),
+            "Ada Lovelace"
+        );
     }
 
     #[test]
@@ -67,13 +70,22 @@ mod tests {
     #[test]
     fn length_counts_characters_not_bytes() {
         assert!(UserName::parse(&"é".repeat(100)).is_ok());
-        assert_eq!(UserName::parse(&"é".repeat(101)), Err(UserNameError::TooLong));
+        assert_eq!(
+            UserName::parse(&"é".repeat(101)),
+            Err(UserNameError::TooLong)
+        );
     }
 
     #[test]
     fn control_characters_inside_are_rejected() {
-        assert_eq!(UserName::parse("Ada\u{0}Lovelace"), Err(UserNameError::ControlCharacter));
-        assert_eq!(UserName::parse("Ada\nLovelace"), Err(UserNameError::ControlCharacter));
+        assert_eq!(
+            UserName::parse("Ada\u{0}Lovelace"),
+            Err(UserNameError::ControlCharacter)
+        );
+        assert_eq!(
+            UserName::parse("Ada\nLovelace"),
+            Err(UserNameError::ControlCharacter)
+        );
     }
 
     proptest! {

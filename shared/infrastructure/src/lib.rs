@@ -1,1 +1,12 @@
+//! Adapters from the application's ports to AWS: DynamoDB for storage, SES v2 for email,
+//! and the process environment for configuration.
 
+pub mod config;
+pub mod dynamodb;
+pub mod ses;
+pub mod system;
+
+pub use config::{Aws, SENDER_EMAIL, SettingsError, TABLE_NAME};
+pub use dynamodb::{DynamoUserRepository, table};
+pub use ses::SesEmailSender;
+pub use system::{SystemClock, UuidV7Ids};

@@ -25,14 +25,16 @@ impl<R: UserRepository> ActivateUser<R> {
     }
 
     pub async fn execute(&self, id: UserId) -> Result<User, ActivateUserError> {
-        modify_user(&self.users, id, None, User::activate).await.map_err(|error| match error {
-            ModifyError::NotFound => ActivateUserError::NotFound,
-            ModifyError::Refused(UserIsDeleted) => ActivateUserError::Deleted,
-            ModifyError::Repository(error) => ActivateUserError::Repository(error),
-            ModifyError::Contended | ModifyError::EmailTaken | ModifyError::PreconditionFailed => {
-                ActivateUserError::Contended
-            }
-        })
+        modify_user(&self.users, id, None, User::activate)
+            .await
+            .map_err(|error| match error {
+                ModifyError::NotFound => ActivateUserError::NotFound,
+                ModifyError::Refused(UserIsDeleted) => ActivateUserError::Deleted,
+                ModifyError::Repository(error) => ActivateUserError::Repository(error),
+                ModifyError::Contended
+                | ModifyError::EmailTaken
+                | ModifyError::PreconditionFailed => ActivateUserError::Contended,
+            })
     }
 }
 
@@ -48,7 +50,10 @@ mod tests {
         let mut ada = user_with_email("ada@example.com");
         ada.suspend().unwrap();
         let ada = users.add(ada);
-        let active = ActivateUser::new(users.clone()).execute(ada.id()).await.unwrap();
+        let active = ActivateUser::new(users.clone())
+            .execute(ada.id())
+            .await
+            .unwrap();
         assert_eq!(active.status(), UserStatus::Active);
         assert_eq!(users.stored(ada.id()), Some(active));
     }
@@ -57,7 +62,10 @@ mod tests {
     async fn activating_an_active_user_is_a_no_op() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let same = ActivateUser::new(users.clone()).execute(ada.id()).await.unwrap();
+        let same = ActivateUser::new(users.clone())
+            .execute(ada.id())
+            .await
+            .unwrap();
         assert_eq!(same, ada);
         assert_eq!(users.stored(ada.id()).unwrap().version(), Version::FIRST);
     }
@@ -70,6 +78,9 @@ mod tests {
         let gone = users.add(gone);
         let result = ActivateUser::new(users.clone()).execute(gone.id()).await;
         assert!(matches!(result, Err(ActivateUserError::Deleted)));
-        assert_eq!(users.stored(gone.id()).unwrap().status(), UserStatus::Deleted);
+        assert_eq!(
+            users.stored(gone.id()).unwrap().status(),
+            UserStatus::Deleted
+        );
     }
 }

@@ -34,16 +34,28 @@ where
     I: IdGenerator,
 {
     pub fn new(users: R, mailer: M, clock: C, ids: I) -> Self {
-        Self { users, mailer, clock, ids }
+        Self {
+            users,
+            mailer,
+            clock,
+            ids,
+        }
     }
 
     pub async fn execute(&self, command: NewUser) -> Result<User, CreateUserError> {
-        let user =
-            User::register(self.ids.new_user_id(), command.email, command.name, self.clock.now());
-        self.users.insert(&user).await.map_err(|error| match error {
-            InsertUserError::EmailTaken => CreateUserError::EmailTaken,
-            InsertUserError::Repository(error) => CreateUserError::Repository(error),
-        })?;
+        let user = User::register(
+            self.ids.new_user_id(),
+            command.email,
+            command.name,
+            self.clock.now(),
+        );
+        self.users
+            .insert(&user)
+            .await
+            .map_err(|error| match error {
+                InsertUserError::EmailTaken => CreateUserError::EmailTaken,
+                InsertUserError::Repository(error) => CreateUserError::Repository(error),
+            })?;
         // The user exists now; a mail outage must not turn that into a failure.
         if let Err(error) = self.mailer.send(&messages::welcome(&user)).await {
             tracing::warn!(user_id = %user.id(), error = %crate::error_chain(&error), "welcome email not sent");
@@ -51,7 +63,6 @@ where
         Ok(user)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -70,13 +81,21 @@ mod tests {
         users: &InMemoryUsers,
         mailer: &RecordingMailer,
     ) -> CreateUser<InMemoryUsers, RecordingMailer, FixedClock, SequentialIds> {
-        CreateUser::new(users.clone(), mailer.clone(), FixedClock::default(), SequentialIds::default())
+        CreateUser::new(
+            users.clone(),
+            mailer.clone(),
+            FixedClock::default(),
+            SequentialIds::default(),
+        )
     }
 
     #[tokio::test]
     async fn a_new_user_is_stored_active_and_welcomed() {
         let (users, mailer) = (InMemoryUsers::default(), RecordingMailer::default());
-        let user = use_case(&users, &mailer).execute(new_user("ada@example.com")).await.unwrap();
+        let user = use_case(&users, &mailer)
+            .execute(new_user("ada@example.com"))
+            .await
+            .unwrap();
 
         assert_eq!(user.status(), UserStatus::Active);
         assert_eq!(users.stored(user.id()), Some(user.clone()));
@@ -95,14 +114,21 @@ mod tests {
         let second = create.execute(new_user("ADA@Example.com")).await;
         assert!(matches!(second, Err(CreateUserError::EmailTaken)));
         assert_eq!(users.count(), 1);
-        assert_eq!(mailer.sent().len(), 1, "no welcome email for a refused registration");
+        assert_eq!(
+            mailer.sent().len(),
+            1,
+            "no welcome email for a refused registration"
+        );
     }
 
     #[tokio::test]
     async fn a_failing_mail_service_does_not_fail_the_registration() {
         let users = InMemoryUsers::default();
         let mailer = RecordingMailer::failing();
-        let user = use_case(&users, &mailer).execute(new_user("ada@example.com")).await.unwrap();
+        let user = use_case(&users, &mailer)
+            .execute(new_user("ada@example.com"))
+            .await
+            .unwrap();
         assert_eq!(users.stored(user.id()), Some(user));
     }
 
@@ -110,8 +136,13 @@ mod tests {
     async fn a_store_outage_is_reported_and_sends_no_email() {
         let users = InMemoryUsers::unavailable();
         let mailer = RecordingMailer::default();
-        let result = use_case(&users, &mailer).execute(new_user("ada@example.com")).await;
-        assert!(matches!(result, Err(CreateUserError::Repository(RepositoryError::Unavailable(_)))));
+        let result = use_case(&users, &mailer)
+            .execute(new_user("ada@example.com"))
+            .await;
+        assert!(matches!(
+            result,
+            Err(CreateUserError::Repository(RepositoryError::Unavailable(_)))
+        ));
         assert!(mailer.sent().is_empty());
     }
 }

@@ -32,9 +32,9 @@ impl<R: UserRepository> DeleteUser<R> {
                 Err(DeleteUserError::NotFound)
             }
             Err(ModifyError::Repository(error)) => Err(DeleteUserError::Repository(error)),
-            Err(ModifyError::Contended | ModifyError::EmailTaken | ModifyError::PreconditionFailed) => {
-                Err(DeleteUserError::Contended)
-            }
+            Err(
+                ModifyError::Contended | ModifyError::EmailTaken | ModifyError::PreconditionFailed,
+            ) => Err(DeleteUserError::Contended),
         }
     }
 }
@@ -50,11 +50,20 @@ mod tests {
     async fn a_deleted_user_stays_stored_and_releases_the_email() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        DeleteUser::new(users.clone()).execute(ada.id()).await.unwrap();
+        DeleteUser::new(users.clone())
+            .execute(ada.id())
+            .await
+            .unwrap();
 
-        assert_eq!(users.stored(ada.id()).unwrap().status(), UserStatus::Deleted);
+        assert_eq!(
+            users.stored(ada.id()).unwrap().status(),
+            UserStatus::Deleted
+        );
         let newcomer = user_with_email("ADA@example.com");
-        assert!(users.insert(&newcomer).await.is_ok(), "the address is free again");
+        assert!(
+            users.insert(&newcomer).await.is_ok(),
+            "the address is free again"
+        );
     }
 
     #[tokio::test]
@@ -63,8 +72,14 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let delete = DeleteUser::new(users.clone());
         delete.execute(ada.id()).await.unwrap();
-        assert!(matches!(delete.execute(ada.id()).await, Err(DeleteUserError::NotFound)));
-        assert!(matches!(delete.execute(UserId::generate()).await, Err(DeleteUserError::NotFound)));
+        assert!(matches!(
+            delete.execute(ada.id()).await,
+            Err(DeleteUserError::NotFound)
+        ));
+        assert!(matches!(
+            delete.execute(UserId::generate()).await,
+            Err(DeleteUserError::NotFound)
+        ));
     }
 
     #[tokio::test]

@@ -35,7 +35,11 @@ mod tests {
     use domain::{UserId, UserStatus};
 
     fn query(status: StatusFilter, limit: &str, cursor: Option<Cursor>) -> UserListQuery {
-        UserListQuery { status, limit: PageLimit::parse(limit).unwrap(), cursor }
+        UserListQuery {
+            status,
+            limit: PageLimit::parse(limit).unwrap(),
+            cursor,
+        }
     }
 
     #[tokio::test]
@@ -57,7 +61,10 @@ mod tests {
         let mut seen = Vec::new();
         let mut cursor = None;
         loop {
-            let page = list.execute(query(StatusFilter::NotDeleted, "2", cursor)).await.unwrap();
+            let page = list
+                .execute(query(StatusFilter::NotDeleted, "2", cursor))
+                .await
+                .unwrap();
             assert!(page.items.len() <= 2);
             seen.extend(page.items.iter().map(|user| user.id()));
             match page.next_cursor {
@@ -87,8 +94,13 @@ mod tests {
     #[tokio::test]
     async fn a_foreign_cursor_is_invalid() {
         let list = ListUsers::new(InMemoryUsers::default());
-        let result =
-            list.execute(query(StatusFilter::NotDeleted, "20", Some(Cursor::new("garbage")))).await;
+        let result = list
+            .execute(query(
+                StatusFilter::NotDeleted,
+                "20",
+                Some(Cursor::new("garbage")),
+            ))
+            .await;
         assert!(matches!(result, Err(ListUsersError::InvalidCursor)));
     }
 }

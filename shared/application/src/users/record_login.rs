@@ -34,16 +34,18 @@ impl<R: UserRepository, C: Clock> RecordLogin<R, C> {
             }
             user.record_login(now).map(|()| Changed::Yes).map_err(Some)
         };
-        modify_user(&self.users, id, None, record).await.map_err(|error| match error {
-            ModifyError::NotFound | ModifyError::Refused(None) => RecordLoginError::NotFound,
-            ModifyError::Refused(Some(LoginRefused { status })) => {
-                RecordLoginError::NotAllowed { status }
-            }
-            ModifyError::Repository(error) => RecordLoginError::Repository(error),
-            ModifyError::Contended | ModifyError::EmailTaken | ModifyError::PreconditionFailed => {
-                RecordLoginError::Contended
-            }
-        })
+        modify_user(&self.users, id, None, record)
+            .await
+            .map_err(|error| match error {
+                ModifyError::NotFound | ModifyError::Refused(None) => RecordLoginError::NotFound,
+                ModifyError::Refused(Some(LoginRefused { status })) => {
+                    RecordLoginError::NotAllowed { status }
+                }
+                ModifyError::Repository(error) => RecordLoginError::Repository(error),
+                ModifyError::Contended
+                | ModifyError::EmailTaken
+                | ModifyError::PreconditionFailed => RecordLoginError::Contended,
+            })
     }
 }
 
@@ -57,7 +59,10 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let clock = FixedClock::default();
-        let user = RecordLogin::new(users.clone(), clock.clone()).execute(ada.id()).await.unwrap();
+        let user = RecordLogin::new(users.clone(), clock.clone())
+            .execute(ada.id())
+            .await
+            .unwrap();
         assert_eq!(user.last_login(), Some(clock.now()));
         assert_eq!(users.stored(ada.id()), Some(user));
     }
@@ -68,10 +73,14 @@ mod tests {
         let mut ada = user_with_email("ada@example.com");
         ada.suspend().unwrap();
         let ada = users.add(ada);
-        let result = RecordLogin::new(users.clone(), FixedClock::default()).execute(ada.id()).await;
+        let result = RecordLogin::new(users.clone(), FixedClock::default())
+            .execute(ada.id())
+            .await;
         assert!(matches!(
             result,
-            Err(RecordLoginError::NotAllowed { status: UserStatus::Suspended })
+            Err(RecordLoginError::NotAllowed {
+                status: UserStatus::Suspended
+            })
         ));
         assert_eq!(users.stored(ada.id()).unwrap().last_login(), None);
     }
@@ -83,7 +92,13 @@ mod tests {
         gone.delete().unwrap();
         let gone = users.add(gone);
         let record = RecordLogin::new(users, FixedClock::default());
-        assert!(matches!(record.execute(gone.id()).await, Err(RecordLoginError::NotFound)));
-        assert!(matches!(record.execute(UserId::generate()).await, Err(RecordLoginError::NotFound)));
+        assert!(matches!(
+            record.execute(gone.id()).await,
+            Err(RecordLoginError::NotFound)
+        ));
+        assert!(matches!(
+            record.execute(UserId::generate()).await,
+            Err(RecordLoginError::NotFound)
+        ));
     }
 }

@@ -25,14 +25,16 @@ impl<R: UserRepository> SuspendUser<R> {
     }
 
     pub async fn execute(&self, id: UserId) -> Result<User, SuspendUserError> {
-        modify_user(&self.users, id, None, User::suspend).await.map_err(|error| match error {
-            ModifyError::NotFound => SuspendUserError::NotFound,
-            ModifyError::Refused(UserIsDeleted) => SuspendUserError::Deleted,
-            ModifyError::Repository(error) => SuspendUserError::Repository(error),
-            ModifyError::Contended | ModifyError::EmailTaken | ModifyError::PreconditionFailed => {
-                SuspendUserError::Contended
-            }
-        })
+        modify_user(&self.users, id, None, User::suspend)
+            .await
+            .map_err(|error| match error {
+                ModifyError::NotFound => SuspendUserError::NotFound,
+                ModifyError::Refused(UserIsDeleted) => SuspendUserError::Deleted,
+                ModifyError::Repository(error) => SuspendUserError::Repository(error),
+                ModifyError::Contended
+                | ModifyError::EmailTaken
+                | ModifyError::PreconditionFailed => SuspendUserError::Contended,
+            })
     }
 }
 
@@ -46,7 +48,10 @@ mod tests {
     async fn an_active_user_is_suspended_at_a_new_version() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let suspended = SuspendUser::new(users.clone()).execute(ada.id()).await.unwrap();
+        let suspended = SuspendUser::new(users.clone())
+            .execute(ada.id())
+            .await
+            .unwrap();
         assert_eq!(suspended.status(), UserStatus::Suspended);
         assert_eq!(suspended.version(), Version::new(2));
         assert_eq!(users.stored(ada.id()), Some(suspended));
@@ -70,8 +75,14 @@ mod tests {
         gone.delete().unwrap();
         let gone = users.add(gone);
         let suspend = SuspendUser::new(users);
-        assert!(matches!(suspend.execute(gone.id()).await, Err(SuspendUserError::Deleted)));
-        assert!(matches!(suspend.execute(UserId::generate()).await, Err(SuspendUserError::NotFound)));
+        assert!(matches!(
+            suspend.execute(gone.id()).await,
+            Err(SuspendUserError::Deleted)
+        ));
+        assert!(matches!(
+            suspend.execute(UserId::generate()).await,
+            Err(SuspendUserError::NotFound)
+        ));
     }
 
     #[tokio::test]
@@ -79,7 +90,10 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         users.conflict_on_next_updates(1);
-        let suspended = SuspendUser::new(users.clone()).execute(ada.id()).await.unwrap();
+        let suspended = SuspendUser::new(users.clone())
+            .execute(ada.id())
+            .await
+            .unwrap();
         assert_eq!(suspended.status(), UserStatus::Suspended);
     }
 

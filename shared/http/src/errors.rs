@@ -1,0 +1,180 @@
+//! The one place where use-case errors become HTTP problems. Business outcomes map to 4xx;
+//! store failures map to 503 or 500, and their cause is logged here, once, never sent.
+
+use crate::Problem;
+use application::error_chain;
+use application::ports::RepositoryError;
+use application::users::{
+    ActivateUserError, CreateUserError, DeleteUserError, GetUserError, ListUsersError,
+    RecordLoginError, SuspendUserError, UpdateUserEmailError,
+};
+
+/// Seconds a client should wait before retrying when the store is throttled or unreachable.
+const RETRY_AFTER_SECONDS: u32 = 1;
+
+impl From<RepositoryError> for Problem {
+    fn from(error: RepositoryError) -> Self {
+        let cause = error_chain(&error);
+        match error {
+            RepositoryError::Unavailable(_) => {
+                tracing::warn!(error = %cause, "data store unavailable");
+                Problem::service_unavailable(RETRY_AFTER_SECONDS)
+            }
+            RepositoryError::Failed(_) => {
+                tracing::error!(error = %cause, "data store failed");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+fn email_taken() -> Problem {
+    Problem::conflict(
+        "email-taken",
+        "Email already registered",
+        "this email address is already registered",
+    )
+}
+
+fn user_deleted(action: &str) -> Problem {
+    Problem::conflict(
+        "user-deleted",
+        "User is deleted",
+        format!("a deleted user cannot be {action}"),
+    )
+}
+
+fn contended() -> Problem {
+    Problem::conflict(
+        "concurrent-update",
+        "Concurrent update",
+        "the user was changed by other requests meanwhile; retry the request",
+    )
+}
+
+impl From<CreateUserError> for Problem {
+    fn from(error: CreateUserError) -> Self {
+        match error {
+            CreateUserError::EmailTaken => email_taken(),
+            CreateUserError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<GetUserError> for Problem {
+    fn from(error: GetUserError) -> Self {
+        match error {
+            GetUserError::NotFound => Problem::user_not_found(),
+            GetUserError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<ListUsersError> for Problem {
+    fn from(error: ListUsersError) -> Self {
+        match error {
+            ListUsersError::InvalidCursor => Problem::bad_request(
+                "the cursor is not valid for this listing; pass back next_cursor unchanged, with the same status filter",
+            ),
+            ListUsersError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<UpdateUserEmailError> for Problem {
+    fn from(error: UpdateUserEmailError) -> Self {
+        match error {
+            UpdateUserEmailError::NotFound => Problem::user_not_found(),
+            UpdateUserEmailError::EmailTaken => email_taken(),
+            UpdateUserEmailError::PreconditionFailed => Problem::precondition_failed(),
+            UpdateUserEmailError::Contended => contended(),
+            UpdateUserEmailError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<SuspendUserError> for Problem {
+    fn from(error: SuspendUserError) -> Self {
+        match error {
+            SuspendUserError::NotFound => Problem::user_not_found(),
+            SuspendUserError::Deleted => user_deleted("suspended"),
+            SuspendUserError::Contended => contended(),
+            SuspendUserError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<ActivateUserError> for Problem {
+    fn from(error: ActivateUserError) -> Self {
+        match error {
+            ActivateUserError::NotFound => Problem::user_not_found(),
+            ActivateUserError::Deleted => user_deleted("activated"),
+            ActivateUserError::Contended => contended(),
+            ActivateUserError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<DeleteUserError> for Problem {
+    fn from(error: DeleteUserError) -> Self {
+        match error {
+            DeleteUserError::NotFound => Problem::user_not_found(),
+            DeleteUserError::Contended => contended(),
+            DeleteUserError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<RecordLoginError> for Problem {
+    fn from(error: RecordLoginError) -> Self {
+        match error {
+            RecordLoginError::NotFound => Problem::user_not_found(),
+            RecordLoginError::NotAllowed { status } => {
+                Problem::forbidden(format!("a {status} user cannot log in"))
+            }
+            RecordLoginError::Contended => contended(),
+            RecordLoginError::Repository(error) => error.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::UserStatus;
+
+    #[test]
+    fn store_failures_never_show_their_cause() {
+        let secret = "arn:aws:dynamodb:eu-west-1:123456789012:table/users AccessDenied";
+        for error in [
+            RepositoryError::Failed(secret.into()),
+            RepositoryError::Unavailable(secret.into()),
+        ] {
+            let problem = Problem::from(error);
+            let body = String::from_utf8(problem.into_response().body().to_vec()).unwrap();
+            assert!(!body.contains("arn:aws"), "{body}");
+            assert!(!body.contains("AccessDenied"), "{body}");
+        }
+    }
+
+    #[test]
+    fn business_outcomes_get_their_documented_status() {
+        assert_eq!(Problem::from(CreateUserError::EmailTaken).status, 409);
+        assert_eq!(Problem::from(SuspendUserError::Deleted).status, 409);
+        assert_eq!(Problem::from(DeleteUserError::NotFound).status, 404);
+        assert_eq!(
+            Problem::from(UpdateUserEmailError::PreconditionFailed).status,
+            412
+        );
+        assert_eq!(Problem::from(ListUsersError::InvalidCursor).status, 400);
+        let refused = RecordLoginError::NotAllowed {
+            status: UserStatus::Suspended,
+        };
+        assert_eq!(Problem::from(refused).status, 403);
+        let unavailable = Problem::from(RepositoryError::Unavailable("throttled".into()));
+        assert_eq!(
+            (unavailable.status.as_u16(), unavailable.retry_after),
+            (503, Some(1))
+        );
+    }
+}

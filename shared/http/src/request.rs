@@ -1,0 +1,269 @@
+//! Turning a request into typed values: the body into fields, the path into an id, headers
+//! into preconditions. Each failure is already the problem the client should see.
+
+use crate::{FieldError, Problem};
+use application::ports::IfMatch;
+use domain::{UserId, Version};
+use lambda_http::http::header;
+use lambda_http::{Request, RequestExt};
+use serde_json::{Map, Value};
+use std::fmt::Display;
+
+/// Larger bodies are refused before they are parsed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON object body, read field by field. Every failing field is collected, so one 422
+/// names them all; fields nobody asked for are failures too.
+#[derive(Debug)]
+pub struct JsonObject {
+    fields: Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl JsonObject {
+    pub fn from_request(request: &Request) -> Result<Self, Problem> {
+        let body: &[u8] = request.body().as_ref();
+        if body.len() > MAX_BODY_BYTES {
+            return Err(Problem::payload_too_large(MAX_BODY_BYTES));
+        }
+        if !has_json_content_type(request) {
+            return Err(Problem::bad_request(
+                "the body must be JSON, sent with Content-Type: application/json",
+            ));
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(fields)) => Ok(Self {
+                fields,
+                errors: Vec::new(),
+            }),
+            Ok(_) => Err(Problem::bad_request("the body must be a JSON object")),
+            Err(_) => Err(Problem::bad_request("the body is not valid JSON")),
+        }
+    }
+
+    /// A required string field, parsed by `parse`; `None` after recording why it failed.
+    pub fn string<T, E: Display>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let failure = match self.fields.remove(name) {
+            None => FieldError::new(name, "is required"),
+            Some(Value::String(raw)) => match parse(&raw) {
+                Ok(value) => return Some(value),
+                Err(error) => FieldError::new(name, error),
+            },
+            Some(_) => FieldError::new(name, "must be a string"),
+        };
+        self.errors.push(failure);
+        None
+    }
+
+    /// Ends reading: `Ok` with the parsed fields if every field was valid and none was
+    /// unknown, else the 422 that lists every failure.
+    pub fn finish<T>(mut self, parsed: Option<T>) -> Result<T, Problem> {
+        let mut unknown: Vec<String> = self.fields.keys().cloned().collect();
+        unknown.sort();
+        self.errors.extend(
+            unknown
+                .into_iter()
+                .map(|field| FieldError::new(field, "is not a known field")),
+        );
+        match parsed {
+            Some(value) if self.errors.is_empty() => Ok(value),
+            _ => Err(Problem::validation(self.errors)),
+        }
+    }
+}
+
+fn has_json_content_type(request: &Request) -> bool {
+    let Some(value) = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let media_type = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media_type == "application/json"
+        || (media_type.starts_with("application/") && media_type.ends_with("+json"))
+}
+
+/// The `{id}` of the path; an id that is not well formed is as unknown as any other.
+pub fn user_id(request: &Request) -> Result<UserId, Problem> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first("id"))
+        .and_then(|raw| UserId::parse(raw).ok())
+        .ok_or_else(Problem::user_not_found)
+}
+
+/// The `If-Match` precondition, if the client sent one. Our ETags are strong (`"7"`), so weak
+/// or unreadable tags match nothing, and a header of only those always fails.
+pub fn if_match(request: &Request) -> Option<IfMatch> {
+    let values: Vec<&str> = request
+        .headers()
+        .get_all(header::IF_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    if values.is_empty() {
+        return None;
+    }
+    let tags: Vec<&str> = values
+        .iter()
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    if tags.contains(&"*") {
+        return Some(IfMatch::Any);
+    }
+    let versions = tags
+        .iter()
+        .filter_map(|tag| tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok())
+        .map(Version::new)
+        .collect();
+    Some(IfMatch::OneOf(versions))
+}
+
+/// A query-string parameter that appears at most once; a repeated one is a field error.
+pub fn single_query_value(
+    request: &Request,
+    name: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let params = request.query_string_parameters_ref()?;
+    let values = params.all(name)?;
+    match values.as_slice() {
+        [value] => Some((*value).to_owned()),
+        _ => {
+            errors.push(FieldError::new(name, "must be given at most once"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::Body;
+    use lambda_http::http::Request as HttpRequest;
+
+    fn post(content_type: Option<&str>, body: &str) -> Request {
+        let mut builder = HttpRequest::builder().method("POST").uri("/users");
+        if let Some(content_type) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
+        builder.body(Body::from(body.to_owned())).unwrap()
+    }
+
+    fn status_of(result: Result<JsonObject, Problem>) -> u16 {
+        result
+            .map(|_| 200)
+            .unwrap_or_else(|problem| problem.status.as_u16())
+    }
+
+    #[test]
+    fn a_json_object_with_a_json_content_type_is_read() {
+        assert_eq!(
+            status_of(JsonObject::from_request(&post(
+                Some("application/json"),
+                "{}"
+            ))),
+            200
+        );
+        let charset = post(Some("Application/JSON; charset=utf-8"), "{}");
+        assert_eq!(status_of(JsonObject::from_request(&charset)), 200);
+    }
+
+    #[test]
+    fn a_missing_content_type_bad_json_or_a_non_object_is_a_400() {
+        assert_eq!(status_of(JsonObject::from_request(&post(None, "{}"))), 400);
+        assert_eq!(
+            status_of(JsonObject::from_request(&post(Some("text/plain"), "{}"))),
+            400
+        );
+        assert_eq!(
+            status_of(JsonObject::from_request(&post(
+                Some("application/json"),
+                "{"
+            ))),
+            400
+        );
+        assert_eq!(
+            status_of(JsonObject::from_request(&post(
+                Some("application/json"),
+                "[1]"
+            ))),
+            400
+        );
+        assert_eq!(
+            status_of(JsonObject::from_request(&post(
+                Some("application/json"),
+                ""
+            ))),
+            400
+        );
+    }
+
+    #[test]
+    fn a_body_over_64_kib_is_a_413_even_without_a_content_type() {
+        let big = format!("{{\"name\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
+        assert_eq!(status_of(JsonObject::from_request(&post(None, &big))), 413);
+    }
+
+    #[test]
+    fn every_failing_and_unknown_field_is_listed() {
+        let request = post(
+            Some("application/json"),
+            r#"{"email": 5, "admin": true, "zzz": 1}"#,
+        );
+        let mut body = JsonObject::from_request(&request).unwrap();
+        let email = body.string("email", |raw| Ok::<_, String>(raw.to_owned()));
+        let name = body.string("name", |raw| Ok::<_, String>(raw.to_owned()));
+        let problem = body.finish(email.zip(name)).unwrap_err();
+        let fields: Vec<(&str, &str)> = problem
+            .errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("email", "must be a string"),
+                ("name", "is required"),
+                ("admin", "is not a known field"),
+                ("zzz", "is not a known field"),
+            ]
+        );
+    }
+
+    #[test]
+    fn if_match_reads_strong_tags_and_star() {
+        let with = |value: &str| {
+            HttpRequest::builder()
+                .header(header::IF_MATCH, value)
+                .body(Body::Empty)
+                .unwrap()
+        };
+        assert_eq!(
+            if_match(&with("\"3\"")),
+            Some(IfMatch::OneOf(vec![Version::new(3)]))
+        );
+        assert_eq!(
+            if_match(&with("\"1\", \"4\"")),
+            Some(IfMatch::OneOf(vec![Version::new(1), Version::new(4)]))
+        );
+        assert_eq!(if_match(&with("*")), Some(IfMatch::Any));
+        assert_eq!(if_match(&with("W/\"3\"")), Some(IfMatch::OneOf(vec![])));
+        assert_eq!(
+            if_match(&HttpRequest::builder().body(Body::Empty).unwrap()),
+            None
+        );
+    }
+}

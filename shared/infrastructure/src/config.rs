@@ -1,0 +1,64 @@
+use crate::{DynamoUserRepository, SesEmailSender};
+use aws_config::{BehaviorVersion, SdkConfig};
+use domain::{Email, EmailError};
+use std::env;
+
+pub const TABLE_NAME: &str = "TABLE_NAME";
+pub const SENDER_EMAIL: &str = "SENDER_EMAIL";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("{SENDER_EMAIL} is not a valid email address")]
+    InvalidSender(#[source] EmailError),
+}
+
+/// The AWS side of a function, built once per cold start: region and credentials from the
+/// Lambda environment, plus the standard `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SESV2`
+/// overrides that point the clients at DynamoDB Local and the local SES.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    sdk: SdkConfig,
+}
+
+impl Aws {
+    pub async fn from_env() -> Self {
+        Self {
+            sdk: aws_config::defaults(BehaviorVersion::latest()).load().await,
+        }
+    }
+
+    pub fn from_sdk_config(sdk: SdkConfig) -> Self {
+        Self { sdk }
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    /// Users in the table named by `TABLE_NAME`.
+    pub fn user_repository(&self) -> Result<DynamoUserRepository, SettingsError> {
+        Ok(DynamoUserRepository::new(
+            self.dynamodb(),
+            required(TABLE_NAME)?,
+        ))
+    }
+
+    /// Email through SES from the address in `SENDER_EMAIL`.
+    pub fn email_sender(&self) -> Result<SesEmailSender, SettingsError> {
+        let sender =
+            Email::parse(&required(SENDER_EMAIL)?).map_err(SettingsError::InvalidSender)?;
+        Ok(SesEmailSender::new(
+            aws_sdk_sesv2::Client::new(&self.sdk),
+            sender,
+        ))
+    }
+}
+
+fn required(name: &'static str) -> Result<String, SettingsError> {
+    env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .ok_or(SettingsError::Missing(name))
+}

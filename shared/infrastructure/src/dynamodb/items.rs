@@ -1,0 +1,147 @@
+//! How entities look as DynamoDB items. Key prefixes keep item types apart in the one table.
+
+use super::errors::corrupt_item;
+use super::table::{LIVE_USERS, USERS_BY_STATUS};
+use application::ports::RepositoryError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::{Email, Timestamp, User, UserId, UserName, UserSnapshot, UserStatus, Version};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+const USER_PREFIX: &str = "USER#";
+const USER_SORT_KEY: &str = "PROFILE";
+const EMAIL_PREFIX: &str = "EMAIL#";
+const EMAIL_SORT_KEY: &str = "CLAIM";
+const STATUS_PREFIX: &str = "STATUS#";
+const LIVE_PARTITION: &str = "LIVE";
+
+pub(crate) fn user_key(id: UserId) -> Item {
+    key(format!("{USER_PREFIX}{id}"), USER_SORT_KEY)
+}
+
+pub(crate) fn email_claim_key(email: &Email) -> Item {
+    key(
+        format!("{EMAIL_PREFIX}{}", email.normalized()),
+        EMAIL_SORT_KEY,
+    )
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk)),
+        ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+    ])
+}
+
+/// The partition of the `users_by_status` index that holds users of one status.
+pub(crate) fn status_partition(status: UserStatus) -> String {
+    format!("{STATUS_PREFIX}{status}")
+}
+
+pub(crate) fn live_partition() -> String {
+    LIVE_PARTITION.to_owned()
+}
+
+/// Where a listing resumes after user `id`: the table key plus the index key of that user.
+pub(crate) fn index_position(id: UserId, partition_key: &str, partition: String) -> Item {
+    let mut position = user_key(id);
+    position.insert(partition_key.to_owned(), AttributeValue::S(partition));
+    let sort_key = if partition_key == USERS_BY_STATUS.partition_key {
+        USERS_BY_STATUS.sort_key
+    } else {
+        LIVE_USERS.sort_key
+    };
+    position.insert(sort_key.to_owned(), AttributeValue::S(id.to_string()));
+    position
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct UserItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    id: String,
+    email: String,
+    email_normalized: String,
+    name: String,
+    status: String,
+    created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_login: Option<String>,
+    version: u64,
+    gsi1pk: String,
+    gsi1sk: String,
+    /// Present only while the user is not deleted, so the `live_users` index is sparse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
+}
+
+impl UserItem {
+    pub(crate) fn from_user(user: &User) -> Self {
+        let id = user.id().to_string();
+        let live = !user.is_deleted();
+        Self {
+            pk: format!("{USER_PREFIX}{id}"),
+            sk: USER_SORT_KEY.to_owned(),
+            entity: "user".to_owned(),
+            email: user.email().as_str().to_owned(),
+            email_normalized: user.email().normalized().to_owned(),
+            name: user.name().as_str().to_owned(),
+            status: user.status().as_str().to_owned(),
+            created_at: user.created_at().to_rfc3339(),
+            last_login: user.last_login().map(|at| at.to_rfc3339()),
+            version: user.version().get(),
+            gsi1pk: status_partition(user.status()),
+            gsi1sk: id.clone(),
+            gsi2pk: live.then(live_partition),
+            gsi2sk: live.then(|| id.clone()),
+            id,
+        }
+    }
+
+    pub(crate) fn into_user(self) -> Result<User, RepositoryError> {
+        let corrupt =
+            |field: &str| corrupt_item(format!("user item {} has a bad {field}", self.pk));
+        let timestamp =
+            |raw: &str, field: &str| Timestamp::parse_rfc3339(raw).ok_or_else(|| corrupt(field));
+        Ok(User::restore(UserSnapshot {
+            id: UserId::parse(&self.id).map_err(|_| corrupt("id"))?,
+            email: Email::parse(&self.email).map_err(|_| corrupt("email"))?,
+            name: UserName::parse(&self.name).map_err(|_| corrupt("name"))?,
+            status: UserStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            created_at: timestamp(&self.created_at, "created_at")?,
+            last_login: self
+                .last_login
+                .as_deref()
+                .map(|raw| timestamp(raw, "last_login"))
+                .transpose()?,
+            version: Version::new(self.version),
+        }))
+    }
+}
+
+pub(crate) fn to_item(user: &User) -> Result<Item, RepositoryError> {
+    serde_dynamo::to_item(UserItem::from_user(user))
+        .map_err(|error| RepositoryError::Failed(error.into()))
+}
+
+pub(crate) fn to_user(item: Item) -> Result<User, RepositoryError> {
+    serde_dynamo::from_item::<_, UserItem>(item)
+        .map_err(|error| RepositoryError::Failed(error.into()))?
+        .into_user()
+}
+
+/// The item that reserves a normalized email address for one user.
+pub(crate) fn email_claim(email: &Email, owner: UserId) -> Item {
+    let mut item = email_claim_key(email);
+    item.insert(
+        "entity".to_owned(),
+        AttributeValue::S("email_claim".to_owned()),
+    );
+    item.insert("user_id".to_owned(), AttributeValue::S(owner.to_string()));
+    item
+}

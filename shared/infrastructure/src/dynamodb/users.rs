@@ -1,0 +1,253 @@
+use super::cursor;
+use super::errors::repository_error;
+use super::items::{self, Item};
+use super::table::{LIVE_USERS, USERS_BY_STATUS};
+use application::ports::{
+    InsertUserError, ListUsersPageError, Page, RepositoryError, StatusFilter, UpdateUserError,
+    UserListQuery, UserRepository,
+};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use domain::{User, UserId};
+
+const ITEM_ABSENT: &str = "attribute_not_exists(pk)";
+const VERSION_IS: &str = "#version = :expected_version";
+const CLAIM_ABSENT_OR_OWNED: &str = "attribute_not_exists(pk) OR user_id = :owner";
+const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailed";
+
+/// Users and their email claims in the one table. Every write that touches a claim goes in
+/// the same transaction as the user, so no two live users can hold one address.
+#[derive(Debug, Clone)]
+pub struct DynamoUserRepository {
+    client: Client,
+    table: String,
+}
+
+impl DynamoUserRepository {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn put(&self, item: Item, condition: &str) -> Result<Put, RepositoryError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .build()
+            .map_err(|error| RepositoryError::Failed(error.into()))
+    }
+
+    /// The stored user, written only if the stored version is still `expected`'s.
+    fn versioned_put(&self, stored: &User, expected: &User) -> Result<Put, RepositoryError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(items::to_item(stored)?))
+            .condition_expression(VERSION_IS)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected_version", number(expected.version().get()))
+            .build()
+            .map_err(|error| RepositoryError::Failed(error.into()))
+    }
+
+    /// Writes all or nothing.
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), TransactionError> {
+        let error = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        let refused = match &error {
+            SdkError::ServiceError(service) => match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .position(|reason| reason.code() == Some(CONDITIONAL_CHECK_FAILED)),
+                _ => None,
+            },
+            _ => None,
+        };
+        Err(match refused {
+            Some(index) => TransactionError::ConditionFailed { index },
+            None => TransactionError::Repository(repository_error(error)),
+        })
+    }
+}
+
+enum TransactionError {
+    /// The condition of the write at this position in the transaction did not hold.
+    ConditionFailed {
+        index: usize,
+    },
+    Repository(RepositoryError),
+}
+
+fn number(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+impl UserRepository for DynamoUserRepository {
+    async fn insert(&self, user: &User) -> Result<(), InsertUserError> {
+        let writes = vec![
+            TransactWriteItem::builder()
+                .put(self.put(items::to_item(user)?, ITEM_ABSENT)?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(self.put(items::email_claim(user.email(), user.id()), ITEM_ABSENT)?)
+                .build(),
+        ];
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(TransactionError::ConditionFailed { index: 1 }) => Err(InsertUserError::EmailTaken),
+            Err(TransactionError::ConditionFailed { .. }) => {
+                Err(RepositoryError::Failed("a user with this id exists".into()).into())
+            }
+            Err(TransactionError::Repository(error)) => Err(error.into()),
+        }
+    }
+
+    async fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(items::user_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(repository_error)?;
+        output.item.map(items::to_user).transpose()
+    }
+
+    async fn update(&self, current: &User, updated: User) -> Result<User, UpdateUserError> {
+        let stored = updated.stored_at(current.version().next());
+        let old_claim = (!current.is_deleted()).then(|| current.email());
+        let new_claim = (!stored.is_deleted()).then(|| stored.email());
+        let claim_moves =
+            old_claim.map(|email| email.normalized()) != new_claim.map(|email| email.normalized());
+
+        if !claim_moves {
+            // No claim changes hands: one conditional put, half the cost of a transaction.
+            let put = self.versioned_put(&stored, current)?;
+            let result = self
+                .client
+                .put_item()
+                .table_name(put.table_name())
+                .set_item(Some(put.item().clone()))
+                .set_condition_expression(put.condition_expression().map(str::to_owned))
+                .set_expression_attribute_names(put.expression_attribute_names().cloned())
+                .set_expression_attribute_values(put.expression_attribute_values().cloned())
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(stored),
+                Err(SdkError::ServiceError(service))
+                    if matches!(
+                        service.err(),
+                        PutItemError::ConditionalCheckFailedException(_)
+                    ) =>
+                {
+                    Err(UpdateUserError::VersionConflict)
+                }
+                Err(error) => Err(repository_error(error).into()),
+            };
+        }
+
+        let mut writes = vec![
+            TransactWriteItem::builder()
+                .put(self.versioned_put(&stored, current)?)
+                .build(),
+        ];
+        if let Some(old) = old_claim {
+            let release = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(items::email_claim_key(old)))
+                .condition_expression(CLAIM_ABSENT_OR_OWNED)
+                .expression_attribute_values(":owner", AttributeValue::S(current.id().to_string()))
+                .build()
+                .map_err(|error| RepositoryError::Failed(error.into()))?;
+            writes.push(TransactWriteItem::builder().delete(release).build());
+        }
+        let claim_index = writes.len();
+        if let Some(new) = new_claim {
+            let claim = self.put(items::email_claim(new, stored.id()), ITEM_ABSENT)?;
+            writes.push(TransactWriteItem::builder().put(claim).build());
+        }
+        match self.transact(writes).await {
+            Ok(()) => Ok(stored),
+            Err(TransactionError::ConditionFailed { index: 0 }) => {
+                Err(UpdateUserError::VersionConflict)
+            }
+            Err(TransactionError::ConditionFailed { index }) if index == claim_index => {
+                Err(UpdateUserError::EmailTaken)
+            }
+            Err(TransactionError::ConditionFailed { .. }) => Err(RepositoryError::Failed(
+                "the old email claim belongs to another user".into(),
+            )
+            .into()),
+            Err(TransactionError::Repository(error)) => Err(error.into()),
+        }
+    }
+
+    async fn list(&self, query: &UserListQuery) -> Result<Page<User>, ListUsersPageError> {
+        let (index, partition) = match query.status {
+            StatusFilter::Only(status) => (USERS_BY_STATUS, items::status_partition(status)),
+            StatusFilter::NotDeleted => (LIVE_USERS, items::live_partition()),
+        };
+        let start = match &query.cursor {
+            None => None,
+            Some(token) => {
+                let after =
+                    cursor::decode(query.status, token).ok_or(ListUsersPageError::InvalidCursor)?;
+                Some(items::index_position(
+                    after,
+                    index.partition_key,
+                    partition.clone(),
+                ))
+            }
+        };
+        let limit = query.limit.get();
+        // One more than a page tells whether another page follows, without an empty last page.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#partition = :partition")
+            .expression_attribute_names("#partition", index.partition_key)
+            .expression_attribute_values(":partition", AttributeValue::S(partition))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(repository_error)?;
+        let more_in_store = output.last_evaluated_key.is_some();
+        let mut users = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(items::to_user)
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = users.len() > limit || more_in_store;
+        users.truncate(limit);
+        let next_cursor = match users.last() {
+            Some(last) if more => Some(cursor::encode(query.status, last.id())),
+            _ => None,
+        };
+        Ok(Page {
+            items: users,
+            next_cursor,
+        })
+    }
+}
