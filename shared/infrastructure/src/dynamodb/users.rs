@@ -17,6 +17,8 @@ const ITEM_ABSENT: &str = "attribute_not_exists(pk)";
 const VERSION_IS: &str = "#version = :expected_version";
 const CLAIM_ABSENT_OR_OWNED: &str = "attribute_not_exists(pk) OR user_id = :owner";
 const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailed";
+/// Another transaction was writing one of the same items at that moment.
+const TRANSACTION_CONFLICT: &str = "TransactionConflict";
 
 /// Users and their email claims in the one table. Every write that touches a claim goes in
 /// the same transaction as the user, so no two live users can hold one address.
@@ -67,28 +69,31 @@ impl DynamoUserRepository {
             Ok(_) => return Ok(()),
             Err(error) => error,
         };
-        let refused = match &error {
+        let reasons = match &error {
             SdkError::ServiceError(service) => match service.err() {
-                TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .position(|reason| reason.code() == Some(CONDITIONAL_CHECK_FAILED)),
-                _ => None,
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    cancelled.cancellation_reasons()
+                }
+                _ => &[],
             },
-            _ => None,
+            _ => &[],
         };
-        Err(match refused {
-            Some(index) => TransactionError::ConditionFailed { index },
-            None => TransactionError::Repository(repository_error(error)),
+        let code_at = |code: &str| reasons.iter().position(|reason| reason.code() == Some(code));
+        Err(if let Some(index) = code_at(CONDITIONAL_CHECK_FAILED) {
+            TransactionError::ConditionFailed { index }
+        } else if code_at(TRANSACTION_CONFLICT).is_some() {
+            TransactionError::Conflict
+        } else {
+            TransactionError::Repository(repository_error(error))
         })
     }
 }
 
 enum TransactionError {
     /// The condition of the write at this position in the transaction did not hold.
-    ConditionFailed {
-        index: usize,
-    },
+    ConditionFailed { index: usize },
+    /// A concurrent transaction held one of the items; the outcome of a retry is open.
+    Conflict,
     Repository(RepositoryError),
 }
 
@@ -112,6 +117,10 @@ impl UserRepository for DynamoUserRepository {
             Err(TransactionError::ConditionFailed { .. }) => {
                 Err(RepositoryError::Failed("a user with this id exists".into()).into())
             }
+            Err(TransactionError::Conflict) => Err(RepositoryError::Unavailable(
+                "a concurrent write held the email claim".into(),
+            )
+            .into()),
             Err(TransactionError::Repository(error)) => Err(error.into()),
         }
     }
@@ -185,7 +194,8 @@ impl UserRepository for DynamoUserRepository {
         }
         match self.transact(writes).await {
             Ok(()) => Ok(stored),
-            Err(TransactionError::ConditionFailed { index: 0 }) => {
+            // A concurrent writer on the same items is a lost race like a stale version.
+            Err(TransactionError::ConditionFailed { index: 0 } | TransactionError::Conflict) => {
                 Err(UpdateUserError::VersionConflict)
             }
             Err(TransactionError::ConditionFailed { index }) if index == claim_index => {

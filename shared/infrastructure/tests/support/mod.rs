@@ -1,0 +1,51 @@
+//! Clients for the local stack that `make test` starts, and a fresh table per test so tests
+//! run in parallel without seeing each other's data.
+#![allow(dead_code)]
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use domain::{Email, Timestamp, User, UserId, UserName};
+use infrastructure::{DynamoUserRepository, SesEmailSender, table};
+
+pub fn dynamodb_url() -> String {
+    std::env::var("DYNAMODB_URL").unwrap_or_else(|_| "http://127.0.0.1:8000".to_owned())
+}
+
+pub fn ses_url() -> String {
+    std::env::var("SES_URL").unwrap_or_else(|_| "http://127.0.0.1:8005".to_owned())
+}
+
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .load()
+        .await
+}
+
+pub async fn dynamodb_at(url: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config().await).endpoint_url(url).build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A repository over a table of its own, created for this test.
+pub async fn fresh_repository() -> DynamoUserRepository {
+    let client = dynamodb_at(&dynamodb_url()).await;
+    let name = format!("test-{}", uuid::Uuid::new_v4());
+    table::create(&client, &name).await.expect("DynamoDB Local is running (make test starts it)");
+    DynamoUserRepository::new(client, name)
+}
+
+pub async fn ses_sender(sender: &str) -> SesEmailSender {
+    let config = aws_sdk_sesv2::config::Builder::from(&sdk_config().await).endpoint_url(ses_url()).build();
+    SesEmailSender::new(aws_sdk_sesv2::Client::from_conf(config), Email::parse(sender).unwrap())
+}
+
+pub fn user(email: &str) -> User {
+    User::register(
+        UserId::generate(),
+        Email::parse(email).unwrap(),
+        UserName::parse("Ada Lovelace").unwrap(),
+        Timestamp::now(),
+    )
+}
