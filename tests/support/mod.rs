@@ -1,1 +1,123 @@
+//! Helpers for tests against the running local stack (`make test` starts it): the API behind
+//! `cargo lambda watch`, and the local SES mailbox.
 
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+
+pub fn api_url() -> String {
+    std::env::var("API_URL").unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned())
+}
+
+pub fn ses_url() -> String {
+    std::env::var("SES_URL").unwrap_or_else(|_| "http://127.0.0.1:8005".to_owned())
+}
+
+/// An address nobody else uses, so tests sharing the table never collide.
+pub fn unique_email(who: &str) -> String {
+    format!("{who}.{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+#[derive(Clone, Default)]
+pub struct Api {
+    client: reqwest::Client,
+}
+
+/// A response read whole: status, headers and JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The reply must be problem JSON with this status; returns the problem.
+    pub fn expect_problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"));
+        assert_eq!(self.body["status"], status);
+        for member in ["type", "title", "detail"] {
+            assert!(self.body[member].is_string(), "problem without {member}: {}", self.body);
+        }
+        &self.body
+    }
+
+    /// The reply must be a user with this status code, carrying an ETag; returns the user.
+    pub fn expect_user(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        assert!(self.header("etag").is_some_and(|tag| tag.starts_with('"')), "no ETag");
+        &self.body
+    }
+}
+
+impl Api {
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", api_url()))
+    }
+
+    pub async fn send(&self, request: RequestBuilder) -> Reply {
+        read(request.send().await.expect("the API is up (make test starts it)")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str) -> Reply {
+        self.send(self.request(Method::POST, path)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(self.request(Method::DELETE, path)).await
+    }
+
+    pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> Reply {
+        self.send(self.request(method, path).json(body)).await
+    }
+
+    /// Registers a user and returns its JSON.
+    pub async fn create_user(&self, email: &str, name: &str) -> Value {
+        let reply = self
+            .send_json(Method::POST, "/users", &serde_json::json!({"email": email, "name": name}))
+            .await;
+        reply.expect_user(201).clone()
+    }
+}
+
+async fn read(response: Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("a readable body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes))
+        })
+    };
+    Reply { status, headers, body }
+}
+
+/// Every email the local SES holds for `address`.
+pub async fn mailbox_for(address: &str) -> Vec<Value> {
+    let store: Value = reqwest::get(format!("{}/store", ses_url()))
+        .await
+        .expect("the local SES is up")
+        .json()
+        .await
+        .expect("the store is JSON");
+    store["emails"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|email| {
+            email["destination"]["to"].as_array().is_some_and(|to| to.iter().any(|to| to == address))
+        })
+        .cloned()
+        .collect()
+}
