@@ -1,5 +1,6 @@
 //! The Users API end to end: HTTP through `cargo lambda watch` into the functions, DynamoDB
 //! Local and the local SES, checked against the contract in API.md.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -25,7 +26,11 @@ async fn registering_returns_the_trimmed_active_user_with_its_location_and_etag(
     let api = Api::default();
     let email = unique_email("ada");
     let reply = api
-        .send_json(Method::POST, "/users", &json!({"email": format!("  {email} "), "name": " Ada Lovelace "}))
+        .send_json(
+            Method::POST,
+            "/users",
+            &json!({"email": format!("  {email} "), "name": " Ada Lovelace "}),
+        )
         .await;
     let user = reply.expect_user(201);
 
@@ -34,8 +39,14 @@ async fn registering_returns_the_trimmed_active_user_with_its_location_and_etag(
     assert_eq!(user["status"], "active");
     assert_eq!(user["last_login"], Value::Null);
     let created_at = user["created_at"].as_str().unwrap();
-    assert!(created_at.ends_with('Z') && created_at.len() == 24, "{created_at}");
-    assert_eq!(reply.header("location"), Some(format!("/users/{}", id_of(user)).as_str()));
+    assert!(
+        created_at.ends_with('Z') && created_at.len() == 24,
+        "{created_at}"
+    );
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/users/{}", id_of(user)).as_str())
+    );
     assert_eq!(reply.header("etag"), Some("\"1\""));
 }
 
@@ -48,7 +59,12 @@ async fn a_new_user_gets_a_friendly_welcome_email() {
     let mail = mailbox_for(&email).await;
     assert_eq!(mail.len(), 1, "exactly one welcome email");
     assert!(mail[0]["subject"].as_str().unwrap().contains("Welcome"));
-    assert!(mail[0]["body"]["text"].as_str().unwrap().contains("Grace Hopper"));
+    assert!(
+        mail[0]["body"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Grace Hopper")
+    );
 }
 
 #[tokio::test]
@@ -57,7 +73,11 @@ async fn an_address_registered_in_another_case_is_a_409() {
     let email = unique_email("twin");
     api.create_user(&email, "First").await;
     let reply = api
-        .send_json(Method::POST, "/users", &json!({"email": email.to_uppercase(), "name": "Second"}))
+        .send_json(
+            Method::POST,
+            "/users",
+            &json!({"email": email.to_uppercase(), "name": "Second"}),
+        )
         .await;
     reply.expect_problem(409);
 }
@@ -73,8 +93,12 @@ async fn every_invalid_field_is_listed_in_one_422() {
         )
         .await;
     let problem = reply.expect_problem(422);
-    let fields: Vec<&str> =
-        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["email", "name", "role"]);
 
     let missing = api.send_json(Method::POST, "/users", &json!({})).await;
@@ -92,16 +116,26 @@ async fn names_and_addresses_at_their_limits() {
     let api = Api::default();
     let too_long_name = "n".repeat(101);
     let reply = api
-        .send_json(Method::POST, "/users", &json!({"email": unique_email("long"), "name": too_long_name}))
+        .send_json(
+            Method::POST,
+            "/users",
+            &json!({"email": unique_email("long"), "name": too_long_name}),
+        )
         .await;
     assert_eq!(reply.expect_problem(422)["errors"][0]["field"], "name");
 
     let longest_name = "é".repeat(100);
-    api.create_user(&unique_email("longest"), &longest_name).await;
+    api.create_user(&unique_email("longest"), &longest_name)
+        .await;
 
     let long_address = format!("{}@example.com", "a".repeat(250));
-    let reply =
-        api.send_json(Method::POST, "/users", &json!({"email": long_address, "name": "Long"})).await;
+    let reply = api
+        .send_json(
+            Method::POST,
+            "/users",
+            &json!({"email": long_address, "name": "Long"}),
+        )
+        .await;
     assert_eq!(reply.expect_problem(422)["errors"][0]["field"], "email");
 }
 
@@ -132,7 +166,9 @@ async fn bodies_that_are_not_json_objects_are_a_400() {
 async fn a_body_over_64_kib_is_a_413() {
     let api = Api::default();
     let body = json!({"email": unique_email("big"), "name": "x".repeat(70_000)});
-    api.send_json(Method::POST, "/users", &body).await.expect_problem(413);
+    api.send_json(Method::POST, "/users", &body)
+        .await
+        .expect_problem(413);
 }
 
 // ---- GET /users/{id} -----------------------------------------------------------------------
@@ -150,10 +186,15 @@ async fn an_active_user_can_be_read_with_its_etag() {
 async fn unknown_malformed_suspended_and_deleted_users_are_not_found() {
     let api = Api::default();
     let suspended = id_of(&api.create_user(&unique_email("susp"), "Suspended").await);
-    api.post(&format!("/users/{suspended}/suspend")).await.expect_user(200);
+    api.post(&format!("/users/{suspended}/suspend"))
+        .await
+        .expect_user(200);
     let deleted = deleted_user(&api).await;
 
-    for id in [UNKNOWN_ID, &suspended, &deleted].into_iter().chain(MALFORMED_IDS) {
+    for id in [UNKNOWN_ID, &suspended, &deleted]
+        .into_iter()
+        .chain(MALFORMED_IDS)
+    {
         api.get(&format!("/users/{id}")).await.expect_problem(404);
     }
 }
@@ -187,7 +228,10 @@ async fn paging_to_the_end_returns_every_user_once_newest_first_without_deleted_
     let api = Api::default();
     let mut mine = Vec::new();
     for n in 0..5 {
-        mine.push(id_of(&api.create_user(&unique_email(&format!("page{n}")), "Pager").await));
+        mine.push(id_of(
+            &api.create_user(&unique_email(&format!("page{n}")), "Pager")
+                .await,
+        ));
     }
     let gone = deleted_user(&api).await;
 
@@ -200,8 +244,10 @@ async fn paging_to_the_end_returns_every_user_once_newest_first_without_deleted_
     let mut newest_first = ids.clone();
     newest_first.sort_by(|a, b| b.cmp(a));
     assert_eq!(ids, newest_first, "newest first");
-    let positions: Vec<usize> =
-        mine.iter().map(|id| ids.iter().position(|listed| listed == id).expect("listed")).collect();
+    let positions: Vec<usize> = mine
+        .iter()
+        .map(|id| ids.iter().position(|listed| listed == id).expect("listed"))
+        .collect();
     assert!(positions.windows(2).all(|pair| pair[0] > pair[1]));
     assert!(!ids.contains(&gone));
     assert!(listed.iter().all(|user| user["status"] != "deleted"));
@@ -211,7 +257,9 @@ async fn paging_to_the_end_returns_every_user_once_newest_first_without_deleted_
 async fn the_status_filter_lists_only_that_status() {
     let api = Api::default();
     let suspended = id_of(&api.create_user(&unique_email("filter"), "Filtered").await);
-    api.post(&format!("/users/{suspended}/suspend")).await.expect_user(200);
+    api.post(&format!("/users/{suspended}/suspend"))
+        .await
+        .expect_user(200);
     let gone = deleted_user(&api).await;
 
     let listed = list_all(&api, "&status=suspended", 100).await;
@@ -234,16 +282,27 @@ async fn bad_listing_parameters_are_named_and_a_bad_cursor_is_a_400() {
         .collect();
     assert_eq!(fields, ["status", "limit"]);
     for limit in ["0", "-1", "abc", "1.5"] {
-        api.get(&format!("/users?limit={limit}")).await.expect_problem(422);
+        api.get(&format!("/users?limit={limit}"))
+            .await
+            .expect_problem(422);
     }
-    api.get("/users?cursor=not-a-cursor").await.expect_problem(400);
+    api.get("/users?cursor=not-a-cursor")
+        .await
+        .expect_problem(400);
 
     api.create_user(&unique_email("c1"), "C").await;
     api.create_user(&unique_email("c2"), "C").await;
     let first = api.get("/users?limit=1").await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
-    api.get(&format!("/users?limit=1&status=deleted&cursor={cursor}")).await.expect_problem(400);
-    assert_eq!(api.get(&format!("/users?limit=1&cursor={cursor}")).await.status, 200);
+    api.get(&format!("/users?limit=1&status=deleted&cursor={cursor}"))
+        .await
+        .expect_problem(400);
+    assert_eq!(
+        api.get(&format!("/users?limit=1&cursor={cursor}"))
+            .await
+            .status,
+        200
+    );
 }
 
 // ---- PUT /users/{id}/email -----------------------------------------------------------------
@@ -254,12 +313,24 @@ async fn changing_the_email_frees_the_old_address_and_bumps_the_etag() {
     let (old, new) = (unique_email("old"), unique_email("new"));
     let id = id_of(&api.create_user(&old, "Mover").await);
 
-    let reply = api.send_json(Method::PUT, &format!("/users/{id}/email"), &json!({"email": new})).await;
+    let reply = api
+        .send_json(
+            Method::PUT,
+            &format!("/users/{id}/email"),
+            &json!({"email": new}),
+        )
+        .await;
     assert_eq!(reply.expect_user(200)["email"], new.as_str());
     assert_eq!(reply.header("etag"), Some("\"2\""));
 
     api.create_user(&old, "Newcomer").await;
-    let taken = api.send_json(Method::POST, "/users", &json!({"email": new, "name": "Late"})).await;
+    let taken = api
+        .send_json(
+            Method::POST,
+            "/users",
+            &json!({"email": new, "name": "Late"}),
+        )
+        .await;
     taken.expect_problem(409);
 }
 
@@ -268,7 +339,13 @@ async fn setting_the_same_email_again_is_a_no_op() {
     let api = Api::default();
     let email = unique_email("same");
     let id = id_of(&api.create_user(&email, "Same").await);
-    let reply = api.send_json(Method::PUT, &format!("/users/{id}/email"), &json!({"email": email})).await;
+    let reply = api
+        .send_json(
+            Method::PUT,
+            &format!("/users/{id}/email"),
+            &json!({"email": email}),
+        )
+        .await;
     reply.expect_user(200);
     assert_eq!(reply.header("etag"), Some("\"1\""), "nothing was written");
 }
@@ -280,7 +357,9 @@ async fn an_address_held_by_another_user_is_a_409() {
     api.create_user(&theirs, "Owner").await;
     let id = id_of(&api.create_user(&unique_email("mine"), "Grabber").await);
     let body = json!({"email": theirs.to_uppercase()});
-    api.send_json(Method::PUT, &format!("/users/{id}/email"), &body).await.expect_problem(409);
+    api.send_json(Method::PUT, &format!("/users/{id}/email"), &body)
+        .await
+        .expect_problem(409);
 }
 
 #[tokio::test]
@@ -289,7 +368,9 @@ async fn if_match_guards_the_email_change() {
     let id = id_of(&api.create_user(&unique_email("guard"), "Guarded").await);
     let path = format!("/users/{id}/email");
     let change = |tag: &str| {
-        api.request(Method::PUT, &path).header("if-match", tag).json(&json!({"email": unique_email("g")}))
+        api.request(Method::PUT, &path)
+            .header("if-match", tag)
+            .json(&json!({"email": unique_email("g")}))
     };
 
     api.send(change("\"7\"")).await.expect_problem(412);
@@ -307,13 +388,25 @@ async fn email_changes_for_missing_users_and_bad_bodies_fail_clearly() {
     let gone = deleted_user(&api).await;
     let body = json!({"email": unique_email("x")});
     for id in [UNKNOWN_ID, gone.as_str(), MALFORMED_IDS[0]] {
-        api.send_json(Method::PUT, &format!("/users/{id}/email"), &body).await.expect_problem(404);
+        api.send_json(Method::PUT, &format!("/users/{id}/email"), &body)
+            .await
+            .expect_problem(404);
     }
     let id = id_of(&api.create_user(&unique_email("bad"), "Bad").await);
     let path = format!("/users/{id}/email");
-    let problem = api.send_json(Method::PUT, &path, &json!({"email": "nope", "name": "x"})).await;
-    assert_eq!(problem.expect_problem(422)["errors"].as_array().unwrap().len(), 2);
-    api.send(api.request(Method::PUT, &path).body("{}")).await.expect_problem(400);
+    let problem = api
+        .send_json(Method::PUT, &path, &json!({"email": "nope", "name": "x"}))
+        .await;
+    assert_eq!(
+        problem.expect_problem(422)["errors"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    api.send(api.request(Method::PUT, &path).body("{}"))
+        .await
+        .expect_problem(400);
 }
 
 // ---- POST /users/{id}/suspend and /activate ------------------------------------------------
@@ -339,11 +432,19 @@ async fn suspend_and_activate_are_idempotent() {
 async fn a_deleted_user_cannot_be_suspended_or_activated() {
     let api = Api::default();
     let gone = deleted_user(&api).await;
-    api.post(&format!("/users/{gone}/suspend")).await.expect_problem(409);
-    api.post(&format!("/users/{gone}/activate")).await.expect_problem(409);
+    api.post(&format!("/users/{gone}/suspend"))
+        .await
+        .expect_problem(409);
+    api.post(&format!("/users/{gone}/activate"))
+        .await
+        .expect_problem(409);
     for action in ["suspend", "activate"] {
-        api.post(&format!("/users/{UNKNOWN_ID}/{action}")).await.expect_problem(404);
-        api.post(&format!("/users/{}/{action}", MALFORMED_IDS[1])).await.expect_problem(404);
+        api.post(&format!("/users/{UNKNOWN_ID}/{action}"))
+            .await
+            .expect_problem(404);
+        api.post(&format!("/users/{}/{action}", MALFORMED_IDS[1]))
+            .await
+            .expect_problem(404);
     }
 }
 
@@ -357,11 +458,18 @@ async fn deleting_keeps_the_record_and_releases_the_email() {
 
     let reply = api.delete(&format!("/users/{id}")).await;
     assert_eq!((reply.status.as_u16(), &reply.body), (204, &Value::Null));
-    api.delete(&format!("/users/{id}")).await.expect_problem(404);
-    api.delete(&format!("/users/{UNKNOWN_ID}")).await.expect_problem(404);
+    api.delete(&format!("/users/{id}"))
+        .await
+        .expect_problem(404);
+    api.delete(&format!("/users/{UNKNOWN_ID}"))
+        .await
+        .expect_problem(404);
 
     let deleted = list_all(&api, "&status=deleted", 100).await;
-    let record = deleted.iter().find(|user| id_of(user) == id).expect("the record stays");
+    let record = deleted
+        .iter()
+        .find(|user| id_of(user) == id)
+        .expect("the record stays");
     assert_eq!(record["email"], email.as_str());
     let newcomer = api.create_user(&email, "Newcomer").await;
     assert_ne!(id_of(&newcomer), id);
@@ -375,14 +483,25 @@ async fn a_login_is_recorded_for_an_active_user_only() {
     let id = id_of(&api.create_user(&unique_email("login"), "Logger").await);
 
     let reply = api.post(&format!("/users/{id}/logins")).await;
-    let last_login = reply.expect_user(200)["last_login"].as_str().unwrap().to_owned();
+    let last_login = reply.expect_user(200)["last_login"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(last_login.ends_with('Z'));
     let read = api.get(&format!("/users/{id}")).await;
     assert_eq!(read.body["last_login"], last_login.as_str());
 
-    api.post(&format!("/users/{id}/suspend")).await.expect_user(200);
-    api.post(&format!("/users/{id}/logins")).await.expect_problem(403);
+    api.post(&format!("/users/{id}/suspend"))
+        .await
+        .expect_user(200);
+    api.post(&format!("/users/{id}/logins"))
+        .await
+        .expect_problem(403);
     api.delete(&format!("/users/{id}")).await;
-    api.post(&format!("/users/{id}/logins")).await.expect_problem(404);
-    api.post(&format!("/users/{UNKNOWN_ID}/logins")).await.expect_problem(404);
+    api.post(&format!("/users/{id}/logins"))
+        .await
+        .expect_problem(404);
+    api.post(&format!("/users/{UNKNOWN_ID}/logins"))
+        .await
+        .expect_problem(404);
 }

@@ -1,5 +1,6 @@
 //! Helpers for tests against the running local stack (`make test` starts it): the API behind
 //! `cargo lambda watch`, and the local SES mailbox.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
@@ -38,10 +39,17 @@ impl Reply {
     /// The reply must be problem JSON with this status; returns the problem.
     pub fn expect_problem(&self, status: u16) -> &Value {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
         assert_eq!(self.body["status"], status);
         for member in ["type", "title", "detail"] {
-            assert!(self.body[member].is_string(), "problem without {member}: {}", self.body);
+            assert!(
+                self.body[member].is_string(),
+                "problem without {member}: {}",
+                self.body
+            );
         }
         &self.body
     }
@@ -50,7 +58,10 @@ impl Reply {
     pub fn expect_user(&self, status: u16) -> &Value {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
         assert_eq!(self.header("content-type"), Some("application/json"));
-        assert!(self.header("etag").is_some_and(|tag| tag.starts_with('"')), "no ETag");
+        assert!(
+            self.header("etag").is_some_and(|tag| tag.starts_with('"')),
+            "no ETag"
+        );
         &self.body
     }
 }
@@ -61,7 +72,13 @@ impl Api {
     }
 
     pub async fn send(&self, request: RequestBuilder) -> Reply {
-        read(request.send().await.expect("the API is up (make test starts it)")).await
+        read(
+            request
+                .send()
+                .await
+                .expect("the API is up (make test starts it)"),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -83,7 +100,11 @@ impl Api {
     /// Registers a user and returns its JSON.
     pub async fn create_user(&self, email: &str, name: &str) -> Value {
         let reply = self
-            .send_json(Method::POST, "/users", &serde_json::json!({"email": email, "name": name}))
+            .send_json(
+                Method::POST,
+                "/users",
+                &serde_json::json!({"email": email, "name": name}),
+            )
             .await;
         reply.expect_user(201).clone()
     }
@@ -96,11 +117,14 @@ async fn read(response: Response) -> Reply {
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes))
-        })
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)))
     };
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Every email the local SES holds for `address`.
@@ -116,7 +140,9 @@ pub async fn mailbox_for(address: &str) -> Vec<Value> {
         .into_iter()
         .flatten()
         .filter(|email| {
-            email["destination"]["to"].as_array().is_some_and(|to| to.iter().any(|to| to == address))
+            email["destination"]["to"]
+                .as_array()
+                .is_some_and(|to| to.iter().any(|to| to == address))
         })
         .cloned()
         .collect()

@@ -1,4 +1,5 @@
 //! The DynamoDB user repository against DynamoDB Local, held to the `UserRepository` contract.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 mod support;
 
@@ -7,8 +8,8 @@ use application::ports::{
     UpdateUserError, UserListQuery, UserRepository,
 };
 use domain::{Email, User, UserId, UserStatus, Version};
-use infrastructure::DynamoUserRepository;
 use futures::future::join_all;
+use infrastructure::DynamoUserRepository;
 use support::{fresh_repository, user};
 
 async fn stored(users: &DynamoUserRepository, id: UserId) -> User {
@@ -30,7 +31,10 @@ async fn a_second_user_with_the_same_address_in_another_case_is_refused_and_not_
     let users = fresh_repository().await;
     users.insert(&user("ada@example.com")).await.unwrap();
     let twin = user("ADA@example.COM");
-    assert!(matches!(users.insert(&twin).await, Err(InsertUserError::EmailTaken)));
+    assert!(matches!(
+        users.insert(&twin).await,
+        Err(InsertUserError::EmailTaken)
+    ));
     assert_eq!(users.find(twin.id()).await.unwrap(), None);
 }
 
@@ -38,10 +42,12 @@ async fn a_second_user_with_the_same_address_in_another_case_is_refused_and_not_
 async fn racing_registrations_of_one_address_let_exactly_one_win() {
     let users = fresh_repository().await;
     let contenders: Vec<User> = (0..8).map(|_| user("race@example.com")).collect();
-    let results =
-        join_all(contenders.iter().map(|contender| users.insert(contender))).await;
+    let results = join_all(contenders.iter().map(|contender| users.insert(contender))).await;
     let winners = results.iter().filter(|result| result.is_ok()).count();
-    let taken = results.iter().filter(|r| matches!(r, Err(InsertUserError::EmailTaken))).count();
+    let taken = results
+        .iter()
+        .filter(|r| matches!(r, Err(InsertUserError::EmailTaken)))
+        .count();
     assert_eq!((winners, taken), (1, 7));
 }
 
@@ -58,7 +64,10 @@ async fn an_update_from_a_stale_read_is_a_version_conflict_and_changes_nothing()
 
     let mut stale = ada.clone();
     stale.record_login(domain::Timestamp::now()).unwrap();
-    assert!(matches!(users.update(&ada, stale).await, Err(UpdateUserError::VersionConflict)));
+    assert!(matches!(
+        users.update(&ada, stale).await,
+        Err(UpdateUserError::VersionConflict)
+    ));
     assert_eq!(stored(&users, ada.id()).await, first);
 }
 
@@ -69,7 +78,9 @@ async fn racing_updates_from_one_read_let_exactly_one_win() {
     users.insert(&ada).await.unwrap();
     let attempts = (0..6).map(|n| {
         let mut changed = ada.clone();
-        changed.change_email(Email::parse(&format!("ada{n}@example.com")).unwrap()).unwrap();
+        changed
+            .change_email(Email::parse(&format!("ada{n}@example.com")).unwrap())
+            .unwrap();
         users.update(&ada, changed)
     });
     let results = join_all(attempts).await;
@@ -84,10 +95,15 @@ async fn an_email_change_moves_the_claim() {
     let ada = user("ada@example.com");
     users.insert(&ada).await.unwrap();
     let mut moved = ada.clone();
-    moved.change_email(Email::parse("ada@lovelace.org").unwrap()).unwrap();
+    moved
+        .change_email(Email::parse("ada@lovelace.org").unwrap())
+        .unwrap();
     users.update(&ada, moved).await.unwrap();
 
-    assert!(users.insert(&user("ADA@example.com")).await.is_ok(), "the old address is free");
+    assert!(
+        users.insert(&user("ADA@example.com")).await.is_ok(),
+        "the old address is free"
+    );
     assert!(matches!(
         users.insert(&user("ada@Lovelace.org")).await,
         Err(InsertUserError::EmailTaken)
@@ -101,9 +117,14 @@ async fn an_email_change_to_a_taken_address_is_refused_and_changes_nothing() {
     users.insert(&ada).await.unwrap();
     users.insert(&user("grace@example.com")).await.unwrap();
     let mut grabbing = ada.clone();
-    grabbing.change_email(Email::parse("Grace@example.com").unwrap()).unwrap();
+    grabbing
+        .change_email(Email::parse("Grace@example.com").unwrap())
+        .unwrap();
 
-    assert!(matches!(users.update(&ada, grabbing).await, Err(UpdateUserError::EmailTaken)));
+    assert!(matches!(
+        users.update(&ada, grabbing).await,
+        Err(UpdateUserError::EmailTaken)
+    ));
     assert_eq!(stored(&users, ada.id()).await, ada);
     assert!(matches!(
         users.insert(&user("ada@example.com")).await,
@@ -117,7 +138,9 @@ async fn a_case_only_change_keeps_the_claim_and_the_new_spelling() {
     let ada = user("ada@example.com");
     users.insert(&ada).await.unwrap();
     let mut recased = ada.clone();
-    recased.change_email(Email::parse("Ada@Example.com").unwrap()).unwrap();
+    recased
+        .change_email(Email::parse("Ada@Example.com").unwrap())
+        .unwrap();
     let stored_user = users.update(&ada, recased).await.unwrap();
     assert_eq!(stored_user.email().as_str(), "Ada@Example.com");
     assert!(users.insert(&user("ada@example.com")).await.is_err());
@@ -137,7 +160,11 @@ async fn a_soft_deleted_user_stays_and_releases_its_address() {
 }
 
 fn query(status: StatusFilter, limit: &str, cursor: Option<Cursor>) -> UserListQuery {
-    UserListQuery { status, limit: PageLimit::parse(limit).unwrap(), cursor }
+    UserListQuery {
+        status,
+        limit: PageLimit::parse(limit).unwrap(),
+        cursor,
+    }
 }
 
 async fn list_all(users: &DynamoUserRepository, status: StatusFilter, limit: &str) -> Vec<UserId> {
@@ -185,25 +212,58 @@ async fn paging_returns_every_matching_user_once_newest_first() {
     }
 
     assert_eq!(list_all(&users, StatusFilter::NotDeleted, "5").await, live);
-    assert_eq!(list_all(&users, StatusFilter::NotDeleted, "17").await, live, "exact multiple");
-    assert_eq!(list_all(&users, StatusFilter::NotDeleted, "100").await, live);
-    assert_eq!(list_all(&users, StatusFilter::Only(UserStatus::Suspended), "2").await, suspended);
-    assert_eq!(list_all(&users, StatusFilter::Only(UserStatus::Deleted), "1").await, deleted);
+    assert_eq!(
+        list_all(&users, StatusFilter::NotDeleted, "17").await,
+        live,
+        "exact multiple"
+    );
+    assert_eq!(
+        list_all(&users, StatusFilter::NotDeleted, "100").await,
+        live
+    );
+    assert_eq!(
+        list_all(&users, StatusFilter::Only(UserStatus::Suspended), "2").await,
+        suspended
+    );
+    assert_eq!(
+        list_all(&users, StatusFilter::Only(UserStatus::Deleted), "1").await,
+        deleted
+    );
 }
 
 #[tokio::test]
 async fn a_cursor_only_works_for_the_listing_that_issued_it() {
     let users = fresh_repository().await;
     for n in 0..3 {
-        users.insert(&user(&format!("u{n}@example.com"))).await.unwrap();
+        users
+            .insert(&user(&format!("u{n}@example.com")))
+            .await
+            .unwrap();
     }
-    let page = users.list(&query(StatusFilter::NotDeleted, "1", None)).await.unwrap();
+    let page = users
+        .list(&query(StatusFilter::NotDeleted, "1", None))
+        .await
+        .unwrap();
     let cursor = page.next_cursor.expect("more pages");
 
-    let other = query(StatusFilter::Only(UserStatus::Active), "1", Some(cursor.clone()));
-    assert!(matches!(users.list(&other).await, Err(ListUsersPageError::InvalidCursor)));
-    let forged = query(StatusFilter::NotDeleted, "1", Some(Cursor::new("eyJsaXN0aW5nIjoibGl2ZSJ9")));
-    assert!(matches!(users.list(&forged).await, Err(ListUsersPageError::InvalidCursor)));
+    let other = query(
+        StatusFilter::Only(UserStatus::Active),
+        "1",
+        Some(cursor.clone()),
+    );
+    assert!(matches!(
+        users.list(&other).await,
+        Err(ListUsersPageError::InvalidCursor)
+    ));
+    let forged = query(
+        StatusFilter::NotDeleted,
+        "1",
+        Some(Cursor::new("eyJsaXN0aW5nIjoibGl2ZSJ9")),
+    );
+    assert!(matches!(
+        users.list(&forged).await,
+        Err(ListUsersPageError::InvalidCursor)
+    ));
     let same = query(StatusFilter::NotDeleted, "1", Some(cursor));
     assert!(users.list(&same).await.is_ok());
 }
@@ -212,12 +272,18 @@ async fn a_cursor_only_works_for_the_listing_that_issued_it() {
 async fn an_unreachable_store_is_unavailable_not_a_failure() {
     let client = support::dynamodb_at("http://127.0.0.1:9").await;
     let users = DynamoUserRepository::new(client, "nowhere");
-    assert!(matches!(users.find(UserId::generate()).await, Err(RepositoryError::Unavailable(_))));
+    assert!(matches!(
+        users.find(UserId::generate()).await,
+        Err(RepositoryError::Unavailable(_))
+    ));
 }
 
 #[tokio::test]
 async fn a_missing_table_is_a_failure_not_a_retryable_outage() {
     let client = support::dynamodb_at(&support::dynamodb_url()).await;
     let users = DynamoUserRepository::new(client, "no-such-table");
-    assert!(matches!(users.find(UserId::generate()).await, Err(RepositoryError::Failed(_))));
+    assert!(matches!(
+        users.find(UserId::generate()).await,
+        Err(RepositoryError::Failed(_))
+    ));
 }

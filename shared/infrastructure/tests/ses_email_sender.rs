@@ -1,4 +1,5 @@
 //! The SES sender against the local SES, read back through its `GET /store` mailbox.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 mod support;
 
@@ -17,7 +18,13 @@ async fn mailbox_for(address: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|email| email["destination"]["to"].as_array().unwrap().iter().any(|to| to == address))
+        .filter(|email| {
+            email["destination"]["to"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|to| to == address)
+        })
         .cloned()
         .collect()
 }
@@ -37,5 +44,8 @@ async fn a_sent_email_arrives_from_the_configured_sender_with_its_text() {
     assert_eq!(received.len(), 1);
     assert_eq!(received[0]["from"], "no-reply@users.example.com");
     assert_eq!(received[0]["subject"], "Welcome aboard");
-    assert_eq!(received[0]["body"]["text"], "Hello Ada,\nü and ✓ survive the trip.\n");
+    assert_eq!(
+        received[0]["body"]["text"],
+        "Hello Ada,\nü and ✓ survive the trip.\n"
+    );
 }

@@ -85,7 +85,7 @@ mod tests {
             users.clone(),
             mailer.clone(),
             FixedClock::default(),
-            SequentialIds::default(),
+            SequentialIds,
         )
     }
 

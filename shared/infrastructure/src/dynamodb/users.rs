@@ -78,7 +78,11 @@ impl DynamoUserRepository {
             },
             _ => &[],
         };
-        let code_at = |code: &str| reasons.iter().position(|reason| reason.code() == Some(code));
+        let code_at = |code: &str| {
+            reasons
+                .iter()
+                .position(|reason| reason.code() == Some(code))
+        };
         Err(if let Some(index) = code_at(CONDITIONAL_CHECK_FAILED) {
             TransactionError::ConditionFailed { index }
         } else if code_at(TRANSACTION_CONFLICT).is_some() {
@@ -91,7 +95,9 @@ impl DynamoUserRepository {
 
 enum TransactionError {
     /// The condition of the write at this position in the transaction did not hold.
-    ConditionFailed { index: usize },
+    ConditionFailed {
+        index: usize,
+    },
     /// A concurrent transaction held one of the items; the outcome of a retry is open.
     Conflict,
     Repository(RepositoryError),

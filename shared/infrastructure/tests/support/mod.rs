@@ -1,5 +1,8 @@
 //! Clients for the local stack that `make test` starts, and a fresh table per test so tests
 //! run in parallel without seeing each other's data.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// test code: a failed unwrap is a failed test
+// Each test file uses its own part of these helpers.
 #![allow(dead_code)]
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -24,7 +27,9 @@ pub async fn sdk_config() -> SdkConfig {
 }
 
 pub async fn dynamodb_at(url: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config().await).endpoint_url(url).build();
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config().await)
+        .endpoint_url(url)
+        .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
@@ -32,13 +37,20 @@ pub async fn dynamodb_at(url: &str) -> aws_sdk_dynamodb::Client {
 pub async fn fresh_repository() -> DynamoUserRepository {
     let client = dynamodb_at(&dynamodb_url()).await;
     let name = format!("test-{}", uuid::Uuid::new_v4());
-    table::create(&client, &name).await.expect("DynamoDB Local is running (make test starts it)");
+    table::create(&client, &name)
+        .await
+        .expect("DynamoDB Local is running (make test starts it)");
     DynamoUserRepository::new(client, name)
 }
 
 pub async fn ses_sender(sender: &str) -> SesEmailSender {
-    let config = aws_sdk_sesv2::config::Builder::from(&sdk_config().await).endpoint_url(ses_url()).build();
-    SesEmailSender::new(aws_sdk_sesv2::Client::from_conf(config), Email::parse(sender).unwrap())
+    let config = aws_sdk_sesv2::config::Builder::from(&sdk_config().await)
+        .endpoint_url(ses_url())
+        .build();
+    SesEmailSender::new(
+        aws_sdk_sesv2::Client::from_conf(config),
+        Email::parse(sender).unwrap(),
+    )
 }
 
 pub fn user(email: &str) -> User {
