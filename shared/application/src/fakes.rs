@@ -1,10 +1,11 @@
 //! In-memory fakes of the ports, held to the contracts written on the traits.
 
 use crate::ports::{
-    Clock, EmailSendError, EmailSender, IdGenerator, InsertUserError, ListUsersPageError,
-    OutgoingEmail, Page, RepositoryError, UpdateUserError, UserListQuery, UserRepository,
+    Clock, Cursor, EmailSendError, EmailSender, IdGenerator, InsertUserError, OrderRepository,
+    OutgoingEmail, Page, PageError, PageLimit, RepositoryError, UpdateUserError, UserListQuery,
+    UserRepository,
 };
-use domain::{Email, Timestamp, User, UserId, UserName};
+use domain::{Email, Order, OrderId, Timestamp, User, UserId, UserName};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -131,13 +132,13 @@ impl UserRepository for InMemoryUsers {
         Ok(stored)
     }
 
-    async fn list(&self, query: &UserListQuery) -> Result<Page<User>, ListUsersPageError> {
+    async fn list(&self, query: &UserListQuery) -> Result<Page<User>, PageError> {
         self.check_available()?;
         let after = match &query.cursor {
             None => None,
-            Some(cursor) => Some(
-                UserId::parse(cursor.as_str()).map_err(|_| ListUsersPageError::InvalidCursor)?,
-            ),
+            Some(cursor) => {
+                Some(UserId::parse(cursor.as_str()).map_err(|_| PageError::InvalidCursor)?)
+            }
         };
         let state = self.lock();
         let mut matching = state
@@ -148,7 +149,7 @@ impl UserRepository for InMemoryUsers {
             .filter(|user| after.is_none_or(|after| user.id() < after));
         let items: Vec<User> = matching.by_ref().take(query.limit.get()).cloned().collect();
         let next_cursor = match (matching.next(), items.last()) {
-            (Some(_), Some(last)) => Some(crate::ports::Cursor::new(last.id().to_string())),
+            (Some(_), Some(last)) => Some(Cursor::new(last.id().to_string())),
             _ => None,
         };
         Ok(Page { items, next_cursor })
@@ -206,5 +207,90 @@ impl IdGenerator for SequentialIds {
     fn new_user_id(&self) -> UserId {
         // UUIDv7 is monotonic within one process, which is what the contract asks.
         UserId::generate()
+    }
+
+    fn new_order_id(&self) -> OrderId {
+        OrderId::generate()
+    }
+}
+
+/// Orders by (user, order id); ids sort by creation, so reverse order is newest first.
+#[derive(Clone, Default)]
+pub struct InMemoryOrders {
+    orders: Arc<Mutex<BTreeMap<(UserId, OrderId), Order>>>,
+    unavailable: bool,
+}
+
+impl InMemoryOrders {
+    pub fn unavailable() -> Self {
+        Self {
+            unavailable: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn all(&self) -> Vec<Order> {
+        self.orders.lock().unwrap().values().cloned().collect()
+    }
+}
+
+impl OrderRepository for InMemoryOrders {
+    async fn insert(&self, order: &Order) -> Result<(), RepositoryError> {
+        if self.unavailable {
+            return Err(RepositoryError::Unavailable(
+                "the fake store is down".into(),
+            ));
+        }
+        self.orders
+            .lock()
+            .unwrap()
+            .insert((order.user_id(), order.id()), order.clone());
+        Ok(())
+    }
+
+    async fn find(
+        &self,
+        user_id: UserId,
+        order_id: OrderId,
+    ) -> Result<Option<Order>, RepositoryError> {
+        Ok(self
+            .orders
+            .lock()
+            .unwrap()
+            .get(&(user_id, order_id))
+            .cloned())
+    }
+
+    async fn list(
+        &self,
+        user_id: UserId,
+        limit: PageLimit,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Order>, PageError> {
+        let after = match cursor {
+            None => None,
+            Some(cursor) => {
+                let (owner, after) = cursor
+                    .as_str()
+                    .split_once('/')
+                    .ok_or(PageError::InvalidCursor)?;
+                if owner != user_id.to_string() {
+                    return Err(PageError::InvalidCursor);
+                }
+                Some(OrderId::parse(after).map_err(|_| PageError::InvalidCursor)?)
+            }
+        };
+        let orders = self.orders.lock().unwrap();
+        let mut matching = orders
+            .values()
+            .rev()
+            .filter(|order| order.user_id() == user_id)
+            .filter(|order| after.is_none_or(|after| order.id() < after));
+        let items: Vec<Order> = matching.by_ref().take(limit.get()).cloned().collect();
+        let next_cursor = match (matching.next(), items.last()) {
+            (Some(_), Some(last)) => Some(Cursor::new(format!("{user_id}/{}", last.id()))),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
     }
 }

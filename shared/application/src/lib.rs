@@ -4,6 +4,7 @@
 //! functions run them against DynamoDB and SES.
 
 pub mod messages;
+pub mod orders;
 pub mod ports;
 pub mod users;
 

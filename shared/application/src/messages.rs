@@ -2,7 +2,7 @@
 //! client and in the local mailbox.
 
 use crate::ports::OutgoingEmail;
-use domain::User;
+use domain::{Order, User};
 
 pub fn welcome(user: &User) -> OutgoingEmail {
     OutgoingEmail {
@@ -15,6 +15,36 @@ pub fn welcome(user: &User) -> OutgoingEmail {
              Welcome, and thank you for joining us.\n",
             name = user.name(),
             email = user.email(),
+        ),
+    }
+}
+
+pub fn order_confirmation(user: &User, order: &Order) -> OutgoingEmail {
+    let lines: String = order
+        .lines()
+        .iter()
+        .map(|line| {
+            format!(
+                "  {quantity} x {sku} at {price} = {total}\n",
+                quantity = line.quantity().get(),
+                sku = line.sku(),
+                price = line.unit_price(),
+                total = line.line_total(),
+            )
+        })
+        .collect();
+    OutgoingEmail {
+        to: user.email().clone(),
+        subject: format!("Your order {} is confirmed", order.id()),
+        text: format!(
+            "Hello {name},\n\n\
+             Thank you for your order {id}, placed on {placed}.\n\n\
+             {lines}\n\
+             Total: {total}\n",
+            name = user.name(),
+            id = order.id(),
+            placed = order.created_at(),
+            total = order.total(),
         ),
     }
 }

@@ -1,7 +1,7 @@
 //! The traits adapters implement. Each method's comment says what an implementation MUST do;
 //! the use-case tests hold the in-memory fakes to the same contract.
 
-use domain::{Email, Timestamp, User, UserId, UserStatus, Version};
+use domain::{Email, Order, OrderId, Timestamp, User, UserId, UserStatus, Version};
 use std::future::Future;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -35,7 +35,7 @@ pub enum UpdateUserError {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ListUsersPageError {
+pub enum PageError {
     #[error("the cursor is not one this service issued for this listing")]
     InvalidCursor,
     #[error(transparent)]
@@ -70,7 +70,7 @@ pub trait UserRepository: Send + Sync + 'static {
     fn list(
         &self,
         query: &UserListQuery,
-    ) -> impl Future<Output = Result<Page<User>, ListUsersPageError>> + Send;
+    ) -> impl Future<Output = Result<Page<User>, PageError>> + Send;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +162,28 @@ pub trait EmailSender: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), EmailSendError>> + Send;
 }
 
+pub trait OrderRepository: Send + Sync + 'static {
+    /// Stores a new order in its user's collection.
+    fn insert(&self, order: &Order) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+
+    /// The order with this id among this user's orders; `None` when there is none, including
+    /// when the id belongs to another user's order.
+    fn find(
+        &self,
+        user_id: UserId,
+        order_id: OrderId,
+    ) -> impl Future<Output = Result<Option<Order>, RepositoryError>> + Send;
+
+    /// One page of the user's orders, newest first, with the paging contract of
+    /// `UserRepository::list`; a cursor issued for another user MUST be `InvalidCursor`.
+    fn list(
+        &self,
+        user_id: UserId,
+        limit: PageLimit,
+        cursor: Option<&Cursor>,
+    ) -> impl Future<Output = Result<Page<Order>, PageError>> + Send;
+}
+
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
 }
@@ -169,6 +191,9 @@ pub trait Clock: Send + Sync + 'static {
 pub trait IdGenerator: Send + Sync + 'static {
     /// A fresh id that sorts after every id this generator returned before.
     fn new_user_id(&self) -> UserId;
+
+    /// A fresh order id, ordered like user ids.
+    fn new_order_id(&self) -> OrderId;
 }
 
 /// An `If-Match` precondition: the client's idea of the current version.

@@ -4,13 +4,19 @@
 //! through a fallible constructor, so holding one means holding a valid value.
 
 mod email;
+mod id;
+mod money;
+mod order;
 mod timestamp;
 mod user;
-mod user_id;
 mod user_name;
 
 pub use email::{Email, EmailError};
+pub use id::{IdError, OrderId, UserId};
+pub use money::{AmountError, Currency, CurrencyError, Money, MoneyArithmeticError};
+pub use order::{
+    LineRequest, Order, OrderError, OrderLine, OrderStatus, Quantity, QuantityError, Sku, SkuError,
+};
 pub use timestamp::Timestamp;
 pub use user::{Changed, LoginRefused, User, UserIsDeleted, UserSnapshot, UserStatus, Version};
-pub use user_id::{UserId, UserIdError};
 pub use user_name::{UserName, UserNameError};

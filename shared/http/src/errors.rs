@@ -1,8 +1,10 @@
 //! The one place where use-case errors become HTTP problems. Business outcomes map to 4xx;
 //! store failures map to 503 or 500, and their cause is logged here, once, never sent.
 
+use crate::FieldError;
 use crate::Problem;
 use application::error_chain;
+use application::orders::{GetOrderError, ListUserOrdersError, PlaceOrderError};
 use application::ports::RepositoryError;
 use application::users::{
     ActivateUserError, CreateUserError, DeleteUserError, GetUserError, ListUsersError,
@@ -44,6 +46,12 @@ fn user_deleted(action: &str) -> Problem {
     )
 }
 
+fn invalid_cursor() -> Problem {
+    Problem::bad_request(
+        "the cursor is not valid for this listing; pass back next_cursor unchanged, with the same filters",
+    )
+}
+
 fn contended() -> Problem {
     Problem::conflict(
         "concurrent-update",
@@ -73,9 +81,7 @@ impl From<GetUserError> for Problem {
 impl From<ListUsersError> for Problem {
     fn from(error: ListUsersError) -> Self {
         match error {
-            ListUsersError::InvalidCursor => Problem::bad_request(
-                "the cursor is not valid for this listing; pass back next_cursor unchanged, with the same status filter",
-            ),
+            ListUsersError::InvalidCursor => invalid_cursor(),
             ListUsersError::Repository(error) => error.into(),
         }
     }
@@ -134,6 +140,40 @@ impl From<RecordLoginError> for Problem {
             }
             RecordLoginError::Contended => contended(),
             RecordLoginError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<PlaceOrderError> for Problem {
+    fn from(error: PlaceOrderError) -> Self {
+        match error {
+            PlaceOrderError::UserNotFound => Problem::user_not_found(),
+            PlaceOrderError::UserNotActive { status } => {
+                Problem::forbidden(format!("a {status} user cannot place orders"))
+            }
+            PlaceOrderError::InvalidOrder(error) => {
+                Problem::validation(vec![FieldError::new("items", error)])
+            }
+            PlaceOrderError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<GetOrderError> for Problem {
+    fn from(error: GetOrderError) -> Self {
+        match error {
+            GetOrderError::NotFound => Problem::order_not_found(),
+            GetOrderError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<ListUserOrdersError> for Problem {
+    fn from(error: ListUserOrdersError) -> Self {
+        match error {
+            ListUserOrdersError::UserNotFound => Problem::user_not_found(),
+            ListUserOrdersError::InvalidCursor => invalid_cursor(),
+            ListUserOrdersError::Repository(error) => error.into(),
         }
     }
 }

@@ -85,6 +85,10 @@ impl Problem {
         Self::not_found("no user with this id")
     }
 
+    pub fn order_not_found() -> Self {
+        Self::not_found("no order with this id for this user")
+    }
+
     pub fn conflict(slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, slug, title, detail)
     }

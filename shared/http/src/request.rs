@@ -2,8 +2,8 @@
 //! into preconditions. Each failure is already the problem the client should see.
 
 use crate::{FieldError, Problem};
-use application::ports::IfMatch;
-use domain::{UserId, Version};
+use application::ports::{Cursor, IfMatch, PageLimit};
+use domain::{OrderId, UserId, Version};
 use lambda_http::http::header;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
@@ -12,11 +12,13 @@ use std::fmt::Display;
 /// Larger bodies are refused before they are parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A JSON object body, read field by field. Every failing field is collected, so one 422
-/// names them all; fields nobody asked for are failures too.
+/// A JSON object body, read field by field. Every failing field is collected, with its path
+/// (`items[2].unit_price.amount`), so one 422 names them all; fields nobody asked for are
+/// failures too.
 #[derive(Debug)]
 pub struct JsonObject {
     fields: Map<String, Value>,
+    path: String,
     errors: Vec<FieldError>,
 }
 
@@ -34,11 +36,35 @@ impl JsonObject {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(fields)) => Ok(Self {
                 fields,
+                path: String::new(),
                 errors: Vec::new(),
             }),
             Ok(_) => Err(Problem::bad_request("the body must be a JSON object")),
             Err(_) => Err(Problem::bad_request("the body is not valid JSON")),
         }
+    }
+
+    /// The path of one of this object's fields.
+    fn at(&self, name: &str) -> String {
+        if self.path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{name}", self.path)
+        }
+    }
+
+    /// Records a failure of one of this object's fields.
+    pub fn fail(&mut self, name: &str, message: impl ToString) {
+        let path = self.at(name);
+        self.errors.push(FieldError::new(path, message));
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        let value = self.fields.remove(name);
+        if value.is_none() {
+            self.fail(name, "is required");
+        }
+        value
     }
 
     /// A required string field, parsed by `parse`; `None` after recording why it failed.
@@ -47,31 +73,112 @@ impl JsonObject {
         name: &str,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
-        let failure = match self.fields.remove(name) {
-            None => FieldError::new(name, "is required"),
-            Some(Value::String(raw)) => match parse(&raw) {
-                Ok(value) => return Some(value),
-                Err(error) => FieldError::new(name, error),
-            },
-            Some(_) => FieldError::new(name, "must be a string"),
+        match self.take(name)? {
+            Value::String(raw) => parse(&raw).map_err(|error| self.fail(name, error)).ok(),
+            _ => {
+                self.fail(name, "must be a string");
+                None
+            }
+        }
+    }
+
+    /// A required whole-number field, parsed by `parse`.
+    pub fn integer<T, E: Display>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(i64) -> Result<T, E>,
+    ) -> Option<T> {
+        let value = self.take(name)?;
+        match value.as_i64() {
+            Some(number) => parse(number).map_err(|error| self.fail(name, error)).ok(),
+            None => {
+                self.fail(name, "must be a whole number");
+                None
+            }
+        }
+    }
+
+    /// A required object field, read by `read`.
+    pub fn object<T>(
+        &mut self,
+        name: &str,
+        read: impl FnOnce(&mut JsonObject) -> Option<T>,
+    ) -> Option<T> {
+        let value = self.take(name)?;
+        let path = self.at(name);
+        self.nested(path, value, read)
+    }
+
+    /// A required array field of `min..=max` objects, each read by `read`; `None` if any fails.
+    pub fn array<T>(
+        &mut self,
+        name: &str,
+        bounds: std::ops::RangeInclusive<usize>,
+        mut read: impl FnMut(&mut JsonObject) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let Value::Array(elements) = self.take(name)? else {
+            self.fail(name, "must be an array");
+            return None;
         };
-        self.errors.push(failure);
-        None
+        if !bounds.contains(&elements.len()) {
+            self.fail(
+                name,
+                format!("must have {} to {} entries", bounds.start(), bounds.end()),
+            );
+            return None;
+        }
+        let path = self.at(name);
+        let read_all: Vec<Option<T>> = elements
+            .into_iter()
+            .enumerate()
+            .map(|(index, element)| self.nested(format!("{path}[{index}]"), element, &mut read))
+            .collect();
+        read_all.into_iter().collect()
+    }
+
+    fn nested<T>(
+        &mut self,
+        path: String,
+        value: Value,
+        read: impl FnOnce(&mut JsonObject) -> Option<T>,
+    ) -> Option<T> {
+        let Value::Object(fields) = value else {
+            self.errors.push(FieldError::new(path, "must be an object"));
+            return None;
+        };
+        let mut child = JsonObject {
+            fields,
+            path,
+            errors: Vec::new(),
+        };
+        let value = read(&mut child);
+        self.errors.extend(child.into_errors());
+        value
+    }
+
+    /// The failures so far, then one for each field nobody read.
+    fn into_errors(self) -> Vec<FieldError> {
+        let mut errors = self.errors;
+        let mut unknown: Vec<&String> = self.fields.keys().collect();
+        unknown.sort();
+        for field in unknown {
+            let path = if self.path.is_empty() {
+                field.clone()
+            } else {
+                format!("{}.{field}", self.path)
+            };
+            errors.push(FieldError::new(path, "is not a known field"));
+        }
+        errors
     }
 
     /// Ends reading: `Ok` with the parsed fields if every field was valid and none was
     /// unknown, else the 422 that lists every failure.
-    pub fn finish<T>(mut self, parsed: Option<T>) -> Result<T, Problem> {
-        let mut unknown: Vec<String> = self.fields.keys().cloned().collect();
-        unknown.sort();
-        self.errors.extend(
-            unknown
-                .into_iter()
-                .map(|field| FieldError::new(field, "is not a known field")),
-        );
+    pub fn finish<T>(self, parsed: Option<T>) -> Result<T, Problem> {
+        let errors = self.into_errors();
         match parsed {
-            Some(value) if self.errors.is_empty() => Ok(value),
-            _ => Err(Problem::validation(self.errors)),
+            Some(value) if errors.is_empty() => Ok(value),
+            _ => Err(Problem::validation(errors)),
         }
     }
 }
@@ -96,11 +203,37 @@ fn has_json_content_type(request: &Request) -> bool {
 
 /// The `{id}` of the path; an id that is not well formed is as unknown as any other.
 pub fn user_id(request: &Request) -> Result<UserId, Problem> {
-    request
-        .path_parameters_ref()
-        .and_then(|params| params.first("id"))
+    path_parameter(request, "id")
         .and_then(|raw| UserId::parse(raw).ok())
         .ok_or_else(Problem::user_not_found)
+}
+
+/// The `{order_id}` of the path, with the same rule.
+pub fn order_id(request: &Request) -> Result<OrderId, Problem> {
+    path_parameter(request, "order_id")
+        .and_then(|raw| OrderId::parse(raw).ok())
+        .ok_or_else(Problem::order_not_found)
+}
+
+fn path_parameter<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+}
+
+/// `limit` and `cursor` of a listing; failures of `limit` go to `errors`.
+pub fn page_parameters(
+    request: &Request,
+    errors: &mut Vec<FieldError>,
+) -> (Option<PageLimit>, Option<Cursor>) {
+    let limit = match single_query_value(request, "limit", errors) {
+        None => Some(PageLimit::DEFAULT),
+        Some(raw) => PageLimit::parse(&raw)
+            .map_err(|error| errors.push(FieldError::new("limit", error)))
+            .ok(),
+    };
+    let cursor = single_query_value(request, "cursor", errors).map(Cursor::new);
+    (limit, cursor)
 }
 
 /// The `If-Match` precondition, if the client sent one. Our ETags are strong (`"7"`), so weak

@@ -2,16 +2,20 @@
 //! business outcome itself; only `serve` sees the truly unexpected.
 
 use crate::request::{self, JsonObject};
-use crate::response::{self, PageBody, UserBody};
+use crate::response::{self, OrderBody, PageBody, UserBody};
 use crate::{FieldError, Problem};
+use application::orders::{
+    GetOrder, ListUserOrders, PlaceOrder, PlacementRequest, UserOrdersQuery,
+};
 use application::ports::{
-    Clock, Cursor, EmailSender, IdGenerator, PageLimit, StatusFilter, UserListQuery, UserRepository,
+    Clock, EmailSender, IdGenerator, OrderRepository, Page, StatusFilter, UserListQuery,
+    UserRepository,
 };
 use application::users::{
     ActivateUser, ChangeEmail, CreateUser, DeleteUser, GetUser, ListUsers, NewUser, RecordLogin,
     SuspendUser, UpdateUserEmail,
 };
-use domain::{Email, UserName, UserStatus};
+use domain::{Currency, Email, LineRequest, Money, Order, Quantity, Sku, UserName, UserStatus};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
@@ -58,13 +62,7 @@ pub async fn list_users<R: UserRepository>(
             None
         }),
     };
-    let limit = match request::single_query_value(&request, "limit", &mut errors) {
-        None => Some(PageLimit::DEFAULT),
-        Some(raw) => PageLimit::parse(&raw)
-            .map_err(|error| errors.push(FieldError::new("limit", error)))
-            .ok(),
-    };
-    let cursor = request::single_query_value(&request, "cursor", &mut errors).map(Cursor::new);
+    let (limit, cursor) = request::page_parameters(&request, &mut errors);
     let (Some(status), Some(limit), true) = (status, limit, errors.is_empty()) else {
         return Err(Problem::validation(errors));
     };
@@ -75,11 +73,21 @@ pub async fn list_users<R: UserRepository>(
             cursor,
         })
         .await?;
+    Ok(page_response(&page, UserBody::from))
+}
+
+fn page_response<'a, T: 'a, B: serde::Serialize>(
+    page: &'a Page<T>,
+    body: impl Fn(&'a T) -> B,
+) -> Response<Body> {
     let body = PageBody {
-        items: page.items.iter().map(UserBody::from).collect(),
-        next_cursor: page.next_cursor.map(|cursor| cursor.as_str().to_owned()),
+        items: page.items.iter().map(body).collect(),
+        next_cursor: page
+            .next_cursor
+            .as_ref()
+            .map(|cursor| cursor.as_str().to_owned()),
     };
-    Ok(response::json(StatusCode::OK, &body))
+    response::json(StatusCode::OK, &body)
 }
 
 /// `PUT /users/{id}/email`
@@ -136,4 +144,81 @@ pub async fn record_login<R: UserRepository, C: Clock>(
 ) -> HandlerResult {
     let user = use_case.execute(request::user_id(&request)?).await?;
     Ok(response::user(StatusCode::OK, &user))
+}
+
+/// `POST /users/{id}/orders`
+pub async fn place_order<U, O, M, C, I>(
+    use_case: &PlaceOrder<U, O, M, C, I>,
+    request: Request,
+) -> HandlerResult
+where
+    U: UserRepository,
+    O: OrderRepository,
+    M: EmailSender,
+    C: Clock,
+    I: IdGenerator,
+{
+    let user_id = request::user_id(&request)?;
+    let mut body = JsonObject::from_request(&request)?;
+    let lines = body.array("items", 1..=Order::MAX_ITEMS, read_line);
+    let lines = body.finish(lines)?;
+    let order = use_case
+        .execute(PlacementRequest { user_id, lines })
+        .await?;
+    Ok(response::created_order(&order))
+}
+
+fn read_line(item: &mut JsonObject) -> Option<LineRequest> {
+    let sku = item.string("sku", Sku::parse);
+    let quantity = item.integer("quantity", Quantity::new);
+    let unit_price = item.object("unit_price", read_money);
+    Some(LineRequest {
+        sku: sku?,
+        quantity: quantity?,
+        unit_price: unit_price?,
+    })
+}
+
+/// Money JSON: the amount is read as a string, exactly, in the currency's minor units.
+fn read_money(money: &mut JsonObject) -> Option<Money> {
+    let amount = money.string("amount", |raw| {
+        Ok::<_, std::convert::Infallible>(raw.to_owned())
+    });
+    let currency = money.string("currency", Currency::parse);
+    let (amount, currency) = (amount?, currency?);
+    Money::parse(&amount, currency)
+        .map_err(|error| money.fail("amount", error))
+        .ok()
+}
+
+/// `GET /users/{id}/orders/{order_id}`
+pub async fn get_order<U: UserRepository, O: OrderRepository>(
+    use_case: &GetOrder<U, O>,
+    request: Request,
+) -> HandlerResult {
+    let user_id = request::user_id(&request)?;
+    let order_id = request::order_id(&request)?;
+    let order = use_case.execute(user_id, order_id).await?;
+    Ok(response::json(StatusCode::OK, &OrderBody::from(&order)))
+}
+
+/// `GET /users/{id}/orders?limit=&cursor=`
+pub async fn list_user_orders<U: UserRepository, O: OrderRepository>(
+    use_case: &ListUserOrders<U, O>,
+    request: Request,
+) -> HandlerResult {
+    let user_id = request::user_id(&request)?;
+    let mut errors = Vec::new();
+    let (limit, cursor) = request::page_parameters(&request, &mut errors);
+    let (Some(limit), true) = (limit, errors.is_empty()) else {
+        return Err(Problem::validation(errors));
+    };
+    let page = use_case
+        .execute(UserOrdersQuery {
+            user_id,
+            limit,
+            cursor,
+        })
+        .await?;
+    Ok(page_response(&page, OrderBody::from))
 }

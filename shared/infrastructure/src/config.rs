@@ -1,4 +1,4 @@
-use crate::{DynamoUserRepository, SesEmailSender};
+use crate::{DynamoOrderRepository, DynamoUserRepository, SesEmailSender};
 use aws_config::{BehaviorVersion, SdkConfig};
 use domain::{Email, EmailError};
 use std::env;
@@ -40,6 +40,14 @@ impl Aws {
     /// Users in the table named by `TABLE_NAME`.
     pub fn user_repository(&self) -> Result<DynamoUserRepository, SettingsError> {
         Ok(DynamoUserRepository::new(
+            self.dynamodb(),
+            required(TABLE_NAME)?,
+        ))
+    }
+
+    /// Orders in the table named by `TABLE_NAME`.
+    pub fn order_repository(&self) -> Result<DynamoOrderRepository, SettingsError> {
+        Ok(DynamoOrderRepository::new(
             self.dynamodb(),
             required(TABLE_NAME)?,
         ))

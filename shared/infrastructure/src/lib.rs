@@ -7,6 +7,6 @@ pub mod ses;
 pub mod system;
 
 pub use config::{Aws, SENDER_EMAIL, SettingsError, TABLE_NAME};
-pub use dynamodb::{DynamoUserRepository, table};
+pub use dynamodb::{DynamoOrderRepository, DynamoUserRepository, table};
 pub use ses::SesEmailSender;
 pub use system::{SystemClock, UuidV7Ids};

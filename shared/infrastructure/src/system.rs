@@ -1,5 +1,5 @@
 use application::ports::{Clock, IdGenerator};
-use domain::{Timestamp, UserId};
+use domain::{OrderId, Timestamp, UserId};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
@@ -16,5 +16,9 @@ pub struct UuidV7Ids;
 impl IdGenerator for UuidV7Ids {
     fn new_user_id(&self) -> UserId {
         UserId::generate()
+    }
+
+    fn new_order_id(&self) -> OrderId {
+        OrderId::generate()
     }
 }

@@ -4,8 +4,8 @@
 mod support;
 
 use application::ports::{
-    Cursor, InsertUserError, ListUsersPageError, PageLimit, RepositoryError, StatusFilter,
-    UpdateUserError, UserListQuery, UserRepository,
+    Cursor, InsertUserError, PageError, PageLimit, RepositoryError, StatusFilter, UpdateUserError,
+    UserListQuery, UserRepository,
 };
 use domain::{Email, User, UserId, UserStatus, Version};
 use futures::future::join_all;
@@ -253,7 +253,7 @@ async fn a_cursor_only_works_for_the_listing_that_issued_it() {
     );
     assert!(matches!(
         users.list(&other).await,
-        Err(ListUsersPageError::InvalidCursor)
+        Err(PageError::InvalidCursor)
     ));
     let forged = query(
         StatusFilter::NotDeleted,
@@ -262,7 +262,7 @@ async fn a_cursor_only_works_for_the_listing_that_issued_it() {
     );
     assert!(matches!(
         users.list(&forged).await,
-        Err(ListUsersPageError::InvalidCursor)
+        Err(PageError::InvalidCursor)
     ));
     let same = query(StatusFilter::NotDeleted, "1", Some(cursor));
     assert!(users.list(&same).await.is_ok());

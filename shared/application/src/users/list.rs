@@ -1,4 +1,4 @@
-use crate::ports::{ListUsersPageError, Page, RepositoryError, UserListQuery, UserRepository};
+use crate::ports::{Page, PageError, RepositoryError, UserListQuery, UserRepository};
 use domain::User;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +21,8 @@ impl<R: UserRepository> ListUsers<R> {
 
     pub async fn execute(&self, query: UserListQuery) -> Result<Page<User>, ListUsersError> {
         self.users.list(&query).await.map_err(|error| match error {
-            ListUsersPageError::InvalidCursor => ListUsersError::InvalidCursor,
-            ListUsersPageError::Repository(error) => ListUsersError::Repository(error),
+            PageError::InvalidCursor => ListUsersError::InvalidCursor,
+            PageError::Repository(error) => ListUsersError::Repository(error),
         })
     }
 }

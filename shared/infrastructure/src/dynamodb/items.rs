@@ -18,7 +18,12 @@ const STATUS_PREFIX: &str = "STATUS#";
 const LIVE_PARTITION: &str = "LIVE";
 
 pub(crate) fn user_key(id: UserId) -> Item {
-    key(format!("{USER_PREFIX}{id}"), USER_SORT_KEY)
+    key(user_partition(id), USER_SORT_KEY)
+}
+
+/// The partition of a user's item collection: the user and its orders.
+pub(crate) fn user_partition(id: UserId) -> String {
+    format!("{USER_PREFIX}{id}")
 }
 
 pub(crate) fn email_claim_key(email: &Email) -> Item {
@@ -28,7 +33,7 @@ pub(crate) fn email_claim_key(email: &Email) -> Item {
     )
 }
 
-fn key(pk: String, sk: &str) -> Item {
+pub(crate) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([
         ("pk".to_owned(), AttributeValue::S(pk)),
         ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
@@ -85,7 +90,7 @@ impl UserItem {
         let id = user.id().to_string();
         let live = !user.is_deleted();
         Self {
-            pk: format!("{USER_PREFIX}{id}"),
+            pk: user_partition(user.id()),
             sk: USER_SORT_KEY.to_owned(),
             entity: "user".to_owned(),
             email: user.email().as_str().to_owned(),

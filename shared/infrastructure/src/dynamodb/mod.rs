@@ -4,7 +4,9 @@
 mod cursor;
 mod errors;
 mod items;
+mod orders;
 pub mod table;
 mod users;
 
+pub use orders::DynamoOrderRepository;
 pub use users::DynamoUserRepository;

@@ -3,7 +3,7 @@ use super::errors::repository_error;
 use super::items::{self, Item};
 use super::table::{LIVE_USERS, USERS_BY_STATUS};
 use application::ports::{
-    InsertUserError, ListUsersPageError, Page, RepositoryError, StatusFilter, UpdateUserError,
+    InsertUserError, Page, PageError, RepositoryError, StatusFilter, UpdateUserError,
     UserListQuery, UserRepository,
 };
 use aws_sdk_dynamodb::Client;
@@ -215,16 +215,17 @@ impl UserRepository for DynamoUserRepository {
         }
     }
 
-    async fn list(&self, query: &UserListQuery) -> Result<Page<User>, ListUsersPageError> {
+    async fn list(&self, query: &UserListQuery) -> Result<Page<User>, PageError> {
         let (index, partition) = match query.status {
             StatusFilter::Only(status) => (USERS_BY_STATUS, items::status_partition(status)),
             StatusFilter::NotDeleted => (LIVE_USERS, items::live_partition()),
         };
+        let listing = cursor::users_listing(query.status);
         let start = match &query.cursor {
             None => None,
             Some(token) => {
-                let after =
-                    cursor::decode(query.status, token).ok_or(ListUsersPageError::InvalidCursor)?;
+                let after = cursor::decode(&listing, token, |raw| UserId::parse(raw).ok())
+                    .ok_or(PageError::InvalidCursor)?;
                 Some(items::index_position(
                     after,
                     index.partition_key,
@@ -258,7 +259,7 @@ impl UserRepository for DynamoUserRepository {
         let more = users.len() > limit || more_in_store;
         users.truncate(limit);
         let next_cursor = match users.last() {
-            Some(last) if more => Some(cursor::encode(query.status, last.id())),
+            Some(last) if more => Some(cursor::encode(listing, last.id())),
             _ => None,
         };
         Ok(Page {

@@ -8,7 +8,7 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use domain::{Email, Timestamp, User, UserId, UserName};
-use infrastructure::{DynamoUserRepository, SesEmailSender, table};
+use infrastructure::{DynamoOrderRepository, DynamoUserRepository, SesEmailSender, table};
 
 pub fn dynamodb_url() -> String {
     std::env::var("DYNAMODB_URL").unwrap_or_else(|_| "http://127.0.0.1:8000".to_owned())
@@ -33,14 +33,27 @@ pub async fn dynamodb_at(url: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
-/// A repository over a table of its own, created for this test.
-pub async fn fresh_repository() -> DynamoUserRepository {
+/// A table of its own for this test; returns the client and the table's name.
+pub async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
     let client = dynamodb_at(&dynamodb_url()).await;
     let name = format!("test-{}", uuid::Uuid::new_v4());
     table::create(&client, &name)
         .await
         .expect("DynamoDB Local is running (make test starts it)");
+    (client, name)
+}
+
+/// A user repository over a table of its own, created for this test.
+pub async fn fresh_repository() -> DynamoUserRepository {
+    let (client, name) = fresh_table().await;
     DynamoUserRepository::new(client, name)
+}
+
+/// Order and user repositories over one table of their own, created for this test.
+pub async fn fresh_order_repositories() -> (DynamoOrderRepository, DynamoUserRepository) {
+    let (client, name) = fresh_table().await;
+    let orders = DynamoOrderRepository::new(client.clone(), name.clone());
+    (orders, DynamoUserRepository::new(client, name))
 }
 
 pub async fn ses_sender(sender: &str) -> SesEmailSender {

@@ -1,0 +1,18 @@
+//! `POST /users/{id}/orders`: places an order for an active user and sends a confirmation.
+use application::orders::PlaceOrder;
+use http_api::routes;
+use infrastructure::{Aws, SystemClock, UuidV7Ids};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    http_api::init_tracing();
+    let aws = Aws::from_env().await;
+    let use_case = PlaceOrder::new(
+        aws.user_repository()?,
+        aws.order_repository()?,
+        aws.email_sender()?,
+        SystemClock,
+        UuidV7Ids,
+    );
+    http_api::serve(|request| routes::place_order(&use_case, request)).await
+}

@@ -1,0 +1,248 @@
+use super::order_owner;
+use crate::messages;
+use crate::ports::{
+    Clock, EmailSender, IdGenerator, OrderRepository, RepositoryError, UserRepository,
+};
+use domain::{LineRequest, Order, OrderError, UserId, UserStatus};
+
+#[derive(Debug, Clone)]
+pub struct PlacementRequest {
+    pub user_id: UserId,
+    pub lines: Vec<LineRequest>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceOrderError {
+    /// Unknown, or deleted.
+    #[error("no such user")]
+    UserNotFound,
+    #[error("a {status} user cannot place orders")]
+    UserNotActive { status: UserStatus },
+    #[error(transparent)]
+    InvalidOrder(#[from] OrderError),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Places an order for an active user and sends a confirmation email.
+pub struct PlaceOrder<U, O, M, C, I> {
+    users: U,
+    orders: O,
+    mailer: M,
+    clock: C,
+    ids: I,
+}
+
+impl<U, O, M, C, I> PlaceOrder<U, O, M, C, I>
+where
+    U: UserRepository,
+    O: OrderRepository,
+    M: EmailSender,
+    C: Clock,
+    I: IdGenerator,
+{
+    pub fn new(users: U, orders: O, mailer: M, clock: C, ids: I) -> Self {
+        Self {
+            users,
+            orders,
+            mailer,
+            clock,
+            ids,
+        }
+    }
+
+    pub async fn execute(&self, request: PlacementRequest) -> Result<Order, PlaceOrderError> {
+        let user = order_owner(&self.users, request.user_id)
+            .await?
+            .ok_or(PlaceOrderError::UserNotFound)?;
+        if !user.can_login() {
+            return Err(PlaceOrderError::UserNotActive {
+                status: user.status(),
+            });
+        }
+        let order = Order::place(
+            self.ids.new_order_id(),
+            user.id(),
+            request.lines,
+            self.clock.now(),
+        )?;
+        self.orders.insert(&order).await?;
+        // The order is placed; a mail outage must not turn that into a failure.
+        if let Err(error) = self
+            .mailer
+            .send(&messages::order_confirmation(&user, &order))
+            .await
+        {
+            tracing::warn!(order_id = %order.id(), error = %crate::error_chain(&error), "order confirmation not sent");
+        }
+        Ok(order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{
+        FixedClock, InMemoryOrders, InMemoryUsers, RecordingMailer, SequentialIds, user_with_email,
+    };
+    use domain::{Currency, Money, Quantity, Sku, User};
+
+    type UseCase =
+        PlaceOrder<InMemoryUsers, InMemoryOrders, RecordingMailer, FixedClock, SequentialIds>;
+
+    fn line(sku: &str, quantity: i64, amount: &str, currency: &str) -> LineRequest {
+        LineRequest {
+            sku: Sku::parse(sku).unwrap(),
+            quantity: Quantity::new(quantity).unwrap(),
+            unit_price: Money::parse(amount, Currency::parse(currency).unwrap()).unwrap(),
+        }
+    }
+
+    fn setup(user: User, mailer: RecordingMailer) -> (UseCase, InMemoryOrders, User) {
+        let users = InMemoryUsers::default();
+        let user = users.add(user);
+        let orders = InMemoryOrders::default();
+        let use_case = PlaceOrder::new(
+            users,
+            orders.clone(),
+            mailer,
+            FixedClock::default(),
+            SequentialIds,
+        );
+        (use_case, orders, user)
+    }
+
+    #[tokio::test]
+    async fn an_active_user_places_an_order_that_is_stored_and_confirmed() {
+        let mailer = RecordingMailer::default();
+        let (place, orders, ada) = setup(user_with_email("ada@example.com"), mailer.clone());
+        let request = PlacementRequest {
+            user_id: ada.id(),
+            lines: vec![
+                line("BOOK-1", 2, "12.50", "EUR"),
+                line("PEN", 1, "0.99", "EUR"),
+            ],
+        };
+        let order = place.execute(request).await.unwrap();
+
+        assert_eq!(order.total().amount(), "25.99");
+        assert_eq!(orders.all(), vec![order.clone()]);
+        let sent = mailer.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].to, *ada.email());
+        assert!(
+            sent[0].text.contains("2 x BOOK-1 at 12.50 EUR = 25.00 EUR"),
+            "{}",
+            sent[0].text
+        );
+        assert!(sent[0].text.contains("Total: 25.99 EUR"));
+    }
+
+    #[tokio::test]
+    async fn a_suspended_user_is_refused_and_nothing_is_stored() {
+        let mut suspended = user_with_email("s@example.com");
+        suspended.suspend().unwrap();
+        let (place, orders, user) = setup(suspended, RecordingMailer::default());
+        let result = place
+            .execute(PlacementRequest {
+                user_id: user.id(),
+                lines: vec![line("A", 1, "1", "JPY")],
+            })
+            .await;
+        assert!(matches!(
+            result,
+            Err(PlaceOrderError::UserNotActive {
+                status: UserStatus::Suspended
+            })
+        ));
+        assert!(orders.all().is_empty());
+    }
+
+    #[tokio::test]
+    async fn unknown_and_deleted_users_are_not_found() {
+        let mut deleted = user_with_email("d@example.com");
+        deleted.delete().unwrap();
+        let (place, _, gone) = setup(deleted, RecordingMailer::default());
+        for user_id in [gone.id(), UserId::generate()] {
+            let result = place
+                .execute(PlacementRequest {
+                    user_id,
+                    lines: vec![line("A", 1, "1", "JPY")],
+                })
+                .await;
+            assert!(matches!(result, Err(PlaceOrderError::UserNotFound)));
+        }
+    }
+
+    #[tokio::test]
+    async fn mixed_currencies_and_overflowing_totals_are_invalid() {
+        let (place, orders, ada) = setup(
+            user_with_email("ada@example.com"),
+            RecordingMailer::default(),
+        );
+        let mixed = vec![line("A", 1, "1.00", "EUR"), line("B", 1, "1.00", "GBP")];
+        let result = place
+            .execute(PlacementRequest {
+                user_id: ada.id(),
+                lines: mixed,
+            })
+            .await;
+        assert!(matches!(
+            result,
+            Err(PlaceOrderError::InvalidOrder(OrderError::MixedCurrencies))
+        ));
+        let huge = vec![line("A", 1000, "92233720368547758.07", "EUR")];
+        let result = place
+            .execute(PlacementRequest {
+                user_id: ada.id(),
+                lines: huge,
+            })
+            .await;
+        assert!(matches!(
+            result,
+            Err(PlaceOrderError::InvalidOrder(OrderError::TotalOverflow))
+        ));
+        assert!(orders.all().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_store_outage_is_reported_and_sends_no_confirmation() {
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let mailer = RecordingMailer::default();
+        let place = PlaceOrder::new(
+            users,
+            InMemoryOrders::unavailable(),
+            mailer.clone(),
+            FixedClock::default(),
+            SequentialIds,
+        );
+        let result = place
+            .execute(PlacementRequest {
+                user_id: ada.id(),
+                lines: vec![line("A", 1, "5", "JPY")],
+            })
+            .await;
+        assert!(matches!(
+            result,
+            Err(PlaceOrderError::Repository(RepositoryError::Unavailable(_)))
+        ));
+        assert!(mailer.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failing_mail_service_does_not_fail_the_order() {
+        let (place, orders, ada) = setup(
+            user_with_email("ada@example.com"),
+            RecordingMailer::failing(),
+        );
+        let order = place
+            .execute(PlacementRequest {
+                user_id: ada.id(),
+                lines: vec![line("A", 1, "5", "JPY")],
+            })
+            .await
+            .unwrap();
+        assert_eq!(orders.all(), vec![order]);
+    }
+}
