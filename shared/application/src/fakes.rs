@@ -1,12 +1,14 @@
 //! In-memory fakes of the ports, held to the contracts written on the traits.
 
 use crate::ports::{
-    Clock, Cursor, EmailSendError, EmailSender, IdGenerator, InsertUserError, OrderRepository,
-    OutgoingEmail, Page, PageError, PageLimit, RepositoryError, UpdateUserError, UserListQuery,
-    UserRepository,
+    Clock, CredentialRepository, Cursor, EmailSendError, EmailSender, HashingError, IdGenerator,
+    InsertUserError, IssuedToken, OrderRepository, OutgoingEmail, Page, PageError, PageLimit,
+    PasswordHasher, RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens, TokenHash,
+    UpdateUserError, UserListQuery, UserRepository,
 };
-use domain::{Email, Order, OrderId, Timestamp, User, UserId, UserName};
+use domain::{Email, Order, OrderId, Password, PasswordHash, Timestamp, User, UserId, UserName};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub fn user_with_email(email: &str) -> User {
@@ -99,6 +101,16 @@ impl UserRepository for InMemoryUsers {
         Ok(self.stored(id))
     }
 
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepositoryError> {
+        self.check_available()?;
+        let state = self.lock();
+        Ok(state
+            .claims
+            .get(email.normalized())
+            .and_then(|id| state.users.get(id))
+            .cloned())
+    }
+
     async fn update(&self, current: &User, updated: User) -> Result<User, UpdateUserError> {
         self.check_available()?;
         let mut state = self.lock();
@@ -187,6 +199,12 @@ impl EmailSender for RecordingMailer {
 
 #[derive(Clone)]
 pub struct FixedClock(Timestamp);
+
+impl FixedClock {
+    pub fn at(now: Timestamp) -> Self {
+        Self(now)
+    }
+}
 
 impl Default for FixedClock {
     fn default() -> Self {
@@ -292,5 +310,124 @@ impl OrderRepository for InMemoryOrders {
             _ => None,
         };
         Ok(Page { items, next_cursor })
+    }
+}
+
+#[derive(Default)]
+struct CredentialsState {
+    tokens: BTreeMap<String, ResetTokenRecord>,
+    passwords: BTreeMap<UserId, PasswordHash>,
+}
+
+#[derive(Clone, Default)]
+pub struct InMemoryCredentials {
+    state: Arc<Mutex<CredentialsState>>,
+}
+
+impl InMemoryCredentials {
+    pub fn reset_tokens(&self) -> Vec<ResetTokenRecord> {
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn set_password(&self, user_id: UserId, hash: PasswordHash) {
+        self.state.lock().unwrap().passwords.insert(user_id, hash);
+    }
+}
+
+impl CredentialRepository for InMemoryCredentials {
+    async fn save_reset_token(&self, record: &ResetTokenRecord) -> Result<(), RepositoryError> {
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .insert(record.hash.as_str().to_owned(), record.clone());
+        Ok(())
+    }
+
+    async fn find_reset_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<ResetTokenRecord>, RepositoryError> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .tokens
+            .get(hash.as_str())
+            .cloned())
+    }
+
+    async fn redeem_reset_token(
+        &self,
+        record: &ResetTokenRecord,
+        password: &PasswordHash,
+    ) -> Result<(), RedeemTokenError> {
+        // Yield first, so racing redemptions interleave between their reads and this write.
+        tokio::task::yield_now().await;
+        let mut state = self.state.lock().unwrap();
+        if state.tokens.remove(record.hash.as_str()).is_none() {
+            return Err(RedeemTokenError::TokenGone);
+        }
+        state.passwords.insert(record.user_id, password.clone());
+        Ok(())
+    }
+
+    async fn password_hash(
+        &self,
+        user_id: UserId,
+    ) -> Result<Option<PasswordHash>, RepositoryError> {
+        Ok(self.state.lock().unwrap().passwords.get(&user_id).cloned())
+    }
+}
+
+/// Tokens numbered in order; the "hash" is reversible on purpose, which is fine in a fake.
+pub struct FakeTokens;
+
+static NEXT_TOKEN: AtomicUsize = AtomicUsize::new(1);
+
+impl ResetTokens for FakeTokens {
+    fn issue(&self) -> Result<IssuedToken, crate::ports::BoxError> {
+        let token = format!("token-{}", NEXT_TOKEN.fetch_add(1, Ordering::Relaxed));
+        Ok(IssuedToken {
+            hash: self.hash(&token),
+            token,
+        })
+    }
+
+    fn hash(&self, token: &str) -> TokenHash {
+        TokenHash::new(format!("hashed:{token}"))
+    }
+}
+
+/// A transparent "hash" that counts verifications, so tests can check every login path does one.
+#[derive(Clone, Default)]
+pub struct FakeHasher {
+    verifications: Arc<AtomicUsize>,
+}
+
+impl FakeHasher {
+    pub fn verifications(&self) -> usize {
+        self.verifications.load(Ordering::SeqCst)
+    }
+}
+
+impl PasswordHasher for FakeHasher {
+    fn hash(&self, password: &Password) -> Result<PasswordHash, HashingError> {
+        Ok(PasswordHash::new(format!("fake:{}", password.expose())))
+    }
+
+    fn verify(&self, candidate: &str, hash: &PasswordHash) -> bool {
+        self.verifications.fetch_add(1, Ordering::SeqCst);
+        hash.as_phc() == format!("fake:{candidate}")
+    }
+
+    fn verify_dummy(&self, _candidate: &str) {
+        self.verifications.fetch_add(1, Ordering::SeqCst);
     }
 }

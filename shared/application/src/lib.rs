@@ -3,6 +3,7 @@
 //! Use cases are generic over their ports, so tests run them against in-memory fakes and the
 //! functions run them against DynamoDB and SES.
 
+pub mod credentials;
 pub mod messages;
 pub mod orders;
 pub mod ports;

@@ -11,6 +11,8 @@ pub fn welcome(user: &User) -> OutgoingEmail {
         text: format!(
             "Hello {name},\n\n\
              Your account is ready and registered to {email}.\n\n\
+             To choose your password, ask for a password-reset email for this address\n\
+             (POST /password-reset with {{\"email\": \"{email}\"}}) and follow it.\n\n\
              If you did not sign up, you can ignore this message.\n\n\
              Welcome, and thank you for joining us.\n",
             name = user.name(),
@@ -45,6 +47,23 @@ pub fn order_confirmation(user: &User, order: &Order) -> OutgoingEmail {
             id = order.id(),
             placed = order.created_at(),
             total = order.total(),
+        ),
+    }
+}
+
+/// The reset email. `token=<token>` stands on a line of its own so both people and scripts
+/// find it; the token itself is the only secret here.
+pub fn password_reset(user: &User, token: &str, valid_for_minutes: i64) -> OutgoingEmail {
+    OutgoingEmail {
+        to: user.email().clone(),
+        subject: "Reset your password".to_owned(),
+        text: format!(
+            "Hello {name},\n\n\
+             Someone asked to set a new password for this account. If it was you, send this\n\
+             token with your new password (POST /password-reset/confirm) within {valid_for_minutes} minutes:\n\n\
+             token={token}\n\n\
+             It works once. If you did not ask, ignore this message: your password stays as it is.\n",
+            name = user.name(),
         ),
     }
 }

@@ -7,6 +7,7 @@ mod email;
 mod id;
 mod money;
 mod order;
+mod password;
 mod timestamp;
 mod user;
 mod user_name;
@@ -17,6 +18,7 @@ pub use money::{AmountError, Currency, CurrencyError, Money, MoneyArithmeticErro
 pub use order::{
     LineRequest, Order, OrderError, OrderLine, OrderStatus, Quantity, QuantityError, Sku, SkuError,
 };
+pub use password::{Password, PasswordError, PasswordHash};
 pub use timestamp::Timestamp;
 pub use user::{Changed, LoginRefused, User, UserIsDeleted, UserSnapshot, UserStatus, Version};
 pub use user_name::{UserName, UserNameError};

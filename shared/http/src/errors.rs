@@ -3,6 +3,7 @@
 
 use crate::FieldError;
 use crate::Problem;
+use application::credentials::{ConfirmPasswordResetError, LoginError, RequestPasswordResetError};
 use application::error_chain;
 use application::orders::{GetOrderError, ListUserOrdersError, PlaceOrderError};
 use application::ports::RepositoryError;
@@ -174,6 +175,51 @@ impl From<ListUserOrdersError> for Problem {
             ListUserOrdersError::UserNotFound => Problem::user_not_found(),
             ListUserOrdersError::InvalidCursor => invalid_cursor(),
             ListUserOrdersError::Repository(error) => error.into(),
+        }
+    }
+}
+
+/// Logs the cause of a failure that is ours, never the client's, and hides it.
+fn internal(cause: &dyn std::error::Error) -> Problem {
+    tracing::error!(error = %error_chain(cause), "request failed");
+    Problem::internal()
+}
+
+impl From<RequestPasswordResetError> for Problem {
+    fn from(error: RequestPasswordResetError) -> Self {
+        match error {
+            RequestPasswordResetError::RandomSource(_) => internal(&error),
+            RequestPasswordResetError::Repository(error) => error.into(),
+        }
+    }
+}
+
+/// One detail for unknown, used and expired tokens alike.
+pub const INVALID_TOKEN_DETAIL: &str =
+    "the token is invalid, already used, or expired; request a new one";
+
+impl From<ConfirmPasswordResetError> for Problem {
+    fn from(error: ConfirmPasswordResetError) -> Self {
+        match error {
+            ConfirmPasswordResetError::InvalidToken => Problem::bad_request(INVALID_TOKEN_DETAIL),
+            ConfirmPasswordResetError::Hashing(_) => internal(&error),
+            ConfirmPasswordResetError::Repository(error) => error.into(),
+        }
+    }
+}
+
+/// One detail for an unknown address and a wrong password alike.
+pub const INVALID_CREDENTIALS_DETAIL: &str = "the email or password is wrong";
+
+impl From<LoginError> for Problem {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => Problem::unauthorized(INVALID_CREDENTIALS_DETAIL),
+            LoginError::NotAllowed { status } => {
+                Problem::forbidden(format!("a {status} user cannot log in"))
+            }
+            LoginError::Contended => contended(),
+            LoginError::Repository(error) => error.into(),
         }
     }
 }

@@ -4,18 +4,23 @@
 use crate::request::{self, JsonObject};
 use crate::response::{self, OrderBody, PageBody, UserBody};
 use crate::{FieldError, Problem};
+use application::credentials::{
+    ConfirmPasswordReset, Login, LoginRequest, NewPasswordRequest, RequestPasswordReset,
+};
 use application::orders::{
     GetOrder, ListUserOrders, PlaceOrder, PlacementRequest, UserOrdersQuery,
 };
 use application::ports::{
-    Clock, EmailSender, IdGenerator, OrderRepository, Page, StatusFilter, UserListQuery,
-    UserRepository,
+    Clock, CredentialRepository, EmailSender, IdGenerator, OrderRepository, Page, PasswordHasher,
+    ResetTokens, StatusFilter, UserListQuery, UserRepository,
 };
 use application::users::{
     ActivateUser, ChangeEmail, CreateUser, DeleteUser, GetUser, ListUsers, NewUser, RecordLogin,
     SuspendUser, UpdateUserEmail,
 };
-use domain::{Currency, Email, LineRequest, Money, Order, Quantity, Sku, UserName, UserStatus};
+use domain::{
+    Currency, Email, LineRequest, Money, Order, Password, Quantity, Sku, UserName, UserStatus,
+};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
@@ -221,4 +226,68 @@ pub async fn list_user_orders<U: UserRepository, O: OrderRepository>(
         })
         .await?;
     Ok(page_response(&page, OrderBody::from))
+}
+
+/// A string taken as sent: no trimming, any length the body allows.
+fn verbatim(raw: &str) -> Result<String, std::convert::Infallible> {
+    Ok(raw.to_owned())
+}
+
+/// `POST /password-reset`
+pub async fn request_password_reset<U, K, M, T, C>(
+    use_case: &RequestPasswordReset<U, K, M, T, C>,
+    request: Request,
+) -> HandlerResult
+where
+    U: UserRepository,
+    K: CredentialRepository,
+    M: EmailSender,
+    T: ResetTokens,
+    C: Clock,
+{
+    let mut body = JsonObject::from_request(&request)?;
+    let email = body.string("email", Email::parse);
+    let email = body.finish(email)?;
+    use_case.execute(email).await?;
+    Ok(response::accepted())
+}
+
+/// `POST /password-reset/confirm`
+pub async fn confirm_password_reset<K, H, T, C>(
+    use_case: &ConfirmPasswordReset<K, H, T, C>,
+    request: Request,
+) -> HandlerResult
+where
+    K: CredentialRepository,
+    H: PasswordHasher,
+    T: ResetTokens,
+    C: Clock,
+{
+    let mut body = JsonObject::from_request(&request)?;
+    let token = body.string("token", verbatim);
+    let new_password = body.string("new_password", Password::parse);
+    let (token, new_password) = body.finish(token.zip(new_password))?;
+    use_case
+        .execute(NewPasswordRequest {
+            token,
+            new_password,
+        })
+        .await?;
+    Ok(response::no_content())
+}
+
+/// `POST /login`
+pub async fn login<U, K, H, C>(use_case: &Login<U, K, H, C>, request: Request) -> HandlerResult
+where
+    U: UserRepository,
+    K: CredentialRepository,
+    H: PasswordHasher,
+    C: Clock,
+{
+    let mut body = JsonObject::from_request(&request)?;
+    let email = body.string("email", Email::parse);
+    let password = body.string("password", verbatim);
+    let (email, password) = body.finish(email.zip(password))?;
+    let user = use_case.execute(LoginRequest { email, password }).await?;
+    Ok(response::user(StatusCode::OK, &user))
 }

@@ -1,4 +1,6 @@
-use crate::{DynamoOrderRepository, DynamoUserRepository, SesEmailSender};
+use crate::{
+    DynamoCredentialRepository, DynamoOrderRepository, DynamoUserRepository, SesEmailSender,
+};
 use aws_config::{BehaviorVersion, SdkConfig};
 use domain::{Email, EmailError};
 use std::env;
@@ -48,6 +50,14 @@ impl Aws {
     /// Orders in the table named by `TABLE_NAME`.
     pub fn order_repository(&self) -> Result<DynamoOrderRepository, SettingsError> {
         Ok(DynamoOrderRepository::new(
+            self.dynamodb(),
+            required(TABLE_NAME)?,
+        ))
+    }
+
+    /// Reset tokens and password hashes in the table named by `TABLE_NAME`.
+    pub fn credential_repository(&self) -> Result<DynamoCredentialRepository, SettingsError> {
+        Ok(DynamoCredentialRepository::new(
             self.dynamodb(),
             required(TABLE_NAME)?,
         ))

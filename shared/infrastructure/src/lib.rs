@@ -3,10 +3,14 @@
 
 pub mod config;
 pub mod dynamodb;
+pub mod passwords;
 pub mod ses;
 pub mod system;
 
 pub use config::{Aws, SENDER_EMAIL, SettingsError, TABLE_NAME};
-pub use dynamodb::{DynamoOrderRepository, DynamoUserRepository, table};
+pub use dynamodb::{
+    DynamoCredentialRepository, DynamoOrderRepository, DynamoUserRepository, table,
+};
+pub use passwords::{Argon2Hasher, OsResetTokens};
 pub use ses::SesEmailSender;
 pub use system::{SystemClock, UuidV7Ids};

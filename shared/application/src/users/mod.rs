@@ -5,7 +5,7 @@ mod create;
 mod delete;
 mod get;
 mod list;
-mod modify;
+pub(crate) mod modify;
 mod record_login;
 mod suspend;
 mod update_email;

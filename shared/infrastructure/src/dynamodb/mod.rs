@@ -1,12 +1,15 @@
 //! The one DynamoDB table and the repositories over it. `docs/dynamodb.md` describes the
 //! design: keys, item types, and the access pattern of every route.
 
+mod credentials;
 mod cursor;
 mod errors;
 mod items;
 mod orders;
 pub mod table;
+mod transactions;
 mod users;
 
+pub use credentials::DynamoCredentialRepository;
 pub use orders::DynamoOrderRepository;
 pub use users::DynamoUserRepository;

@@ -2,6 +2,7 @@ use super::cursor;
 use super::errors::repository_error;
 use super::items::{self, Item};
 use super::table::{LIVE_USERS, USERS_BY_STATUS};
+use super::transactions::{TransactionError, transact};
 use application::ports::{
     InsertUserError, Page, PageError, RepositoryError, StatusFilter, UpdateUserError,
     UserListQuery, UserRepository,
@@ -9,16 +10,12 @@ use application::ports::{
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
-use domain::{User, UserId};
+use domain::{Email, User, UserId};
 
 const ITEM_ABSENT: &str = "attribute_not_exists(pk)";
 const VERSION_IS: &str = "#version = :expected_version";
 const CLAIM_ABSENT_OR_OWNED: &str = "attribute_not_exists(pk) OR user_id = :owner";
-const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailed";
-/// Another transaction was writing one of the same items at that moment.
-const TRANSACTION_CONFLICT: &str = "TransactionConflict";
 
 /// Users and their email claims in the one table. Every write that touches a claim goes in
 /// the same transaction as the user, so no two live users can hold one address.
@@ -56,51 +53,6 @@ impl DynamoUserRepository {
             .build()
             .map_err(|error| RepositoryError::Failed(error.into()))
     }
-
-    /// Writes all or nothing.
-    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), TransactionError> {
-        let error = match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(error) => error,
-        };
-        let reasons = match &error {
-            SdkError::ServiceError(service) => match service.err() {
-                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-                    cancelled.cancellation_reasons()
-                }
-                _ => &[],
-            },
-            _ => &[],
-        };
-        let code_at = |code: &str| {
-            reasons
-                .iter()
-                .position(|reason| reason.code() == Some(code))
-        };
-        Err(if let Some(index) = code_at(CONDITIONAL_CHECK_FAILED) {
-            TransactionError::ConditionFailed { index }
-        } else if code_at(TRANSACTION_CONFLICT).is_some() {
-            TransactionError::Conflict
-        } else {
-            TransactionError::Repository(repository_error(error))
-        })
-    }
-}
-
-enum TransactionError {
-    /// The condition of the write at this position in the transaction did not hold.
-    ConditionFailed {
-        index: usize,
-    },
-    /// A concurrent transaction held one of the items; the outcome of a retry is open.
-    Conflict,
-    Repository(RepositoryError),
 }
 
 fn number(value: u64) -> AttributeValue {
@@ -117,7 +69,7 @@ impl UserRepository for DynamoUserRepository {
                 .put(self.put(items::email_claim(user.email(), user.id()), ITEM_ABSENT)?)
                 .build(),
         ];
-        match self.transact(writes).await {
+        match transact(&self.client, writes).await {
             Ok(()) => Ok(()),
             Err(TransactionError::ConditionFailed { index: 1 }) => Err(InsertUserError::EmailTaken),
             Err(TransactionError::ConditionFailed { .. }) => {
@@ -142,6 +94,30 @@ impl UserRepository for DynamoUserRepository {
             .await
             .map_err(repository_error)?;
         output.item.map(items::to_user).transpose()
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepositoryError> {
+        let claim = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(items::email_claim_key(email)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(repository_error)?;
+        let owner = claim
+            .item
+            .as_ref()
+            .and_then(|item| item.get("user_id"))
+            .and_then(|id| id.as_s().ok());
+        match owner.map(|id| UserId::parse(id)) {
+            None => Ok(None),
+            Some(Ok(id)) => self.find(id).await,
+            Some(Err(_)) => Err(super::errors::corrupt_item(
+                "an email claim has a bad user_id",
+            )),
+        }
     }
 
     async fn update(&self, current: &User, updated: User) -> Result<User, UpdateUserError> {
@@ -198,7 +174,7 @@ impl UserRepository for DynamoUserRepository {
             let claim = self.put(items::email_claim(new, stored.id()), ITEM_ABSENT)?;
             writes.push(TransactWriteItem::builder().put(claim).build());
         }
-        match self.transact(writes).await {
+        match transact(&self.client, writes).await {
             Ok(()) => Ok(stored),
             // A concurrent writer on the same items is a lost race like a stale version.
             Err(TransactionError::ConditionFailed { index: 0 } | TransactionError::Conflict) => {

@@ -8,7 +8,9 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use domain::{Email, Timestamp, User, UserId, UserName};
-use infrastructure::{DynamoOrderRepository, DynamoUserRepository, SesEmailSender, table};
+use infrastructure::{
+    DynamoCredentialRepository, DynamoOrderRepository, DynamoUserRepository, SesEmailSender, table,
+};
 
 pub fn dynamodb_url() -> String {
     std::env::var("DYNAMODB_URL").unwrap_or_else(|_| "http://127.0.0.1:8000".to_owned())
@@ -64,6 +66,13 @@ pub async fn ses_sender(sender: &str) -> SesEmailSender {
         aws_sdk_sesv2::Client::from_conf(config),
         Email::parse(sender).unwrap(),
     )
+}
+
+/// Credential and user repositories over one table of their own, created for this test.
+pub async fn fresh_credential_repositories() -> (DynamoCredentialRepository, DynamoUserRepository) {
+    let (client, name) = fresh_table().await;
+    let credentials = DynamoCredentialRepository::new(client.clone(), name.clone());
+    (credentials, DynamoUserRepository::new(client, name))
 }
 
 pub fn user(email: &str) -> User {

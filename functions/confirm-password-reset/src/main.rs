@@ -1,0 +1,17 @@
+//! `POST /password-reset/confirm`: redeems a reset token, once, for a new Argon2id-hashed password.
+use application::credentials::ConfirmPasswordReset;
+use http_api::routes;
+use infrastructure::{Argon2Hasher, Aws, OsResetTokens, SystemClock};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    http_api::init_tracing();
+    let aws = Aws::from_env().await;
+    let use_case = ConfirmPasswordReset::new(
+        aws.credential_repository()?,
+        Argon2Hasher::default(),
+        OsResetTokens,
+        SystemClock,
+    );
+    http_api::serve(|request| routes::confirm_password_reset(&use_case, request)).await
+}

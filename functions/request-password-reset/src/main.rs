@@ -1,0 +1,18 @@
+//! `POST /password-reset`: emails a single-use reset token to an active user; always 202.
+use application::credentials::RequestPasswordReset;
+use http_api::routes;
+use infrastructure::{Aws, OsResetTokens, SystemClock};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    http_api::init_tracing();
+    let aws = Aws::from_env().await;
+    let use_case = RequestPasswordReset::new(
+        aws.user_repository()?,
+        aws.credential_repository()?,
+        aws.email_sender()?,
+        OsResetTokens,
+        SystemClock,
+    );
+    http_api::serve(|request| routes::request_password_reset(&use_case, request)).await
+}

@@ -1,0 +1,11 @@
+//! The use cases of the Credentials API: password reset by email, and login.
+
+mod confirm_reset;
+mod login;
+mod request_reset;
+
+pub use confirm_reset::{ConfirmPasswordReset, ConfirmPasswordResetError, NewPasswordRequest};
+pub use login::{Login, LoginError, LoginRequest};
+pub use request_reset::{
+    RESET_TOKEN_LIFETIME_SECONDS, RequestPasswordReset, RequestPasswordResetError,
+};

@@ -1,0 +1,181 @@
+use crate::messages;
+use crate::ports::{
+    Clock, CredentialRepository, EmailSender, RepositoryError, ResetTokenRecord, ResetTokens,
+    UserRepository,
+};
+use domain::Email;
+
+/// How long a reset token works.
+pub const RESET_TOKEN_LIFETIME_SECONDS: i64 = 60 * 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestPasswordResetError {
+    #[error("no token could be drawn from the random source")]
+    RandomSource(#[source] crate::ports::BoxError),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Emails a single-use reset token to an active user. The outcome looks the same whether or
+/// not the address belongs to anyone, so the route cannot be used to find accounts.
+pub struct RequestPasswordReset<U, K, M, T, C> {
+    users: U,
+    credentials: K,
+    mailer: M,
+    tokens: T,
+    clock: C,
+}
+
+impl<U, K, M, T, C> RequestPasswordReset<U, K, M, T, C>
+where
+    U: UserRepository,
+    K: CredentialRepository,
+    M: EmailSender,
+    T: ResetTokens,
+    C: Clock,
+{
+    pub fn new(users: U, credentials: K, mailer: M, tokens: T, clock: C) -> Self {
+        Self {
+            users,
+            credentials,
+            mailer,
+            tokens,
+            clock,
+        }
+    }
+
+    pub async fn execute(&self, email: Email) -> Result<(), RequestPasswordResetError> {
+        let Some(user) = self
+            .users
+            .find_by_email(&email)
+            .await?
+            .filter(|user| user.can_login())
+        else {
+            return Ok(());
+        };
+        let issued = self
+            .tokens
+            .issue()
+            .map_err(RequestPasswordResetError::RandomSource)?;
+        let expires_at = self
+            .clock
+            .now()
+            .plus_seconds(RESET_TOKEN_LIFETIME_SECONDS)
+            .ok_or_else(|| RepositoryError::Failed("the clock is out of range".into()))?;
+        let record = ResetTokenRecord {
+            hash: issued.hash,
+            user_id: user.id(),
+            expires_at,
+        };
+        self.credentials.save_reset_token(&record).await?;
+        let message =
+            messages::password_reset(&user, &issued.token, RESET_TOKEN_LIFETIME_SECONDS / 60);
+        if let Err(error) = self.mailer.send(&message).await {
+            tracing::warn!(user_id = %user.id(), error = %crate::error_chain(&error), "password reset email not sent");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{
+        FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, RecordingMailer,
+        user_with_email,
+    };
+
+    fn use_case(
+        users: InMemoryUsers,
+        credentials: InMemoryCredentials,
+        mailer: RecordingMailer,
+    ) -> RequestPasswordReset<
+        InMemoryUsers,
+        InMemoryCredentials,
+        RecordingMailer,
+        FakeTokens,
+        FixedClock,
+    > {
+        RequestPasswordReset::new(
+            users,
+            credentials,
+            mailer,
+            FakeTokens,
+            FixedClock::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_active_user_gets_a_token_by_email_and_only_its_hash_is_stored() {
+        let (users, credentials, mailer) = (
+            InMemoryUsers::default(),
+            InMemoryCredentials::default(),
+            RecordingMailer::default(),
+        );
+        let ada = users.add(user_with_email("ada@example.com"));
+        let request = use_case(users, credentials.clone(), mailer.clone());
+        request
+            .execute(Email::parse("ADA@example.com").unwrap())
+            .await
+            .unwrap();
+
+        let sent = mailer.sent();
+        assert_eq!(sent.len(), 1);
+        let token = sent[0]
+            .text
+            .lines()
+            .find_map(|line| line.strip_prefix("token="))
+            .unwrap();
+        let stored = credentials.reset_tokens();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].user_id, ada.id());
+        assert_eq!(stored[0].hash, FakeTokens.hash(token));
+        assert_ne!(
+            stored[0].hash.as_str(),
+            token,
+            "the token itself is not stored"
+        );
+        let expected_expiry = FixedClock::default().now().plus_seconds(3600).unwrap();
+        assert_eq!(stored[0].expires_at, expected_expiry);
+    }
+
+    #[tokio::test]
+    async fn unknown_suspended_and_deleted_addresses_get_nothing_and_the_same_answer() {
+        let (users, credentials, mailer) = (
+            InMemoryUsers::default(),
+            InMemoryCredentials::default(),
+            RecordingMailer::default(),
+        );
+        let mut suspended = user_with_email("s@example.com");
+        suspended.suspend().unwrap();
+        users.add(suspended);
+        let mut deleted = user_with_email("d@example.com");
+        deleted.delete().unwrap();
+        users.add(deleted);
+        let request = use_case(users, credentials.clone(), mailer.clone());
+
+        for address in ["nobody@example.com", "s@example.com", "d@example.com"] {
+            assert!(
+                request
+                    .execute(Email::parse(address).unwrap())
+                    .await
+                    .is_ok()
+            );
+        }
+        assert!(mailer.sent().is_empty());
+        assert!(credentials.reset_tokens().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failing_mail_service_still_answers_the_same() {
+        let (users, credentials) = (InMemoryUsers::default(), InMemoryCredentials::default());
+        users.add(user_with_email("ada@example.com"));
+        let request = use_case(users, credentials, RecordingMailer::failing());
+        assert!(
+            request
+                .execute(Email::parse("ada@example.com").unwrap())
+                .await
+                .is_ok()
+        );
+    }
+}

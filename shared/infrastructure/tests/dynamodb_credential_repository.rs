@@ -1,0 +1,128 @@
+//! Reset tokens and password hashes against DynamoDB Local, held to the
+//! `CredentialRepository` contract; and finding users by email.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use application::ports::{
+    CredentialRepository, PasswordHasher, RedeemTokenError, ResetTokenRecord, ResetTokens,
+    UserRepository,
+};
+use domain::{Email, Password, PasswordHash, Timestamp, UserId};
+use infrastructure::{Argon2Hasher, OsResetTokens};
+use support::{fresh_credential_repositories, user};
+
+fn record(user_id: UserId) -> (String, ResetTokenRecord) {
+    let issued = OsResetTokens.issue().unwrap();
+    let expires_at = Timestamp::now().plus_seconds(3600).unwrap();
+    (
+        issued.token,
+        ResetTokenRecord {
+            hash: issued.hash,
+            user_id,
+            expires_at,
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
+    let (credentials, _) = fresh_credential_repositories().await;
+    let user_id = UserId::generate();
+    let (token, saved) = record(user_id);
+    credentials.save_reset_token(&saved).await.unwrap();
+
+    let found = credentials
+        .find_reset_token(&OsResetTokens.hash(&token))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user_id, user_id);
+    let drift = found.expires_at.as_millis() - saved.expires_at.as_millis();
+    assert!(
+        (0..1000).contains(&drift),
+        "stored in whole seconds, rounded up: {drift} ms"
+    );
+    assert_eq!(credentials.password_hash(user_id).await.unwrap(), None);
+
+    let hash = Argon2Hasher::default()
+        .hash(&Password::parse("correct horse battery").unwrap())
+        .unwrap();
+    credentials.redeem_reset_token(&found, &hash).await.unwrap();
+    assert_eq!(
+        credentials.password_hash(user_id).await.unwrap(),
+        Some(hash.clone())
+    );
+    assert_eq!(
+        credentials.find_reset_token(&found.hash).await.unwrap(),
+        None
+    );
+
+    let other =
+        PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA");
+    let again = credentials.redeem_reset_token(&found, &other).await;
+    assert!(matches!(again, Err(RedeemTokenError::TokenGone)));
+    assert_eq!(
+        credentials.password_hash(user_id).await.unwrap(),
+        Some(hash),
+        "unchanged"
+    );
+}
+
+#[tokio::test]
+async fn of_racing_redemptions_of_one_token_exactly_one_wins() {
+    let (credentials, _) = fresh_credential_repositories().await;
+    let user_id = UserId::generate();
+    let (_, saved) = record(user_id);
+    credentials.save_reset_token(&saved).await.unwrap();
+    let hashes: Vec<PasswordHash> = (0..6)
+        .map(|n| PasswordHash::new(format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$h{n}")))
+        .collect();
+
+    let results = futures::future::join_all(
+        hashes
+            .iter()
+            .map(|hash| credentials.redeem_reset_token(&saved, hash)),
+    )
+    .await;
+    let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert_eq!(
+        credentials.password_hash(user_id).await.unwrap(),
+        Some(hashes[winners[0]].clone())
+    );
+}
+
+#[tokio::test]
+async fn a_user_is_found_by_any_case_of_its_address_until_deleted() {
+    let (_, users) = fresh_credential_repositories().await;
+    let ada = user("Ada@Example.com");
+    users.insert(&ada).await.unwrap();
+    let by_email = |raw: &str| Email::parse(raw).unwrap();
+
+    assert_eq!(
+        users
+            .find_by_email(&by_email("ada@example.COM"))
+            .await
+            .unwrap(),
+        Some(ada.clone())
+    );
+    assert_eq!(
+        users
+            .find_by_email(&by_email("nobody@example.com"))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let mut deleted = ada.clone();
+    deleted.delete().unwrap();
+    users.update(&ada, deleted).await.unwrap();
+    assert_eq!(
+        users
+            .find_by_email(&by_email("ada@example.com"))
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -1,0 +1,272 @@
+//! Password reset by email, setting a password, and login, end to end: the token is read
+//! from the local SES mailbox as a user would read it from their inbox.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use service_tests::{Api, Reply, mailbox_for, unique_email};
+
+fn id_of(value: &Value) -> String {
+    value["id"].as_str().unwrap().to_owned()
+}
+
+/// The tokens of every reset email sent to `address`, oldest first.
+async fn reset_tokens(address: &str) -> Vec<String> {
+    mailbox_for(address)
+        .await
+        .iter()
+        .filter(|mail| mail["subject"] == "Reset your password")
+        .filter_map(|mail| {
+            mail["body"]["text"]
+                .as_str()?
+                .lines()
+                .find_map(|line| line.strip_prefix("token="))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+async fn request_reset(api: &Api, email: &str) -> Reply {
+    api.send_json(Method::POST, "/password-reset", &json!({"email": email}))
+        .await
+}
+
+async fn confirm(api: &Api, token: &str, password: &str) -> Reply {
+    api.send_json(
+        Method::POST,
+        "/password-reset/confirm",
+        &json!({"token": token, "new_password": password}),
+    )
+    .await
+}
+
+async fn login(api: &Api, email: &str, password: &str) -> Reply {
+    api.send_json(
+        Method::POST,
+        "/login",
+        &json!({"email": email, "password": password}),
+    )
+    .await
+}
+
+/// A registered user who set `password` through the reset flow.
+async fn user_with_password(api: &Api, password: &str) -> (String, String) {
+    let email = unique_email("cred");
+    let id = id_of(&api.create_user(&email, "Credentialed").await);
+    assert_eq!(request_reset(api, &email).await.status, 202);
+    let token = reset_tokens(&email).await.pop().expect("a reset email");
+    assert_eq!(confirm(api, &token, password).await.status, 204);
+    (id, email)
+}
+
+#[tokio::test]
+async fn a_new_user_sets_a_password_by_email_and_logs_in_with_it() {
+    let api = Api::default();
+    let email = unique_email("flow");
+    let id = id_of(&api.create_user(&email, "Flow").await);
+    let welcome = &mailbox_for(&email).await[0];
+    assert!(
+        welcome["body"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("/password-reset"),
+        "the welcome email says how"
+    );
+
+    let reply = request_reset(&api, &email.to_uppercase()).await;
+    assert_eq!((reply.status.as_u16(), &reply.body), (202, &Value::Null));
+    let tokens = reset_tokens(&email).await;
+    assert_eq!(tokens.len(), 1);
+    assert!(tokens[0].len() >= 43, "256 bits, base64url");
+
+    let reply = confirm(&api, &tokens[0], "correct horse battery").await;
+    assert_eq!((reply.status.as_u16(), &reply.body), (204, &Value::Null));
+
+    let reply = login(&api, &email, "correct horse battery").await;
+    let user = reply.expect_user(200);
+    assert_eq!(id_of(user), id);
+    assert!(user["last_login"].is_string());
+    let text = reply.body.to_string();
+    assert!(
+        !text.contains("argon2") && !text.contains("horse"),
+        "no secret in the answer: {text}"
+    );
+    assert_eq!(
+        api.get(&format!("/users/{id}")).await.body["last_login"],
+        user["last_login"]
+    );
+}
+
+#[tokio::test]
+async fn a_token_works_once_and_bad_tokens_all_get_the_same_400() {
+    let api = Api::default();
+    let email = unique_email("once");
+    api.create_user(&email, "Once").await;
+    request_reset(&api, &email).await;
+    let token = reset_tokens(&email).await.pop().unwrap();
+
+    assert_eq!(
+        confirm(&api, &token, "first good password").await.status,
+        204
+    );
+    let reused = confirm(&api, &token, "second good password").await;
+    let unknown = confirm(
+        &api,
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "second good password",
+    )
+    .await;
+    let garbage = confirm(&api, "not even base64 !", "second good password").await;
+    let details: Vec<&Value> = [&reused, &unknown, &garbage]
+        .iter()
+        .map(|reply| &reply.expect_problem(400)["detail"])
+        .collect();
+    assert!(
+        details.windows(2).all(|pair| pair[0] == pair[1]),
+        "{details:?}"
+    );
+
+    assert_eq!(login(&api, &email, "first good password").await.status, 200);
+    login(&api, &email, "second good password")
+        .await
+        .expect_problem(401);
+}
+
+#[tokio::test]
+async fn a_second_reset_replaces_the_password() {
+    let api = Api::default();
+    let (_, email) = user_with_password(&api, "the first password").await;
+    request_reset(&api, &email).await;
+    let token = reset_tokens(&email).await.pop().unwrap();
+    assert_eq!(
+        confirm(&api, &token, "the second password").await.status,
+        204
+    );
+    login(&api, &email, "the first password")
+        .await
+        .expect_problem(401);
+    assert_eq!(login(&api, &email, "the second password").await.status, 200);
+}
+
+#[tokio::test]
+async fn reset_requests_answer_202_for_anyone_but_email_only_active_users() {
+    let api = Api::default();
+    let nobody = unique_email("nobody");
+    let suspended = unique_email("suspended");
+    let suspended_id = id_of(&api.create_user(&suspended, "Suspended").await);
+    api.post(&format!("/users/{suspended_id}/suspend"))
+        .await
+        .expect_user(200);
+    let deleted = unique_email("deleted");
+    let deleted_id = id_of(&api.create_user(&deleted, "Deleted").await);
+    api.delete(&format!("/users/{deleted_id}")).await;
+
+    for address in [&nobody, &suspended, &deleted] {
+        let reply = request_reset(&api, address).await;
+        assert_eq!(
+            (reply.status.as_u16(), &reply.body),
+            (202, &Value::Null),
+            "{address}"
+        );
+        assert!(
+            reset_tokens(address).await.is_empty(),
+            "no reset email to {address}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_addresses_wrong_passwords_and_unset_passwords_get_one_401() {
+    let api = Api::default();
+    let (_, email) = user_with_password(&api, "correct horse battery").await;
+    let no_password = unique_email("nopass");
+    api.create_user(&no_password, "No Password").await;
+
+    let replies = [
+        login(&api, &unique_email("stranger"), "correct horse battery").await,
+        login(&api, &email, "wrong horse battery").await,
+        login(&api, &no_password, "correct horse battery").await,
+        login(&api, &email, "").await,
+    ];
+    let details: Vec<&Value> = replies
+        .iter()
+        .map(|reply| &reply.expect_problem(401)["detail"])
+        .collect();
+    assert!(
+        details.windows(2).all(|pair| pair[0] == pair[1]),
+        "{details:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_right_password_for_a_user_who_cannot_log_in_is_a_403() {
+    let api = Api::default();
+    let (id, email) = user_with_password(&api, "correct horse battery").await;
+    api.post(&format!("/users/{id}/suspend"))
+        .await
+        .expect_user(200);
+    login(&api, &email, "correct horse battery")
+        .await
+        .expect_problem(403);
+    login(&api, &email, "wrong horse battery")
+        .await
+        .expect_problem(401);
+    assert_eq!(api.post(&format!("/users/{id}/activate")).await.status, 200);
+    assert_eq!(
+        login(&api, &email, "correct horse battery").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn invalid_credential_bodies_fail_with_every_field_named() {
+    let api = Api::default();
+    let fields = |reply: &Reply| -> Vec<String> {
+        reply.expect_problem(422)["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|error| error["field"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        fields(&request_reset(&api, "not an address").await),
+        ["email"]
+    );
+    assert_eq!(
+        fields(&confirm(&api, "token", "eleven char").await),
+        ["new_password"]
+    );
+    assert_eq!(
+        fields(&confirm(&api, "token", &"x".repeat(129)).await),
+        ["new_password"]
+    );
+    let empty = api
+        .send_json(
+            Method::POST,
+            "/password-reset/confirm",
+            &json!({"extra": 1}),
+        )
+        .await;
+    assert_eq!(fields(&empty), ["token", "new_password", "extra"]);
+    let login_body = api
+        .send_json(
+            Method::POST,
+            "/login",
+            &json!({"email": "x", "password": 5}),
+        )
+        .await;
+    assert_eq!(fields(&login_body), ["email", "password"]);
+
+    for path in ["/password-reset", "/password-reset/confirm", "/login"] {
+        api.send(api.request(Method::POST, path).body("{}"))
+            .await
+            .expect_problem(400);
+        api.send_json(Method::POST, path, &json!([]))
+            .await
+            .expect_problem(400);
+        api.send_json(Method::POST, path, &json!({"email": "x".repeat(70_000)}))
+            .await
+            .expect_problem(413);
+    }
+}
