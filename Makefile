@@ -1,7 +1,7 @@
 # The two commands: `make run` serves the API on http://localhost:9000 with DynamoDB Local
 # and a local SES; `make test` sets up the same stack, runs every test, and stops it.
 .DEFAULT_GOAL := help
-.PHONY: help run test install check fmt clippy
+.PHONY: help run test install check fmt clippy validate package deploy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -9,7 +9,7 @@ help: ## list the targets
 run: ## install what is missing, start DynamoDB Local, the local SES and the API; Ctrl-C stops all
 	@.devstack/stack.sh run
 
-test: ## the same set-up, then every test; stops what it started, also when tests fail
+test: validate ## the same set-up, then every test; stops what it started, also when tests fail
 	@.devstack/stack.sh test
 
 install: ## install the local stack's tools into the repository (.devstack/)
@@ -22,3 +22,13 @@ fmt: ## cargo fmt --check
 
 clippy: ## cargo clippy with warnings as errors
 	cargo clippy --workspace --all-targets -- -D warnings
+
+validate: install ## lint template.yaml offline: cfn-lint and sam validate --lint
+	.devstack/venv/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 .devstack/venv/bin/sam validate --lint --region us-east-1 --template-file template.yaml
+
+package: install ## one release zip per function in target/lambda/<name>/ (arm64 where possible)
+	@.devstack/package.sh
+
+deploy: install ## sam build + sam deploy (guided the first time); needs AWS credentials
+	@.devstack/deploy.sh

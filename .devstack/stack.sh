@@ -41,7 +41,7 @@ install() {
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
   fi
   if [ ! -x "$venv/bin/cargo-lambda" ] || ! cmp -s "$here/requirements.txt" "$venv/.requirements"; then
-    say "installing cargo-lambda (PyPI, into .devstack/venv)"
+    say "installing cargo-lambda, cfn-lint and aws-sam-cli (PyPI, into .devstack/venv)"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
     cp "$here/requirements.txt" "$venv/.requirements"

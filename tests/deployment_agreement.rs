@@ -1,6 +1,7 @@
 //! `functions/`, the local router in the root `Cargo.toml` and `template.yaml` must name the
-//! same functions and routes, and the template's table must be the one the code creates.
-//! A function added in one place and forgotten in another fails here, not in production.
+//! same functions and routes, the template's table must be the one the code creates, and every
+//! function must be deployed the same careful way, with least-privilege permissions. A function
+//! added in one place and forgotten in another, or granted too much, fails here.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use infrastructure::table;
@@ -9,6 +10,16 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 type Route = (String, String, String); // (method, path, function)
+
+/// The routes API.md leaves open when the JWT authorizer is on.
+const PUBLIC_ROUTES: [(&str, &str); 6] = [
+    ("POST", "/users"),
+    ("POST", "/password-reset"),
+    ("POST", "/password-reset/confirm"),
+    ("POST", "/login"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -65,20 +76,42 @@ fn resources_of_type<'a>(template: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Ya
         .collect()
 }
 
+/// Each function resource with its binary name.
+fn functions(template: &Yaml) -> Vec<(String, &Yaml)> {
+    resources_of_type(template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(name, function)| {
+            let binary = function["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} names no Binary"));
+            (binary.to_owned(), function)
+        })
+        .collect()
+}
+
+fn http_events(function: &Yaml) -> Vec<&Yaml> {
+    function["Properties"]["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|event| event["Type"] == "HttpApi")
+        .map(|event| &event["Properties"])
+        .collect()
+}
+
+fn method_and_path(event: &Yaml) -> (String, String) {
+    (
+        event["Method"].as_str().unwrap().to_uppercase(),
+        event["Path"].as_str().unwrap().to_owned(),
+    )
+}
+
 fn template_routes(template: &Yaml) -> BTreeSet<Route> {
     let mut routes = BTreeSet::new();
-    for (name, function) in resources_of_type(template, "AWS::Serverless::Function") {
-        let binary = function["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{name} names no Binary"));
-        let events = function["Properties"]["Events"].as_mapping().unwrap();
-        for event in events.values().filter(|event| event["Type"] == "HttpApi") {
-            let properties = &event["Properties"];
-            routes.insert((
-                properties["Method"].as_str().unwrap().to_uppercase(),
-                properties["Path"].as_str().unwrap().to_owned(),
-                binary.to_owned(),
-            ));
+    for (binary, function) in functions(template) {
+        for event in http_events(function) {
+            let (method, path) = method_and_path(event);
+            routes.insert((method, path, binary.clone()));
         }
     }
     routes
@@ -88,6 +121,45 @@ fn functions_of(routes: &BTreeSet<Route>) -> BTreeSet<String> {
     routes
         .iter()
         .map(|(_, _, function)| function.clone())
+        .collect()
+}
+
+/// A single value or a list, as IAM allows for Action and Resource.
+fn one_or_many(value: &Yaml) -> Vec<&Yaml> {
+    match value {
+        Yaml::Sequence(list) => list.iter().collect(),
+        Yaml::Null => Vec::new(),
+        single => vec![single],
+    }
+}
+
+/// `!Tag value` as (tag, value).
+fn tagged(value: &Yaml) -> Option<(String, &Yaml)> {
+    match value {
+        Yaml::Tagged(tagged) => Some((tagged.tag.to_string(), &tagged.value)),
+        _ => None,
+    }
+}
+
+fn statements(binary: &str, function: &Yaml) -> Vec<Yaml> {
+    let policies = function["Properties"]["Policies"].as_sequence().unwrap();
+    policies
+        .iter()
+        .flat_map(|policy| {
+            policy["Statement"]
+                .as_sequence()
+                .unwrap_or_else(|| {
+                    panic!("{binary}: only inline statements, no managed or SAM CRUD policies")
+                })
+                .clone()
+        })
+        .collect()
+}
+
+fn actions(statement: &Yaml) -> Vec<String> {
+    one_or_many(&statement["Action"])
+        .iter()
+        .map(|action| action.as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -113,11 +185,12 @@ fn the_router_and_the_template_serve_the_same_routes_with_the_same_functions() {
 }
 
 #[test]
-fn the_template_table_has_the_keys_and_indexes_the_code_uses() {
+fn the_template_table_has_the_keys_and_indexes_the_code_uses_and_is_kept_safe() {
     let template = template();
     let tables = resources_of_type(&template, "AWS::DynamoDB::Table");
     assert_eq!(tables.len(), 1, "one table");
-    let properties = &tables[0].1["Properties"];
+    let (_, resource) = tables[0];
+    let properties = &resource["Properties"];
     let keys = |schema: &Yaml| -> Vec<(String, String)> {
         schema
             .as_sequence()
@@ -164,52 +237,170 @@ fn the_template_table_has_the_keys_and_indexes_the_code_uses() {
         .collect();
     assert_eq!(indexes, expected);
     assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        properties["TimeToLiveSpecification"]["AttributeName"],
+        "expires_at"
+    );
+    assert_eq!(properties["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(
+        (
+            &resource["DeletionPolicy"],
+            &resource["UpdateReplacePolicy"]
+        ),
+        (&Yaml::from("Retain"), &Yaml::from("Retain"))
+    );
 }
 
 #[test]
-fn read_only_functions_get_no_write_action_and_nothing_is_granted_on_everything() {
+fn every_function_is_an_arm64_rust_lambda_with_tracing_json_logs_and_a_short_timeout() {
     let template = template();
-    for (name, function) in resources_of_type(&template, "AWS::Serverless::Function") {
-        let method = function["Properties"]["Events"]["Http"]["Properties"]["Method"]
-            .as_str()
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Handler"], "bootstrap");
+    assert_eq!(
+        globals["Architectures"],
+        Yaml::Sequence(vec!["arm64".into()])
+    );
+    assert_eq!(globals["Tracing"], "Active");
+    assert_eq!(globals["LoggingConfig"]["LogFormat"], "JSON");
+    for (binary, function) in functions(&template) {
+        assert_eq!(
+            function["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{binary}"
+        );
+        let properties = &function["Properties"];
+        for key in [
+            "Runtime",
+            "Handler",
+            "Architectures",
+            "Tracing",
+            "LoggingConfig",
+        ] {
+            assert!(
+                properties.get(key).is_none(),
+                "{binary} overrides {key} of Globals"
+            );
+        }
+        let timeout = properties
+            .get("Timeout")
+            .unwrap_or(&globals["Timeout"])
+            .as_u64()
             .unwrap();
-        for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
-            let statements = policy["Statement"].as_sequence().unwrap_or_else(|| {
-                panic!("{name}: only inline statements, no managed CRUD policies")
-            });
-            for statement in statements {
-                let resources = match &statement["Resource"] {
-                    Yaml::Sequence(list) => list.clone(),
-                    single => vec![single.clone()],
-                };
-                assert!(
-                    resources.iter().all(|r| r.as_str() != Some("*")),
-                    "{name} grants on *"
-                );
-                let actions = match &statement["Action"] {
-                    Yaml::Sequence(list) => list
-                        .iter()
-                        .map(|a| a.as_str().unwrap().to_owned())
-                        .collect(),
-                    single => vec![single.as_str().unwrap().to_owned()],
-                };
-                assert!(
-                    actions.iter().all(|action| !action.contains('*')),
-                    "{name}: {actions:?}"
-                );
-                if method == "GET" {
-                    let writes = [
-                        "PutItem",
-                        "UpdateItem",
-                        "DeleteItem",
-                        "BatchWriteItem",
-                        "SendEmail",
-                    ];
+        assert!(
+            timeout < 29,
+            "{binary}: {timeout} s reaches API Gateway's 29 s limit"
+        );
+        let memory = properties
+            .get("MemorySize")
+            .unwrap_or(&globals["MemorySize"])
+            .as_u64()
+            .unwrap();
+        assert!((128..=10_240).contains(&memory), "{binary}: {memory} MB");
+    }
+}
+
+#[test]
+fn permissions_are_least_privilege() {
+    let template = template();
+    for (binary, function) in functions(&template) {
+        let main =
+            std::fs::read_to_string(root().join("functions").join(&binary).join("src/main.rs"))
+                .unwrap();
+        let sends_email = main.contains("email_sender()");
+        let read_only = http_events(function)
+            .iter()
+            .all(|event| method_and_path(event).0 == "GET");
+        let mut granted_send = false;
+
+        for statement in statements(&binary, function) {
+            assert_eq!(statement["Effect"], "Allow", "{binary}");
+            let actions = actions(&statement);
+            assert!(
+                actions.iter().all(|action| !action.contains('*')),
+                "{binary}: {actions:?}"
+            );
+            let resources = one_or_many(&statement["Resource"]);
+            assert!(
+                !resources.is_empty(),
+                "{binary}: a statement without resources"
+            );
+            for resource in &resources {
+                assert_ne!(resource.as_str(), Some("*"), "{binary} grants on *");
+            }
+            if actions.iter().all(|action| action.starts_with("dynamodb:")) {
+                for resource in resources {
+                    let allowed = match tagged(resource) {
+                        Some((tag, value)) if tag == "!GetAtt" => value == "UsersTable.Arn",
+                        Some((tag, value)) if tag == "!Sub" => value.as_str().is_some_and(|arn| {
+                            arn.starts_with("${UsersTable.Arn}/index/") && !arn.ends_with('*')
+                        }),
+                        _ => false,
+                    };
+                    assert!(
+                        allowed,
+                        "{binary}: DynamoDB on something else than the table or a named index: {resource:?}"
+                    );
+                }
+                if read_only {
+                    let writes = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"];
                     assert!(
                         actions
                             .iter()
-                            .all(|action| !writes.iter().any(|w| action.ends_with(w))),
-                        "{name} is read-only but may {actions:?}"
+                            .all(|action| !writes.iter().any(|write| action.ends_with(write))),
+                        "{binary} is read-only but may {actions:?}"
+                    );
+                }
+            } else {
+                assert_eq!(
+                    actions,
+                    ["ses:SendEmail"],
+                    "{binary}: one service per statement"
+                );
+                assert!(
+                    !statement["Condition"]["StringEquals"]["ses:FromAddress"].is_null(),
+                    "{binary}: SendEmail without a ses:FromAddress condition"
+                );
+                granted_send = true;
+            }
+        }
+        assert_eq!(
+            granted_send, sends_email,
+            "{binary}: ses:SendEmail iff the function sends email"
+        );
+    }
+}
+
+#[test]
+fn with_jwt_configured_every_route_but_the_public_ones_needs_a_token() {
+    let template = template();
+    let api = &resources_of_type(&template, "AWS::Serverless::HttpApi")[0].1["Properties"];
+    let (tag, auth) = tagged(&api["Auth"]).expect("Auth is conditional");
+    assert_eq!(tag, "!If");
+    assert_eq!(auth[0], "HasJwtAuth");
+    assert_eq!(auth[1]["DefaultAuthorizer"], "JwtAuthorizer");
+
+    for (binary, function) in functions(&template) {
+        for event in http_events(function) {
+            let (method, path) = method_and_path(event);
+            let public = PUBLIC_ROUTES.contains(&(method.as_str(), path.as_str()));
+            match event.get("Auth") {
+                None => assert!(
+                    !public,
+                    "{method} {path} ({binary}) must stay open: Auth NONE when JWT is on"
+                ),
+                Some(auth) => {
+                    let (tag, choice) = tagged(auth).unwrap();
+                    assert!(
+                        public,
+                        "{method} {path} ({binary}) is not public but opts out of the authorizer"
+                    );
+                    assert_eq!(
+                        (tag.as_str(), &choice[0], &choice[1]["Authorizer"]),
+                        ("!If", &Yaml::from("HasJwtAuth"), &Yaml::from("NONE"))
                     );
                 }
             }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds every function with `sam build` (cargo-lambda, arm64) and deploys the stack.
+# The first run is guided and saves its answers in samconfig.toml; later runs reuse them.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export PATH="$root/.devstack/venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+
+command -v aws >/dev/null || echo "note: the AWS CLI is not installed; SAM only needs credentials (aws configure, or AWS_* variables)."
+if ! rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$'; then
+  echo "error: the functions deploy as arm64; add the target first: rustup target add aarch64-unknown-linux-gnu" >&2
+  exit 1
+fi
+
+sam build
+if grep -q '^\[default\.deploy\.parameters\]' samconfig.toml; then
+  sam deploy
+else
+  sam deploy --guided
+fi
