@@ -1,7 +1,7 @@
 # The two commands: `make run` serves the API on http://localhost:9000 with DynamoDB Local
 # and a local SES; `make test` sets up the same stack, runs every test, and stops it.
 .DEFAULT_GOAL := help
-.PHONY: help run test install check fmt clippy validate package deploy
+.PHONY: help run test install check fmt clippy validate package deploy openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -15,7 +15,7 @@ test: validate ## the same set-up, then every test; stops what it started, also 
 install: ## install the local stack's tools into the repository (.devstack/)
 	@.devstack/stack.sh install
 
-check: fmt clippy ## formatting and lints, as CI expects them
+check: install fmt clippy ## formatting and lints, as CI expects them
 
 fmt: ## cargo fmt --check
 	cargo fmt --all -- --check
@@ -32,3 +32,6 @@ package: install ## one release zip per function in target/lambda/<name>/ (arm64
 
 deploy: install ## sam build + sam deploy (guided the first time); needs AWS credentials
 	@.devstack/deploy.sh
+
+openapi: ## regenerate docs/openapi.json from the code (a test fails while it is stale)
+	cargo run --quiet -p http-api --bin openapi > docs/openapi.json

@@ -142,7 +142,9 @@ fn tagged(value: &Yaml) -> Option<(String, &Yaml)> {
 }
 
 fn statements(binary: &str, function: &Yaml) -> Vec<Yaml> {
-    let policies = function["Properties"]["Policies"].as_sequence().unwrap();
+    let Some(policies) = function["Properties"]["Policies"].as_sequence() else {
+        return Vec::new();
+    };
     policies
         .iter()
         .flat_map(|policy| {
@@ -182,6 +184,23 @@ fn every_function_directory_is_routed_locally_and_deployed() {
 #[test]
 fn the_router_and_the_template_serve_the_same_routes_with_the_same_functions() {
     assert_eq!(router_routes(), template_routes(&template()));
+}
+
+#[test]
+fn the_openapi_document_describes_exactly_the_routed_paths() {
+    let document: serde_json::Value =
+        serde_json::from_str(&http_api::openapi::document_json()).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let routed: BTreeSet<(String, String)> = router_routes()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect();
+    assert_eq!(documented, routed);
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! results become responses, and every error becomes RFC 9457 problem JSON in one place
 //! (`errors`). It knows the use cases, never the AWS SDK.
 
+pub mod docs;
 mod errors;
+pub mod openapi;
 pub mod problem;
 pub mod request;
 pub mod response;

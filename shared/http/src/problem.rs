@@ -5,9 +5,13 @@ use serde::Serialize;
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
 /// One field that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
+    /// The path of the field in the request: `email`, `items[2].unit_price.amount`, `limit`.
+    #[schema(example = "email")]
     pub field: String,
+    /// What is wrong with it, for people.
+    #[schema(example = "must contain exactly one '@'")]
     pub message: String,
 }
 
@@ -21,15 +25,20 @@ impl FieldError {
 }
 
 /// An RFC 9457 problem: what went wrong, in words a client can act on, and nothing more.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"type": "/problems/not-found", "title": "Not found", "status": 404, "detail": "no user with this id"}))]
 pub struct Problem {
+    /// A relative URI naming the kind of problem, e.g. `/problems/validation-failed`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: &'static str,
     #[serde(serialize_with = "as_u16")]
+    #[schema(value_type = u16, example = 404)]
     pub status: StatusCode,
     pub detail: String,
+    /// Every failing field; present on validation failures (422) only.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub errors: Vec<FieldError>,
     /// Seconds; sent as the `Retry-After` header, not in the body.
     #[serde(skip)]

@@ -6,14 +6,32 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 /// The User JSON of the API contract.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
 pub struct UserBody<'a> {
+    #[schema(format = "uuid", example = "01938f7e-5a6b-7c3d-8e9f-0a1b2c3d4e5f")]
     pub id: String,
+    #[schema(format = "email", example = "ada@example.com")]
     pub email: &'a str,
+    #[schema(example = "Ada Lovelace")]
     pub name: &'a str,
+    #[schema(value_type = UserStatusSchema)]
     pub status: &'static str,
+    #[schema(format = DateTime, example = "2026-11-24T10:15:30.123Z")]
     pub created_at: String,
+    #[schema(format = DateTime, example = json!(null))]
     pub last_login: Option<String>,
+}
+
+/// A user's status.
+#[derive(utoipa::ToSchema)]
+#[schema(as = UserStatus)]
+#[allow(dead_code)] // a schema only: the status travels as `&'static str`
+#[serde(rename_all = "lowercase")]
+pub(crate) enum UserStatusSchema {
+    Active,
+    Suspended,
+    Deleted,
 }
 
 impl<'a> From<&'a User> for UserBody<'a> {
@@ -30,9 +48,14 @@ impl<'a> From<&'a User> for UserBody<'a> {
 }
 
 /// Money JSON: the amount as a canonical decimal string, never a float.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Money)]
 pub struct MoneyBody {
+    /// Exactly as many decimals as the currency has minor units (EUR 2, JPY 0, KWD 3).
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "12.50")]
     pub amount: String,
+    /// An ISO 4217 code.
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: &'static str,
 }
 
@@ -45,9 +68,12 @@ impl From<Money> for MoneyBody {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = OrderLine)]
 pub struct OrderLineBody<'a> {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$", example = "BOOK-1")]
     pub sku: &'a str,
+    #[schema(minimum = 1, maximum = 1000, example = 2)]
     pub quantity: u32,
     pub unit_price: MoneyBody,
     pub line_total: MoneyBody,
@@ -65,13 +91,18 @@ impl<'a> From<&'a OrderLine> for OrderLineBody<'a> {
 }
 
 /// The Order JSON of the API contract.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Order)]
 pub struct OrderBody<'a> {
+    #[schema(format = "uuid")]
     pub id: String,
+    #[schema(format = "uuid")]
     pub user_id: String,
+    #[schema(example = "placed", pattern = "^placed$")]
     pub status: &'static str,
     pub items: Vec<OrderLineBody<'a>>,
     pub total: MoneyBody,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -88,9 +119,11 @@ impl<'a> From<&'a Order> for OrderBody<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One page of a listing.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PageBody<T> {
     pub items: Vec<T>,
+    /// Pass it back unchanged as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

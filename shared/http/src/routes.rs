@@ -291,3 +291,24 @@ where
     let user = use_case.execute(LoginRequest { email, password }).await?;
     Ok(response::user(StatusCode::OK, &user))
 }
+
+/// `GET /openapi.json` and `GET /docs`: both answered by one function.
+pub async fn documentation(document: &str, page: &str, request: Request) -> HandlerResult {
+    let (content_type, body) = if request.uri().path().ends_with("/openapi.json") {
+        ("application/json", document)
+    } else {
+        ("text/html; charset=utf-8", page)
+    };
+    let mut response = Response::new(Body::from(body.to_owned()));
+    let headers = response.headers_mut();
+    headers.insert(
+        lambda_http::http::header::CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static(content_type),
+    );
+    // The document changes only with a deployment.
+    headers.insert(
+        lambda_http::http::header::CACHE_CONTROL,
+        lambda_http::http::HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(response)
+}
