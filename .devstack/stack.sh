@@ -48,6 +48,21 @@ install() {
   fi
 }
 
+# Headless Chromium for the /docs browser test (Debian's package; `make test` only).
+install_browser() {
+  command -v chromium >/dev/null && return 0
+  say "installing chromium (Debian package) for the /docs browser test"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null && sudo -n true 2>/dev/null \
+      || die "chromium is missing and installing it needs root: sudo apt-get install chromium"
+    sudo="sudo -n"
+  fi
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+    || die "could not install chromium with apt-get"
+}
+
 # ---- processes ------------------------------------------------------------------------------
 
 started=()
@@ -149,6 +164,7 @@ run() {
 
 test_all() {
   install
+  install_browser
   load_env
   trap 'stop_all' EXIT
   trap 'exit 130' INT TERM
@@ -160,7 +176,7 @@ test_all() {
   say "running every test"
   local status=0
   API_URL="http://127.0.0.1:$API_PORT" SES_URL="http://127.0.0.1:$SES_PORT" \
-    DYNAMODB_URL="http://127.0.0.1:$DYNAMODB_PORT" \
+    DYNAMODB_URL="http://127.0.0.1:$DYNAMODB_PORT" API_LOG="$state/api.log" \
     cargo test --workspace --all-targets || status=$?
   if [ $status -ne 0 ]; then
     say "tests failed; the last lines of the API log (.devstack/run/api.log):"

@@ -4,6 +4,7 @@
 
 pub mod docs;
 mod errors;
+mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod request;

@@ -1,29 +1,51 @@
-//! Start-up shared by every function: logging, and the Lambda run loop.
+//! Start-up shared by every function: logging, metrics, and the Lambda run loop.
 
+use crate::metrics::RequestMetrics;
 use crate::routes::HandlerResult;
-use lambda_http::{Body, Error, Request, Response, service_fn};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
 
-/// JSON log lines for CloudWatch. The level comes from `RUST_LOG` (e.g. `debug`,
-/// `http_api=debug`), else Lambda's `AWS_LAMBDA_LOG_LEVEL`, else `info`.
+/// Our crates log at this level; dependencies only warn, so production logs stay quiet.
+const OUR_CRATES: [&str; 4] = ["http_api", "application", "infrastructure", "domain"];
+
+/// JSON log lines for CloudWatch, one object per line with the fields at the top level.
+/// The level comes from `RUST_LOG` (full `EnvFilter` syntax, e.g. `debug` to see every AWS
+/// SDK call as a span with its duration), else from Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by
+/// the template's `ApplicationLogLevel`) for our crates, else `info`.
 pub fn init_tracing() {
-    let default_level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .map(|level| level.to_lowercase())
-        .unwrap_or_else(|_| "info".to_owned());
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+            .map(|level| level.to_lowercase())
+            .unwrap_or_else(|_| "info".to_owned());
+        let directives: Vec<String> = OUR_CRATES
+            .iter()
+            .map(|krate| format!("{krate}={level}"))
+            .collect();
+        EnvFilter::new(format!("warn,{}", directives.join(",")))
+    });
     tracing_subscriber::fmt()
         .json()
+        .flatten_event(true)
         .with_env_filter(filter)
         .with_target(false)
         .with_current_span(false)
+        .with_span_list(false)
+        .with_span_events(FmtSpan::CLOSE)
         .without_time()
         .init();
 }
 
-/// Runs the Lambda loop with `handler`; problems become problem-JSON responses.
+/// True for the first invocation of this process only.
+static COLD_START: AtomicBool = AtomicBool::new(true);
+
+/// Runs the Lambda loop with `handler`. Problems become problem-JSON responses, and every
+/// request leaves one log line and one metrics record.
 pub async fn serve<F, Fut>(handler: F) -> Result<(), Error>
 where
     F: Fn(Request) -> Fut + Sync,
@@ -31,10 +53,78 @@ where
 {
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
+        let started = Instant::now();
+        let cold_start = COLD_START.swap(false, Ordering::Relaxed);
+        let request_id = request
+            .lambda_context_ref()
+            .map(|context| context.request_id.clone());
+        let method = request.method().to_string();
+        let route = route_of(&request);
+
         let response: Response<Body> = handler(request)
             .await
             .unwrap_or_else(|problem| problem.into_response());
+
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let status = response.status().as_u16();
+        tracing::info!(
+            request_id = request_id.as_deref().unwrap_or("-"),
+            method,
+            route,
+            status,
+            latency_ms,
+            cold_start,
+            "request"
+        );
+        RequestMetrics {
+            status,
+            latency_ms,
+            cold_start,
+        }
+        .emit();
         Ok::<_, Infallible>(response)
     }))
     .await
+}
+
+/// The route template (`POST /users/{id}/suspend`) rather than the path, so log lines carry
+/// no ids and group by route: API Gateway's route key, else the path with each path
+/// parameter's value put back as `{name}`.
+fn route_of(request: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref()
+        && let Some(key) = context
+            .route_key
+            .as_deref()
+            .filter(|key| key.contains(" /"))
+    {
+        return key.to_owned();
+    }
+    let mut segments: Vec<String> = request.uri().path().split('/').map(str::to_owned).collect();
+    if let Some(parameters) = request.path_parameters_ref() {
+        for (name, value) in parameters.iter() {
+            for segment in segments.iter_mut().filter(|segment| *segment == value) {
+                *segment = format!("{{{name}}}");
+            }
+        }
+    }
+    format!("{} {}", request.method(), segments.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_route_carries_parameter_names_not_their_values() {
+        let id = "01938f7e-5a6b-7c3d-8e9f-0a1b2c3d4e5f";
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("/users/{id}/suspend"))
+            .body(Body::Empty)
+            .unwrap()
+            .with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())]));
+        assert_eq!(route_of(&request), "POST /users/{id}/suspend");
+    }
 }

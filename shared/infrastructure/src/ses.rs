@@ -1,3 +1,4 @@
+use crate::aws_errors::AwsFailure;
 use application::ports::{EmailSendError, EmailSender, OutgoingEmail};
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
@@ -44,7 +45,9 @@ impl EmailSender for SesEmailSender {
             .content(self.content(email)?)
             .send()
             .await
-            .map_err(|error| EmailSendError(error.into()))?;
+            .map_err(|error| {
+                EmailSendError(AwsFailure::from_sdk("SES SendEmail", &error).into())
+            })?;
         Ok(())
     }
 }

@@ -1,35 +1,21 @@
+use crate::aws_errors::AwsFailure;
 use application::ports::RepositoryError;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use std::error::Error;
 use std::fmt::Debug;
 
-/// Error codes that mean "try again later" rather than "this request is wrong".
-const TRANSIENT_CODES: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-];
-
-/// Sorts an SDK failure into unavailable (throttled, unreachable, timed out: a 503) or failed.
+/// Sorts an SDK failure into unavailable (throttled, unreachable, timed out: a 503) or failed,
+/// keeping only what may be logged.
 pub(crate) fn repository_error<E, R>(error: SdkError<E, R>) -> RepositoryError
 where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
     R: Debug + Send + Sync + 'static,
 {
-    let transient = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ServiceError(service) => service
-            .err()
-            .code()
-            .is_some_and(|code| TRANSIENT_CODES.contains(&code)),
-        _ => false,
-    };
-    if transient {
-        RepositoryError::Unavailable(error.into())
+    let failure = AwsFailure::from_sdk("DynamoDB", &error);
+    if failure.transient {
+        RepositoryError::Unavailable(failure.into())
     } else {
-        RepositoryError::Failed(error.into())
+        RepositoryError::Failed(failure.into())
     }
 }
 

@@ -1,0 +1,181 @@
+//! The logs of a full request cycle, as the functions wrote them under the local stack: one
+//! structured line per request with the fields an operator needs, EMF metrics, and no
+//! personal data or secret anywhere.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use service_tests::{Api, mailbox_for, unique_email};
+use std::time::Duration;
+
+fn api_log() -> String {
+    let path = std::env::var("API_LOG").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../.devstack/run/api.log").to_owned()
+    });
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {path} ({error}): run make test"))
+}
+
+/// The JSON lines the functions wrote (the emulator's own lines are plain text).
+fn function_lines(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter(|line| line.starts_with('{'))
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_full_cycle_logs_every_request_with_its_fields_and_no_personal_data() {
+    let api = Api::default();
+    let marker = uuid::Uuid::new_v4().simple().to_string();
+    let email = unique_email(&format!("observed{}", &marker[..8]));
+    let name = format!("Observed Person {marker}");
+    let password = format!("secret-{marker}");
+
+    let user = api.create_user(&email, &name).await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    api.send_json(Method::POST, "/password-reset", &json!({"email": email}))
+        .await;
+    let token = mailbox_for(&email)
+        .await
+        .iter()
+        .find_map(|mail| {
+            mail["body"]["text"]
+                .as_str()?
+                .lines()
+                .find_map(|l| l.strip_prefix("token="))
+                .map(str::to_owned)
+        })
+        .expect("a reset email");
+    api.send_json(
+        Method::POST,
+        "/password-reset/confirm",
+        &json!({"token": token, "new_password": password}),
+    )
+    .await;
+    assert_eq!(
+        api.send_json(
+            Method::POST,
+            "/login",
+            &json!({"email": email, "password": password})
+        )
+        .await
+        .status,
+        200
+    );
+    api.send_json(
+        Method::POST,
+        "/login",
+        &json!({"email": email, "password": "wrong but long enough"}),
+    )
+    .await;
+    api.get(&format!("/users/{id}")).await;
+    api.send_json(
+        Method::POST,
+        "/users",
+        &json!({"email": email, "name": name}),
+    )
+    .await; // 409
+    let order = json!({"items": [{"sku": "LOGGED", "quantity": 1, "unit_price": {"amount": "1.00", "currency": "EUR"}}]});
+    api.send_json(Method::POST, &format!("/users/{id}/orders"), &order)
+        .await;
+
+    // The emulator forwards the functions' output as it comes; give it a moment.
+    let mut log = api_log();
+    for _ in 0..50 {
+        if log.contains("\"route\":\"POST /users/{id}/orders\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        log = api_log();
+    }
+    let lines = function_lines(&log);
+    assert!(!lines.is_empty(), "the functions logged nothing");
+
+    for secret in [
+        &email,
+        &email.to_lowercase(),
+        &name,
+        &marker,
+        &token,
+        &password,
+    ] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "the log holds personal data or a secret: {secret}"
+        );
+    }
+    let every_address = log
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .any(|line| line.contains("@example.com"));
+    assert!(!every_address, "some function logged an email address");
+
+    let requests: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "request")
+        .collect();
+    for line in &requests {
+        assert!(
+            line["request_id"].as_str().is_some_and(|id| id.len() > 8),
+            "{line}"
+        );
+        assert!(
+            line["method"].is_string() && line["route"].is_string(),
+            "{line}"
+        );
+        assert!(
+            line["status"].is_u64()
+                && line["latency_ms"].is_f64()
+                && line["cold_start"].is_boolean(),
+            "{line}"
+        );
+        assert!(
+            !line["route"].as_str().unwrap().contains(&id),
+            "routes carry no ids: {line}"
+        );
+    }
+    let routes: Vec<(&str, u64)> = requests
+        .iter()
+        .map(|line| {
+            (
+                line["route"].as_str().unwrap(),
+                line["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("POST /users", 201),
+        ("POST /users", 409),
+        ("POST /login", 200),
+        ("POST /login", 401),
+        ("GET /users/{id}", 200),
+        ("POST /password-reset", 202),
+        ("POST /password-reset/confirm", 204),
+        ("POST /users/{id}/orders", 201),
+    ] {
+        assert!(
+            routes.contains(&expected),
+            "no request line for {expected:?} in {routes:?}"
+        );
+    }
+    assert!(
+        requests.iter().any(|line| line["cold_start"] == true),
+        "each function's first request is a cold start"
+    );
+
+    let metrics: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    assert!(
+        metrics.len() >= requests.len(),
+        "one EMF record per request"
+    );
+    assert!(
+        metrics
+            .iter()
+            .any(|record| record["5xx"] == 0 && record["4xx"] == 1),
+        "a 4xx was counted"
+    );
+}
