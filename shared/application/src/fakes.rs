@@ -20,6 +20,16 @@ pub fn user_with_email(email: &str) -> User {
     )
 }
 
+/// A one-line order of one JPY item for this user.
+pub fn order_for(user_id: UserId) -> Order {
+    let line = domain::LineRequest {
+        sku: domain::Sku::parse("A").unwrap(),
+        quantity: domain::Quantity::new(1).unwrap(),
+        unit_price: domain::Money::parse("1", domain::Currency::parse("JPY").unwrap()).unwrap(),
+    };
+    Order::place(OrderId::generate(), user_id, vec![line], Timestamp::now()).unwrap()
+}
+
 #[derive(Default)]
 struct UsersState {
     /// Ordered by id, so by creation time.

@@ -44,17 +44,7 @@ impl<U: UserRepository, O: OrderRepository> GetOrder<U, O> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{InMemoryOrders, InMemoryUsers, user_with_email};
-    use domain::{Currency, LineRequest, Money, Quantity, Sku, Timestamp};
-
-    fn order_for(user_id: UserId) -> Order {
-        let line = LineRequest {
-            sku: Sku::parse("A").unwrap(),
-            quantity: Quantity::new(1).unwrap(),
-            unit_price: Money::parse("1.00", Currency::parse("EUR").unwrap()).unwrap(),
-        };
-        Order::place(OrderId::generate(), user_id, vec![line], Timestamp::now()).unwrap()
-    }
+    use crate::fakes::{InMemoryOrders, InMemoryUsers, order_for, user_with_email};
 
     #[tokio::test]
     async fn the_owner_reads_the_order_and_nobody_else_does() {

@@ -60,17 +60,8 @@ impl<U: UserRepository, O: OrderRepository> ListUserOrders<U, O> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{InMemoryOrders, InMemoryUsers, user_with_email};
-    use domain::{Currency, LineRequest, Money, OrderId, Quantity, Sku, Timestamp};
-
-    fn order_for(user_id: UserId) -> Order {
-        let line = LineRequest {
-            sku: Sku::parse("A").unwrap(),
-            quantity: Quantity::new(1).unwrap(),
-            unit_price: Money::parse("1", Currency::parse("JPY").unwrap()).unwrap(),
-        };
-        Order::place(OrderId::generate(), user_id, vec![line], Timestamp::now()).unwrap()
-    }
+    use crate::fakes::{InMemoryOrders, InMemoryUsers, order_for, user_with_email};
+    use domain::OrderId;
 
     #[tokio::test]
     async fn paging_returns_the_users_orders_once_each_newest_first() {

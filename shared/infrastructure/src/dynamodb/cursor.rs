@@ -2,7 +2,9 @@
 //! belongs to and the last item of the page it ends, so a cursor replayed against another
 //! listing, or a forged one, is refused rather than silently misread.
 
-use application::ports::{Cursor, StatusFilter};
+use super::items::Item;
+use application::ports::{Cursor, Page, RepositoryError, StatusFilter};
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -44,6 +46,37 @@ pub(crate) fn decode<T>(
         return None;
     }
     parse_id(&position.after)
+}
+
+/// The Query `Limit` for a page of `limit`: one more item than a page tells whether another
+/// page follows, without ever answering an empty last page with a cursor.
+pub(crate) fn query_limit(limit: usize) -> i32 {
+    i32::try_from(limit + 1).unwrap_or(i32::MAX)
+}
+
+/// One page from a Query run with `query_limit(limit)`; the cursor, if another page follows,
+/// points after the page's last item.
+pub(crate) fn page_of<T, Id: Display>(
+    output: QueryOutput,
+    limit: usize,
+    listing: String,
+    read: impl Fn(Item) -> Result<T, RepositoryError>,
+    id_of: impl Fn(&T) -> Id,
+) -> Result<Page<T>, RepositoryError> {
+    let more_in_store = output.last_evaluated_key.is_some();
+    let mut items = output
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(read)
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = items.len() > limit || more_in_store;
+    items.truncate(limit);
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(encode(listing, id_of(last))),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
 }
 
 #[cfg(test)]

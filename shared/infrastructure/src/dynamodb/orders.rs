@@ -171,7 +171,6 @@ impl OrderRepository for DynamoOrderRepository {
             }
         };
         let limit = limit.get();
-        // One more than a page tells whether another page follows, without an empty last page.
         let output = self
             .client
             .query()
@@ -184,27 +183,17 @@ impl OrderRepository for DynamoOrderRepository {
             .expression_attribute_values(":orders", AttributeValue::S(ORDER_PREFIX.to_owned()))
             .scan_index_forward(false)
             .consistent_read(true)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .limit(cursor::query_limit(limit))
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(repository_error)?;
-        let more_in_store = output.last_evaluated_key.is_some();
-        let mut orders = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(to_order)
-            .collect::<Result<Vec<_>, _>>()?;
-        let more = orders.len() > limit || more_in_store;
-        orders.truncate(limit);
-        let next_cursor = match orders.last() {
-            Some(last) if more => Some(cursor::encode(listing, last.id())),
-            _ => None,
-        };
-        Ok(Page {
-            items: orders,
-            next_cursor,
-        })
+        Ok(cursor::page_of(
+            output,
+            limit,
+            listing,
+            to_order,
+            Order::id,
+        )?)
     }
 }

@@ -210,7 +210,6 @@ impl UserRepository for DynamoUserRepository {
             }
         };
         let limit = query.limit.get();
-        // One more than a page tells whether another page follows, without an empty last page.
         let output = self
             .client
             .query()
@@ -220,27 +219,17 @@ impl UserRepository for DynamoUserRepository {
             .expression_attribute_names("#partition", index.partition_key)
             .expression_attribute_values(":partition", AttributeValue::S(partition))
             .scan_index_forward(false)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .limit(cursor::query_limit(limit))
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(repository_error)?;
-        let more_in_store = output.last_evaluated_key.is_some();
-        let mut users = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(items::to_user)
-            .collect::<Result<Vec<_>, _>>()?;
-        let more = users.len() > limit || more_in_store;
-        users.truncate(limit);
-        let next_cursor = match users.last() {
-            Some(last) if more => Some(cursor::encode(listing, last.id())),
-            _ => None,
-        };
-        Ok(Page {
-            items: users,
-            next_cursor,
-        })
+        Ok(cursor::page_of(
+            output,
+            limit,
+            listing,
+            items::to_user,
+            User::id,
+        )?)
     }
 }
