@@ -129,6 +129,8 @@ start_services() {
     -jar "$dynamodb_dir/DynamoDBLocal.jar" -inMemory -disableTelemetry -port "$DYNAMODB_PORT"
   start "local SES on :$SES_PORT" "$state/ses.log" \
     node "$here/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$SES_PORT"
+  # The fault test freezes and thaws DynamoDB Local by this pid (setsid and env exec it).
+  echo "${started[-2]}" >"$state/dynamodb.pid"
   wait_for_port "$DYNAMODB_PORT" "DynamoDB Local" 60 "$state/dynamodb.log"
   wait_for_port "$SES_PORT" "the local SES" 60 "$state/ses.log"
 
@@ -177,6 +179,7 @@ test_all() {
   local status=0
   API_URL="http://127.0.0.1:$API_PORT" SES_URL="http://127.0.0.1:$SES_PORT" \
     DYNAMODB_URL="http://127.0.0.1:$DYNAMODB_PORT" API_LOG="$state/api.log" \
+    DYNAMODB_PID_FILE="$state/dynamodb.pid" \
     cargo test --workspace --all-targets || status=$?
   if [ $status -ne 0 ]; then
     say "tests failed; the last lines of the API log (.devstack/run/api.log):"

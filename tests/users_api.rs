@@ -409,6 +409,57 @@ async fn email_changes_for_missing_users_and_bad_bodies_fail_clearly() {
         .expect_problem(400);
 }
 
+#[tokio::test]
+async fn every_mutation_honors_if_match() {
+    let api = Api::default();
+    let id = id_of(&api.create_user(&unique_email("pinned"), "Pinned").await);
+    let pinned = |method: Method, action: &str, tag: &str| {
+        api.request(method, &format!("/users/{id}{action}"))
+            .header("if-match", tag)
+    };
+    for (method, action) in [
+        (Method::POST, "/suspend"),
+        (Method::POST, "/activate"),
+        (Method::POST, "/logins"),
+        (Method::DELETE, ""),
+    ] {
+        api.send(pinned(method.clone(), action, "\"99\""))
+            .await
+            .expect_problem(412);
+    }
+    assert_eq!(
+        api.get(&format!("/users/{id}")).await.header("etag"),
+        Some("\"1\""),
+        "nothing changed"
+    );
+
+    assert_eq!(
+        api.send(pinned(Method::POST, "/suspend", "\"1\""))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        api.send(pinned(Method::POST, "/activate", "\"2\""))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        api.send(pinned(Method::POST, "/logins", "\"3\""))
+            .await
+            .status,
+        200
+    );
+    api.send(pinned(Method::DELETE, "", "\"3\""))
+        .await
+        .expect_problem(412);
+    assert_eq!(
+        api.send(pinned(Method::DELETE, "", "\"4\"")).await.status,
+        204
+    );
+}
+
 // ---- POST /users/{id}/suspend and /activate ------------------------------------------------
 
 #[tokio::test]

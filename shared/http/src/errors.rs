@@ -105,6 +105,7 @@ impl From<SuspendUserError> for Problem {
         match error {
             SuspendUserError::NotFound => Problem::user_not_found(),
             SuspendUserError::Deleted => user_deleted("suspended"),
+            SuspendUserError::PreconditionFailed => Problem::precondition_failed(),
             SuspendUserError::Contended => contended(),
             SuspendUserError::Repository(error) => error.into(),
         }
@@ -116,6 +117,7 @@ impl From<ActivateUserError> for Problem {
         match error {
             ActivateUserError::NotFound => Problem::user_not_found(),
             ActivateUserError::Deleted => user_deleted("activated"),
+            ActivateUserError::PreconditionFailed => Problem::precondition_failed(),
             ActivateUserError::Contended => contended(),
             ActivateUserError::Repository(error) => error.into(),
         }
@@ -126,6 +128,7 @@ impl From<DeleteUserError> for Problem {
     fn from(error: DeleteUserError) -> Self {
         match error {
             DeleteUserError::NotFound => Problem::user_not_found(),
+            DeleteUserError::PreconditionFailed => Problem::precondition_failed(),
             DeleteUserError::Contended => contended(),
             DeleteUserError::Repository(error) => error.into(),
         }
@@ -139,6 +142,7 @@ impl From<RecordLoginError> for Problem {
             RecordLoginError::NotAllowed { status } => {
                 Problem::forbidden(format!("a {status} user cannot log in"))
             }
+            RecordLoginError::PreconditionFailed => Problem::precondition_failed(),
             RecordLoginError::Contended => contended(),
             RecordLoginError::Repository(error) => error.into(),
         }

@@ -229,40 +229,52 @@ fn list_users() {}
 fn update_user_email() {}
 
 #[utoipa::path(post, path = "/users/{id}/suspend", tag = "Users",
-    params(("id" = String, Path, description = "The user's id", format = "uuid")),
+    params(
+        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change applies to; `*` for any"),
+    ),
     responses(
         (status = 200, description = "The suspended user (also when it already was).", body = UserBody,
             headers(("ETag" = String, description = "The user's version"))),
-        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 404, response = NotFound), (status = 412, response = PreconditionFailed), (status = 409, response = Conflict),
         (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
     ))]
 fn suspend_user() {}
 
 #[utoipa::path(post, path = "/users/{id}/activate", tag = "Users",
-    params(("id" = String, Path, description = "The user's id", format = "uuid")),
+    params(
+        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change applies to; `*` for any"),
+    ),
     responses(
         (status = 200, description = "The active user (also when it already was).", body = UserBody,
             headers(("ETag" = String, description = "The user's version"))),
-        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 404, response = NotFound), (status = 412, response = PreconditionFailed), (status = 409, response = Conflict),
         (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
     ))]
 fn activate_user() {}
 
 #[utoipa::path(delete, path = "/users/{id}", tag = "Users",
-    params(("id" = String, Path, description = "The user's id", format = "uuid")),
+    params(
+        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("If-Match" = Option<String>, Header, description = "The ETag the deletion applies to; `*` for any"),
+    ),
     responses(
         (status = 204, description = "Soft-deleted: the record stays, the address is free again."),
-        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 404, response = NotFound), (status = 412, response = PreconditionFailed), (status = 409, response = Conflict),
         (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
     ))]
 fn delete_user() {}
 
 #[utoipa::path(post, path = "/users/{id}/logins", tag = "Users",
-    params(("id" = String, Path, description = "The user's id", format = "uuid")),
+    params(
+        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change applies to; `*` for any"),
+    ),
     responses(
         (status = 200, description = "The user with `last_login` set.", body = UserBody,
             headers(("ETag" = String, description = "The user's version"))),
-        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 412, response = PreconditionFailed),
         (status = 409, response = Conflict),
         (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
     ))]

@@ -120,7 +120,10 @@ pub async fn suspend_user<R: UserRepository>(
     use_case: &SuspendUser<R>,
     request: Request,
 ) -> HandlerResult {
-    let user = use_case.execute(request::user_id(&request)?).await?;
+    let if_match = request::if_match(&request);
+    let user = use_case
+        .execute(request::user_id(&request)?, if_match.as_ref())
+        .await?;
     Ok(response::user(StatusCode::OK, &user))
 }
 
@@ -129,7 +132,10 @@ pub async fn activate_user<R: UserRepository>(
     use_case: &ActivateUser<R>,
     request: Request,
 ) -> HandlerResult {
-    let user = use_case.execute(request::user_id(&request)?).await?;
+    let if_match = request::if_match(&request);
+    let user = use_case
+        .execute(request::user_id(&request)?, if_match.as_ref())
+        .await?;
     Ok(response::user(StatusCode::OK, &user))
 }
 
@@ -138,7 +144,10 @@ pub async fn delete_user<R: UserRepository>(
     use_case: &DeleteUser<R>,
     request: Request,
 ) -> HandlerResult {
-    use_case.execute(request::user_id(&request)?).await?;
+    let if_match = request::if_match(&request);
+    use_case
+        .execute(request::user_id(&request)?, if_match.as_ref())
+        .await?;
     Ok(response::no_content())
 }
 
@@ -147,7 +156,10 @@ pub async fn record_login<R: UserRepository, C: Clock>(
     use_case: &RecordLogin<R, C>,
     request: Request,
 ) -> HandlerResult {
-    let user = use_case.execute(request::user_id(&request)?).await?;
+    let if_match = request::if_match(&request);
+    let user = use_case
+        .execute(request::user_id(&request)?, if_match.as_ref())
+        .await?;
     Ok(response::user(StatusCode::OK, &user))
 }
 

@@ -1,9 +1,12 @@
 use crate::{
     DynamoCredentialRepository, DynamoOrderRepository, DynamoUserRepository, SesEmailSender,
 };
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use domain::{Email, EmailError};
 use std::env;
+use std::time::Duration;
 
 pub const TABLE_NAME: &str = "TABLE_NAME";
 pub const SENDER_EMAIL: &str = "SENDER_EMAIL";
@@ -24,11 +27,30 @@ pub struct Aws {
     sdk: SdkConfig,
 }
 
+/// Bounds on every AWS call, so that an unreachable or frozen service answers 503 long before
+/// API Gateway's 29 s limit (and the functions' 10 s timeout): a connection gets 1 s, an attempt
+/// 2 s, and a whole call with its retries 5 s. Throttling is retried by the SDK's standard
+/// mode with backoff, up to 3 attempts, before it becomes a 503.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
+}
+
+pub fn retries() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
+}
+
 impl Aws {
     pub async fn from_env() -> Self {
-        Self {
-            sdk: aws_config::defaults(BehaviorVersion::latest()).load().await,
-        }
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts())
+            .retry_config(retries())
+            .load()
+            .await;
+        Self { sdk }
     }
 
     pub fn from_sdk_config(sdk: SdkConfig) -> Self {

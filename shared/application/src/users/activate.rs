@@ -1,5 +1,5 @@
 use super::modify::{ModifyError, modify_user};
-use crate::ports::{RepositoryError, UserRepository};
+use crate::ports::{IfMatch, RepositoryError, UserRepository};
 use domain::{User, UserId, UserIsDeleted};
 
 #[derive(Debug, thiserror::Error)]
@@ -8,6 +8,8 @@ pub enum ActivateUserError {
     NotFound,
     #[error("a deleted user cannot be activated")]
     Deleted,
+    #[error("the user has changed since the version named in If-Match")]
+    PreconditionFailed,
     #[error("the user kept changing; try again")]
     Contended,
     #[error(transparent)]
@@ -24,16 +26,20 @@ impl<R: UserRepository> ActivateUser<R> {
         Self { users }
     }
 
-    pub async fn execute(&self, id: UserId) -> Result<User, ActivateUserError> {
-        modify_user(&self.users, id, None, User::activate)
+    /// `if_match`: the version the client expects, when it sent `If-Match`.
+    pub async fn execute(
+        &self,
+        id: UserId,
+        if_match: Option<&IfMatch>,
+    ) -> Result<User, ActivateUserError> {
+        modify_user(&self.users, id, if_match, User::activate)
             .await
             .map_err(|error| match error {
                 ModifyError::NotFound => ActivateUserError::NotFound,
                 ModifyError::Refused(UserIsDeleted) => ActivateUserError::Deleted,
                 ModifyError::Repository(error) => ActivateUserError::Repository(error),
-                ModifyError::Contended
-                | ModifyError::EmailTaken
-                | ModifyError::PreconditionFailed => ActivateUserError::Contended,
+                ModifyError::PreconditionFailed => ActivateUserError::PreconditionFailed,
+                ModifyError::Contended | ModifyError::EmailTaken => ActivateUserError::Contended,
             })
     }
 }
@@ -51,7 +57,7 @@ mod tests {
         ada.suspend().unwrap();
         let ada = users.add(ada);
         let active = ActivateUser::new(users.clone())
-            .execute(ada.id())
+            .execute(ada.id(), None)
             .await
             .unwrap();
         assert_eq!(active.status(), UserStatus::Active);
@@ -63,7 +69,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let same = ActivateUser::new(users.clone())
-            .execute(ada.id())
+            .execute(ada.id(), None)
             .await
             .unwrap();
         assert_eq!(same, ada);
@@ -76,7 +82,9 @@ mod tests {
         let mut gone = user_with_email("gone@example.com");
         gone.delete().unwrap();
         let gone = users.add(gone);
-        let result = ActivateUser::new(users.clone()).execute(gone.id()).await;
+        let result = ActivateUser::new(users.clone())
+            .execute(gone.id(), None)
+            .await;
         assert!(matches!(result, Err(ActivateUserError::Deleted)));
         assert_eq!(
             users.stored(gone.id()).unwrap().status(),

@@ -1,5 +1,5 @@
 use super::modify::{ModifyError, modify_user};
-use crate::ports::{RepositoryError, UserRepository};
+use crate::ports::{IfMatch, RepositoryError, UserRepository};
 use domain::{Changed, UserId, UserIsDeleted};
 
 #[derive(Debug, thiserror::Error)]
@@ -7,6 +7,8 @@ pub enum DeleteUserError {
     /// Unknown, or deleted already.
     #[error("no such user")]
     NotFound,
+    #[error("the user has changed since the version named in If-Match")]
+    PreconditionFailed,
     #[error("the user kept changing; try again")]
     Contended,
     #[error(transparent)]
@@ -24,17 +26,23 @@ impl<R: UserRepository> DeleteUser<R> {
         Self { users }
     }
 
-    pub async fn execute(&self, id: UserId) -> Result<(), DeleteUserError> {
+    /// `if_match`: the version the client expects, when it sent `If-Match`.
+    pub async fn execute(
+        &self,
+        id: UserId,
+        if_match: Option<&IfMatch>,
+    ) -> Result<(), DeleteUserError> {
         let delete = |user: &mut domain::User| user.delete().map(|()| Changed::Yes);
-        match modify_user(&self.users, id, None, delete).await {
+        match modify_user(&self.users, id, if_match, delete).await {
             Ok(_) => Ok(()),
             Err(ModifyError::NotFound | ModifyError::Refused(UserIsDeleted)) => {
                 Err(DeleteUserError::NotFound)
             }
             Err(ModifyError::Repository(error)) => Err(DeleteUserError::Repository(error)),
-            Err(
-                ModifyError::Contended | ModifyError::EmailTaken | ModifyError::PreconditionFailed,
-            ) => Err(DeleteUserError::Contended),
+            Err(ModifyError::PreconditionFailed) => Err(DeleteUserError::PreconditionFailed),
+            Err(ModifyError::Contended | ModifyError::EmailTaken) => {
+                Err(DeleteUserError::Contended)
+            }
         }
     }
 }
@@ -51,7 +59,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         DeleteUser::new(users.clone())
-            .execute(ada.id())
+            .execute(ada.id(), None)
             .await
             .unwrap();
 
@@ -71,15 +79,32 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let delete = DeleteUser::new(users.clone());
-        delete.execute(ada.id()).await.unwrap();
+        delete.execute(ada.id(), None).await.unwrap();
         assert!(matches!(
-            delete.execute(ada.id()).await,
+            delete.execute(ada.id(), None).await,
             Err(DeleteUserError::NotFound)
         ));
         assert!(matches!(
-            delete.execute(UserId::generate()).await,
+            delete.execute(UserId::generate(), None).await,
             Err(DeleteUserError::NotFound)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_stale_if_match_deletes_nothing_and_a_current_one_deletes() {
+        use crate::ports::IfMatch;
+        use domain::Version;
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let delete = DeleteUser::new(users.clone());
+        let stale = IfMatch::OneOf(vec![Version::new(9)]);
+        assert!(matches!(
+            delete.execute(ada.id(), Some(&stale)).await,
+            Err(DeleteUserError::PreconditionFailed)
+        ));
+        assert_eq!(users.stored(ada.id()).unwrap().status(), UserStatus::Active);
+        let current = IfMatch::OneOf(vec![ada.version()]);
+        assert!(delete.execute(ada.id(), Some(&current)).await.is_ok());
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
 use super::modify::{ModifyError, modify_user};
-use crate::ports::{Clock, RepositoryError, UserRepository};
+use crate::ports::{Clock, IfMatch, RepositoryError, UserRepository};
 use domain::{Changed, LoginRefused, User, UserId, UserStatus};
 
 #[derive(Debug, thiserror::Error)]
@@ -9,6 +9,8 @@ pub enum RecordLoginError {
     NotFound,
     #[error("a {status} user cannot log in")]
     NotAllowed { status: UserStatus },
+    #[error("the user has changed since the version named in If-Match")]
+    PreconditionFailed,
     #[error("the user kept changing; try again")]
     Contended,
     #[error(transparent)]
@@ -26,7 +28,12 @@ impl<R: UserRepository, C: Clock> RecordLogin<R, C> {
         Self { users, clock }
     }
 
-    pub async fn execute(&self, id: UserId) -> Result<User, RecordLoginError> {
+    /// `if_match`: the version the client expects, when it sent `If-Match`.
+    pub async fn execute(
+        &self,
+        id: UserId,
+        if_match: Option<&IfMatch>,
+    ) -> Result<User, RecordLoginError> {
         let now = self.clock.now();
         let record = |user: &mut User| {
             if user.is_deleted() {
@@ -34,7 +41,7 @@ impl<R: UserRepository, C: Clock> RecordLogin<R, C> {
             }
             user.record_login(now).map(|()| Changed::Yes).map_err(Some)
         };
-        modify_user(&self.users, id, None, record)
+        modify_user(&self.users, id, if_match, record)
             .await
             .map_err(|error| match error {
                 ModifyError::NotFound | ModifyError::Refused(None) => RecordLoginError::NotFound,
@@ -42,9 +49,8 @@ impl<R: UserRepository, C: Clock> RecordLogin<R, C> {
                     RecordLoginError::NotAllowed { status }
                 }
                 ModifyError::Repository(error) => RecordLoginError::Repository(error),
-                ModifyError::Contended
-                | ModifyError::EmailTaken
-                | ModifyError::PreconditionFailed => RecordLoginError::Contended,
+                ModifyError::PreconditionFailed => RecordLoginError::PreconditionFailed,
+                ModifyError::Contended | ModifyError::EmailTaken => RecordLoginError::Contended,
             })
     }
 }
@@ -60,7 +66,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let clock = FixedClock::default();
         let user = RecordLogin::new(users.clone(), clock.clone())
-            .execute(ada.id())
+            .execute(ada.id(), None)
             .await
             .unwrap();
         assert_eq!(user.last_login(), Some(clock.now()));
@@ -74,7 +80,7 @@ mod tests {
         ada.suspend().unwrap();
         let ada = users.add(ada);
         let result = RecordLogin::new(users.clone(), FixedClock::default())
-            .execute(ada.id())
+            .execute(ada.id(), None)
             .await;
         assert!(matches!(
             result,
@@ -93,11 +99,11 @@ mod tests {
         let gone = users.add(gone);
         let record = RecordLogin::new(users, FixedClock::default());
         assert!(matches!(
-            record.execute(gone.id()).await,
+            record.execute(gone.id(), None).await,
             Err(RecordLoginError::NotFound)
         ));
         assert!(matches!(
-            record.execute(UserId::generate()).await,
+            record.execute(UserId::generate(), None).await,
             Err(RecordLoginError::NotFound)
         ));
     }

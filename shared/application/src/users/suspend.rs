@@ -1,5 +1,5 @@
 use super::modify::{ModifyError, modify_user};
-use crate::ports::{RepositoryError, UserRepository};
+use crate::ports::{IfMatch, RepositoryError, UserRepository};
 use domain::{User, UserId, UserIsDeleted};
 
 #[derive(Debug, thiserror::Error)]
@@ -8,6 +8,8 @@ pub enum SuspendUserError {
     NotFound,
     #[error("a deleted user cannot be suspended")]
     Deleted,
+    #[error("the user has changed since the version named in If-Match")]
+    PreconditionFailed,
     #[error("the user kept changing; try again")]
     Contended,
     #[error(transparent)]
@@ -24,16 +26,20 @@ impl<R: UserRepository> SuspendUser<R> {
         Self { users }
     }
 
-    pub async fn execute(&self, id: UserId) -> Result<User, SuspendUserError> {
-        modify_user(&self.users, id, None, User::suspend)
+    /// `if_match`: the version the client expects, when it sent `If-Match`.
+    pub async fn execute(
+        &self,
+        id: UserId,
+        if_match: Option<&IfMatch>,
+    ) -> Result<User, SuspendUserError> {
+        modify_user(&self.users, id, if_match, User::suspend)
             .await
             .map_err(|error| match error {
                 ModifyError::NotFound => SuspendUserError::NotFound,
                 ModifyError::Refused(UserIsDeleted) => SuspendUserError::Deleted,
                 ModifyError::Repository(error) => SuspendUserError::Repository(error),
-                ModifyError::Contended
-                | ModifyError::EmailTaken
-                | ModifyError::PreconditionFailed => SuspendUserError::Contended,
+                ModifyError::PreconditionFailed => SuspendUserError::PreconditionFailed,
+                ModifyError::Contended | ModifyError::EmailTaken => SuspendUserError::Contended,
             })
     }
 }
@@ -49,7 +55,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let suspended = SuspendUser::new(users.clone())
-            .execute(ada.id())
+            .execute(ada.id(), None)
             .await
             .unwrap();
         assert_eq!(suspended.status(), UserStatus::Suspended);
@@ -62,8 +68,8 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let suspend = SuspendUser::new(users.clone());
-        let first = suspend.execute(ada.id()).await.unwrap();
-        let second = suspend.execute(ada.id()).await.unwrap();
+        let first = suspend.execute(ada.id(), None).await.unwrap();
+        let second = suspend.execute(ada.id(), None).await.unwrap();
         assert_eq!(first, second);
         assert_eq!(users.stored(ada.id()).unwrap().version(), Version::new(2));
     }
@@ -76,11 +82,11 @@ mod tests {
         let gone = users.add(gone);
         let suspend = SuspendUser::new(users);
         assert!(matches!(
-            suspend.execute(gone.id()).await,
+            suspend.execute(gone.id(), None).await,
             Err(SuspendUserError::Deleted)
         ));
         assert!(matches!(
-            suspend.execute(UserId::generate()).await,
+            suspend.execute(UserId::generate(), None).await,
             Err(SuspendUserError::NotFound)
         ));
     }
@@ -91,7 +97,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         users.conflict_on_next_updates(1);
         let suspended = SuspendUser::new(users.clone())
-            .execute(ada.id())
+            .execute(ada.id(), None)
             .await
             .unwrap();
         assert_eq!(suspended.status(), UserStatus::Suspended);
@@ -102,7 +108,9 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         users.conflict_on_next_updates(10);
-        let result = SuspendUser::new(users.clone()).execute(ada.id()).await;
+        let result = SuspendUser::new(users.clone())
+            .execute(ada.id(), None)
+            .await;
         assert!(matches!(result, Err(SuspendUserError::Contended)));
         assert_eq!(users.stored(ada.id()), Some(ada));
     }
