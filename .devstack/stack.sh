@@ -181,6 +181,7 @@ test_all() {
     DYNAMODB_URL="http://127.0.0.1:$DYNAMODB_PORT" API_LOG="$state/api.log" \
     DYNAMODB_PID_FILE="$state/dynamodb.pid" \
     cargo test --workspace --all-targets || status=$?
+  fuzz || status=$?
   if [ $status -ne 0 ]; then
     say "tests failed; the last lines of the API log (.devstack/run/api.log):"
     tail -n 40 "$state/api.log" || true
@@ -188,8 +189,21 @@ test_all() {
   return $status
 }
 
+# Schemathesis generates requests from docs/openapi.json, valid and invalid, and checks every
+# answer: never a 5xx, and always the status codes, content types, headers and bodies the
+# document promises. Bounded and seeded, so a run is reproducible and takes well under a minute.
+fuzz() {
+  say "fuzzing the API with schemathesis (docs/openapi.json)"
+  PYTHONPATH="$here" SCHEMATHESIS_HOOKS=schemathesis_hooks "$venv/bin/schemathesis" run docs/openapi.json \
+    --url "http://127.0.0.1:$API_PORT" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection \
+    --max-examples "${FUZZ_EXAMPLES:-25}" --seed 20261124 \
+    --report junit --report-dir "$state/schemathesis"
+}
+
 case "${1:-}" in
   install) install ;;
+  fuzz) load_env; fuzz ;;
   run) run ;;
   test) test_all ;;
   *) die "usage: $0 install|run|test" ;;

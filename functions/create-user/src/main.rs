@@ -1,5 +1,6 @@
 //! `POST /users`: registers a user and sends a welcome email.
 use application::users::CreateUser;
+use http_api::idempotency::Idempotency;
 use http_api::routes;
 use infrastructure::{Aws, SystemClock, UuidV7Ids};
 
@@ -13,5 +14,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         SystemClock,
         UuidV7Ids,
     );
-    http_api::serve(|request| routes::create_user(&use_case, request)).await
+    let idempotency = Idempotency::new(aws.idempotency_store()?, SystemClock);
+    http_api::serve(|request| {
+        idempotency.run(request, |request| routes::create_user(&use_case, request))
+    })
+    .await
 }

@@ -1,5 +1,6 @@
 //! `POST /users/{id}/orders`: places an order for an active user and sends a confirmation.
 use application::orders::PlaceOrder;
+use http_api::idempotency::Idempotency;
 use http_api::routes;
 use infrastructure::{Aws, SystemClock, UuidV7Ids};
 
@@ -14,5 +15,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         SystemClock,
         UuidV7Ids,
     );
-    http_api::serve(|request| routes::place_order(&use_case, request)).await
+    let idempotency = Idempotency::new(aws.idempotency_store()?, SystemClock);
+    http_api::serve(|request| {
+        idempotency.run(request, |request| routes::place_order(&use_case, request))
+    })
+    .await
 }

@@ -4,6 +4,7 @@
 
 pub mod docs;
 mod errors;
+pub mod idempotency;
 mod metrics;
 pub mod openapi;
 pub mod problem;

@@ -179,6 +179,7 @@ impl<'r> ToResponse<'r> for ServiceUnavailable {
 }
 
 #[utoipa::path(post, path = "/users", tag = "Users",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: a repeat with the same key and body gets the first answer again (with `Idempotency-Replayed: true`) for an hour; another body is a 422, a repeat while the first runs a 409. 1 to 255 printable ASCII characters.")),
     request_body(content = NewUserRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered; a welcome email is on its way.", body = UserBody,
@@ -281,13 +282,17 @@ fn delete_user() {}
 fn record_login() {}
 
 #[utoipa::path(post, path = "/users/{id}/orders", tag = "Orders",
-    params(("id" = String, Path, description = "The user's id", format = "uuid")),
+    params(
+        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: a repeat with the same key and body gets the first answer again (with `Idempotency-Replayed: true`) for an hour; another body is a 422, a repeat while the first runs a 409. 1 to 255 printable ASCII characters."),
+    ),
     request_body(content = PlaceOrderRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Placed, with exact line totals and total; a confirmation email is on its way.", body = OrderBody,
             headers(("Location" = String, description = "`/users/{id}/orders/{order_id}`"))),
         (status = 400, response = BadRequest), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 413, response = PayloadTooLarge),
+        (status = 404, response = NotFound), (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
         (status = 422, response = ValidationFailed),
         (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
     ))]

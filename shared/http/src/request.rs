@@ -345,6 +345,17 @@ mod tests {
     }
 
     #[test]
+    fn a_body_that_is_not_utf8_is_a_400_not_a_failure() {
+        // API Gateway hands such a body over base64-encoded; lambda_http decodes it to bytes.
+        let request = HttpRequest::builder()
+            .method("POST")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::Binary(vec![0xff, 0xfe, b'{', 0x80]))
+            .unwrap();
+        assert_eq!(status_of(JsonObject::from_request(&request)), 400);
+    }
+
+    #[test]
     fn a_body_over_64_kib_is_a_413_even_without_a_content_type() {
         let big = format!("{{\"name\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
         assert_eq!(status_of(JsonObject::from_request(&post(None, &big))), 413);

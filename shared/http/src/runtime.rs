@@ -9,14 +9,13 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::FmtSpan;
 
 /// Our crates log at this level; dependencies only warn, so production logs stay quiet.
 const OUR_CRATES: [&str; 4] = ["http_api", "application", "infrastructure", "domain"];
 
 /// JSON log lines for CloudWatch, one object per line with the fields at the top level.
 /// The level comes from `RUST_LOG` (full `EnvFilter` syntax, e.g. `debug` to see every AWS
-/// SDK call as a span with its duration), else from Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by
+/// SDK call), else from Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by
 /// the template's `ApplicationLogLevel`) for our crates, else `info`.
 pub fn init_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -36,7 +35,6 @@ pub fn init_tracing() {
         .with_target(false)
         .with_current_span(false)
         .with_span_list(false)
-        .with_span_events(FmtSpan::CLOSE)
         .without_time()
         .init();
 }

@@ -1,5 +1,6 @@
 use crate::{
-    DynamoCredentialRepository, DynamoOrderRepository, DynamoUserRepository, SesEmailSender,
+    DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository,
+    DynamoUserRepository, SesEmailSender,
 };
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -80,6 +81,14 @@ impl Aws {
     /// Reset tokens and password hashes in the table named by `TABLE_NAME`.
     pub fn credential_repository(&self) -> Result<DynamoCredentialRepository, SettingsError> {
         Ok(DynamoCredentialRepository::new(
+            self.dynamodb(),
+            required(TABLE_NAME)?,
+        ))
+    }
+
+    /// Idempotency records in the table named by `TABLE_NAME`.
+    pub fn idempotency_store(&self) -> Result<DynamoIdempotencyStore, SettingsError> {
+        Ok(DynamoIdempotencyStore::new(
             self.dynamodb(),
             required(TABLE_NAME)?,
         ))

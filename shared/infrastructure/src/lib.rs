@@ -10,7 +10,8 @@ pub mod system;
 
 pub use config::{Aws, SENDER_EMAIL, SettingsError, TABLE_NAME};
 pub use dynamodb::{
-    DynamoCredentialRepository, DynamoOrderRepository, DynamoUserRepository, table,
+    DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository,
+    DynamoUserRepository, table,
 };
 pub use passwords::{Argon2Hasher, OsResetTokens};
 pub use ses::SesEmailSender;

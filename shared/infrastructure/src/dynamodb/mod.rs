@@ -4,6 +4,7 @@
 mod credentials;
 mod cursor;
 mod errors;
+mod idempotency;
 mod items;
 mod orders;
 pub mod table;
@@ -11,5 +12,6 @@ mod transactions;
 mod users;
 
 pub use credentials::DynamoCredentialRepository;
+pub use idempotency::DynamoIdempotencyStore;
 pub use orders::DynamoOrderRepository;
 pub use users::DynamoUserRepository;
