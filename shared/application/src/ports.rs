@@ -365,3 +365,24 @@ impl IfMatch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_page_limit_is_a_whole_number_from_1_to_100(raw in "\\PC{0,6}|-?[0-9]{1,4}") {
+            let expected = raw.trim().parse::<i64>().ok().filter(|n| (1..=100).contains(n));
+            prop_assert_eq!(PageLimit::parse(&raw).ok().map(|limit| limit.get() as i64), expected);
+        }
+
+        #[test]
+        fn if_match_holds_exactly_the_listed_versions(current in any::<u64>(), listed in prop::collection::vec(any::<u64>(), 0..5)) {
+            let if_match = IfMatch::OneOf(listed.iter().copied().map(Version::new).collect());
+            prop_assert_eq!(if_match.matches(Version::new(current)), listed.contains(&current));
+            prop_assert!(IfMatch::Any.matches(Version::new(current)));
+        }
+    }
+}

@@ -70,6 +70,22 @@ mod tests {
         assert!(first.to_string() < second.to_string());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn only_canonical_uuid_v7_text_parses_and_it_round_trips(raw in "\\PC{0,40}|[0-9a-fA-F-]{36}") {
+            if let Ok(id) = UserId::parse(&raw) {
+                proptest::prop_assert_eq!(id.to_string(), raw);
+            }
+        }
+
+        #[test]
+        fn every_v7_uuid_round_trips(bytes in proptest::prelude::any::<[u8; 16]>()) {
+            let uuid = uuid::Builder::from_random_bytes(bytes).with_version(uuid::Version::SortRand).into_uuid();
+            let text = uuid.hyphenated().to_string();
+            proptest::prop_assert_eq!(OrderId::parse(&text).map(|id| id.to_string()), Ok(text));
+        }
+    }
+
     #[test]
     fn other_spellings_and_other_versions_are_not_ids() {
         let id = UserId::generate().to_string();

@@ -285,6 +285,21 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn a_sku_is_accepted_exactly_when_it_matches_the_pattern(raw in "\\PC{0,70}|[A-Za-z0-9_-]{0,70}") {
+            let valid = (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            proptest::prop_assert_eq!(Sku::parse(&raw).is_ok(), valid);
+        }
+
+        #[test]
+        fn a_quantity_is_accepted_exactly_from_1_to_1000(value in proptest::prelude::any::<i64>(), small in -5i64..1010) {
+            for value in [value, small] {
+                proptest::prop_assert_eq!(Quantity::new(value).is_ok(), (1..=1000).contains(&value));
+            }
+        }
+    }
+
     #[test]
     fn skus_and_quantities_keep_their_bounds() {
         assert!(Sku::parse(&"a".repeat(64)).is_ok());

@@ -67,6 +67,19 @@ mod tests {
         assert_eq!(Password::parse(&"x".repeat(129)), Err(PasswordError));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn a_password_is_accepted_exactly_with_12_to_128_characters(raw in "\\PC{0,140}") {
+            let length = raw.chars().count();
+            proptest::prop_assert_eq!(Password::parse(&raw).is_ok(), (12..=128).contains(&length));
+            if let Ok(password) = Password::parse(&raw) {
+                proptest::prop_assert_eq!(password.expose(), raw.as_str());
+                let shown = format!("{password:?}");
+                proptest::prop_assert!(!shown.contains(&raw));
+            }
+        }
+    }
+
     #[test]
     fn secrets_never_show_in_debug_output() {
         let password = Password::parse("correct horse battery").unwrap();

@@ -387,6 +387,54 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_body_and_content_type_is_read_or_refused_with_400_or_413_never_a_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            content_type in proptest::option::of("application/json|text/plain|application/problem\\+json|\\PC{0,20}"),
+        ) {
+            let mut builder = HttpRequest::builder().method("POST").uri("/users");
+            if let Some(content_type) = &content_type {
+                builder = builder.header(header::CONTENT_TYPE, content_type.as_str());
+            }
+            let request = builder.body(Body::Binary(body)).unwrap();
+            let status = status_of(JsonObject::from_request(&request));
+            proptest::prop_assert!([200, 400, 413].contains(&status), "{status}");
+        }
+
+        #[test]
+        fn any_json_object_gives_every_field_its_verdict(
+            fields in proptest::collection::btree_map("[a-z_]{1,8}", proptest::prelude::any::<Option<i32>>(), 0..6),
+        ) {
+            let object: serde_json::Map<String, serde_json::Value> =
+                fields.iter().map(|(name, value)| (name.clone(), serde_json::json!(value))).collect();
+            let request = post(Some("application/json"), &serde_json::Value::Object(object).to_string());
+            let mut body = JsonObject::from_request(&request).unwrap();
+            let email = body.string("email", |raw| Ok::<_, String>(raw.to_owned()));
+            match body.finish(email) {
+                Ok(_) => proptest::prop_assert!(false, "email is never a string here"),
+                Err(problem) => {
+                    proptest::prop_assert_eq!(problem.status.as_u16(), 422);
+                    let named: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+                    proptest::prop_assert!(named.contains(&"email"));
+                    for field in fields.keys().filter(|field| *field != "email") {
+                        proptest::prop_assert!(named.contains(&field.as_str()), "{field} is unknown and must be named");
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn if_match_never_panics_and_reads_every_strong_tag(raw in "\\PC{0,40}", version in proptest::prelude::any::<u64>()) {
+            let header_value = |value: &str| HttpRequest::builder().header(header::IF_MATCH, value).body(Body::Empty).unwrap();
+            if lambda_http::http::HeaderValue::from_str(&raw).is_ok() {
+                let _ = if_match(&header_value(&raw));
+            }
+            let strong = format!("\"{version}\"");
+            proptest::prop_assert_eq!(if_match(&header_value(&strong)), Some(IfMatch::OneOf(vec![Version::new(version)])));
+        }
+    }
+
     #[test]
     fn if_match_reads_strong_tags_and_star() {
         let with = |value: &str| {
