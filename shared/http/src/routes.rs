@@ -21,7 +21,7 @@ use application::users::{
 use domain::{
     Currency, Email, LineRequest, Money, Order, Password, Quantity, Sku, UserName, UserStatus,
 };
-use lambda_http::http::StatusCode;
+use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 
 pub type HandlerResult = Result<Response<Body>, Problem>;
@@ -313,14 +313,11 @@ pub async fn documentation(document: &str, page: &str, request: Request) -> Hand
     };
     let mut response = Response::new(Body::from(body.to_owned()));
     let headers = response.headers_mut();
-    headers.insert(
-        lambda_http::http::header::CONTENT_TYPE,
-        lambda_http::http::HeaderValue::from_static(content_type),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     // The document changes only with a deployment.
     headers.insert(
-        lambda_http::http::header::CACHE_CONTROL,
-        lambda_http::http::HeaderValue::from_static("public, max-age=300"),
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
     );
     Ok(response)
 }
