@@ -191,7 +191,7 @@ impl<'r> ToResponse<'r> for ServiceUnavailable {
 fn create_user() {}
 
 #[utoipa::path(get, path = "/users/{id}", tag = "Users",
-    params(("id" = String, Path, description = "The user's id", format = "uuid")),
+    params(("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")),
     responses(
         (status = 200, description = "The user, if active.", body = UserBody,
             headers(("ETag" = String, description = "The user's version"))),
@@ -215,7 +215,7 @@ fn list_users() {}
 
 #[utoipa::path(put, path = "/users/{id}/email", tag = "Users",
     params(
-        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
         ("If-Match" = Option<String>, Header, description = "The ETag the change applies to; `*` for any"),
     ),
     request_body(content = EmailChangeRequest, content_type = "application/json"),
@@ -231,7 +231,7 @@ fn update_user_email() {}
 
 #[utoipa::path(post, path = "/users/{id}/suspend", tag = "Users",
     params(
-        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
         ("If-Match" = Option<String>, Header, description = "The ETag the change applies to; `*` for any"),
     ),
     responses(
@@ -244,7 +244,7 @@ fn suspend_user() {}
 
 #[utoipa::path(post, path = "/users/{id}/activate", tag = "Users",
     params(
-        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
         ("If-Match" = Option<String>, Header, description = "The ETag the change applies to; `*` for any"),
     ),
     responses(
@@ -257,7 +257,7 @@ fn activate_user() {}
 
 #[utoipa::path(delete, path = "/users/{id}", tag = "Users",
     params(
-        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
         ("If-Match" = Option<String>, Header, description = "The ETag the deletion applies to; `*` for any"),
     ),
     responses(
@@ -269,7 +269,7 @@ fn delete_user() {}
 
 #[utoipa::path(post, path = "/users/{id}/logins", tag = "Users",
     params(
-        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
         ("If-Match" = Option<String>, Header, description = "The ETag the change applies to; `*` for any"),
     ),
     responses(
@@ -283,7 +283,7 @@ fn record_login() {}
 
 #[utoipa::path(post, path = "/users/{id}/orders", tag = "Orders",
     params(
-        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: a repeat with the same key and body gets the first answer again (with `Idempotency-Replayed: true`) for an hour; another body is a 422, a repeat while the first runs a 409. 1 to 255 printable ASCII characters."),
     ),
     request_body(content = PlaceOrderRequest, content_type = "application/json"),
@@ -300,8 +300,8 @@ fn place_order() {}
 
 #[utoipa::path(get, path = "/users/{id}/orders/{order_id}", tag = "Orders",
     params(
-        ("id" = String, Path, description = "The user's id", format = "uuid"),
-        ("order_id" = String, Path, description = "The order's id", format = "uuid"),
+        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+        ("order_id" = String, Path, description = "The order's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
     ),
     responses(
         (status = 200, description = "The order.", body = OrderBody),
@@ -312,7 +312,7 @@ fn get_order() {}
 
 #[utoipa::path(get, path = "/users/{id}/orders", tag = "Orders",
     params(
-        ("id" = String, Path, description = "The user's id", format = "uuid"),
+        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
         ("limit" = Option<u8>, Query, description = "Page size", minimum = 1, maximum = 100),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, unchanged"),
     ),
