@@ -74,16 +74,7 @@ impl CredentialRepository for DynamoCredentialRepository {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<ResetTokenRecord>, RepositoryError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(reset_key(hash)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(repository_error)?;
-        let Some(item) = output.item else {
+        let Some(item) = items::read(&self.client, &self.table, reset_key(hash)).await? else {
             return Ok(None);
         };
         let corrupt = || corrupt_item("a reset token item is malformed");
@@ -150,16 +141,8 @@ impl CredentialRepository for DynamoCredentialRepository {
         &self,
         user_id: UserId,
     ) -> Result<Option<PasswordHash>, RepositoryError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(password_key(user_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(repository_error)?;
-        let Some(item) = output.item else {
+        let Some(item) = items::read(&self.client, &self.table, password_key(user_id)).await?
+        else {
             return Ok(None);
         };
         let phc = item

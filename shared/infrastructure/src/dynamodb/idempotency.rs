@@ -50,16 +50,7 @@ impl DynamoIdempotencyStore {
     }
 
     async fn read(&self, idempotency_key: &str) -> Result<Option<Item>, RepositoryError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(idempotency_key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(repository_error)?;
-        Ok(output.item)
+        items::read(&self.client, &self.table, key(idempotency_key)).await
     }
 }
 

@@ -10,6 +10,24 @@ use std::collections::HashMap;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
+/// The item under `key`, read strongly consistent: every read here either answers a client
+/// who may have just written, or starts a read-modify-write that must see the latest version.
+pub(crate) async fn read(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<Item>, RepositoryError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(super::errors::repository_error)?;
+    Ok(output.item)
+}
+
 const USER_PREFIX: &str = "USER#";
 const USER_SORT_KEY: &str = "PROFILE";
 const EMAIL_PREFIX: &str = "EMAIL#";

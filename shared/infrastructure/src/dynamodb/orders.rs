@@ -143,16 +143,8 @@ impl OrderRepository for DynamoOrderRepository {
         user_id: UserId,
         order_id: OrderId,
     ) -> Result<Option<Order>, RepositoryError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(order_key(user_id, order_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(repository_error)?;
-        output.item.map(to_order).transpose()
+        let item = items::read(&self.client, &self.table, order_key(user_id, order_id)).await?;
+        item.map(to_order).transpose()
     }
 
     async fn list(

@@ -84,30 +84,13 @@ impl UserRepository for DynamoUserRepository {
     }
 
     async fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(items::user_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(repository_error)?;
-        output.item.map(items::to_user).transpose()
+        let item = items::read(&self.client, &self.table, items::user_key(id)).await?;
+        item.map(items::to_user).transpose()
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepositoryError> {
-        let claim = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(items::email_claim_key(email)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(repository_error)?;
+        let claim = items::read(&self.client, &self.table, items::email_claim_key(email)).await?;
         let owner = claim
-            .item
             .as_ref()
             .and_then(|item| item.get("user_id"))
             .and_then(|id| id.as_s().ok());
