@@ -1,7 +1,7 @@
 # The two commands: `make run` serves the API on http://localhost:9000 with DynamoDB Local
 # and a local SES; `make test` sets up the same stack, runs every test, and stops it.
 .DEFAULT_GOAL := help
-.PHONY: help run test install check fmt clippy validate package deploy openapi
+.PHONY: help run test install check fmt clippy validate package deploy openapi bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -11,6 +11,9 @@ run: ## install what is missing, start DynamoDB Local, the local SES and the API
 
 test: validate ## the same set-up, then every test; stops what it started, also when tests fail
 	@.devstack/stack.sh test
+
+bench: ## release builds under a loopback Lambda Runtime API: cold start, latency, memory (docs/performance.md)
+	@.devstack/stack.sh bench
 
 install: ## install the local stack's tools into the repository (.devstack/)
 	@.devstack/stack.sh install

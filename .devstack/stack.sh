@@ -201,10 +201,46 @@ fuzz() {
     --report junit --report-dir "$state/schemathesis"
 }
 
+# The bench (docs/performance.md): release bootstraps of every function plus the harness and
+# the empty Lambda, built in one cargo invocation so they share one feature set, then zipped as
+# Lambda deploys them; the harness runs them against DynamoDB Local and the local SES.
+bench() {
+  install
+  load_env
+  trap 'stop_all' EXIT
+  trap 'exit 130' INT TERM
+  local triple packages=() dir name
+  triple=$(rustc -vV | sed -n 's/^host: //p')
+  for dir in functions/*/; do
+    packages+=(--package "$(basename "$dir")")
+  done
+  say "building the functions and the bench (release profile, $triple)"
+  cargo build --release --target "$triple" "${packages[@]}" --package bench
+  local bin_dir="$root/target/$triple/release" zip_dir="$root/target/bench/zips"
+  mkdir -p "$zip_dir"
+  for dir in functions/*/; do
+    name=$(basename "$dir")
+    python3 - "$bin_dir/$name" "$zip_dir/$name.zip" <<'PY'
+import sys, zipfile
+binary, archive = sys.argv[1:]
+info = zipfile.ZipInfo("bootstrap")
+info.external_attr = 0o100755 << 16
+info.compress_type = zipfile.ZIP_DEFLATED
+with open(binary, "rb") as source, zipfile.ZipFile(archive, "w") as target:
+    target.writestr(info, source.read())
+PY
+  done
+  start_services
+  say "running the bench (rounds: ${BENCH_ROUNDS:-3}, warm invocations: ${BENCH_INVOCATIONS:-1000})"
+  BENCH_BIN_DIR="$bin_dir" BENCH_ZIP_DIR="$zip_dir" BENCH_OUT="$root/target/bench" \
+    "$bin_dir/bench"
+}
+
 case "${1:-}" in
   install) install ;;
   fuzz) load_env; fuzz ;;
   run) run ;;
   test) test_all ;;
-  *) die "usage: $0 install|run|test" ;;
+  bench) bench ;;
+  *) die "usage: $0 install|run|test|bench" ;;
 esac

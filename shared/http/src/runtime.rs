@@ -8,35 +8,48 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Our crates log at this level; dependencies only warn, so production logs stay quiet.
 const OUR_CRATES: [&str; 4] = ["http_api", "application", "infrastructure", "domain"];
 
 /// JSON log lines for CloudWatch, one object per line with the fields at the top level.
-/// The level comes from `RUST_LOG` (full `EnvFilter` syntax, e.g. `debug` to see every AWS
-/// SDK call), else from Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by
-/// the template's `ApplicationLogLevel`) for our crates, else `info`.
+/// The level comes from `RUST_LOG` (`level` or `target=level` directives, comma-separated,
+/// e.g. `debug` to see every AWS SDK call), else from Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by
+/// the template's `ApplicationLogLevel`) for our crates, else `info`. A `Targets` filter
+/// rather than `EnvFilter`: it needs no regex engine, which keeps every binary smaller.
 pub fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-            .map(|level| level.to_lowercase())
-            .unwrap_or_else(|_| "info".to_owned());
-        let directives: Vec<String> = OUR_CRATES
-            .iter()
-            .map(|krate| format!("{krate}={level}"))
-            .collect();
-        EnvFilter::new(format!("warn,{}", directives.join(",")))
-    });
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .unwrap_or_else(|| {
+            let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+                .ok()
+                .map_or(LevelFilter::INFO, |level| lambda_level(&level));
+            Targets::new()
+                .with_default(LevelFilter::WARN)
+                .with_targets(OUR_CRATES.map(|krate| (krate, level)))
+        });
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
-        .with_env_filter(filter)
         .with_target(false)
         .with_current_span(false)
         .with_span_list(false)
         .without_time()
+        .finish()
+        .with(filter)
         .init();
+}
+
+/// Lambda's log levels (`TRACE` to `FATAL`) as a filter; anything unknown logs at `info`.
+fn lambda_level(level: &str) -> LevelFilter {
+    if level.eq_ignore_ascii_case("fatal") {
+        return LevelFilter::ERROR;
+    }
+    level.parse().unwrap_or(LevelFilter::INFO)
 }
 
 /// True for the first invocation of this process only.
@@ -113,6 +126,14 @@ mod tests {
     use super::*;
     use lambda_http::http;
     use std::collections::HashMap;
+
+    #[test]
+    fn lambda_log_levels_map_to_filters() {
+        assert_eq!(lambda_level("DEBUG"), LevelFilter::DEBUG);
+        assert_eq!(lambda_level("WARN"), LevelFilter::WARN);
+        assert_eq!(lambda_level("FATAL"), LevelFilter::ERROR);
+        assert_eq!(lambda_level("loud"), LevelFilter::INFO);
+    }
 
     #[test]
     fn a_route_carries_parameter_names_not_their_values() {

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 pub const TABLE_NAME: &str = "TABLE_NAME";
 pub const SENDER_EMAIL: &str = "SENDER_EMAIL";
+/// `true` opens the DynamoDB connection during init (docs/performance.md has the trade-off).
+pub const WARM_DYNAMODB_CONNECTION: &str = "WARM_DYNAMODB_CONNECTION";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -51,7 +53,33 @@ impl Aws {
             .retry_config(retries())
             .load()
             .await;
-        Self { sdk }
+        let aws = Self { sdk };
+        if env::var(WARM_DYNAMODB_CONNECTION).is_ok_and(|value| value == "true") {
+            aws.warm_dynamodb_connection().await;
+        }
+        aws
+    }
+
+    /// One `GetItem` of a key no item has, so that connection set-up (TCP, TLS) and the SDK's
+    /// first-call work happen in init instead of in the first request. Its outcome does not
+    /// matter: even a refused call leaves the connection open for reuse.
+    async fn warm_dynamodb_connection(&self) {
+        let Ok(table) = required(TABLE_NAME) else {
+            return;
+        };
+        let key = |value: &str| aws_sdk_dynamodb::types::AttributeValue::S(value.to_owned());
+        let outcome = self
+            .dynamodb()
+            .get_item()
+            .table_name(table)
+            .key("pk", key("WARM-UP"))
+            .key("sk", key("WARM-UP"))
+            .send()
+            .await;
+        tracing::debug!(
+            succeeded = outcome.is_ok(),
+            "warmed the DynamoDB connection"
+        );
     }
 
     pub fn from_sdk_config(sdk: SdkConfig) -> Self {
@@ -60,6 +88,10 @@ impl Aws {
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    pub fn sesv2(&self) -> aws_sdk_sesv2::Client {
+        aws_sdk_sesv2::Client::new(&self.sdk)
     }
 
     /// Users in the table named by `TABLE_NAME`.
@@ -98,10 +130,7 @@ impl Aws {
     pub fn email_sender(&self) -> Result<SesEmailSender, SettingsError> {
         let sender =
             Email::parse(&required(SENDER_EMAIL)?).map_err(SettingsError::InvalidSender)?;
-        Ok(SesEmailSender::new(
-            aws_sdk_sesv2::Client::new(&self.sdk),
-            sender,
-        ))
+        Ok(SesEmailSender::new(self.sesv2(), sender))
     }
 }
 

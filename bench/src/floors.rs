@@ -1,0 +1,122 @@
+//! The floors: bare SDK round trips from one reused client, with no Lambda around them, to
+//! the same DynamoDB Local and local SES the functions use.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// `GetItem` (strongly consistent, as the repositories read) of each user's item.
+pub async fn get_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    user_ids: &[String],
+) -> anyhow::Result<Vec<Duration>> {
+    let mut durations = Vec::with_capacity(user_ids.len());
+    for id in user_ids {
+        let started = Instant::now();
+        let output = client
+            .get_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(format!("USER#{id}")))
+            .key("sk", AttributeValue::S("PROFILE".to_owned()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        durations.push(started.elapsed());
+        anyhow::ensure!(output.item.is_some(), "user {id} is not in the table");
+    }
+    Ok(durations)
+}
+
+/// `TransactWriteItems` shaped like a registration: an item with a user's attributes and
+/// index keys (in index partitions no listing reads) and a claim, both conditional on not
+/// existing.
+pub async fn transact_write_items(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    tag: &str,
+    count: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut durations = Vec::with_capacity(count);
+    for index in 0..count {
+        let id = format!("{tag}-{index}");
+        let email = format!("floor-{id}@example.com");
+        let user = item([
+            ("pk", format!("BENCH#{id}")),
+            ("sk", "PROFILE".to_owned()),
+            ("entity", "bench".to_owned()),
+            ("id", id.clone()),
+            ("email", email.clone()),
+            ("email_normalized", email.clone()),
+            ("name", "Ada Lovelace".to_owned()),
+            ("status", "active".to_owned()),
+            ("created_at", "2026-11-24T00:00:00.000000Z".to_owned()),
+            ("version", "1".to_owned()),
+            ("gsi1pk", "BENCH-STATUS#active".to_owned()),
+            ("gsi1sk", id.clone()),
+            ("gsi2pk", "BENCH-LIVE".to_owned()),
+            ("gsi2sk", id.clone()),
+        ]);
+        let claim = item([
+            ("pk", format!("BENCH-CLAIM#{email}")),
+            ("sk", "CLAIM".to_owned()),
+            ("entity", "bench".to_owned()),
+            ("user_id", id),
+        ]);
+        let writes = [user, claim].into_iter().map(|item| {
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        });
+        let writes = writes.collect::<anyhow::Result<Vec<_>>>()?;
+        let started = Instant::now();
+        client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await?;
+        durations.push(started.elapsed());
+    }
+    Ok(durations)
+}
+
+/// SES v2 `SendEmail` of a short text message, as the welcome email is sent.
+pub async fn send_email(
+    client: &aws_sdk_sesv2::Client,
+    sender: &str,
+    count: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut durations = Vec::with_capacity(count);
+    for index in 0..count {
+        let text = |data: &str| Content::builder().data(data).charset("UTF-8").build();
+        let message = Message::builder()
+            .subject(text("Welcome")?)
+            .body(Body::builder().text(text("Hello from the bench.")?).build())
+            .build();
+        let started = Instant::now();
+        client
+            .send_email()
+            .from_email_address(sender)
+            .destination(
+                Destination::builder()
+                    .to_addresses(format!("floor-{index}@example.com"))
+                    .build(),
+            )
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await?;
+        durations.push(started.elapsed());
+    }
+    Ok(durations)
+}
+
+fn item<const N: usize>(attributes: [(&str, String); N]) -> HashMap<String, AttributeValue> {
+    attributes
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), AttributeValue::S(value)))
+        .collect()
+}

@@ -1,0 +1,378 @@
+//! `make bench`: every function's release bootstrap under a loopback Lambda Runtime API,
+//! against DynamoDB Local and the local SES. See docs/performance.md.
+
+mod floors;
+mod http1;
+mod process;
+mod proxy;
+mod report;
+mod runtime_api;
+mod stats;
+mod workload;
+
+use anyhow::Context;
+use process::{cpu_ticks, lambda_environment, launch, peak_rss_kib, stop};
+use proxy::Calls;
+use report::{Results, RoundSample};
+use runtime_api::RuntimeApi;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use workload::{FUNCTIONS, Round};
+
+const INIT_LIMIT: Duration = Duration::from_secs(20);
+const INVOCATION_LIMIT: Duration = Duration::from_secs(30);
+
+/// What to run, from `BENCH_*` variables, and where the local stack is, from local.env's.
+struct Settings {
+    rounds: usize,
+    warm_invocations: usize,
+    cold_starts: usize,
+    count_invocations: usize,
+    functions: Vec<&'static str>,
+    bin_dir: PathBuf,
+    zip_dir: PathBuf,
+    out_dir: PathBuf,
+    function_env: Vec<(String, String)>,
+    table: String,
+    sender: String,
+    dynamodb_endpoint: String,
+    ses_endpoint: String,
+}
+
+fn setting<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .ok()
+            .with_context(|| format!("{name}={value} is not valid")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn required(name: &str) -> anyhow::Result<String> {
+    std::env::var(name).with_context(|| format!("{name} is not set (see .devstack/local.env)"))
+}
+
+impl Settings {
+    fn from_env() -> anyhow::Result<Self> {
+        let only: Option<Vec<String>> = std::env::var("BENCH_FUNCTIONS")
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+            .map(|value| {
+                value
+                    .split(',')
+                    .map(|name| name.trim().to_owned())
+                    .collect()
+            });
+        if let Some(unknown) = only
+            .iter()
+            .flatten()
+            .find(|name| !FUNCTIONS.contains(&name.as_str()))
+        {
+            anyhow::bail!("BENCH_FUNCTIONS names {unknown}, which the bench does not know");
+        }
+        let functions = FUNCTIONS
+            .into_iter()
+            .filter(|name| {
+                only.as_ref()
+                    .is_none_or(|only| only.iter().any(|o| o == name))
+            })
+            .collect();
+        let function_env = std::env::var("BENCH_FUNCTION_ENV")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+            .collect();
+        Ok(Self {
+            rounds: setting("BENCH_ROUNDS", 3)?,
+            warm_invocations: setting("BENCH_INVOCATIONS", 1000)?,
+            cold_starts: setting("BENCH_COLD_STARTS", 10)?,
+            count_invocations: setting("BENCH_COUNT_INVOCATIONS", 20)?,
+            functions,
+            bin_dir: setting(
+                "BENCH_BIN_DIR",
+                "target/x86_64-unknown-linux-gnu/release".into(),
+            )?,
+            zip_dir: setting("BENCH_ZIP_DIR", "target/bench/zips".into())?,
+            out_dir: setting("BENCH_OUT", "target/bench".into())?,
+            function_env,
+            table: required("TABLE_NAME")?,
+            sender: required("SENDER_EMAIL")?,
+            dynamodb_endpoint: required("AWS_ENDPOINT_URL_DYNAMODB")?,
+            ses_endpoint: required("AWS_ENDPOINT_URL_SESV2")?,
+        })
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        json!({
+            "rounds": self.rounds,
+            "warm_invocations": self.warm_invocations,
+            "cold_starts": self.cold_starts + 1,
+            "count_invocations": self.count_invocations,
+            "function_env": self.function_env.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// One function process, from spawn to kill.
+struct ProcessRun {
+    init_ms: f64,
+    durations_ms: Vec<f64>,
+    peak_rss_kib: u64,
+    cpu_ms_per_1000: f64,
+}
+
+struct Bench {
+    settings: Settings,
+    ms_per_tick: f64,
+    dynamodb: aws_sdk_dynamodb::Client,
+    ses: aws_sdk_sesv2::Client,
+    results: Results,
+}
+
+impl Bench {
+    /// Runs `indices` of `function`'s workload in one fresh process.
+    async fn run_process(
+        &self,
+        function: &str,
+        round: &mut Round,
+        indices: Range<usize>,
+        dynamodb_endpoint: &str,
+        calls_in_init: Option<&Calls>,
+    ) -> anyhow::Result<(ProcessRun, BTreeMap<String, u64>)> {
+        let mut api = RuntimeApi::start(function).await?;
+        let mut own = vec![
+            ("TABLE_NAME".to_owned(), self.settings.table.clone()),
+            ("SENDER_EMAIL".to_owned(), self.settings.sender.clone()),
+            (
+                "AWS_ENDPOINT_URL_DYNAMODB".to_owned(),
+                dynamodb_endpoint.to_owned(),
+            ),
+            (
+                "AWS_ENDPOINT_URL_SESV2".to_owned(),
+                self.settings.ses_endpoint.clone(),
+            ),
+        ];
+        own.extend(self.settings.function_env.iter().cloned());
+        let environment = lambda_environment(function, &api.address(), &own);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(
+            self.settings
+                .out_dir
+                .join("logs")
+                .join(format!("{function}.log")),
+        )?;
+        let binary = self.settings.bin_dir.join(function);
+        let launched = Instant::now();
+        let child = launch(&binary, &environment, &log)?;
+        let pid = child.id();
+        let run = async {
+            let initialized = api.initialized(INIT_LIMIT).await?;
+            let init_calls = calls_in_init.map(Calls::take).unwrap_or_default();
+            let mut durations_ms = Vec::with_capacity(indices.len());
+            let mut ticks_after_first = 0;
+            for index in indices {
+                let event = round.event(function, index)?;
+                let invocation = api.invoke(&event, INVOCATION_LIMIT).await?;
+                round.record(function, index, &invocation.response)?;
+                durations_ms.push(invocation.duration.as_secs_f64() * 1000.0);
+                if durations_ms.len() == 1 {
+                    ticks_after_first = cpu_ticks(pid)?;
+                }
+            }
+            let warm = durations_ms.len().saturating_sub(1).max(1) as f64;
+            let cpu_ms = (cpu_ticks(pid)? - ticks_after_first) as f64 * self.ms_per_tick;
+            let run = ProcessRun {
+                init_ms: (initialized - launched).as_secs_f64() * 1000.0,
+                durations_ms,
+                peak_rss_kib: peak_rss_kib(pid)?,
+                cpu_ms_per_1000: cpu_ms / warm * 1000.0,
+            };
+            anyhow::Ok((run, init_calls))
+        }
+        .await;
+        stop(child);
+        run.with_context(|| {
+            format!(
+                "{function} (log: {})",
+                self.settings
+                    .out_dir
+                    .join("logs")
+                    .join(format!("{function}.log"))
+                    .display()
+            )
+        })
+    }
+
+    /// Cold starts (each a fresh process and one invocation), then one process for the warm
+    /// invocations.
+    async fn measure(&self, function: &str, round: &mut Round) -> anyhow::Result<RoundSample> {
+        let endpoint = self.settings.dynamodb_endpoint.clone();
+        let mut sample = RoundSample::default();
+        let cold = self.settings.cold_starts;
+        for index in 0..cold {
+            let (run, _) = self
+                .run_process(function, round, index..index + 1, &endpoint, None)
+                .await?;
+            sample.init_ms.push(run.init_ms);
+            sample.first_ms.push(run.durations_ms[0]);
+        }
+        let long = cold..cold + 1 + self.settings.warm_invocations;
+        let (run, _) = self
+            .run_process(function, round, long, &endpoint, None)
+            .await?;
+        sample.init_ms.push(run.init_ms);
+        sample.first_ms.push(run.durations_ms[0]);
+        sample.warm_ms = run.durations_ms[1..].to_vec();
+        sample.peak_rss_kib = run.peak_rss_kib;
+        sample.cpu_ms_per_1000 = run.cpu_ms_per_1000;
+        Ok(sample)
+    }
+
+    async fn tokens_from_mailbox(&self, round: &mut Round) -> anyhow::Result<()> {
+        let store = http1::get(&format!("{}/store", self.settings.ses_endpoint)).await?;
+        round.take_tokens(&serde_json::from_slice(&store)?)
+    }
+
+    /// Every function once through the counting proxy: DynamoDB calls per request. It also
+    /// warms DynamoDB Local's JIT before anything is timed.
+    async fn count_calls(&mut self, run_tag: &str) -> anyhow::Result<()> {
+        let upstream: SocketAddr = self
+            .settings
+            .dynamodb_endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .context(
+                "AWS_ENDPOINT_URL_DYNAMODB must be http://<ip>:<port> for the counting proxy",
+            )?;
+        let calls = Calls::default();
+        let proxy = proxy::start(upstream, calls.clone()).await?;
+        let endpoint = format!("http://{proxy}");
+        let mut round = Round::new(format!("{run_tag}-count"));
+        let count = self.settings.count_invocations.max(1);
+        for function in self.settings.functions.clone() {
+            eprintln!("==> counting DynamoDB calls: {function}");
+            if function == "confirm-password-reset" {
+                self.tokens_from_mailbox(&mut round).await?;
+            }
+            let (_, init_calls) = self
+                .run_process(function, &mut round, 0..count, &endpoint, Some(&calls))
+                .await?;
+            let per_request = calls
+                .take()
+                .into_iter()
+                .map(|(operation, total)| (operation, total as f64 / count as f64))
+                .collect();
+            self.results.calls.insert(function.to_owned(), per_request);
+            self.results
+                .init_calls
+                .insert(function.to_owned(), init_calls);
+        }
+        Ok(())
+    }
+
+    async fn measure_floors(&mut self, round: &Round) -> anyhow::Result<()> {
+        let count = self.settings.warm_invocations;
+        let ids: Vec<String> = round.users.iter().map(|user| user.id.clone()).collect();
+        if !ids.is_empty() {
+            let times = floors::get_item(&self.dynamodb, &self.settings.table, &ids).await?;
+            self.push_floor("get_item", stats::milliseconds(&times));
+        }
+        let tag = format!("{}-floor", round.tag);
+        let times =
+            floors::transact_write_items(&self.dynamodb, &self.settings.table, &tag, count).await?;
+        self.push_floor("transact_write_items", stats::milliseconds(&times));
+        let times = floors::send_email(&self.ses, &self.settings.sender, count).await?;
+        self.push_floor("ses_send_email", stats::milliseconds(&times));
+        Ok(())
+    }
+
+    fn push_floor(&mut self, name: &str, times: Vec<f64>) {
+        self.results
+            .floors
+            .entry(name.to_owned())
+            .or_default()
+            .push(times);
+    }
+
+    async fn run(&mut self) -> anyhow::Result<()> {
+        let run_tag = SystemTime::now()
+            .duration_since(UNIX_EPOCH)?
+            .as_secs()
+            .to_string();
+        std::fs::create_dir_all(self.settings.out_dir.join("logs"))?;
+        for function in &self.settings.functions {
+            let binary = self.settings.bin_dir.join(function);
+            let zip = self.settings.zip_dir.join(format!("{function}.zip"));
+            anyhow::ensure!(binary.exists(), "{} is not built", binary.display());
+            self.results.sizes.insert(
+                (*function).to_owned(),
+                (process::file_size(&binary), process::file_size(&zip)),
+            );
+        }
+        self.count_calls(&run_tag).await?;
+        for number in 1..=self.settings.rounds {
+            let mut round = Round::new(format!("{run_tag}-r{number}"));
+            for function in self.settings.functions.clone() {
+                eprintln!("==> round {number}/{}: {function}", self.settings.rounds);
+                if function == "confirm-password-reset" {
+                    self.tokens_from_mailbox(&mut round).await?;
+                }
+                let sample = self.measure(function, &mut round).await?;
+                self.results
+                    .functions
+                    .entry(function.to_owned())
+                    .or_default()
+                    .push(sample);
+                if function == "create-user"
+                    || (number == 1 && !self.settings.functions.contains(&"create-user"))
+                {
+                    eprintln!("==> round {number}/{}: floors", self.settings.rounds);
+                    self.measure_floors(&round).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let aws = infrastructure::Aws::from_env().await;
+    let results = Results {
+        settings: settings.describe(),
+        ..Results::default()
+    };
+    let out_dir = settings.out_dir.clone();
+    let mut bench = Bench {
+        settings,
+        ms_per_tick: process::milliseconds_per_tick(),
+        dynamodb: aws.dynamodb(),
+        ses: aws.sesv2(),
+        results,
+    };
+    bench.run().await?;
+    let summary = bench.results.summary();
+    let markdown = report::markdown(&summary);
+    std::fs::write(
+        out_dir.join("summary.json"),
+        serde_json::to_vec_pretty(&summary)?,
+    )?;
+    std::fs::write(out_dir.join("summary.md"), &markdown)?;
+    // The table is the bench's output; progress went to stderr.
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(markdown.as_bytes())?;
+    writeln!(
+        stdout,
+        "\nwritten: {}/summary.json and summary.md",
+        out_dir.display()
+    )?;
+    Ok(())
+}

@@ -1,0 +1,305 @@
+//! What the bench asks of each function: one API Gateway v2 event per invocation, on data the
+//! earlier functions of the same round created, and the status a correct answer has.
+
+use anyhow::{Context, bail, ensure};
+use serde_json::{Value, json};
+
+/// The functions in the order a round runs them: each one's events use what the ones
+/// before it created (users, orders, reset tokens), and `delete-user` comes last.
+pub const FUNCTIONS: [&str; 16] = [
+    "empty-lambda",
+    "create-user",
+    "get-user",
+    "list-users",
+    "update-user-email",
+    "record-login",
+    "place-order",
+    "get-order",
+    "list-user-orders",
+    "suspend-user",
+    "activate-user",
+    "request-password-reset",
+    "confirm-password-reset",
+    "login",
+    "delete-user",
+    "docs",
+];
+
+#[derive(Debug, Clone)]
+pub struct BenchUser {
+    pub id: String,
+    pub email: String,
+}
+
+/// The data of one round: users, one order per user, one reset token per user.
+#[derive(Debug, Default)]
+pub struct Round {
+    pub tag: String,
+    pub users: Vec<BenchUser>,
+    pub orders: Vec<String>,
+    pub tokens: Vec<String>,
+}
+
+impl Round {
+    pub fn new(tag: String) -> Self {
+        Self {
+            tag,
+            ..Self::default()
+        }
+    }
+
+    fn user(&self, index: usize) -> anyhow::Result<&BenchUser> {
+        self.users
+            .get(index)
+            .with_context(|| format!("no user {index}: create-user made {}", self.users.len()))
+    }
+
+    fn password(&self, index: usize) -> String {
+        format!("bench-password-{}-{index}", self.tag)
+    }
+
+    /// The event of invocation `index` of `function`.
+    pub fn event(&self, function: &str, index: usize) -> anyhow::Result<Value> {
+        let event = match function {
+            "empty-lambda" => api_event("GET", "/ping", "GET /ping", &[], "", None),
+            "create-user" => api_event(
+                "POST",
+                "/users",
+                "POST /users",
+                &[],
+                "",
+                Some(json!({
+                    "email": format!("bench-{}-{index}@example.com", self.tag),
+                    "name": "Ada Lovelace",
+                })),
+            ),
+            "get-user" => self.on_user("GET", "", "", index, None)?,
+            "list-users" => api_event("GET", "/users", "GET /users", &[], "limit=20", None),
+            "update-user-email" => self.on_user(
+                "PUT",
+                "/email",
+                "",
+                index,
+                Some(json!({"email": format!("bench-{}-{index}-new@example.com", self.tag)})),
+            )?,
+            "record-login" => self.on_user("POST", "/logins", "", index, None)?,
+            "place-order" => self.on_user(
+                "POST",
+                "/orders",
+                "",
+                index,
+                Some(json!({"items": [
+                    {"sku": "BOOK-1", "quantity": 2, "unit_price": {"amount": "12.50", "currency": "EUR"}},
+                    {"sku": "PEN-7", "quantity": 3, "unit_price": {"amount": "0.10", "currency": "EUR"}},
+                ]})),
+            )?,
+            "get-order" => {
+                let user = self.user(index)?;
+                let order = self.orders.get(index).context("no order for this user")?;
+                api_event(
+                    "GET",
+                    &format!("/users/{}/orders/{order}", user.id),
+                    "GET /users/{id}/orders/{order_id}",
+                    &[("id", &user.id), ("order_id", order)],
+                    "",
+                    None,
+                )
+            }
+            "list-user-orders" => self.on_user("GET", "/orders", "limit=20", index, None)?,
+            "suspend-user" => self.on_user("POST", "/suspend", "", index, None)?,
+            "activate-user" => self.on_user("POST", "/activate", "", index, None)?,
+            "request-password-reset" => api_event(
+                "POST",
+                "/password-reset",
+                "POST /password-reset",
+                &[],
+                "",
+                Some(json!({"email": self.user(index)?.email})),
+            ),
+            "confirm-password-reset" => api_event(
+                "POST",
+                "/password-reset/confirm",
+                "POST /password-reset/confirm",
+                &[],
+                "",
+                Some(json!({
+                    "token": self.tokens.get(index).context("no reset token for this user")?,
+                    "new_password": self.password(index),
+                })),
+            ),
+            "login" => api_event(
+                "POST",
+                "/login",
+                "POST /login",
+                &[],
+                "",
+                Some(json!({"email": self.user(index)?.email, "password": self.password(index)})),
+            ),
+            "delete-user" => self.on_user("DELETE", "", "", index, None)?,
+            "docs" => api_event("GET", "/openapi.json", "GET /openapi.json", &[], "", None),
+            other => bail!("the bench has no workload for {other}"),
+        };
+        Ok(event)
+    }
+
+    /// Checks the answer to invocation `index` and keeps what later functions need.
+    pub fn record(&mut self, function: &str, index: usize, response: &Value) -> anyhow::Result<()> {
+        let status = response["statusCode"].as_u64().unwrap_or_default();
+        let expected = match function {
+            "create-user" | "place-order" => 201,
+            "request-password-reset" => 202,
+            "confirm-password-reset" | "delete-user" => 204,
+            _ => 200,
+        };
+        ensure!(
+            status == expected,
+            "{function} answered {status}, not {expected}: {}",
+            response["body"]
+        );
+        match function {
+            "create-user" => {
+                let body = json_body(response)?;
+                let id = body["id"].as_str().context("a user without id")?.to_owned();
+                let email = body["email"].as_str().context("a user without email")?;
+                self.users.push(BenchUser {
+                    id,
+                    email: email.to_owned(),
+                });
+            }
+            "update-user-email" => {
+                let email = json_body(response)?["email"]
+                    .as_str()
+                    .context("a user without email")?
+                    .to_owned();
+                if let Some(user) = self.users.get_mut(index) {
+                    user.email = email;
+                }
+            }
+            "place-order" => {
+                let body = json_body(response)?;
+                let id = body["id"].as_str().context("an order without id")?;
+                self.orders.push(id.to_owned());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_user(
+        &self,
+        method: &str,
+        suffix: &str,
+        query: &str,
+        index: usize,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let user = self.user(index)?;
+        let route = format!("{method} /users/{{id}}{suffix}");
+        Ok(api_event(
+            method,
+            &format!("/users/{}{suffix}", user.id),
+            &route,
+            &[("id", &user.id)],
+            query,
+            body,
+        ))
+    }
+
+    /// The reset tokens the local SES holds for this round's users, in user order.
+    pub fn take_tokens(&mut self, store: &Value) -> anyhow::Result<()> {
+        let mut by_address = std::collections::HashMap::new();
+        for email in store["emails"].as_array().into_iter().flatten() {
+            let Some(token) = email["body"]["text"]
+                .as_str()
+                .and_then(|text| text.lines().find_map(|line| line.strip_prefix("token=")))
+            else {
+                continue;
+            };
+            for to in email["destination"]["to"].as_array().into_iter().flatten() {
+                if let Some(address) = to.as_str() {
+                    by_address.insert(address.to_owned(), token.trim().to_owned());
+                }
+            }
+        }
+        self.tokens = self
+            .users
+            .iter()
+            .map(|user| {
+                by_address
+                    .get(&user.email)
+                    .cloned()
+                    .with_context(|| format!("no reset email for {}", user.email))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(())
+    }
+}
+
+fn json_body(response: &Value) -> anyhow::Result<Value> {
+    let body = response["body"]
+        .as_str()
+        .context("a response without body")?;
+    Ok(serde_json::from_str(body)?)
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, as Lambda delivers it.
+pub fn api_event(
+    method: &str,
+    path: &str,
+    route_key: &str,
+    path_parameters: &[(&str, &str)],
+    query: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {
+            "accept": "application/json",
+            "content-type": "application/json",
+            "host": "bench.execute-api.us-east-1.amazonaws.com",
+            "user-agent": "bench",
+            "x-forwarded-proto": "https",
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "bench",
+            "domainName": "bench.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "bench",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "bench",
+            },
+            "requestId": "bench",
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": "24/Nov/2026:00:00:00 +0000",
+            "timeEpoch": 1_795_478_400_000_u64,
+        },
+        "isBase64Encoded": false,
+    });
+    if !path_parameters.is_empty() {
+        event["pathParameters"] = path_parameters
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), Value::from(*value)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    if !query.is_empty() {
+        event["queryStringParameters"] = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, value)| (name.to_owned(), Value::from(value)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    if let Some(body) = body {
+        event["body"] = body.to_string().into();
+    }
+    event
+}
