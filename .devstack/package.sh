@@ -14,7 +14,7 @@ done
 
 if rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$'; then
   arch_flag=--arm64
-  echo "==> building ${#packages[@]} functions for arm64 (release)"
+  echo "==> building $(( ${#packages[@]} / 2 )) functions for arm64 (release)"
 else
   arch_flag=--x86-64
   cat <<'NOTE'

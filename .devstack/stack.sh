@@ -17,6 +17,7 @@ cd "$root"
 API_PORT=9000
 DYNAMODB_PORT=8000
 SES_PORT=8005
+API_CONCURRENCY="${API_CONCURRENCY:-4}"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -145,10 +146,15 @@ build() {
 
 # ---- commands -------------------------------------------------------------------------------
 
-serve_api() {
-  # `cargo lambda watch` compiles each function on first use, starts it, and routes the
-  # paths of [workspace.metadata.lambda.watch.router] in Cargo.toml to it.
-  "$venv/bin/cargo-lambda" lambda watch --invoke-port "$API_PORT" --ignore-changes --env-file "$here/local.env" "$@"
+# `cargo lambda watch` compiles each function on first use, starts it, and routes the paths of
+# [workspace.metadata.lambda.watch.router] in Cargo.toml to it. Up to API_CONCURRENCY instances
+# of a function run at once, as on Lambda, so concurrent requests really race; the API listens
+# on loopback only. Cargo is kept quiet: it starts each new instance with `cargo run`, and its
+# status lines (which end without a newline) would run into the functions' JSON log lines.
+api_command() {
+  api=(env PATH="$venv/bin:$PATH" CARGO_TERM_QUIET=true "$venv/bin/cargo-lambda" lambda watch
+    --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --concurrency "$API_CONCURRENCY"
+    --ignore-changes --env-file "$here/local.env")
 }
 
 run() {
@@ -161,7 +167,8 @@ run() {
   say "API:     http://localhost:$API_PORT   (e.g. curl localhost:$API_PORT/users)"
   say "Mailbox: http://localhost:$SES_PORT   (sent email as JSON: http://localhost:$SES_PORT/store)"
   say "DynamoDB Local: http://localhost:$DYNAMODB_PORT, table $TABLE_NAME. Ctrl-C stops everything."
-  PATH="$venv/bin:$PATH" serve_api
+  api_command
+  "${api[@]}"
 }
 
 test_all() {
@@ -172,8 +179,8 @@ test_all() {
   trap 'exit 130' INT TERM
   build
   start_services
-  start "the API on :$API_PORT" "$state/api.log" env PATH="$venv/bin:$PATH" \
-    "$venv/bin/cargo-lambda" lambda watch --invoke-port "$API_PORT" --ignore-changes --env-file "$here/local.env"
+  api_command
+  start "the API on 127.0.0.1:$API_PORT ($API_CONCURRENCY instances per function)" "$state/api.log" "${api[@]}"
   wait_for_port "$API_PORT" "cargo lambda watch" 120 "$state/api.log"
   say "running every test"
   local status=0

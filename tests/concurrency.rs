@@ -5,7 +5,7 @@
 use futures::future::join_all;
 use reqwest::Method;
 use serde_json::json;
-use service_tests::{Api, unique_email};
+use service_tests::{Api, cold_starts_of, unique_email};
 
 #[tokio::test]
 async fn forty_registrations_of_one_address_give_one_201_and_39_409s() {
@@ -17,6 +17,11 @@ async fn forty_registrations_of_one_address_give_one_201_and_39_409s() {
         async move { api.send_json(Method::POST, "/users", &body).await }
     });
     let replies = join_all(attempts).await;
+    // The race ran through several instances at once, as on Lambda, not one after another.
+    assert!(
+        cold_starts_of("create-user") > 1,
+        "one instance served every registration: run the emulator with --concurrency above 1"
+    );
     let created: Vec<_> = replies.iter().filter(|reply| reply.status == 201).collect();
     assert_eq!(created.len(), 1);
     assert_eq!(

@@ -5,16 +5,8 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use service_tests::{Api, mailbox_for, unique_email};
+use service_tests::{Api, api_log, mailbox_for, unique_email};
 use std::time::Duration;
-
-fn api_log() -> String {
-    let path = std::env::var("API_LOG").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../.devstack/run/api.log").to_owned()
-    });
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("cannot read {path} ({error}): run make test"))
-}
 
 /// The JSON lines the functions wrote (the emulator's own lines are plain text).
 fn function_lines(log: &str) -> Vec<Value> {

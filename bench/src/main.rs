@@ -11,6 +11,7 @@ mod stats;
 mod workload;
 
 use anyhow::Context;
+use infrastructure::{SENDER_EMAIL, TABLE_NAME};
 use process::{cpu_ticks, lambda_environment, launch, peak_rss_kib, stop};
 use proxy::Calls;
 use report::{Results, RoundSample};
@@ -102,8 +103,8 @@ impl Settings {
             zip_dir: setting("BENCH_ZIP_DIR", "target/bench/zips".into())?,
             out_dir: setting("BENCH_OUT", "target/bench".into())?,
             function_env,
-            table: required("TABLE_NAME")?,
-            sender: required("SENDER_EMAIL")?,
+            table: required(TABLE_NAME)?,
+            sender: required(SENDER_EMAIL)?,
             dynamodb_endpoint: required("AWS_ENDPOINT_URL_DYNAMODB")?,
             ses_endpoint: required("AWS_ENDPOINT_URL_SESV2")?,
         })
@@ -148,8 +149,8 @@ impl Bench {
     ) -> anyhow::Result<(ProcessRun, BTreeMap<String, u64>)> {
         let mut api = RuntimeApi::start(function).await?;
         let mut own = vec![
-            ("TABLE_NAME".to_owned(), self.settings.table.clone()),
-            ("SENDER_EMAIL".to_owned(), self.settings.sender.clone()),
+            (TABLE_NAME.to_owned(), self.settings.table.clone()),
+            (SENDER_EMAIL.to_owned(), self.settings.sender.clone()),
             (
                 "AWS_ENDPOINT_URL_DYNAMODB".to_owned(),
                 dynamodb_endpoint.to_owned(),

@@ -147,3 +147,22 @@ pub async fn mailbox_for(address: &str) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+/// The log of `cargo lambda watch` (`make test` writes it): the functions' output.
+pub fn api_log() -> String {
+    let path = std::env::var("API_LOG").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../.devstack/run/api.log").to_owned()
+    });
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {path} ({error}): run make test"))
+}
+
+/// How many instances of `function` have started so far: one cold-start metric record each.
+pub fn cold_starts_of(function: &str) -> usize {
+    api_log()
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| record["Function"] == function && record["ColdStart"] == 1)
+        .count()
+}

@@ -1,12 +1,12 @@
 //! `POST /users/{id}/activate`: activates a suspended user.
-use application::users::ActivateUser;
+use application::users::{ChangeUser, Transition};
 use http_api::routes;
-use infrastructure::Aws;
+use infrastructure::{Aws, SystemClock};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let use_case = ActivateUser::new(aws.user_repository()?);
-    http_api::serve(|request| routes::activate_user(&use_case, request)).await
+    let use_case = ChangeUser::new(aws.user_repository()?, SystemClock, Transition::Activate);
+    http_api::serve(|request| routes::users::lifecycle::activate_user(&use_case, request)).await
 }

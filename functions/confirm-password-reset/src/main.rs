@@ -13,5 +13,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         OsResetTokens,
         SystemClock,
     );
-    http_api::serve(|request| routes::confirm_password_reset(&use_case, request)).await
+    http_api::serve(|request| {
+        routes::credentials::reset::confirm_password_reset(&use_case, request)
+    })
+    .await
 }

@@ -16,7 +16,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     );
     let idempotency = Idempotency::new(aws.idempotency_store()?, SystemClock);
     http_api::serve(|request| {
-        idempotency.run(request, |request| routes::create_user(&use_case, request))
+        idempotency.run(request, |request| {
+            routes::users::create::create_user(&use_case, request)
+        })
     })
     .await
 }

@@ -1,12 +1,12 @@
 //! `DELETE /users/{id}`: soft-deletes a user and frees the email address.
-use application::users::DeleteUser;
+use application::users::{ChangeUser, Transition};
 use http_api::routes;
-use infrastructure::Aws;
+use infrastructure::{Aws, SystemClock};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let use_case = DeleteUser::new(aws.user_repository()?);
-    http_api::serve(|request| routes::delete_user(&use_case, request)).await
+    let use_case = ChangeUser::new(aws.user_repository()?, SystemClock, Transition::Delete);
+    http_api::serve(|request| routes::users::lifecycle::delete_user(&use_case, request)).await
 }

@@ -9,5 +9,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let document = openapi::document_json();
     let page = docs::page(VIEWER_CSS, VIEWER_JS, &document);
-    http_api::serve(|request| routes::documentation(&document, &page, request)).await
+    http_api::serve(|request| routes::documentation::documentation(&document, &page, request)).await
 }

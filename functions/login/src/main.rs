@@ -13,5 +13,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         Argon2Hasher::default(),
         SystemClock,
     );
-    http_api::serve(|request| routes::login(&use_case, request)).await
+    http_api::serve(|request| routes::credentials::login::login(&use_case, request)).await
 }

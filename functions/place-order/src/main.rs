@@ -17,7 +17,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     );
     let idempotency = Idempotency::new(aws.idempotency_store()?, SystemClock);
     http_api::serve(|request| {
-        idempotency.run(request, |request| routes::place_order(&use_case, request))
+        idempotency.run(request, |request| {
+            routes::orders::place::place_order(&use_case, request)
+        })
     })
     .await
 }

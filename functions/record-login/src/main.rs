@@ -1,5 +1,5 @@
 //! `POST /users/{id}/logins`: records that an active user logged in.
-use application::users::RecordLogin;
+use application::users::{ChangeUser, Transition};
 use http_api::routes;
 use infrastructure::{Aws, SystemClock};
 
@@ -7,6 +7,6 @@ use infrastructure::{Aws, SystemClock};
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let use_case = RecordLogin::new(aws.user_repository()?, SystemClock);
-    http_api::serve(|request| routes::record_login(&use_case, request)).await
+    let use_case = ChangeUser::new(aws.user_repository()?, SystemClock, Transition::RecordLogin);
+    http_api::serve(|request| routes::users::lifecycle::record_login(&use_case, request)).await
 }

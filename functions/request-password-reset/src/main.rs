@@ -14,5 +14,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         OsResetTokens,
         SystemClock,
     );
-    http_api::serve(|request| routes::request_password_reset(&use_case, request)).await
+    http_api::serve(|request| {
+        routes::credentials::reset::request_password_reset(&use_case, request)
+    })
+    .await
 }

@@ -1,4 +1,6 @@
-//! In-memory fakes of the ports, held to the contracts written on the traits.
+//! In-memory fakes of the ports, held to the contracts written on the traits. Exported with
+//! the `test-support` feature, so the http crate tests its handlers against them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a poisoned lock is a failed test
 
 use crate::ports::{
     Clock, CredentialRepository, Cursor, EmailSendError, EmailSender, HashingError, IdGenerator,
@@ -8,8 +10,10 @@ use crate::ports::{
 };
 use domain::{Email, Order, OrderId, Password, PasswordHash, Timestamp, User, UserId, UserName};
 use std::collections::BTreeMap;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 
 pub fn user_with_email(email: &str) -> User {
     User::register(
@@ -30,6 +34,46 @@ pub fn order_for(user_id: UserId) -> Order {
     Order::place(OrderId::generate(), user_id, vec![line], Timestamp::now()).unwrap()
 }
 
+/// How a fake store answers: as it should, or like a store that is down.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StoreHealth {
+    #[default]
+    Up,
+    /// Throttled or unreachable: worth a retry (503).
+    Unavailable,
+    /// Failed for good, say a denied permission (500).
+    Failing,
+}
+
+impl StoreHealth {
+    fn check(self) -> Result<(), RepositoryError> {
+        match self {
+            Self::Up => Ok(()),
+            Self::Unavailable => Err(RepositoryError::Unavailable(
+                "the fake store is down".into(),
+            )),
+            Self::Failing => Err(RepositoryError::Failed(
+                "the fake store refused: arn:aws:dynamodb:fake AccessDenied".into(),
+            )),
+        }
+    }
+}
+
+/// Returns control to the executor once, so racing futures interleave at this point.
+async fn yield_once() {
+    let mut yielded = false;
+    poll_fn(|context| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            context.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
 #[derive(Default)]
 struct UsersState {
     /// Ordered by id, so by creation time.
@@ -42,13 +86,17 @@ struct UsersState {
 #[derive(Clone, Default)]
 pub struct InMemoryUsers {
     state: Arc<Mutex<UsersState>>,
-    unavailable: bool,
+    health: StoreHealth,
 }
 
 impl InMemoryUsers {
     pub fn unavailable() -> Self {
+        Self::with_health(StoreHealth::Unavailable)
+    }
+
+    pub fn with_health(health: StoreHealth) -> Self {
         Self {
-            unavailable: true,
+            health,
             ..Self::default()
         }
     }
@@ -83,12 +131,7 @@ impl InMemoryUsers {
     }
 
     fn check_available(&self) -> Result<(), RepositoryError> {
-        if self.unavailable {
-            return Err(RepositoryError::Unavailable(
-                "the fake store is down".into(),
-            ));
-        }
-        Ok(())
+        self.health.check()
     }
 }
 
@@ -246,13 +289,13 @@ impl IdGenerator for SequentialIds {
 #[derive(Clone, Default)]
 pub struct InMemoryOrders {
     orders: Arc<Mutex<BTreeMap<(UserId, OrderId), Order>>>,
-    unavailable: bool,
+    health: StoreHealth,
 }
 
 impl InMemoryOrders {
     pub fn unavailable() -> Self {
         Self {
-            unavailable: true,
+            health: StoreHealth::Unavailable,
             ..Self::default()
         }
     }
@@ -264,11 +307,7 @@ impl InMemoryOrders {
 
 impl OrderRepository for InMemoryOrders {
     async fn insert(&self, order: &Order) -> Result<(), RepositoryError> {
-        if self.unavailable {
-            return Err(RepositoryError::Unavailable(
-                "the fake store is down".into(),
-            ));
-        }
+        self.health.check()?;
         self.orders
             .lock()
             .unwrap()
@@ -281,6 +320,7 @@ impl OrderRepository for InMemoryOrders {
         user_id: UserId,
         order_id: OrderId,
     ) -> Result<Option<Order>, RepositoryError> {
+        self.health.check()?;
         Ok(self
             .orders
             .lock()
@@ -295,6 +335,7 @@ impl OrderRepository for InMemoryOrders {
         limit: PageLimit,
         cursor: Option<&Cursor>,
     ) -> Result<Page<Order>, PageError> {
+        self.health.check()?;
         let after = match cursor {
             None => None,
             Some(cursor) => {
@@ -332,9 +373,17 @@ struct CredentialsState {
 #[derive(Clone, Default)]
 pub struct InMemoryCredentials {
     state: Arc<Mutex<CredentialsState>>,
+    health: StoreHealth,
 }
 
 impl InMemoryCredentials {
+    pub fn with_health(health: StoreHealth) -> Self {
+        Self {
+            health,
+            ..Self::default()
+        }
+    }
+
     pub fn reset_tokens(&self) -> Vec<ResetTokenRecord> {
         self.state
             .lock()
@@ -352,6 +401,7 @@ impl InMemoryCredentials {
 
 impl CredentialRepository for InMemoryCredentials {
     async fn save_reset_token(&self, record: &ResetTokenRecord) -> Result<(), RepositoryError> {
+        self.health.check()?;
         self.state
             .lock()
             .unwrap()
@@ -364,6 +414,7 @@ impl CredentialRepository for InMemoryCredentials {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<ResetTokenRecord>, RepositoryError> {
+        self.health.check()?;
         Ok(self
             .state
             .lock()
@@ -377,9 +428,11 @@ impl CredentialRepository for InMemoryCredentials {
         &self,
         record: &ResetTokenRecord,
         password: &PasswordHash,
+        _: Timestamp,
     ) -> Result<(), RedeemTokenError> {
         // Yield first, so racing redemptions interleave between their reads and this write.
-        tokio::task::yield_now().await;
+        yield_once().await;
+        self.health.check()?;
         let mut state = self.state.lock().unwrap();
         if state.tokens.remove(record.hash.as_str()).is_none() {
             return Err(RedeemTokenError::TokenGone);
@@ -392,6 +445,7 @@ impl CredentialRepository for InMemoryCredentials {
         &self,
         user_id: UserId,
     ) -> Result<Option<PasswordHash>, RepositoryError> {
+        self.health.check()?;
         Ok(self.state.lock().unwrap().passwords.get(&user_id).cloned())
     }
 }

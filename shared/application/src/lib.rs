@@ -1,16 +1,21 @@
 //! Ports (what the use cases need from the outside world) and one use case per operation.
 //!
 //! Use cases are generic over their ports, so tests run them against in-memory fakes and the
-//! functions run them against DynamoDB and SES.
+//! functions run them against DynamoDB and SES. Each implements `UseCase` for its command, so
+//! the HTTP edge depends on "something that runs this command", not on a list of ports.
 
 pub mod credentials;
 pub mod messages;
 pub mod orders;
 pub mod ports;
+mod use_case;
 pub mod users;
 
-#[cfg(test)]
-mod fakes;
+#[cfg(any(test, feature = "test-support"))]
+pub mod fakes;
+
+pub(crate) use use_case::command;
+pub use use_case::{Command, UseCase};
 
 /// The messages of an error and its causes, outermost first, for one log field.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

@@ -178,14 +178,8 @@ impl User {
     }
 
     pub fn change_email(&mut self, email: Email) -> Result<Changed, UserIsDeleted> {
-        if self.is_deleted() {
-            return Err(UserIsDeleted);
-        }
-        if self.email == email {
-            return Ok(Changed::No);
-        }
-        self.email = email;
-        Ok(Changed::Yes)
+        self.refuse_if_deleted()?;
+        Ok(replace(&mut self.email, email))
     }
 
     pub fn record_login(&mut self, at: Timestamp) -> Result<(), LoginRefused> {
@@ -199,15 +193,26 @@ impl User {
     }
 
     fn move_to(&mut self, status: UserStatus) -> Result<Changed, UserIsDeleted> {
+        self.refuse_if_deleted()?;
+        Ok(replace(&mut self.status, status))
+    }
+
+    /// A deleted user takes no further change.
+    fn refuse_if_deleted(&self) -> Result<(), UserIsDeleted> {
         if self.is_deleted() {
             return Err(UserIsDeleted);
         }
-        if self.status == status {
-            return Ok(Changed::No);
-        }
-        self.status = status;
-        Ok(Changed::Yes)
+        Ok(())
     }
+}
+
+/// Sets `field` to `value`, telling whether that changed anything.
+fn replace<T: PartialEq>(field: &mut T, value: T) -> Changed {
+    if *field == value {
+        return Changed::No;
+    }
+    *field = value;
+    Changed::Yes
 }
 
 #[cfg(test)]

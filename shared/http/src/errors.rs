@@ -7,10 +7,7 @@ use application::credentials::{ConfirmPasswordResetError, LoginError, RequestPas
 use application::error_chain;
 use application::orders::{GetOrderError, ListUserOrdersError, PlaceOrderError};
 use application::ports::RepositoryError;
-use application::users::{
-    ActivateUserError, CreateUserError, DeleteUserError, GetUserError, ListUsersError,
-    RecordLoginError, SuspendUserError, UpdateUserEmailError,
-};
+use application::users::{CreateUserError, GetUserError, ListUsersError, UserChangeError};
 
 /// Seconds a client should wait before retrying when the store is throttled or unreachable.
 const RETRY_AFTER_SECONDS: u32 = 1;
@@ -36,14 +33,6 @@ fn email_taken() -> Problem {
         "email-taken",
         "Email already registered",
         "this email address is already registered",
-    )
-}
-
-fn user_deleted(action: &str) -> Problem {
-    Problem::conflict(
-        "user-deleted",
-        "User is deleted",
-        format!("a deleted user cannot be {action}"),
     )
 }
 
@@ -88,63 +77,22 @@ impl From<ListUsersError> for Problem {
     }
 }
 
-impl From<UpdateUserEmailError> for Problem {
-    fn from(error: UpdateUserEmailError) -> Self {
+impl From<UserChangeError> for Problem {
+    fn from(error: UserChangeError) -> Self {
         match error {
-            UpdateUserEmailError::NotFound => Problem::user_not_found(),
-            UpdateUserEmailError::EmailTaken => email_taken(),
-            UpdateUserEmailError::PreconditionFailed => Problem::precondition_failed(),
-            UpdateUserEmailError::Contended => contended(),
-            UpdateUserEmailError::Repository(error) => error.into(),
-        }
-    }
-}
-
-impl From<SuspendUserError> for Problem {
-    fn from(error: SuspendUserError) -> Self {
-        match error {
-            SuspendUserError::NotFound => Problem::user_not_found(),
-            SuspendUserError::Deleted => user_deleted("suspended"),
-            SuspendUserError::PreconditionFailed => Problem::precondition_failed(),
-            SuspendUserError::Contended => contended(),
-            SuspendUserError::Repository(error) => error.into(),
-        }
-    }
-}
-
-impl From<ActivateUserError> for Problem {
-    fn from(error: ActivateUserError) -> Self {
-        match error {
-            ActivateUserError::NotFound => Problem::user_not_found(),
-            ActivateUserError::Deleted => user_deleted("activated"),
-            ActivateUserError::PreconditionFailed => Problem::precondition_failed(),
-            ActivateUserError::Contended => contended(),
-            ActivateUserError::Repository(error) => error.into(),
-        }
-    }
-}
-
-impl From<DeleteUserError> for Problem {
-    fn from(error: DeleteUserError) -> Self {
-        match error {
-            DeleteUserError::NotFound => Problem::user_not_found(),
-            DeleteUserError::PreconditionFailed => Problem::precondition_failed(),
-            DeleteUserError::Contended => contended(),
-            DeleteUserError::Repository(error) => error.into(),
-        }
-    }
-}
-
-impl From<RecordLoginError> for Problem {
-    fn from(error: RecordLoginError) -> Self {
-        match error {
-            RecordLoginError::NotFound => Problem::user_not_found(),
-            RecordLoginError::NotAllowed { status } => {
+            UserChangeError::NotFound => Problem::user_not_found(),
+            UserChangeError::Deleted(transition) => Problem::conflict(
+                "user-deleted",
+                "User is deleted",
+                format!("a deleted user cannot be {transition}"),
+            ),
+            UserChangeError::NotAllowed { status } => {
                 Problem::forbidden(format!("a {status} user cannot log in"))
             }
-            RecordLoginError::PreconditionFailed => Problem::precondition_failed(),
-            RecordLoginError::Contended => contended(),
-            RecordLoginError::Repository(error) => error.into(),
+            UserChangeError::EmailTaken => email_taken(),
+            UserChangeError::PreconditionFailed => Problem::precondition_failed(),
+            UserChangeError::Contended => contended(),
+            UserChangeError::Repository(error) => error.into(),
         }
     }
 }
@@ -231,6 +179,7 @@ impl From<LoginError> for Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use application::users::Transition;
     use domain::UserStatus;
 
     #[test]
@@ -250,14 +199,16 @@ mod tests {
     #[test]
     fn business_outcomes_get_their_documented_status() {
         assert_eq!(Problem::from(CreateUserError::EmailTaken).status, 409);
-        assert_eq!(Problem::from(SuspendUserError::Deleted).status, 409);
-        assert_eq!(Problem::from(DeleteUserError::NotFound).status, 404);
+        let deleted = Problem::from(UserChangeError::Deleted(Transition::Suspend));
+        assert_eq!(deleted.status, 409);
+        assert_eq!(deleted.detail, "a deleted user cannot be suspended");
+        assert_eq!(Problem::from(UserChangeError::NotFound).status, 404);
         assert_eq!(
-            Problem::from(UpdateUserEmailError::PreconditionFailed).status,
+            Problem::from(UserChangeError::PreconditionFailed).status,
             412
         );
         assert_eq!(Problem::from(ListUsersError::InvalidCursor).status, 400);
-        let refused = RecordLoginError::NotAllowed {
+        let refused = UserChangeError::NotAllowed {
             status: UserStatus::Suspended,
         };
         assert_eq!(Problem::from(refused).status, 403);

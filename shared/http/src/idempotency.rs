@@ -4,14 +4,16 @@
 //! repeat while the first still runs is a 409; records expire after an hour; and a request
 //! that fails on the service's side (5xx) gives its key up, so a retry runs.
 
+use crate::HandlerResult;
 use crate::Problem;
-use crate::routes::HandlerResult;
 use application::error_chain;
-use application::ports::{Clock, IdempotencyClaim, IdempotencyStore, StoredResponse};
+use application::ports::Clock;
+use idempotency::{IdempotencyClaim, IdempotencyStore, StoredResponse};
 use lambda_http::http::{HeaderName, HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
 use std::future::Future;
+use utoipa::IntoParams;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Set on a replayed response, so clients and logs can tell.
@@ -19,6 +21,27 @@ pub const REPLAYED: &str = "idempotency-replayed";
 const MAX_KEY_LENGTH: usize = 255;
 /// The response headers a replay carries along with status and body.
 const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
+
+/// The header, on the routes that honour it.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKeyHeader {
+    /// Makes a retry safe: a repeat with the same key and body gets the first answer again (with `Idempotency-Replayed: true`) for an hour; another body is a 422, a repeat while the first runs a 409. 1 to 255 printable ASCII characters.
+    #[param(rename = "Idempotency-Key")]
+    pub key: Option<String>,
+}
+
+impl IdempotencyKeyHeader {
+    /// The key, if sent; a key that is not 1 to 255 printable ASCII characters is a 400.
+    pub fn read(request: &Request) -> Result<Self, Problem> {
+        let key = request
+            .headers()
+            .get(IDEMPOTENCY_KEY)
+            .map(validated_key)
+            .transpose()?;
+        Ok(Self { key })
+    }
+}
 
 pub struct Idempotency<S, C> {
     store: S,
@@ -36,10 +59,9 @@ impl<S: IdempotencyStore, C: Clock> Idempotency<S, C> {
         F: FnOnce(Request) -> Fut,
         Fut: Future<Output = HandlerResult>,
     {
-        let Some(key) = request.headers().get(IDEMPOTENCY_KEY) else {
+        let Some(key) = IdempotencyKeyHeader::read(&request)?.key else {
             return handler(request).await;
         };
-        let key = validated_key(key)?;
         // Keys are scoped to the route and its path (another user's orders are another scope)
         // and hashed, so a client's key text never becomes part of a table key.
         let scoped_key = hex(Sha256::digest(format!(
@@ -163,63 +185,10 @@ fn replay(stored: StoredResponse) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use application::ports::RepositoryError;
     use domain::Timestamp;
+    use idempotency::InMemoryIdempotencyStore as MemoryStore;
     use lambda_http::http::Request as HttpRequest;
-    use std::collections::HashMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone)]
-    enum Record {
-        Running(String),
-        Done(String, StoredResponse),
-    }
-
-    /// The store's contract, in memory; records never expire here (the adapter test covers that).
-    #[derive(Clone, Default)]
-    struct MemoryStore(Arc<Mutex<HashMap<String, Record>>>);
-
-    impl IdempotencyStore for MemoryStore {
-        async fn claim(
-            &self,
-            key: &str,
-            hash: &str,
-            _: Timestamp,
-        ) -> Result<IdempotencyClaim, RepositoryError> {
-            let mut records = self.0.lock().unwrap();
-            Ok(match records.get(key) {
-                None => {
-                    records.insert(key.to_owned(), Record::Running(hash.to_owned()));
-                    IdempotencyClaim::Acquired
-                }
-                Some(Record::Running(held) | Record::Done(held, _)) if held != hash => {
-                    IdempotencyClaim::Mismatch
-                }
-                Some(Record::Running(_)) => IdempotencyClaim::InProgress,
-                Some(Record::Done(_, response)) => IdempotencyClaim::Replay(response.clone()),
-            })
-        }
-
-        async fn complete(
-            &self,
-            key: &str,
-            hash: &str,
-            response: &StoredResponse,
-            _: Timestamp,
-        ) -> Result<(), RepositoryError> {
-            self.0.lock().unwrap().insert(
-                key.to_owned(),
-                Record::Done(hash.to_owned(), response.clone()),
-            );
-            Ok(())
-        }
-
-        async fn release(&self, key: &str, _: &str) -> Result<(), RepositoryError> {
-            self.0.lock().unwrap().remove(key);
-            Ok(())
-        }
-    }
 
     struct Now;
     impl Clock for Now {

@@ -1,100 +1,15 @@
-//! The OpenAPI 3.1 document of every route, generated from the types the handlers use.
-//!
-//! Request bodies are read field by field (so one 422 can name every failing field); their
-//! shapes are the `*Request` types below, which carry the same rules as the parsers.
-//! `tests/deployment_agreement.rs` checks that this document names exactly the routed paths.
-
-#![allow(dead_code)] // the request types and `fn`s here exist for the document only
+//! The OpenAPI 3.1 document of every route, assembled from the routes' own annotations
+//! (`routes::*`, beside each handler and its request type), plus the problem responses they
+//! share. `tests/deployment_agreement.rs` checks that this document names exactly the routed
+//! paths.
 
 use crate::problem::{FieldError, Problem};
-use crate::response::{MoneyBody, OrderBody, OrderLineBody, PageBody, UserBody};
+use crate::response::{MoneyBody, OrderBody, OrderLineBody, UserBody};
+use crate::routes::{credentials, documentation, orders, users};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
-use utoipa::{OpenApi, ToResponse, ToSchema};
-
-/// `POST /users`
-#[derive(ToSchema)]
-#[schema(example = json!({"email": "ada@example.com", "name": "Ada Lovelace"}))]
-#[serde(deny_unknown_fields)]
-pub struct NewUserRequest {
-    /// Trimmed; one `@` and a dotted domain; unique, ignoring case.
-    #[schema(format = "email", max_length = 254)]
-    email: String,
-    /// Trimmed; no control characters.
-    #[schema(min_length = 1, max_length = 100)]
-    name: String,
-}
-
-/// `PUT /users/{id}/email`
-#[derive(ToSchema)]
-#[schema(example = json!({"email": "ada@lovelace.org"}))]
-#[serde(deny_unknown_fields)]
-pub struct EmailChangeRequest {
-    #[schema(format = "email", max_length = 254)]
-    email: String,
-}
-
-/// Money as sent: the amount is a decimal string, never a number.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MoneyRequest {
-    /// At most as many decimals as the currency has minor units; never negative.
-    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "12.50")]
-    amount: String,
-    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
-    currency: String,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OrderLineRequest {
-    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$", example = "BOOK-1")]
-    sku: String,
-    #[schema(minimum = 1, maximum = 1000, example = 2)]
-    quantity: u32,
-    unit_price: MoneyRequest,
-}
-
-/// `POST /users/{id}/orders`: all items in one currency.
-#[derive(ToSchema)]
-#[schema(example = json!({"items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": {"amount": "12.50", "currency": "EUR"}}]}))]
-#[serde(deny_unknown_fields)]
-pub struct PlaceOrderRequest {
-    #[schema(min_items = 1, max_items = 100)]
-    items: Vec<OrderLineRequest>,
-}
-
-/// `POST /password-reset`
-#[derive(ToSchema)]
-#[schema(example = json!({"email": "ada@example.com"}))]
-#[serde(deny_unknown_fields)]
-pub struct PasswordResetRequest {
-    #[schema(format = "email", max_length = 254)]
-    email: String,
-}
-
-/// `POST /password-reset/confirm`
-#[derive(ToSchema)]
-#[schema(example = json!({"token": "Zk9nX3Rva2VuLWZyb20tdGhlLWVtYWlsLWFzLXNlbnQ", "new_password": "correct horse battery"}))]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmPasswordResetRequest {
-    /// The `token=` value of the reset email.
-    token: String,
-    #[schema(min_length = 12, max_length = 128, format = Password)]
-    new_password: String,
-}
-
-/// `POST /login`
-#[derive(ToSchema)]
-#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    #[schema(format = "email", max_length = 254)]
-    email: String,
-    #[schema(format = Password)]
-    password: String,
-}
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToResponse};
 
 /// A problem response, referring to the one `Problem` schema.
 fn problem(description: &str) -> ResponseBuilder {
@@ -178,191 +93,59 @@ impl<'r> ToResponse<'r> for ServiceUnavailable {
     }
 }
 
-#[utoipa::path(post, path = "/users", tag = "Users",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: a repeat with the same key and body gets the first answer again (with `Idempotency-Replayed: true`) for an hour; another body is a 422, a repeat while the first runs a 409. 1 to 255 printable ASCII characters.")),
-    request_body(content = NewUserRequest, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Registered; a welcome email is on its way.", body = UserBody,
-            headers(("Location" = String, description = "`/users/{id}`"), ("ETag" = String, description = "The user's version"))),
-        (status = 400, response = BadRequest), (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge), (status = 422, response = ValidationFailed),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn create_user() {}
+/// The problems whole kinds of operation share, added here once rather than on every route:
+/// every operation but the documentation's can fail on the service's side (500, and 503 when
+/// the store is throttled or unreachable), and every one that reads a JSON body can refuse it
+/// (400, 413, 422), unless the route documents its own answer for that status.
+struct SharedProblems;
 
-#[utoipa::path(get, path = "/users/{id}", tag = "Users",
-    params(("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")),
-    responses(
-        (status = 200, description = "The user, if active.", body = UserBody,
-            headers(("ETag" = String, description = "The user's version"))),
-        (status = 404, response = NotFound),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn get_user() {}
+const SERVER_ERRORS: [(&str, &str); 2] = [("500", "InternalError"), ("503", "ServiceUnavailable")];
+const BODY_ERRORS: [(&str, &str); 3] = [
+    ("400", "BadRequest"),
+    ("413", "PayloadTooLarge"),
+    ("422", "ValidationFailed"),
+];
 
-#[utoipa::path(get, path = "/users", tag = "Users",
-    params(
-        ("status" = Option<crate::response::UserStatusSchema>, Query, description = "Only users with this status; default: all but deleted"),
-        ("limit" = Option<u8>, Query, description = "Page size", minimum = 1, maximum = 100),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, unchanged"),
-    ),
-    responses(
-        (status = 200, description = "One page, newest first.", body = PageBody<UserBody>),
-        (status = 400, response = BadRequest), (status = 422, response = ValidationFailed),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn list_users() {}
+impl Modify for SharedProblems {
+    fn modify(&self, document: &mut Document) {
+        let operations = document
+            .paths
+            .paths
+            .values_mut()
+            .flat_map(|item| {
+                [
+                    &mut item.get,
+                    &mut item.put,
+                    &mut item.post,
+                    &mut item.delete,
+                    &mut item.patch,
+                ]
+            })
+            .filter_map(Option::as_mut);
+        for operation in operations {
+            let documentation = operation
+                .tags
+                .as_ref()
+                .is_some_and(|tags| tags.iter().any(|tag| tag == DOCUMENTATION));
+            if documentation {
+                continue;
+            }
+            let body_errors = operation.request_body.is_some().then_some(BODY_ERRORS);
+            for (status, name) in SERVER_ERRORS
+                .into_iter()
+                .chain(body_errors.into_iter().flatten())
+            {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| Ref::from_response_name(name).into());
+            }
+        }
+    }
+}
 
-#[utoipa::path(put, path = "/users/{id}/email", tag = "Users",
-    params(
-        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change applies to; `*` for any"),
-    ),
-    request_body(content = EmailChangeRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The user with its new address; the same address again changes nothing.", body = UserBody,
-            headers(("ETag" = String, description = "The user's version"))),
-        (status = 400, response = BadRequest), (status = 404, response = NotFound),
-        (status = 409, response = Conflict), (status = 412, response = PreconditionFailed),
-        (status = 413, response = PayloadTooLarge), (status = 422, response = ValidationFailed),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn update_user_email() {}
-
-#[utoipa::path(post, path = "/users/{id}/suspend", tag = "Users",
-    params(
-        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change applies to; `*` for any"),
-    ),
-    responses(
-        (status = 200, description = "The suspended user (also when it already was).", body = UserBody,
-            headers(("ETag" = String, description = "The user's version"))),
-        (status = 404, response = NotFound), (status = 412, response = PreconditionFailed), (status = 409, response = Conflict),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn suspend_user() {}
-
-#[utoipa::path(post, path = "/users/{id}/activate", tag = "Users",
-    params(
-        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change applies to; `*` for any"),
-    ),
-    responses(
-        (status = 200, description = "The active user (also when it already was).", body = UserBody,
-            headers(("ETag" = String, description = "The user's version"))),
-        (status = 404, response = NotFound), (status = 412, response = PreconditionFailed), (status = 409, response = Conflict),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn activate_user() {}
-
-#[utoipa::path(delete, path = "/users/{id}", tag = "Users",
-    params(
-        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
-        ("If-Match" = Option<String>, Header, description = "The ETag the deletion applies to; `*` for any"),
-    ),
-    responses(
-        (status = 204, description = "Soft-deleted: the record stays, the address is free again."),
-        (status = 404, response = NotFound), (status = 412, response = PreconditionFailed), (status = 409, response = Conflict),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn delete_user() {}
-
-#[utoipa::path(post, path = "/users/{id}/logins", tag = "Users",
-    params(
-        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change applies to; `*` for any"),
-    ),
-    responses(
-        (status = 200, description = "The user with `last_login` set.", body = UserBody,
-            headers(("ETag" = String, description = "The user's version"))),
-        (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 412, response = PreconditionFailed),
-        (status = 409, response = Conflict),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn record_login() {}
-
-#[utoipa::path(post, path = "/users/{id}/orders", tag = "Orders",
-    params(
-        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: a repeat with the same key and body gets the first answer again (with `Idempotency-Replayed: true`) for an hour; another body is a 422, a repeat while the first runs a 409. 1 to 255 printable ASCII characters."),
-    ),
-    request_body(content = PlaceOrderRequest, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Placed, with exact line totals and total; a confirmation email is on its way.", body = OrderBody,
-            headers(("Location" = String, description = "`/users/{id}/orders/{order_id}`"))),
-        (status = 400, response = BadRequest), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 422, response = ValidationFailed),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn place_order() {}
-
-#[utoipa::path(get, path = "/users/{id}/orders/{order_id}", tag = "Orders",
-    params(
-        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
-        ("order_id" = String, Path, description = "The order's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
-    ),
-    responses(
-        (status = 200, description = "The order.", body = OrderBody),
-        (status = 404, response = NotFound),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn get_order() {}
-
-#[utoipa::path(get, path = "/users/{id}/orders", tag = "Orders",
-    params(
-        ("id" = String, Path, description = "The user's id", format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"),
-        ("limit" = Option<u8>, Query, description = "Page size", minimum = 1, maximum = 100),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, unchanged"),
-    ),
-    responses(
-        (status = 200, description = "One page of the user's orders, newest first.", body = PageBody<OrderBody>),
-        (status = 400, response = BadRequest), (status = 404, response = NotFound),
-        (status = 422, response = ValidationFailed),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn list_user_orders() {}
-
-#[utoipa::path(post, path = "/password-reset", tag = "Credentials",
-    request_body(content = PasswordResetRequest, content_type = "application/json"),
-    responses(
-        (status = 202, description = "Accepted, whether or not the address belongs to anyone. An active user gets a token by email, valid for one hour, once."),
-        (status = 400, response = BadRequest), (status = 413, response = PayloadTooLarge),
-        (status = 422, response = ValidationFailed),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn request_password_reset() {}
-
-#[utoipa::path(post, path = "/password-reset/confirm", tag = "Credentials",
-    request_body(content = ConfirmPasswordResetRequest, content_type = "application/json"),
-    responses(
-        (status = 204, description = "The new password is set (Argon2id)."),
-        (status = 400, response = InvalidToken),
-        (status = 413, response = PayloadTooLarge), (status = 422, response = ValidationFailed),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn confirm_password_reset() {}
-
-#[utoipa::path(post, path = "/login", tag = "Credentials",
-    request_body(content = LoginRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The user, with `last_login` set.", body = UserBody,
-            headers(("ETag" = String, description = "The user's version"))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge), (status = 422, response = ValidationFailed),
-        (status = 500, response = InternalError), (status = 503, response = ServiceUnavailable),
-    ))]
-fn login() {}
-
-#[utoipa::path(get, path = "/openapi.json", tag = "Documentation",
-    responses((status = 200, description = "This document.", content_type = "application/json", body = Object)))]
-fn openapi_document() {}
-
-#[utoipa::path(get, path = "/docs", tag = "Documentation",
-    responses((status = 200, description = "An HTML page that renders this document, with no internet access needed.", content_type = "text/html", body = String)))]
-fn docs_page() {}
+const DOCUMENTATION: &str = "Documentation";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -372,20 +155,25 @@ fn docs_page() {}
         license(name = "MIT", identifier = "MIT"),
     ),
     paths(
-        create_user, get_user, list_users, update_user_email, suspend_user, activate_user,
-        delete_user, record_login, place_order, get_order, list_user_orders,
-        request_password_reset, confirm_password_reset, login, openapi_document, docs_page,
+        users::create::create_user, users::get::get_user, users::list::list_users,
+        users::email::update_user_email, users::lifecycle::suspend_user,
+        users::lifecycle::activate_user, users::lifecycle::delete_user,
+        users::lifecycle::record_login, orders::place::place_order, orders::get::get_order,
+        orders::list::list_user_orders, credentials::reset::request_password_reset,
+        credentials::reset::confirm_password_reset, credentials::login::login,
+        documentation::openapi_document, documentation::docs_page,
     ),
     components(
         schemas(Problem, FieldError, UserBody, OrderBody, OrderLineBody, MoneyBody),
         responses(BadRequest, InvalidToken, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             PayloadTooLarge, ValidationFailed, InternalError, ServiceUnavailable),
     ),
+    modifiers(&SharedProblems),
     tags(
         (name = "Users", description = "Registration, reading, listing and the user's lifecycle"),
         (name = "Orders", description = "Orders with exact money"),
         (name = "Credentials", description = "Password reset by email, and login"),
-        (name = "Documentation", description = "This document and its viewer"),
+        (name = DOCUMENTATION, description = "This document and its viewer"),
     ),
 )]
 pub struct ApiDoc;
@@ -407,6 +195,32 @@ mod tests {
             checked_in == document_json(),
             "docs/openapi.json is out of date with the code: run `make openapi` and commit it"
         );
+    }
+
+    #[test]
+    fn every_operation_states_the_server_problems_and_every_body_the_body_problems() {
+        let document: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+        let mut checked = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                if operation["tags"][0] == DOCUMENTATION {
+                    continue;
+                }
+                let responses = &operation["responses"];
+                let mut expected = vec!["500", "503"];
+                if operation.get("requestBody").is_some() {
+                    expected.extend(["400", "413", "422"]);
+                }
+                for status in expected {
+                    assert!(
+                        responses[status]["$ref"].is_string(),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 14);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use lambda_http::http::header;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 use std::fmt::Display;
+use utoipa::IntoParams;
 
 /// Larger bodies are refused before they are parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -201,18 +202,41 @@ fn has_json_content_type(request: &Request) -> bool {
         || (media_type.starts_with("application/") && media_type.ends_with("+json"))
 }
 
-/// The `{id}` of the path; an id that is not well formed is as unknown as any other.
-pub fn user_id(request: &Request) -> Result<UserId, Problem> {
-    path_parameter(request, "id")
-        .and_then(|raw| UserId::parse(raw).ok())
-        .ok_or_else(Problem::user_not_found)
+/// The `{id}` of every `/users/{id}...` route. An id that is not well formed is as unknown as
+/// any other: a 404. (The pattern is the canonical UUIDv7 the service issues.)
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserPath {
+    /// The user's id
+    #[param(value_type = String, format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    pub id: UserId,
 }
 
-/// The `{order_id}` of the path, with the same rule.
-pub fn order_id(request: &Request) -> Result<OrderId, Problem> {
-    path_parameter(request, "order_id")
-        .and_then(|raw| OrderId::parse(raw).ok())
-        .ok_or_else(Problem::order_not_found)
+impl UserPath {
+    pub fn read(request: &Request) -> Result<Self, Problem> {
+        let id = path_parameter(request, "id")
+            .and_then(|raw| UserId::parse(raw).ok())
+            .ok_or_else(Problem::user_not_found)?;
+        Ok(Self { id })
+    }
+}
+
+/// The `{order_id}` of `/users/{id}/orders/{order_id}`, with the same rule.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OrderIdPath {
+    /// The order's id
+    #[param(value_type = String, format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    pub order_id: OrderId,
+}
+
+impl OrderIdPath {
+    pub fn read(request: &Request) -> Result<Self, Problem> {
+        let order_id = path_parameter(request, "order_id")
+            .and_then(|raw| OrderId::parse(raw).ok())
+            .ok_or_else(Problem::order_not_found)?;
+        Ok(Self { order_id })
+    }
 }
 
 fn path_parameter<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
@@ -221,24 +245,55 @@ fn path_parameter<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
         .and_then(|params| params.first(name))
 }
 
-/// `limit` and `cursor` of a listing; failures of `limit` go to `errors`.
-pub fn page_parameters(
-    request: &Request,
-    errors: &mut Vec<FieldError>,
-) -> (Option<PageLimit>, Option<Cursor>) {
-    let limit = match single_query_value(request, "limit", errors) {
-        None => Some(PageLimit::DEFAULT),
-        Some(raw) => PageLimit::parse(&raw)
-            .map_err(|error| errors.push(FieldError::new("limit", error)))
-            .ok(),
-    };
-    let cursor = single_query_value(request, "cursor", errors).map(Cursor::new);
-    (limit, cursor)
+/// `limit` and `cursor` of a listing.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size
+    #[param(value_type = Option<u8>, minimum = 1, maximum = 100)]
+    pub limit: PageLimit,
+    /// `next_cursor` of the previous page, unchanged
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor>,
+}
+
+impl PageQuery {
+    /// The page asked for; `None` after recording in `errors` what is wrong with it.
+    pub fn read(request: &Request, errors: &mut Vec<FieldError>) -> Option<Self> {
+        let limit = match single_query_value(request, "limit", errors) {
+            None => Some(PageLimit::DEFAULT),
+            Some(raw) => PageLimit::parse(&raw)
+                .map_err(|error| errors.push(FieldError::new("limit", error)))
+                .ok(),
+        };
+        let cursor = single_query_value(request, "cursor", errors).map(Cursor::new);
+        Some(Self {
+            limit: limit?,
+            cursor,
+        })
+    }
+}
+
+/// The `If-Match` precondition of a change to a user.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchHeader {
+    /// The ETag the change applies to; `*` for any
+    #[param(rename = "If-Match", value_type = Option<String>)]
+    pub if_match: Option<IfMatch>,
+}
+
+impl IfMatchHeader {
+    pub fn read(request: &Request) -> Self {
+        Self {
+            if_match: if_match(request),
+        }
+    }
 }
 
 /// The `If-Match` precondition, if the client sent one. Our ETags are strong (`"7"`), so weak
 /// or unreadable tags match nothing, and a header of only those always fails.
-pub fn if_match(request: &Request) -> Option<IfMatch> {
+fn if_match(request: &Request) -> Option<IfMatch> {
     let values: Vec<&str> = request
         .headers()
         .get_all(header::IF_MATCH)
@@ -262,6 +317,11 @@ pub fn if_match(request: &Request) -> Option<IfMatch> {
         .map(Version::new)
         .collect();
     Some(IfMatch::OneOf(versions))
+}
+
+/// A string field taken as sent: no trimming, any length the body allows.
+pub fn verbatim(raw: &str) -> Result<String, std::convert::Infallible> {
+    Ok(raw.to_owned())
 }
 
 /// A query-string parameter that appears at most once; a repeated one is a field error.

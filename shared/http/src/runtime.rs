@@ -1,7 +1,7 @@
 //! Start-up shared by every function: logging, metrics, and the Lambda run loop.
 
+use crate::HandlerResult;
 use crate::metrics::RequestMetrics;
-use crate::routes::HandlerResult;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
 use std::convert::Infallible;

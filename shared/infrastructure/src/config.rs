@@ -1,6 +1,6 @@
 use crate::{
     DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository,
-    DynamoUserRepository, SesEmailSender,
+    DynamoUserRepository, SesEmailSender, table,
 };
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -72,8 +72,8 @@ impl Aws {
             .dynamodb()
             .get_item()
             .table_name(table)
-            .key("pk", key("WARM-UP"))
-            .key("sk", key("WARM-UP"))
+            .key(table::PARTITION_KEY, key("WARM-UP"))
+            .key(table::SORT_KEY, key("WARM-UP"))
             .send()
             .await;
         tracing::debug!(

@@ -48,7 +48,10 @@ async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
     let hash = Argon2Hasher::default()
         .hash(&Password::parse("correct horse battery").unwrap())
         .unwrap();
-    credentials.redeem_reset_token(&found, &hash).await.unwrap();
+    credentials
+        .redeem_reset_token(&found, &hash, Timestamp::now())
+        .await
+        .unwrap();
     assert_eq!(
         credentials.password_hash(user_id).await.unwrap(),
         Some(hash.clone())
@@ -60,7 +63,9 @@ async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
 
     let other =
         PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA");
-    let again = credentials.redeem_reset_token(&found, &other).await;
+    let again = credentials
+        .redeem_reset_token(&found, &other, Timestamp::now())
+        .await;
     assert!(matches!(again, Err(RedeemTokenError::TokenGone)));
     assert_eq!(
         credentials.password_hash(user_id).await.unwrap(),
@@ -82,7 +87,7 @@ async fn of_racing_redemptions_of_one_token_exactly_one_wins() {
     let results = futures::future::join_all(
         hashes
             .iter()
-            .map(|hash| credentials.redeem_reset_token(&saved, hash)),
+            .map(|hash| credentials.redeem_reset_token(&saved, hash, Timestamp::now())),
     )
     .await;
     let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();

@@ -3,8 +3,8 @@
 
 mod support;
 
-use application::ports::{IdempotencyClaim, IdempotencyStore, StoredResponse};
 use domain::Timestamp;
+use idempotency::{IdempotencyClaim, IdempotencyStore, StoredResponse};
 use infrastructure::DynamoIdempotencyStore;
 
 async fn store() -> DynamoIdempotencyStore {

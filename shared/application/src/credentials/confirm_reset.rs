@@ -2,12 +2,15 @@ use crate::ports::{
     Clock, CredentialRepository, HashingError, PasswordHasher, RedeemTokenError, RepositoryError,
     ResetTokens,
 };
+use crate::{UseCase, command};
 use domain::Password;
 
 pub struct NewPasswordRequest {
     pub token: String,
     pub new_password: Password,
 }
+
+command!(NewPasswordRequest => (), ConfirmPasswordResetError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmPasswordResetError {
@@ -28,13 +31,7 @@ pub struct ConfirmPasswordReset<K, H, T, C> {
     clock: C,
 }
 
-impl<K, H, T, C> ConfirmPasswordReset<K, H, T, C>
-where
-    K: CredentialRepository,
-    H: PasswordHasher,
-    T: ResetTokens,
-    C: Clock,
-{
+impl<K, H, T, C> ConfirmPasswordReset<K, H, T, C> {
     pub fn new(credentials: K, hasher: H, tokens: T, clock: C) -> Self {
         Self {
             credentials,
@@ -43,11 +40,16 @@ where
             clock,
         }
     }
+}
 
-    pub async fn execute(
-        &self,
-        request: NewPasswordRequest,
-    ) -> Result<(), ConfirmPasswordResetError> {
+impl<K, H, T, C> UseCase<NewPasswordRequest> for ConfirmPasswordReset<K, H, T, C>
+where
+    K: CredentialRepository,
+    H: PasswordHasher,
+    T: ResetTokens,
+    C: Clock,
+{
+    async fn execute(&self, request: NewPasswordRequest) -> Result<(), ConfirmPasswordResetError> {
         let hash = self.tokens.hash(&request.token);
         let record = self
             .credentials
@@ -55,13 +57,14 @@ where
             .await?
             .ok_or(ConfirmPasswordResetError::InvalidToken)?;
         // The store deletes expired tokens late, so expiry is checked here.
-        if record.expires_at <= self.clock.now() {
+        let now = self.clock.now();
+        if record.expires_at <= now {
             return Err(ConfirmPasswordResetError::InvalidToken);
         }
         let password_hash = self.hasher.hash(&request.new_password)?;
         match self
             .credentials
-            .redeem_reset_token(&record, &password_hash)
+            .redeem_reset_token(&record, &password_hash, now)
             .await
         {
             Ok(()) => Ok(()),

@@ -1,11 +1,15 @@
 use crate::ports::{Clock, CredentialRepository, PasswordHasher, RepositoryError, UserRepository};
-use crate::users::modify::{ModifyError, modify_user};
+use crate::users::UserChangeError;
+use crate::users::modify::modify_user;
+use crate::{UseCase, command};
 use domain::{Changed, Email, LoginRefused, User, UserStatus};
 
 pub struct LoginRequest {
     pub email: Email,
     pub password: String,
 }
+
+command!(LoginRequest => User, LoginError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -28,13 +32,7 @@ pub struct Login<U, K, H, C> {
     clock: C,
 }
 
-impl<U, K, H, C> Login<U, K, H, C>
-where
-    U: UserRepository,
-    K: CredentialRepository,
-    H: PasswordHasher,
-    C: Clock,
-{
+impl<U, K, H, C> Login<U, K, H, C> {
     pub fn new(users: U, credentials: K, hasher: H, clock: C) -> Self {
         Self {
             users,
@@ -43,8 +41,16 @@ where
             clock,
         }
     }
+}
 
-    pub async fn execute(&self, request: LoginRequest) -> Result<User, LoginError> {
+impl<U, K, H, C> UseCase<LoginRequest> for Login<U, K, H, C>
+where
+    U: UserRepository,
+    K: CredentialRepository,
+    H: PasswordHasher,
+    C: Clock,
+{
+    async fn execute(&self, request: LoginRequest) -> Result<User, LoginError> {
         let Some(user) = self.users.find_by_email(&request.email).await? else {
             self.hasher.verify_dummy(&request.password);
             return Err(LoginError::InvalidCredentials);
@@ -60,16 +66,18 @@ where
             return Err(LoginError::InvalidCredentials);
         }
         let now = self.clock.now();
-        let record = |user: &mut User| user.record_login(now).map(|()| Changed::Yes);
+        let record = |user: &mut User| {
+            user.record_login(now)
+                .map(|()| Changed::Yes)
+                .map_err(|LoginRefused { status }| UserChangeError::NotAllowed { status })
+        };
         modify_user(&self.users, user.id(), None, record)
             .await
             .map_err(|error| match error {
-                ModifyError::Refused(LoginRefused { status }) => LoginError::NotAllowed { status },
-                ModifyError::NotFound => LoginError::InvalidCredentials,
-                ModifyError::Repository(error) => LoginError::Repository(error),
-                ModifyError::Contended
-                | ModifyError::EmailTaken
-                | ModifyError::PreconditionFailed => LoginError::Contended,
+                UserChangeError::NotAllowed { status } => LoginError::NotAllowed { status },
+                UserChangeError::NotFound => LoginError::InvalidCredentials,
+                UserChangeError::Repository(error) => LoginError::Repository(error),
+                _ => LoginError::Contended,
             })
     }
 }

@@ -7,5 +7,6 @@ mod request_reset;
 pub use confirm_reset::{ConfirmPasswordReset, ConfirmPasswordResetError, NewPasswordRequest};
 pub use login::{Login, LoginError, LoginRequest};
 pub use request_reset::{
-    RESET_TOKEN_LIFETIME_SECONDS, RequestPasswordReset, RequestPasswordResetError,
+    PasswordResetRequest, RESET_TOKEN_LIFETIME_SECONDS, RequestPasswordReset,
+    RequestPasswordResetError,
 };

@@ -3,7 +3,16 @@ use crate::ports::{
     Clock, CredentialRepository, EmailSender, RepositoryError, ResetTokenRecord, ResetTokens,
     UserRepository,
 };
+use crate::{UseCase, command};
 use domain::Email;
+
+/// Ask for a reset token by email.
+#[derive(Debug, Clone)]
+pub struct PasswordResetRequest {
+    pub email: Email,
+}
+
+command!(PasswordResetRequest => (), RequestPasswordResetError);
 
 /// How long a reset token works.
 pub const RESET_TOKEN_LIFETIME_SECONDS: i64 = 60 * 60;
@@ -26,14 +35,7 @@ pub struct RequestPasswordReset<U, K, M, T, C> {
     clock: C,
 }
 
-impl<U, K, M, T, C> RequestPasswordReset<U, K, M, T, C>
-where
-    U: UserRepository,
-    K: CredentialRepository,
-    M: EmailSender,
-    T: ResetTokens,
-    C: Clock,
-{
+impl<U, K, M, T, C> RequestPasswordReset<U, K, M, T, C> {
     pub fn new(users: U, credentials: K, mailer: M, tokens: T, clock: C) -> Self {
         Self {
             users,
@@ -43,8 +45,21 @@ where
             clock,
         }
     }
+}
 
-    pub async fn execute(&self, email: Email) -> Result<(), RequestPasswordResetError> {
+impl<U, K, M, T, C> UseCase<PasswordResetRequest> for RequestPasswordReset<U, K, M, T, C>
+where
+    U: UserRepository,
+    K: CredentialRepository,
+    M: EmailSender,
+    T: ResetTokens,
+    C: Clock,
+{
+    async fn execute(
+        &self,
+        command: PasswordResetRequest,
+    ) -> Result<(), RequestPasswordResetError> {
+        let PasswordResetRequest { email } = command;
         let Some(user) = self
             .users
             .find_by_email(&email)
@@ -115,7 +130,9 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let request = use_case(users, credentials.clone(), mailer.clone());
         request
-            .execute(Email::parse("ADA@example.com").unwrap())
+            .execute(PasswordResetRequest {
+                email: Email::parse("ADA@example.com").unwrap(),
+            })
             .await
             .unwrap();
 
@@ -157,7 +174,9 @@ mod tests {
         for address in ["nobody@example.com", "s@example.com", "d@example.com"] {
             assert!(
                 request
-                    .execute(Email::parse(address).unwrap())
+                    .execute(PasswordResetRequest {
+                        email: Email::parse(address).unwrap()
+                    })
                     .await
                     .is_ok()
             );
@@ -173,7 +192,9 @@ mod tests {
         let request = use_case(users, credentials, RecordingMailer::failing());
         assert!(
             request
-                .execute(Email::parse("ada@example.com").unwrap())
+                .execute(PasswordResetRequest {
+                    email: Email::parse("ada@example.com").unwrap()
+                })
                 .await
                 .is_ok()
         );

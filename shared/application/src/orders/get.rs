@@ -1,7 +1,17 @@
 use super::order_owner;
 use crate::ports::{OrderRepository, RepositoryError, UserRepository};
+use crate::{UseCase, command};
 use domain::{Order, OrderId, UserId};
 use futures::future::try_join;
+
+/// One order of one user.
+#[derive(Debug, Clone)]
+pub struct OrderLookup {
+    pub user_id: UserId,
+    pub order_id: OrderId,
+}
+
+command!(OrderLookup => Order, GetOrderError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum GetOrderError {
@@ -18,16 +28,15 @@ pub struct GetOrder<U, O> {
     orders: O,
 }
 
-impl<U: UserRepository, O: OrderRepository> GetOrder<U, O> {
+impl<U, O> GetOrder<U, O> {
     pub fn new(users: U, orders: O) -> Self {
         Self { users, orders }
     }
+}
 
-    pub async fn execute(
-        &self,
-        user_id: UserId,
-        order_id: OrderId,
-    ) -> Result<Order, GetOrderError> {
+impl<U: UserRepository, O: OrderRepository> UseCase<OrderLookup> for GetOrder<U, O> {
+    async fn execute(&self, command: OrderLookup) -> Result<Order, GetOrderError> {
+        let OrderLookup { user_id, order_id } = command;
         // Both reads at once: one round trip of latency instead of two.
         let (owner, order) = try_join(
             order_owner(&self.users, user_id),
@@ -55,17 +64,37 @@ mod tests {
         orders.insert(&order).await.unwrap();
         let get = GetOrder::new(users, orders);
 
-        assert_eq!(get.execute(ada.id(), order.id()).await.unwrap(), order);
+        assert_eq!(
+            get.execute(OrderLookup {
+                user_id: ada.id(),
+                order_id: order.id()
+            })
+            .await
+            .unwrap(),
+            order
+        );
         assert!(matches!(
-            get.execute(grace.id(), order.id()).await,
+            get.execute(OrderLookup {
+                user_id: grace.id(),
+                order_id: order.id()
+            })
+            .await,
             Err(GetOrderError::NotFound)
         ));
         assert!(matches!(
-            get.execute(ada.id(), OrderId::generate()).await,
+            get.execute(OrderLookup {
+                user_id: ada.id(),
+                order_id: OrderId::generate()
+            })
+            .await,
             Err(GetOrderError::NotFound)
         ));
         assert!(matches!(
-            get.execute(UserId::generate(), order.id()).await,
+            get.execute(OrderLookup {
+                user_id: UserId::generate(),
+                order_id: order.id()
+            })
+            .await,
             Err(GetOrderError::NotFound)
         ));
     }

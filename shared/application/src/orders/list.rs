@@ -2,6 +2,7 @@ use super::order_owner;
 use crate::ports::{
     Cursor, OrderRepository, Page, PageError, PageLimit, RepositoryError, UserRepository,
 };
+use crate::{UseCase, command};
 use domain::{Order, UserId};
 use futures::future::join;
 
@@ -11,6 +12,8 @@ pub struct UserOrdersQuery {
     pub limit: PageLimit,
     pub cursor: Option<Cursor>,
 }
+
+command!(UserOrdersQuery => Page<Order>, ListUserOrdersError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListUserOrdersError {
@@ -29,15 +32,14 @@ pub struct ListUserOrders<U, O> {
     orders: O,
 }
 
-impl<U: UserRepository, O: OrderRepository> ListUserOrders<U, O> {
+impl<U, O> ListUserOrders<U, O> {
     pub fn new(users: U, orders: O) -> Self {
         Self { users, orders }
     }
+}
 
-    pub async fn execute(
-        &self,
-        query: UserOrdersQuery,
-    ) -> Result<Page<Order>, ListUserOrdersError> {
+impl<U: UserRepository, O: OrderRepository> UseCase<UserOrdersQuery> for ListUserOrders<U, O> {
+    async fn execute(&self, query: UserOrdersQuery) -> Result<Page<Order>, ListUserOrdersError> {
         let UserOrdersQuery {
             user_id,
             limit,

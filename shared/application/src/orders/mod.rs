@@ -4,7 +4,7 @@ mod get;
 mod list;
 mod place;
 
-pub use get::{GetOrder, GetOrderError};
+pub use get::{GetOrder, GetOrderError, OrderLookup};
 pub use list::{ListUserOrders, ListUserOrdersError, UserOrdersQuery};
 pub use place::{PlaceOrder, PlaceOrderError, PlacementRequest};
 

@@ -3,6 +3,7 @@ use crate::messages;
 use crate::ports::{
     Clock, EmailSender, IdGenerator, OrderRepository, RepositoryError, UserRepository,
 };
+use crate::{UseCase, command};
 use domain::{LineRequest, Order, OrderError, UserId, UserStatus};
 
 #[derive(Debug, Clone)]
@@ -10,6 +11,8 @@ pub struct PlacementRequest {
     pub user_id: UserId,
     pub lines: Vec<LineRequest>,
 }
+
+command!(PlacementRequest => Order, PlaceOrderError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlaceOrderError {
@@ -33,14 +36,7 @@ pub struct PlaceOrder<U, O, M, C, I> {
     ids: I,
 }
 
-impl<U, O, M, C, I> PlaceOrder<U, O, M, C, I>
-where
-    U: UserRepository,
-    O: OrderRepository,
-    M: EmailSender,
-    C: Clock,
-    I: IdGenerator,
-{
+impl<U, O, M, C, I> PlaceOrder<U, O, M, C, I> {
     pub fn new(users: U, orders: O, mailer: M, clock: C, ids: I) -> Self {
         Self {
             users,
@@ -50,8 +46,17 @@ where
             ids,
         }
     }
+}
 
-    pub async fn execute(&self, request: PlacementRequest) -> Result<Order, PlaceOrderError> {
+impl<U, O, M, C, I> UseCase<PlacementRequest> for PlaceOrder<U, O, M, C, I>
+where
+    U: UserRepository,
+    O: OrderRepository,
+    M: EmailSender,
+    C: Clock,
+    I: IdGenerator,
+{
+    async fn execute(&self, request: PlacementRequest) -> Result<Order, PlaceOrderError> {
         let user = order_owner(&self.users, request.user_id)
             .await?
             .ok_or(PlaceOrderError::UserNotFound)?;
@@ -87,7 +92,7 @@ mod tests {
     };
     use domain::{Currency, Money, Quantity, Sku, User};
 
-    type UseCase =
+    type Place =
         PlaceOrder<InMemoryUsers, InMemoryOrders, RecordingMailer, FixedClock, SequentialIds>;
 
     fn line(sku: &str, quantity: i64, amount: &str, currency: &str) -> LineRequest {
@@ -98,7 +103,7 @@ mod tests {
         }
     }
 
-    fn setup(user: User, mailer: RecordingMailer) -> (UseCase, InMemoryOrders, User) {
+    fn setup(user: User, mailer: RecordingMailer) -> (Place, InMemoryOrders, User) {
         let users = InMemoryUsers::default();
         let user = users.add(user);
         let orders = InMemoryOrders::default();

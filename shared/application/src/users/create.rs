@@ -2,6 +2,7 @@ use crate::messages;
 use crate::ports::{
     Clock, EmailSender, IdGenerator, InsertUserError, RepositoryError, UserRepository,
 };
+use crate::{UseCase, command};
 use domain::{Email, User, UserName};
 
 #[derive(Debug, Clone)]
@@ -9,6 +10,8 @@ pub struct NewUser {
     pub email: Email,
     pub name: UserName,
 }
+
+command!(NewUser => User, CreateUserError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateUserError {
@@ -26,13 +29,7 @@ pub struct CreateUser<R, M, C, I> {
     ids: I,
 }
 
-impl<R, M, C, I> CreateUser<R, M, C, I>
-where
-    R: UserRepository,
-    M: EmailSender,
-    C: Clock,
-    I: IdGenerator,
-{
+impl<R, M, C, I> CreateUser<R, M, C, I> {
     pub fn new(users: R, mailer: M, clock: C, ids: I) -> Self {
         Self {
             users,
@@ -41,8 +38,16 @@ where
             ids,
         }
     }
+}
 
-    pub async fn execute(&self, command: NewUser) -> Result<User, CreateUserError> {
+impl<R, M, C, I> UseCase<NewUser> for CreateUser<R, M, C, I>
+where
+    R: UserRepository,
+    M: EmailSender,
+    C: Clock,
+    I: IdGenerator,
+{
+    async fn execute(&self, command: NewUser) -> Result<User, CreateUserError> {
         let user = User::register(
             self.ids.new_user_id(),
             command.email,

@@ -1,5 +1,14 @@
 use crate::ports::{RepositoryError, UserRepository};
+use crate::{UseCase, command};
 use domain::{User, UserId};
+
+/// Read one user by id.
+#[derive(Debug, Clone)]
+pub struct UserLookup {
+    pub id: UserId,
+}
+
+command!(UserLookup => User, GetUserError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum GetUserError {
@@ -19,9 +28,11 @@ impl<R: UserRepository> GetUser<R> {
     pub fn new(users: R) -> Self {
         Self { users }
     }
+}
 
-    pub async fn execute(&self, id: UserId) -> Result<User, GetUserError> {
-        match self.users.find(id).await? {
+impl<R: UserRepository> UseCase<UserLookup> for GetUser<R> {
+    async fn execute(&self, command: UserLookup) -> Result<User, GetUserError> {
+        match self.users.find(command.id).await? {
             Some(user) if user.can_login() => Ok(user),
             _ => Err(GetUserError::NotFound),
         }
@@ -37,7 +48,13 @@ mod tests {
     async fn an_active_user_is_returned() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        assert_eq!(GetUser::new(users).execute(ada.id()).await.unwrap(), ada);
+        assert_eq!(
+            GetUser::new(users)
+                .execute(UserLookup { id: ada.id() })
+                .await
+                .unwrap(),
+            ada
+        );
     }
 
     #[tokio::test]
@@ -52,7 +69,10 @@ mod tests {
         let get = GetUser::new(users);
 
         for id in [suspended.id(), deleted.id(), UserId::generate()] {
-            assert!(matches!(get.execute(id).await, Err(GetUserError::NotFound)));
+            assert!(matches!(
+                get.execute(UserLookup { id }).await,
+                Err(GetUserError::NotFound)
+            ));
         }
     }
 }

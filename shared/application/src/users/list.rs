@@ -1,5 +1,8 @@
 use crate::ports::{Page, PageError, RepositoryError, UserListQuery, UserRepository};
+use crate::{UseCase, command};
 use domain::User;
+
+command!(UserListQuery => Page<User>, ListUsersError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListUsersError {
@@ -18,8 +21,10 @@ impl<R: UserRepository> ListUsers<R> {
     pub fn new(users: R) -> Self {
         Self { users }
     }
+}
 
-    pub async fn execute(&self, query: UserListQuery) -> Result<Page<User>, ListUsersError> {
+impl<R: UserRepository> UseCase<UserListQuery> for ListUsers<R> {
+    async fn execute(&self, query: UserListQuery) -> Result<Page<User>, ListUsersError> {
         self.users.list(&query).await.map_err(|error| match error {
             PageError::InvalidCursor => ListUsersError::InvalidCursor,
             PageError::Repository(error) => ListUsersError::Repository(error),

@@ -1,6 +1,8 @@
-use super::modify::{ModifyError, modify_user};
-use crate::ports::{IfMatch, RepositoryError, UserRepository};
-use domain::{Email, User, UserId};
+use super::UserChangeError;
+use super::modify::modify_user;
+use crate::ports::{IfMatch, UserRepository};
+use crate::{UseCase, command};
+use domain::{Email, User, UserId, UserIsDeleted};
 
 #[derive(Debug, Clone)]
 pub struct ChangeEmail {
@@ -10,20 +12,7 @@ pub struct ChangeEmail {
     pub if_match: Option<IfMatch>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum UpdateUserEmailError {
-    /// Unknown, or deleted.
-    #[error("no such user")]
-    NotFound,
-    #[error("the email address is already registered")]
-    EmailTaken,
-    #[error("the user has changed since the version named in If-Match")]
-    PreconditionFailed,
-    #[error("the user kept changing; try again")]
-    Contended,
-    #[error(transparent)]
-    Repository(#[from] RepositoryError),
-}
+command!(ChangeEmail => User, UserChangeError);
 
 /// Moves a user to a new, unclaimed email address and frees the old one.
 pub struct UpdateUserEmail<R> {
@@ -34,23 +23,21 @@ impl<R: UserRepository> UpdateUserEmail<R> {
     pub fn new(users: R) -> Self {
         Self { users }
     }
+}
 
-    pub async fn execute(&self, command: ChangeEmail) -> Result<User, UpdateUserEmailError> {
+impl<R: UserRepository> UseCase<ChangeEmail> for UpdateUserEmail<R> {
+    async fn execute(&self, command: ChangeEmail) -> Result<User, UserChangeError> {
         let ChangeEmail {
             id,
             email,
             if_match,
         } = command;
-        let change = |user: &mut User| user.change_email(email.clone());
-        modify_user(&self.users, id, if_match.as_ref(), change)
-            .await
-            .map_err(|error| match error {
-                ModifyError::NotFound | ModifyError::Refused(_) => UpdateUserEmailError::NotFound,
-                ModifyError::EmailTaken => UpdateUserEmailError::EmailTaken,
-                ModifyError::PreconditionFailed => UpdateUserEmailError::PreconditionFailed,
-                ModifyError::Contended => UpdateUserEmailError::Contended,
-                ModifyError::Repository(error) => UpdateUserEmailError::Repository(error),
-            })
+        // A deleted user has no address to change: as unknown as any other.
+        let change = |user: &mut User| {
+            user.change_email(email.clone())
+                .map_err(|UserIsDeleted| UserChangeError::NotFound)
+        };
+        modify_user(&self.users, id, if_match.as_ref(), change).await
     }
 }
 
@@ -103,7 +90,7 @@ mod tests {
         let result = UpdateUserEmail::new(users.clone())
             .execute(change(ada.id(), "Grace@Example.com", None))
             .await;
-        assert!(matches!(result, Err(UpdateUserEmailError::EmailTaken)));
+        assert!(matches!(result, Err(UserChangeError::EmailTaken)));
         assert_eq!(users.stored(ada.id()), Some(ada));
     }
 
@@ -127,10 +114,7 @@ mod tests {
         let result = update
             .execute(change(ada.id(), "new@example.com", stale))
             .await;
-        assert!(matches!(
-            result,
-            Err(UpdateUserEmailError::PreconditionFailed)
-        ));
+        assert!(matches!(result, Err(UserChangeError::PreconditionFailed)));
 
         let current = Some(IfMatch::OneOf(vec![ada.version()]));
         assert!(
@@ -149,10 +133,7 @@ mod tests {
         let result = UpdateUserEmail::new(users.clone())
             .execute(change(ada.id(), "new@example.com", Some(IfMatch::Any)))
             .await;
-        assert!(matches!(
-            result,
-            Err(UpdateUserEmailError::PreconditionFailed)
-        ));
+        assert!(matches!(result, Err(UserChangeError::PreconditionFailed)));
     }
 
     #[tokio::test]
@@ -164,7 +145,7 @@ mod tests {
         let update = UpdateUserEmail::new(users);
         for id in [gone.id(), UserId::generate()] {
             let result = update.execute(change(id, "x@example.com", None)).await;
-            assert!(matches!(result, Err(UpdateUserEmailError::NotFound)));
+            assert!(matches!(result, Err(UserChangeError::NotFound)));
         }
     }
 }

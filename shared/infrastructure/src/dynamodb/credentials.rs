@@ -100,6 +100,7 @@ impl CredentialRepository for DynamoCredentialRepository {
         &self,
         record: &ResetTokenRecord,
         password: &PasswordHash,
+        now: Timestamp,
     ) -> Result<(), RedeemTokenError> {
         let consume = Delete::builder()
             .table_name(&self.table)
@@ -111,10 +112,7 @@ impl CredentialRepository for DynamoCredentialRepository {
         item.extend(HashMap::from([
             ("entity".to_owned(), string("password")),
             ("password_hash".to_owned(), string(password.as_phc())),
-            (
-                "updated_at".to_owned(),
-                string(Timestamp::now().to_rfc3339()),
-            ),
+            ("updated_at".to_owned(), string(now.to_rfc3339())),
         ]));
         let store = Put::builder()
             .table_name(&self.table)

@@ -2,9 +2,11 @@
 //! belongs to and the last item of the page it ends, so a cursor replayed against another
 //! listing, or a forged one, is refused rather than silently misread.
 
+use super::errors::repository_error;
 use super::items::Item;
-use application::ports::{Cursor, Page, RepositoryError, StatusFilter};
+use application::ports::{Cursor, Page, PageError, PageLimit, RepositoryError, StatusFilter};
 use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -48,15 +50,53 @@ pub(crate) fn decode<T>(
     parse_id(&position.after)
 }
 
+/// An entity that listings page through: how its id reads back from a cursor, and how an
+/// item reads as the entity.
+pub(crate) trait Listed: Sized {
+    type Id: Display;
+    fn parse_id(raw: &str) -> Option<Self::Id>;
+    fn id(&self) -> Self::Id;
+    fn read(item: Item) -> Result<Self, RepositoryError>;
+}
+
+/// One page of `listing`, newest first: `query` (table, index and key condition set) resumes
+/// after the cursor's item, whose table key (and index key) `resume_after` gives.
+pub(crate) async fn page<T: Listed>(
+    query: QueryFluentBuilder,
+    listing: String,
+    cursor: Option<&Cursor>,
+    limit: PageLimit,
+    resume_after: impl FnOnce(T::Id) -> Item,
+) -> Result<Page<T>, PageError> {
+    let start = match cursor {
+        None => None,
+        Some(token) => {
+            let after = decode(&listing, token, T::parse_id).ok_or(PageError::InvalidCursor)?;
+            Some(resume_after(after))
+        }
+    };
+    let limit = limit.get();
+    let output = query
+        .scan_index_forward(false)
+        .limit(query_limit(limit))
+        .set_exclusive_start_key(start)
+        .send()
+        .await
+        .map_err(repository_error)?;
+    Ok(page_of(output, limit, listing, T::read, |item: &T| {
+        item.id()
+    })?)
+}
+
 /// The Query `Limit` for a page of `limit`: one more item than a page tells whether another
 /// page follows, without ever answering an empty last page with a cursor.
-pub(crate) fn query_limit(limit: usize) -> i32 {
+fn query_limit(limit: usize) -> i32 {
     i32::try_from(limit + 1).unwrap_or(i32::MAX)
 }
 
 /// One page from a Query run with `query_limit(limit)`; the cursor, if another page follows,
 /// points after the page's last item.
-pub(crate) fn page_of<T, Id: Display>(
+fn page_of<T, Id: Display>(
     output: QueryOutput,
     limit: usize,
     listing: String,

@@ -1,6 +1,7 @@
 use super::errors::{corrupt_item, repository_error};
 use super::items::{self, Item};
-use application::ports::{IdempotencyClaim, IdempotencyStore, RepositoryError, StoredResponse};
+use ::idempotency::{IdempotencyClaim, IdempotencyStore, StoredResponse};
+use application::ports::RepositoryError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -32,6 +33,52 @@ fn number(value: i64) -> AttributeValue {
 
 fn seconds(at: Timestamp) -> i64 {
     at.as_millis().div_euclid(1000)
+}
+
+/// A record of `status` for the request that hashes to `request_hash`, living an hour from
+/// `now`, with the attributes of that status.
+fn record<const N: usize>(
+    idempotency_key: &str,
+    status: &str,
+    request_hash: &str,
+    now: Timestamp,
+    attributes: [(&str, AttributeValue); N],
+) -> Item {
+    let mut item = key(idempotency_key);
+    item.extend([
+        ("entity".to_owned(), string("idempotency")),
+        ("status".to_owned(), string(status)),
+        ("request_hash".to_owned(), string(request_hash)),
+        (
+            "expires_at".to_owned(),
+            number(seconds(now) + RECORD_SECONDS),
+        ),
+    ]);
+    item.extend(
+        attributes
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value)),
+    );
+    item
+}
+
+/// The condition under which the holder of a key may complete or release it: the record is
+/// still in progress, for this request. Its expression, names and values.
+struct HeldBy {
+    expression: &'static str,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+fn held_by(request_hash: &str) -> HeldBy {
+    HeldBy {
+        expression: "#status = :in_progress AND request_hash = :hash",
+        names: HashMap::from([("#status".to_owned(), "status".to_owned())]),
+        values: HashMap::from([
+            (":in_progress".to_owned(), string(IN_PROGRESS)),
+            (":hash".to_owned(), string(request_hash)),
+        ]),
+    }
 }
 
 /// Idempotency records in the one table, keyed by the hashed, route-scoped key.
@@ -91,20 +138,16 @@ impl IdempotencyStore for DynamoIdempotencyStore {
         request_hash: &str,
         now: Timestamp,
     ) -> Result<IdempotencyClaim, RepositoryError> {
-        let mut item = key(idempotency_key);
-        item.extend(HashMap::from([
-            ("entity".to_owned(), string("idempotency")),
-            ("status".to_owned(), string(IN_PROGRESS)),
-            ("request_hash".to_owned(), string(request_hash)),
-            (
-                "in_progress_until".to_owned(),
+        let item = record(
+            idempotency_key,
+            IN_PROGRESS,
+            request_hash,
+            now,
+            [(
+                "in_progress_until",
                 number(seconds(now) + IN_PROGRESS_SECONDS),
-            ),
-            (
-                "expires_at".to_owned(),
-                number(seconds(now) + RECORD_SECONDS),
-            ),
-        ]));
+            )],
+        );
         let taken = self
             .client
             .put_item()
@@ -154,30 +197,25 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .iter()
             .map(|(name, value)| (name.clone(), string(value.as_str())))
             .collect();
-        let mut item = key(idempotency_key);
-        item.extend(HashMap::from([
-            ("entity".to_owned(), string("idempotency")),
-            ("status".to_owned(), string(COMPLETED)),
-            ("request_hash".to_owned(), string(request_hash)),
-            (
-                "response_status".to_owned(),
-                number(i64::from(response.status)),
-            ),
-            ("response_headers".to_owned(), AttributeValue::M(headers)),
-            ("response_body".to_owned(), string(response.body.as_str())),
-            (
-                "expires_at".to_owned(),
-                number(seconds(now) + RECORD_SECONDS),
-            ),
-        ]));
+        let item = record(
+            idempotency_key,
+            COMPLETED,
+            request_hash,
+            now,
+            [
+                ("response_status", number(i64::from(response.status))),
+                ("response_headers", AttributeValue::M(headers)),
+                ("response_body", string(response.body.as_str())),
+            ],
+        );
+        let held = held_by(request_hash);
         self.client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("#status = :in_progress AND request_hash = :hash")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":in_progress", string(IN_PROGRESS))
-            .expression_attribute_values(":hash", string(request_hash))
+            .condition_expression(held.expression)
+            .set_expression_attribute_names(Some(held.names))
+            .set_expression_attribute_values(Some(held.values))
             .send()
             .await
             .map_err(repository_error)?;
@@ -189,14 +227,14 @@ impl IdempotencyStore for DynamoIdempotencyStore {
         idempotency_key: &str,
         request_hash: &str,
     ) -> Result<(), RepositoryError> {
+        let held = held_by(request_hash);
         self.client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(idempotency_key)))
-            .condition_expression("#status = :in_progress AND request_hash = :hash")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":in_progress", string(IN_PROGRESS))
-            .expression_attribute_values(":hash", string(request_hash))
+            .condition_expression(held.expression)
+            .set_expression_attribute_names(Some(held.names))
+            .set_expression_attribute_values(Some(held.values))
             .send()
             .await
             .map_err(repository_error)?;

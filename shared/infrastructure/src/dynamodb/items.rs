@@ -1,7 +1,7 @@
 //! How entities look as DynamoDB items. Key prefixes keep item types apart in the one table.
 
 use super::errors::corrupt_item;
-use super::table::{LIVE_USERS, USERS_BY_STATUS};
+use super::table::{LIVE_USERS, PARTITION_KEY, SORT_KEY, USERS_BY_STATUS};
 use application::ports::RepositoryError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::{Email, Timestamp, User, UserId, UserName, UserSnapshot, UserStatus, Version};
@@ -53,8 +53,8 @@ pub(crate) fn email_claim_key(email: &Email) -> Item {
 
 pub(crate) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(pk)),
-        ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+        (PARTITION_KEY.to_owned(), AttributeValue::S(pk)),
+        (SORT_KEY.to_owned(), AttributeValue::S(sk.to_owned())),
     ])
 }
 

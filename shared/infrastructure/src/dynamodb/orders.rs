@@ -1,4 +1,4 @@
-use super::cursor;
+use super::cursor::{self, Listed};
 use super::errors::{corrupt_item, repository_error};
 use super::items::{self, Item};
 use application::ports::{Cursor, OrderRepository, Page, PageError, PageLimit, RepositoryError};
@@ -153,17 +153,7 @@ impl OrderRepository for DynamoOrderRepository {
         limit: PageLimit,
         cursor: Option<&Cursor>,
     ) -> Result<Page<Order>, PageError> {
-        let listing = orders_listing(user_id);
-        let start = match cursor {
-            None => None,
-            Some(token) => {
-                let after = cursor::decode(&listing, token, |raw| OrderId::parse(raw).ok())
-                    .ok_or(PageError::InvalidCursor)?;
-                Some(order_key(user_id, after))
-            }
-        };
-        let limit = limit.get();
-        let output = self
+        let request = self
             .client
             .query()
             .table_name(&self.table)
@@ -173,19 +163,26 @@ impl OrderRepository for DynamoOrderRepository {
                 AttributeValue::S(items::user_partition(user_id)),
             )
             .expression_attribute_values(":orders", AttributeValue::S(ORDER_PREFIX.to_owned()))
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(cursor::query_limit(limit))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(repository_error)?;
-        Ok(cursor::page_of(
-            output,
-            limit,
-            listing,
-            to_order,
-            Order::id,
-        )?)
+            .consistent_read(true);
+        cursor::page(request, orders_listing(user_id), cursor, limit, |after| {
+            order_key(user_id, after)
+        })
+        .await
+    }
+}
+
+impl Listed for Order {
+    type Id = OrderId;
+
+    fn parse_id(raw: &str) -> Option<OrderId> {
+        OrderId::parse(raw).ok()
+    }
+
+    fn id(&self) -> OrderId {
+        Order::id(self)
+    }
+
+    fn read(item: Item) -> Result<Self, RepositoryError> {
+        to_order(item)
     }
 }

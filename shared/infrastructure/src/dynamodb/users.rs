@@ -1,4 +1,4 @@
-use super::cursor;
+use super::cursor::{self, Listed};
 use super::errors::repository_error;
 use super::items::{self, Item};
 use super::table::{LIVE_USERS, USERS_BY_STATUS};
@@ -179,40 +179,38 @@ impl UserRepository for DynamoUserRepository {
             StatusFilter::Only(status) => (USERS_BY_STATUS, items::status_partition(status)),
             StatusFilter::NotDeleted => (LIVE_USERS, items::live_partition()),
         };
-        let listing = cursor::users_listing(query.status);
-        let start = match &query.cursor {
-            None => None,
-            Some(token) => {
-                let after = cursor::decode(&listing, token, |raw| UserId::parse(raw).ok())
-                    .ok_or(PageError::InvalidCursor)?;
-                Some(items::index_position(
-                    after,
-                    index.partition_key,
-                    partition.clone(),
-                ))
-            }
-        };
-        let limit = query.limit.get();
-        let output = self
+        let request = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(index.name)
             .key_condition_expression("#partition = :partition")
             .expression_attribute_names("#partition", index.partition_key)
-            .expression_attribute_values(":partition", AttributeValue::S(partition))
-            .scan_index_forward(false)
-            .limit(cursor::query_limit(limit))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(repository_error)?;
-        Ok(cursor::page_of(
-            output,
-            limit,
+            .expression_attribute_values(":partition", AttributeValue::S(partition.clone()));
+        let listing = cursor::users_listing(query.status);
+        cursor::page(
+            request,
             listing,
-            items::to_user,
-            User::id,
-        )?)
+            query.cursor.as_ref(),
+            query.limit,
+            |after| items::index_position(after, index.partition_key, partition),
+        )
+        .await
+    }
+}
+
+impl Listed for User {
+    type Id = UserId;
+
+    fn parse_id(raw: &str) -> Option<UserId> {
+        UserId::parse(raw).ok()
+    }
+
+    fn id(&self) -> UserId {
+        User::id(self)
+    }
+
+    fn read(item: Item) -> Result<Self, RepositoryError> {
+        items::to_user(item)
     }
 }

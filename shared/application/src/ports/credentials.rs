@@ -1,0 +1,102 @@
+//! Credentials: reset tokens, password hashes and the hasher.
+
+use super::{BoxError, RepositoryError};
+use domain::{Password, PasswordHash, Timestamp, UserId};
+use std::future::Future;
+
+/// The SHA-256 of a reset token, hex-encoded: what is stored instead of the token.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    pub fn new(hex: impl Into<String>) -> Self {
+        Self(hex.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenHash(<redacted>)")
+    }
+}
+
+/// A freshly issued reset token: the secret goes to the user by email, the hash to the store.
+pub struct IssuedToken {
+    pub token: String,
+    pub hash: TokenHash,
+}
+
+pub trait ResetTokens: Send + Sync + 'static {
+    /// A new token with at least 256 bits from the OS random source, URL-safe.
+    fn issue(&self) -> Result<IssuedToken, BoxError>;
+
+    /// The hash under which `token` was stored, if it was ever issued.
+    fn hash(&self, token: &str) -> TokenHash;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetTokenRecord {
+    pub hash: TokenHash,
+    pub user_id: UserId,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemTokenError {
+    /// Redeemed already, by this request's twin or an earlier one.
+    #[error("the token is no longer stored")]
+    TokenGone,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+pub trait CredentialRepository: Send + Sync + 'static {
+    /// Stores a reset token's record, to expire by itself at `expires_at` (and be refused by
+    /// the code from then on, since expiry in the store is late).
+    fn save_reset_token(
+        &self,
+        record: &ResetTokenRecord,
+    ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+
+    fn find_reset_token(
+        &self,
+        hash: &TokenHash,
+    ) -> impl Future<Output = Result<Option<ResetTokenRecord>, RepositoryError>> + Send;
+
+    /// Deletes the token and stores the user's new password hash in one atomic write. MUST fail
+    /// with `TokenGone`, storing nothing, when the token is no longer stored, so of two racing
+    /// redemptions exactly one succeeds.
+    /// `now` is when the password changed.
+    fn redeem_reset_token(
+        &self,
+        record: &ResetTokenRecord,
+        password: &PasswordHash,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), RedeemTokenError>> + Send;
+
+    /// The user's password hash; `None` until a password was set.
+    fn password_hash(
+        &self,
+        user_id: UserId,
+    ) -> impl Future<Output = Result<Option<PasswordHash>, RepositoryError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the password could not be hashed")]
+pub struct HashingError(#[source] pub BoxError);
+
+pub trait PasswordHasher: Send + Sync + 'static {
+    /// An Argon2id hash with a fresh random salt.
+    fn hash(&self, password: &Password) -> Result<PasswordHash, HashingError>;
+
+    /// Whether `candidate` is the password behind `hash`; any malformed hash is `false`.
+    fn verify(&self, candidate: &str, hash: &PasswordHash) -> bool;
+
+    /// Does the work of one `verify` against a hash nobody has, so that an unknown account
+    /// takes as long to refuse as a wrong password.
+    fn verify_dummy(&self, candidate: &str);
+}

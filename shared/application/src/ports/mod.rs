@@ -1,0 +1,28 @@
+//! The traits adapters implement, one module per concern. Each method's comment says what an
+//! implementation MUST do; the use-case tests hold the in-memory fakes to the same contract.
+
+mod credentials;
+mod email;
+mod orders;
+mod paging;
+mod system;
+mod users;
+
+pub use credentials::*;
+pub use email::*;
+pub use orders::*;
+pub use paging::*;
+pub use system::*;
+pub use users::*;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A failure of the data store itself, never of a business rule.
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    /// Throttled or unreachable after the client's own retries: worth retrying later.
+    #[error("the data store is unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("the data store failed")]
+    Failed(#[source] BoxError),
+}

@@ -1,0 +1,4 @@
+//! The Credentials routes: password reset by email, and login.
+
+pub mod login;
+pub mod reset;

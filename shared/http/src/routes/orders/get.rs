@@ -1,0 +1,98 @@
+//! `GET /users/{id}/orders/{order_id}`: reads one of a user's orders.
+
+use crate::HandlerResult;
+use crate::openapi::NotFound;
+use crate::request::{OrderIdPath, UserPath};
+use crate::response::{self, OrderBody};
+use application::UseCase;
+use application::orders::OrderLookup;
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+
+#[utoipa::path(get, path = "/users/{id}/orders/{order_id}", tag = "Orders",
+    params(UserPath, OrderIdPath),
+    responses(
+        (status = 200, description = "The order.", body = OrderBody),
+        (status = 404, response = NotFound),
+    ))]
+pub async fn get_order(use_case: &impl UseCase<OrderLookup>, request: Request) -> HandlerResult {
+    let UserPath { id } = UserPath::read(&request)?;
+    let OrderIdPath { order_id } = OrderIdPath::read(&request)?;
+    let command = OrderLookup {
+        user_id: id,
+        order_id,
+    };
+    let order = use_case.execute(command).await?;
+    Ok(response::json(StatusCode::OK, &OrderBody::from(&order)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Answer, TestRequest};
+    use application::fakes::{InMemoryOrders, InMemoryUsers, StoreHealth, user_with_email};
+    use application::orders::GetOrder;
+    use application::ports::OrderRepository;
+    use domain::{OrderId, UserId};
+
+    async fn get(
+        users: &InMemoryUsers,
+        orders: &InMemoryOrders,
+        id: impl ToString,
+        order_id: impl ToString,
+    ) -> Answer {
+        let request = TestRequest::new("GET", "/users/x/orders/y")
+            .path("id", id)
+            .path("order_id", order_id)
+            .build();
+        Answer::of(get_order(&GetOrder::new(users.clone(), orders.clone()), request).await)
+    }
+
+    #[tokio::test]
+    async fn an_order_is_a_200_under_its_user_and_a_404_under_any_other() {
+        let (users, orders) = (InMemoryUsers::default(), InMemoryOrders::default());
+        let ada = users.add(user_with_email("ada@example.com"));
+        let grace = users.add(user_with_email("grace@example.com"));
+        let order = application::fakes::order_for(ada.id());
+        orders.insert(&order).await.unwrap();
+        let answer = get(&users, &orders, ada.id(), order.id()).await;
+        assert_eq!(
+            (answer.status, answer.body["id"].as_str()),
+            (200, Some(order.id().to_string().as_str()))
+        );
+        get(&users, &orders, grace.id(), order.id())
+            .await
+            .problem(404);
+        get(&users, &orders, ada.id(), OrderId::generate())
+            .await
+            .problem(404);
+        get(&users, &orders, ada.id(), "not-an-id")
+            .await
+            .problem(404);
+        get(&users, &orders, "not-an-id", order.id())
+            .await
+            .problem(404);
+    }
+
+    #[tokio::test]
+    async fn store_failures_are_503_and_500() {
+        let orders = InMemoryOrders::default();
+        let (id, order_id) = (UserId::generate(), OrderId::generate());
+        get(
+            &InMemoryUsers::with_health(StoreHealth::Unavailable),
+            &orders,
+            id,
+            order_id,
+        )
+        .await
+        .unavailable();
+        get(
+            &InMemoryUsers::with_health(StoreHealth::Failing),
+            &orders,
+            id,
+            order_id,
+        )
+        .await
+        .internal();
+    }
+}

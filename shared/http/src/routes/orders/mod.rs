@@ -1,0 +1,5 @@
+//! The Orders routes.
+
+pub mod get;
+pub mod list;
+pub mod place;

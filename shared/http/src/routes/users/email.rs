@@ -1,0 +1,129 @@
+//! `PUT /users/{id}/email`: moves a user to a new address.
+
+use crate::openapi::{Conflict, NotFound, PreconditionFailed};
+use crate::request::{IfMatchHeader, JsonObject, UserPath};
+use crate::response::{self, UserBody};
+use crate::{HandlerResult, Problem};
+use application::UseCase;
+use application::users::ChangeEmail;
+use domain::Email;
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use utoipa::ToSchema;
+
+/// `PUT /users/{id}/email`
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({"email": "ada@lovelace.org"}))]
+#[serde(deny_unknown_fields)]
+pub struct EmailChangeRequest {
+    #[schema(value_type = String, format = "email", max_length = 254)]
+    email: Email,
+}
+
+impl EmailChangeRequest {
+    fn read(request: &Request) -> Result<Self, Problem> {
+        let mut body = JsonObject::from_request(request)?;
+        let email = body.string("email", Email::parse);
+        let email = body.finish(email)?;
+        Ok(Self { email })
+    }
+}
+
+#[utoipa::path(put, path = "/users/{id}/email", tag = "Users",
+    params(UserPath, IfMatchHeader),
+    request_body(content = EmailChangeRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The user with its new address; the same address again changes nothing.", body = UserBody,
+            headers(("ETag" = String, description = "The user's version"))),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict), (status = 412, response = PreconditionFailed),
+        ))]
+pub async fn update_user_email(
+    use_case: &impl UseCase<ChangeEmail>,
+    request: Request,
+) -> HandlerResult {
+    let UserPath { id } = UserPath::read(&request)?;
+    let EmailChangeRequest { email } = EmailChangeRequest::read(&request)?;
+    let IfMatchHeader { if_match } = IfMatchHeader::read(&request);
+    let command = ChangeEmail {
+        id,
+        email,
+        if_match,
+    };
+    let user = use_case.execute(command).await?;
+    Ok(response::user(StatusCode::OK, &user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Answer, TestRequest, assert_body_rows};
+    use application::fakes::{InMemoryUsers, StoreHealth, user_with_email};
+    use application::users::UpdateUserEmail;
+    use domain::{User, UserId};
+    use serde_json::json;
+
+    fn put(id: impl ToString) -> TestRequest {
+        TestRequest::new("PUT", "/users/x/email").path("id", id)
+    }
+
+    async fn change(users: &InMemoryUsers, request: TestRequest) -> Answer {
+        Answer::of(update_user_email(&UpdateUserEmail::new(users.clone()), request.build()).await)
+    }
+
+    fn with_ada() -> (InMemoryUsers, User) {
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        (users, ada)
+    }
+
+    #[tokio::test]
+    async fn a_new_address_is_a_200_at_the_next_version() {
+        let (users, ada) = with_ada();
+        let request = put(ada.id())
+            .header("if-match", "\"1\"")
+            .json(json!({"email": "ada@lovelace.org"}));
+        let answer = change(&users, request).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body["email"], "ada@lovelace.org");
+        assert_eq!(answer.header("etag"), Some("\"2\""));
+    }
+
+    #[tokio::test]
+    async fn bad_bodies_are_400_413_and_422() {
+        let (users, ada) = with_ada();
+        let use_case = UpdateUserEmail::new(users);
+        let handle = |request| update_user_email(&use_case, request);
+        assert_body_rows(|| put(ada.id()), handle, &["email"]).await;
+    }
+
+    #[tokio::test]
+    async fn unknown_users_are_404_taken_addresses_409_and_stale_versions_412() {
+        let (users, ada) = with_ada();
+        users.add(user_with_email("grace@example.com"));
+        let body = json!({"email": "new@example.com"});
+        change(&users, put(UserId::generate()).json(body.clone()))
+            .await
+            .problem(404);
+        change(&users, put("nope").json(body.clone()))
+            .await
+            .problem(404);
+        let taken = json!({"email": "GRACE@example.com"});
+        change(&users, put(ada.id()).json(taken)).await.problem(409);
+        let stale = put(ada.id()).header("if-match", "\"7\"").json(body);
+        change(&users, stale).await.problem(412);
+    }
+
+    #[tokio::test]
+    async fn store_failures_are_503_and_500() {
+        let body = json!({"email": "new@example.com"});
+        let unavailable = InMemoryUsers::with_health(StoreHealth::Unavailable);
+        change(&unavailable, put(UserId::generate()).json(body.clone()))
+            .await
+            .unavailable();
+        let failing = InMemoryUsers::with_health(StoreHealth::Failing);
+        change(&failing, put(UserId::generate()).json(body))
+            .await
+            .internal();
+    }
+}

@@ -1,0 +1,170 @@
+//! Handler tests without the local stack: requests built in memory, run against use cases
+//! over the application's fakes, and the rows of API.md's status table that many routes share.
+
+use crate::HandlerResult;
+use crate::request::MAX_BODY_BYTES;
+use lambda_http::http::{HeaderMap, header};
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::future::Future;
+
+/// A request as API Gateway hands it over: method, path parameters, query, headers, body.
+pub struct TestRequest {
+    builder: lambda_http::http::request::Builder,
+    path: HashMap<String, String>,
+    query: HashMap<String, Vec<String>>,
+    body: Body,
+}
+
+impl TestRequest {
+    pub fn new(method: &str, uri: &str) -> Self {
+        Self {
+            builder: lambda_http::http::Request::builder()
+                .method(method)
+                .uri(uri),
+            path: HashMap::new(),
+            query: HashMap::new(),
+            body: Body::Empty,
+        }
+    }
+
+    pub fn path(mut self, name: &str, value: impl ToString) -> Self {
+        self.path.insert(name.to_owned(), value.to_string());
+        self
+    }
+
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.query
+            .entry(name.to_owned())
+            .or_default()
+            .push(value.to_owned());
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.builder = self.builder.header(name, value);
+        self
+    }
+
+    /// A JSON body with its content type.
+    pub fn json(self, body: Value) -> Self {
+        self.header("content-type", "application/json")
+            .body(&body.to_string())
+    }
+
+    pub fn body(mut self, body: &str) -> Self {
+        self.body = Body::from(body.to_owned());
+        self
+    }
+
+    pub fn build(self) -> Request {
+        let query: HashMap<String, Vec<String>> = self.query;
+        self.builder
+            .body(self.body)
+            .unwrap()
+            .with_path_parameters(self.path)
+            .with_query_string_parameters(query)
+    }
+}
+
+/// A handler's answer, read back as a client would see it.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn of(result: HandlerResult) -> Self {
+        let response = result.unwrap_or_else(crate::Problem::into_response);
+        let body = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        Self {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Asserts problem JSON with this status; returns its `detail`.
+    pub fn problem(&self, status: u16) -> &str {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["type"].is_string() && self.body["title"].is_string());
+        self.body["detail"].as_str().unwrap()
+    }
+
+    /// Asserts a 422 and returns the fields it names, in order.
+    pub fn invalid_fields(&self) -> Vec<&str> {
+        self.problem(422);
+        self.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|error| error["field"].as_str().unwrap())
+            .collect()
+    }
+
+    /// Asserts a 503 that says when to retry.
+    pub fn unavailable(&self) {
+        self.problem(503);
+        assert_eq!(self.header("retry-after"), Some("1"));
+    }
+
+    /// Asserts a 500 that tells nothing of its cause.
+    pub fn internal(&self) {
+        let detail = self.problem(500);
+        assert_eq!(detail, "something failed on our side; it has been logged");
+        let text = self.body.to_string();
+        assert!(
+            !text.contains("arn:") && !text.contains("AccessDenied"),
+            "{text}"
+        );
+    }
+}
+
+/// The body rows of a route that reads a JSON object: 400 without the JSON content type, for
+/// malformed JSON and for a non-object; 413 over 64 KiB; 422 naming every required field and
+/// every unknown one when the object is empty but for an unknown field.
+pub async fn assert_body_rows<F, Fut>(
+    request: impl Fn() -> TestRequest,
+    handle: F,
+    required: &[&str],
+) where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = HandlerResult>,
+{
+    let answer = |result| Answer::of(result);
+    let no_content_type = request().body("{}").build();
+    answer(handle(no_content_type).await).problem(400);
+    for not_an_object in ["{", "[1]", "\"text\"", ""] {
+        let sent = request()
+            .header("content-type", "application/json")
+            .body(not_an_object)
+            .build();
+        answer(handle(sent).await).problem(400);
+    }
+    let huge = format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_BODY_BYTES));
+    let too_large = request()
+        .header(header::CONTENT_TYPE.as_str(), "application/json")
+        .body(&huge)
+        .build();
+    answer(handle(too_large).await).problem(413);
+
+    let unknown_only = request()
+        .json(serde_json::json!({"unexpected": true}))
+        .build();
+    let answered = answer(handle(unknown_only).await);
+    let mut expected: Vec<&str> = required.to_vec();
+    expected.push("unexpected");
+    assert_eq!(answered.invalid_fields(), expected);
+}
