@@ -86,6 +86,10 @@ async fn a_new_user_sets_a_password_by_email_and_logs_in_with_it() {
     let user = reply.expect_user(200);
     assert_eq!(id_of(user), id);
     assert!(user["last_login"].is_string());
+    assert_eq!(
+        user["email_verified"], true,
+        "the emailed token proved the address"
+    );
     let text = reply.body.to_string();
     assert!(
         !text.contains("argon2") && !text.contains("horse"),

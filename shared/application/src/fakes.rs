@@ -374,9 +374,19 @@ struct CredentialsState {
 pub struct InMemoryCredentials {
     state: Arc<Mutex<CredentialsState>>,
     health: StoreHealth,
+    /// The users whose addresses a redeemed token verifies, when the test has any.
+    users: Option<InMemoryUsers>,
 }
 
 impl InMemoryCredentials {
+    /// Credentials beside `users`: redeeming a token updates its user as the store would.
+    pub fn beside(users: &InMemoryUsers) -> Self {
+        Self {
+            users: Some(users.clone()),
+            ..Self::default()
+        }
+    }
+
     pub fn with_health(health: StoreHealth) -> Self {
         Self {
             health,
@@ -428,14 +438,30 @@ impl CredentialRepository for InMemoryCredentials {
         &self,
         record: &ResetTokenRecord,
         password: &PasswordHash,
-        _: Timestamp,
+        now: Timestamp,
     ) -> Result<(), RedeemTokenError> {
         // Yield first, so racing redemptions interleave between their reads and this write.
         yield_once().await;
         self.health.check()?;
         let mut state = self.state.lock().unwrap();
+        let mut users = self.users.as_ref().map(InMemoryUsers::lock);
+        let user = match users.as_mut() {
+            Some(users) => Some(
+                users
+                    .users
+                    .get_mut(&record.user_id)
+                    .ok_or(RedeemTokenError::TokenGone)?,
+            ),
+            None => None,
+        };
         if state.tokens.remove(record.hash.as_str()).is_none() {
             return Err(RedeemTokenError::TokenGone);
+        }
+        if let Some(user) = user {
+            let mut verified = user.clone();
+            verified.verify_email();
+            verified.revoke_sessions(now);
+            *user = verified.stored_at(user.version().next());
         }
         state.passwords.insert(record.user_id, password.clone());
         Ok(())

@@ -20,5 +20,7 @@ pub use order::{
 };
 pub use password::{Password, PasswordError, PasswordHash};
 pub use timestamp::Timestamp;
-pub use user::{Changed, LoginRefused, User, UserIsDeleted, UserSnapshot, UserStatus, Version};
+pub use user::{
+    Changed, LoginRefused, Role, User, UserIsDeleted, UserSnapshot, UserStatus, Version,
+};
 pub use user_name::{UserName, UserNameError};

@@ -30,6 +30,34 @@ impl fmt::Display for UserStatus {
     }
 }
 
+/// What a user may do: `user` for everyone who registers, `admin` only by another admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 2] = [Self::User, Self::Admin];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == raw)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The stored revision of a user: it starts at 1 and grows by one with every stored change,
 /// so a writer can tell whether what it read is still current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,8 +104,12 @@ pub struct User {
     email: Email,
     name: UserName,
     status: UserStatus,
+    role: Role,
+    email_verified: bool,
     created_at: Timestamp,
     last_login: Option<Timestamp>,
+    /// Sessions (refresh-token families) started before this instant are revoked.
+    sessions_valid_after: Option<Timestamp>,
     version: Version,
 }
 
@@ -88,21 +120,28 @@ pub struct UserSnapshot {
     pub email: Email,
     pub name: UserName,
     pub status: UserStatus,
+    pub role: Role,
+    pub email_verified: bool,
     pub created_at: Timestamp,
     pub last_login: Option<Timestamp>,
+    pub sessions_valid_after: Option<Timestamp>,
     pub version: Version,
 }
 
 impl User {
-    /// A newly registered user: active, never logged in, at the first version.
+    /// A newly registered user: active, a `user`, address not yet proved, never logged in,
+    /// at the first version.
     pub fn register(id: UserId, email: Email, name: UserName, now: Timestamp) -> Self {
         Self {
             id,
             email,
             name,
             status: UserStatus::Active,
+            role: Role::User,
+            email_verified: false,
             created_at: now,
             last_login: None,
+            sessions_valid_after: None,
             version: Version::FIRST,
         }
     }
@@ -113,8 +152,11 @@ impl User {
             email,
             name,
             status,
+            role,
+            email_verified,
             created_at,
             last_login,
+            sessions_valid_after,
             version,
         } = snapshot;
         Self {
@@ -122,8 +164,11 @@ impl User {
             email,
             name,
             status,
+            role,
+            email_verified,
             created_at,
             last_login,
+            sessions_valid_after,
             version,
         }
     }
@@ -148,6 +193,24 @@ impl User {
     }
     pub fn version(&self) -> Version {
         self.version
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn email_verified(&self) -> bool {
+        self.email_verified
+    }
+
+    pub fn sessions_valid_after(&self) -> Option<Timestamp> {
+        self.sessions_valid_after
+    }
+
+    /// Whether a session started at `started_at` has survived every revocation since.
+    pub fn session_is_valid(&self, started_at: Timestamp) -> bool {
+        self.sessions_valid_after
+            .is_none_or(|revoked_before| started_at >= revoked_before)
     }
 
     pub fn is_deleted(&self) -> bool {
@@ -175,6 +238,21 @@ impl User {
     /// Soft delete: the record stays, with status `deleted`.
     pub fn delete(&mut self) -> Result<(), UserIsDeleted> {
         self.move_to(UserStatus::Deleted).map(|_| ())
+    }
+
+    pub fn change_role(&mut self, role: Role) -> Result<Changed, UserIsDeleted> {
+        self.refuse_if_deleted()?;
+        Ok(replace(&mut self.role, role))
+    }
+
+    /// The user proved the address: it set a password through a token sent there.
+    pub fn verify_email(&mut self) {
+        self.email_verified = true;
+    }
+
+    /// Every session started before `now` stops working at its next refresh.
+    pub fn revoke_sessions(&mut self, now: Timestamp) {
+        self.sessions_valid_after = Some(now);
     }
 
     pub fn change_email(&mut self, email: Email) -> Result<Changed, UserIsDeleted> {
@@ -300,5 +378,40 @@ mod tests {
             assert_eq!(UserStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(UserStatus::parse("Active"), None);
+    }
+
+    #[test]
+    fn a_new_user_is_an_unverified_user_with_no_revocation() {
+        let user = ada();
+        assert_eq!((user.role(), user.email_verified()), (Role::User, false));
+        assert!(user.session_is_valid(Timestamp::from_millis(0).unwrap()));
+    }
+
+    #[test]
+    fn roles_read_back_from_their_names_only() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("Admin"), None);
+        assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn a_revocation_ends_the_sessions_started_before_it_only() {
+        let mut user = ada();
+        let at = |millis| Timestamp::from_millis(millis).unwrap();
+        user.revoke_sessions(at(5_000));
+        assert!(!user.session_is_valid(at(4_999)));
+        assert!(user.session_is_valid(at(5_000)));
+        assert!(user.session_is_valid(at(6_000)));
+    }
+
+    #[test]
+    fn a_role_change_is_refused_once_deleted() {
+        let mut user = ada();
+        assert_eq!(user.change_role(Role::Admin), Ok(Changed::Yes));
+        assert_eq!(user.change_role(Role::Admin), Ok(Changed::No));
+        user.delete().unwrap();
+        assert_eq!(user.change_role(Role::User), Err(UserIsDeleted));
     }
 }

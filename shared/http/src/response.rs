@@ -17,6 +17,10 @@ pub struct UserBody<'a> {
     pub name: &'a str,
     #[schema(value_type = UserStatusSchema)]
     pub status: &'static str,
+    #[schema(value_type = RoleSchema)]
+    pub role: &'static str,
+    /// True once the user proved the address: a password set through an emailed token.
+    pub email_verified: bool,
     #[schema(format = DateTime, example = "2026-11-24T10:15:30.123Z")]
     pub created_at: String,
     #[schema(format = DateTime, example = json!(null))]
@@ -34,6 +38,16 @@ pub(crate) enum UserStatusSchema {
     Deleted,
 }
 
+/// What a user may do.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Role)]
+#[allow(dead_code)] // a schema only: the role travels as `&'static str`
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RoleSchema {
+    User,
+    Admin,
+}
+
 impl<'a> From<&'a User> for UserBody<'a> {
     fn from(user: &'a User) -> Self {
         Self {
@@ -41,6 +55,8 @@ impl<'a> From<&'a User> for UserBody<'a> {
             email: user.email().as_str(),
             name: user.name().as_str(),
             status: user.status().as_str(),
+            role: user.role().as_str(),
+            email_verified: user.email_verified(),
             created_at: user.created_at().to_rfc3339(),
             last_login: user.last_login().map(|at| at.to_rfc3339()),
         }

@@ -27,8 +27,10 @@ fn record(user_id: UserId) -> (String, ResetTokenRecord) {
 
 #[tokio::test]
 async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
-    let (credentials, _) = fresh_credential_repositories().await;
-    let user_id = UserId::generate();
+    let (credentials, users) = fresh_credential_repositories().await;
+    let ada = user("ada@example.com");
+    users.insert(&ada).await.unwrap();
+    let user_id = ada.id();
     let (token, saved) = record(user_id);
     credentials.save_reset_token(&saved).await.unwrap();
 
@@ -48,10 +50,15 @@ async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
     let hash = Argon2Hasher::default()
         .hash(&Password::parse("correct horse battery").unwrap())
         .unwrap();
+    let now = Timestamp::now();
     credentials
-        .redeem_reset_token(&found, &hash, Timestamp::now())
+        .redeem_reset_token(&found, &hash, now)
         .await
         .unwrap();
+    let verified = users.find(user_id).await.unwrap().unwrap();
+    assert!(verified.email_verified());
+    assert_eq!(verified.sessions_valid_after(), Some(now));
+    assert_eq!(verified.version(), ada.version().next());
     assert_eq!(
         credentials.password_hash(user_id).await.unwrap(),
         Some(hash.clone())
@@ -76,8 +83,10 @@ async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
 
 #[tokio::test]
 async fn of_racing_redemptions_of_one_token_exactly_one_wins() {
-    let (credentials, _) = fresh_credential_repositories().await;
-    let user_id = UserId::generate();
+    let (credentials, users) = fresh_credential_repositories().await;
+    let ada = user("ada@example.com");
+    users.insert(&ada).await.unwrap();
+    let user_id = ada.id();
     let (_, saved) = record(user_id);
     credentials.save_reset_token(&saved).await.unwrap();
     let hashes: Vec<PasswordHash> = (0..6)

@@ -77,7 +77,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{FakeHasher, FakeTokens, FixedClock, InMemoryCredentials};
+    use crate::fakes::{
+        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
+    };
     use crate::ports::ResetTokenRecord;
     use domain::{Timestamp, UserId};
 
@@ -120,9 +122,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_valid_token_sets_the_password_once() {
-        let credentials = InMemoryCredentials::default();
-        let user_id = UserId::generate();
+    async fn a_valid_token_sets_the_password_once_verifies_the_address_and_ends_sessions() {
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let credentials = InMemoryCredentials::beside(&users);
+        let user_id = ada.id();
         let token = stored_token(&credentials, user_id, later(3600)).await;
         let confirm = confirm(&credentials, FixedClock::default());
 
@@ -132,6 +136,12 @@ mod tests {
             .unwrap();
         let hash = credentials.password_hash(user_id).await.unwrap().unwrap();
         assert!(FakeHasher::default().verify("correct horse battery", &hash));
+        let verified = users.stored(user_id).unwrap();
+        assert!(verified.email_verified());
+        assert_eq!(
+            verified.sessions_valid_after(),
+            Some(FixedClock::default().now())
+        );
 
         let reused = confirm
             .execute(request(&token, "another good password"))

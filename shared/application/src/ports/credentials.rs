@@ -67,10 +67,11 @@ pub trait CredentialRepository: Send + Sync + 'static {
         hash: &TokenHash,
     ) -> impl Future<Output = Result<Option<ResetTokenRecord>, RepositoryError>> + Send;
 
-    /// Deletes the token and stores the user's new password hash in one atomic write. MUST fail
-    /// with `TokenGone`, storing nothing, when the token is no longer stored, so of two racing
-    /// redemptions exactly one succeeds.
-    /// `now` is when the password changed.
+    /// Deletes the token, stores the user's new password hash, marks the user's address as
+    /// verified and revokes the user's sessions as of `now`, in one atomic write (the user's
+    /// version grows by one). MUST fail with `TokenGone`, storing nothing, when the token is no
+    /// longer stored or its user no longer exists, so of two racing redemptions exactly one
+    /// succeeds.
     fn redeem_reset_token(
         &self,
         record: &ResetTokenRecord,

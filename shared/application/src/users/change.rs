@@ -41,12 +41,13 @@ pub enum UserChangeError {
 /// What a lifecycle change does to the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
-    /// Suspending a suspended user changes nothing; a deleted one is refused.
+    /// Suspending a suspended user changes nothing; a deleted one is refused. Suspending
+    /// revokes the user's sessions.
     Suspend,
     /// Activating an active user changes nothing; a deleted one is refused.
     Activate,
-    /// Soft delete: the record stays and its email address is free again; a deleted user is
-    /// as unknown as any other.
+    /// Soft delete: the record stays and its email address is free again, and the user's
+    /// sessions are revoked; a deleted user is as unknown as any other.
     Delete,
     /// Stamps `last_login` now; only active users may log in, and a deleted user is unknown.
     RecordLogin,
@@ -56,12 +57,20 @@ impl Transition {
     fn apply(self, user: &mut User, now: Timestamp) -> Result<Changed, UserChangeError> {
         let refused = |UserIsDeleted| UserChangeError::Deleted(self);
         match self {
-            Self::Suspend => user.suspend().map_err(refused),
+            Self::Suspend => {
+                let changed = user.suspend().map_err(refused)?;
+                if changed == Changed::Yes {
+                    user.revoke_sessions(now);
+                }
+                Ok(changed)
+            }
             Self::Activate => user.activate().map_err(refused),
-            Self::Delete => user
-                .delete()
-                .map(|()| Changed::Yes)
-                .map_err(|UserIsDeleted| UserChangeError::NotFound),
+            Self::Delete => {
+                user.delete()
+                    .map_err(|UserIsDeleted| UserChangeError::NotFound)?;
+                user.revoke_sessions(now);
+                Ok(Changed::Yes)
+            }
             Self::RecordLogin if user.is_deleted() => Err(UserChangeError::NotFound),
             Self::RecordLogin => user
                 .record_login(now)
@@ -211,6 +220,26 @@ mod tests {
             .await;
         assert!(matches!(result, Err(UserChangeError::Contended)));
         assert_eq!(users.stored(ada.id()), Some(ada));
+    }
+
+    #[tokio::test]
+    async fn suspending_and_deleting_revoke_the_users_sessions_as_of_now() {
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let grace = users.add(user_with_email("grace@example.com"));
+        let now = FixedClock::default().now();
+        let suspended = change(&users, Transition::Suspend)
+            .execute(of(ada.id()))
+            .await
+            .unwrap();
+        let deleted = change(&users, Transition::Delete)
+            .execute(of(grace.id()))
+            .await
+            .unwrap();
+        for user in [suspended, deleted] {
+            assert_eq!(user.sessions_valid_after(), Some(now));
+            assert!(!user.session_is_valid(Timestamp::from_millis(1_000).unwrap()));
+        }
     }
 
     // Activate

@@ -5,7 +5,7 @@ use application::ports::{
     CredentialRepository, RedeemTokenError, RepositoryError, ResetTokenRecord, TokenHash,
 };
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use domain::{PasswordHash, Timestamp, UserId};
 use std::collections::HashMap;
 
@@ -119,9 +119,25 @@ impl CredentialRepository for DynamoCredentialRepository {
             .set_item(Some(item))
             .build()
             .map_err(Self::failed)?;
+        // The address is proved (the token went there) and every session of the user ends.
+        let verify = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::user_key(record.user_id)))
+            .update_expression(
+                "SET email_verified = :verified, sessions_valid_after = :now, \
+                 #version = #version + :one",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":verified", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", string(now.to_rfc3339()))
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .build()
+            .map_err(Self::failed)?;
         let writes = vec![
             TransactWriteItem::builder().delete(consume).build(),
             TransactWriteItem::builder().put(store).build(),
+            TransactWriteItem::builder().update(verify).build(),
         ];
         match transact(&self.client, writes).await {
             Ok(()) => Ok(()),

@@ -4,7 +4,7 @@ use super::errors::corrupt_item;
 use super::table::{LIVE_USERS, PARTITION_KEY, SORT_KEY, USERS_BY_STATUS};
 use application::ports::RepositoryError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use domain::{Email, Timestamp, User, UserId, UserName, UserSnapshot, UserStatus, Version};
+use domain::{Email, Role, Timestamp, User, UserId, UserName, UserSnapshot, UserStatus, Version};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -80,6 +80,10 @@ pub(crate) fn index_position(id: UserId, partition_key: &str, partition: String)
     position
 }
 
+fn default_role() -> String {
+    Role::User.as_str().to_owned()
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct UserItem {
     pk: String,
@@ -90,9 +94,16 @@ pub(crate) struct UserItem {
     email_normalized: String,
     name: String,
     status: String,
+    /// Items written before roles existed read as `user`.
+    #[serde(default = "default_role")]
+    role: String,
+    #[serde(default)]
+    email_verified: bool,
     created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_login: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sessions_valid_after: Option<String>,
     version: u64,
     gsi1pk: String,
     gsi1sk: String,
@@ -115,8 +126,11 @@ impl UserItem {
             email_normalized: user.email().normalized().to_owned(),
             name: user.name().as_str().to_owned(),
             status: user.status().as_str().to_owned(),
+            role: user.role().as_str().to_owned(),
+            email_verified: user.email_verified(),
             created_at: user.created_at().to_rfc3339(),
             last_login: user.last_login().map(|at| at.to_rfc3339()),
+            sessions_valid_after: user.sessions_valid_after().map(|at| at.to_rfc3339()),
             version: user.version().get(),
             gsi1pk: status_partition(user.status()),
             gsi1sk: id.clone(),
@@ -136,11 +150,18 @@ impl UserItem {
             email: Email::parse(&self.email).map_err(|_| corrupt("email"))?,
             name: UserName::parse(&self.name).map_err(|_| corrupt("name"))?,
             status: UserStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            role: Role::parse(&self.role).ok_or_else(|| corrupt("role"))?,
+            email_verified: self.email_verified,
             created_at: timestamp(&self.created_at, "created_at")?,
             last_login: self
                 .last_login
                 .as_deref()
                 .map(|raw| timestamp(raw, "last_login"))
+                .transpose()?,
+            sessions_valid_after: self
+                .sessions_valid_after
+                .as_deref()
+                .map(|raw| timestamp(raw, "sessions_valid_after"))
                 .transpose()?,
             version: Version::new(self.version),
         }))
