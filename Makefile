@@ -1,7 +1,7 @@
 # The two commands: `make run` serves the API on http://localhost:9000 with DynamoDB Local
 # and a local SES; `make test` sets up the same stack, runs every test, and stops it.
 .DEFAULT_GOAL := help
-.PHONY: help run test install check fmt clippy validate package deploy openapi bench
+.PHONY: help run test install check fmt clippy validate package deploy openapi bench keys admin
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,3 +38,10 @@ deploy: install ## sam build + sam deploy (guided the first time); needs AWS cre
 
 openapi: ## regenerate docs/openapi.json from the code (a test fails while it is stale)
 	cargo run --quiet -p http-api --bin openapi > docs/openapi.json
+
+keys: ## a new access-token key pair for a deployment: writes .devstack/keys/deploy/, prints the commands that store it
+	@.devstack/keys.sh $(KID)
+
+admin: ## make an existing user an admin in a deployed stack: make admin EMAIL=... TABLE=... (AWS credentials)
+	@test -n "$(EMAIL)" -a -n "$(TABLE)" || { echo "usage: make admin EMAIL=you@example.com TABLE=<TableName output>" >&2; exit 2; }
+	TABLE_NAME=$(TABLE) cargo run --quiet -p infrastructure --bin admin -- promote "$(EMAIL)"

@@ -137,6 +137,28 @@ start_services() {
 
   say "creating table $TABLE_NAME"
   cargo run --quiet -p infrastructure --bin create-table
+  token_keys
+  say "making sure the local admin $LOCAL_ADMIN_EMAIL exists"
+  cargo run --quiet -p infrastructure --bin admin -- ensure "$LOCAL_ADMIN_EMAIL" "$LOCAL_ADMIN_PASSWORD" >/dev/null
+}
+
+# The local access-token keys: generated once into .devstack/keys/ (git-ignored), then given to
+# the functions in .devstack/run/functions.env: every public key in the directory is published
+# (a rotation lists two), and JWT_SIGNING_KID names the one that signs.
+keys_dir="$here/keys"
+token_keys() {
+  if [ ! -f "$keys_dir/$JWT_SIGNING_KID.private" ]; then
+    say "generating the local access-token key pair ($JWT_SIGNING_KID) in .devstack/keys/"
+    cargo run --quiet -p infrastructure --bin keys -- generate "$JWT_SIGNING_KID" "$keys_dir"
+  fi
+  JWT_SIGNING_KEY=$(cat "$keys_dir/$JWT_SIGNING_KID.private")
+  JWT_PUBLIC_KEYS=$(python3 -c 'import json, pathlib, sys; print(json.dumps({"keys": [json.loads(p.read_text()) for p in sorted(pathlib.Path(sys.argv[1]).glob("*.jwk.json"))]}, separators=(",", ":")))' "$keys_dir")
+  export JWT_SIGNING_KEY JWT_PUBLIC_KEYS
+  { cat "$here/local.env"
+    echo "JWT_SIGNING_KEY='$JWT_SIGNING_KEY'"
+    echo "JWT_PUBLIC_KEYS='$JWT_PUBLIC_KEYS'"
+  } >"$state/functions.env"
+  chmod 600 "$state/functions.env"
 }
 
 build() {
@@ -154,7 +176,7 @@ build() {
 api_command() {
   api=(env PATH="$venv/bin:$PATH" CARGO_TERM_QUIET=true "$venv/bin/cargo-lambda" lambda watch
     --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --concurrency "$API_CONCURRENCY"
-    --ignore-changes --env-file "$here/local.env")
+    --ignore-changes --env-file "$state/functions.env")
 }
 
 run() {
@@ -166,7 +188,8 @@ run() {
   start_services
   say "API:     http://localhost:$API_PORT   (e.g. curl localhost:$API_PORT/users)"
   say "Mailbox: http://localhost:$SES_PORT   (sent email as JSON: http://localhost:$SES_PORT/store)"
-  say "DynamoDB Local: http://localhost:$DYNAMODB_PORT, table $TABLE_NAME. Ctrl-C stops everything."
+  say "DynamoDB Local: http://localhost:$DYNAMODB_PORT, table $TABLE_NAME."
+  say "Local admin: $LOCAL_ADMIN_EMAIL / $LOCAL_ADMIN_PASSWORD (POST /login for a token). Ctrl-C stops everything."
   api_command
   "${api[@]}"
 }
@@ -196,13 +219,26 @@ test_all() {
   return $status
 }
 
+# An access token of the local admin, from POST /login.
+admin_token() {
+  python3 - "http://127.0.0.1:$API_PORT/login" "$LOCAL_ADMIN_EMAIL" "$LOCAL_ADMIN_PASSWORD" <<'PY'
+import json, sys, urllib.request
+url, email, password = sys.argv[1:]
+body = json.dumps({"email": email, "password": password}).encode()
+request = urllib.request.Request(url, body, {"content-type": "application/json"})
+print(json.load(urllib.request.urlopen(request))["access_token"])
+PY
+}
+
 # Schemathesis generates requests from docs/openapi.json, valid and invalid, and checks every
 # answer: never a 5xx, and always the status codes, content types, headers and bodies the
 # document promises. Bounded and seeded, so a run is reproducible and takes well under a minute.
 fuzz() {
-  say "fuzzing the API with schemathesis (docs/openapi.json)"
+  say "fuzzing the API with schemathesis (docs/openapi.json), as the local admin"
+  local token
+  token=$(admin_token)
   PYTHONPATH="$here" SCHEMATHESIS_HOOKS=schemathesis_hooks "$venv/bin/schemathesis" run docs/openapi.json \
-    --url "http://127.0.0.1:$API_PORT" \
+    --url "http://127.0.0.1:$API_PORT" --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection \
     --max-examples "${FUZZ_EXAMPLES:-25}" --seed 20261124 \
     --report junit --report-dir "$state/schemathesis"

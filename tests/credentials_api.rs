@@ -83,7 +83,7 @@ async fn a_new_user_sets_a_password_by_email_and_logs_in_with_it() {
     assert_eq!((reply.status.as_u16(), &reply.body), (204, &Value::Null));
 
     let reply = login(&api, &email, "correct horse battery").await;
-    let user = reply.expect_user(200);
+    let user = &reply.expect_user(200)["user"];
     assert_eq!(id_of(user), id);
     assert!(user["last_login"].is_string());
     assert_eq!(

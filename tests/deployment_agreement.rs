@@ -12,13 +12,18 @@ use std::path::{Path, PathBuf};
 type Route = (String, String, String); // (method, path, function)
 
 /// The routes API.md leaves open when the JWT authorizer is on.
-const PUBLIC_ROUTES: [(&str, &str); 6] = [
+/// The routes anyone may call (API.md, "Who may call what"): their OpenAPI operations name no
+/// security scheme, and every other operation names the bearer scheme.
+const PUBLIC_ROUTES: [(&str, &str); 9] = [
     ("POST", "/users"),
     ("POST", "/password-reset"),
     ("POST", "/password-reset/confirm"),
     ("POST", "/login"),
+    ("POST", "/token/refresh"),
+    ("POST", "/logout"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
+    ("GET", "/.well-known/jwks.json"),
 ];
 
 fn root() -> PathBuf {
@@ -330,6 +335,8 @@ fn permissions_are_least_privilege() {
             std::fs::read_to_string(root().join("functions").join(&binary).join("src/main.rs"))
                 .unwrap();
         let sends_email = main.contains("email_sender()");
+        let signs_tokens = main.contains("token_issuer()");
+        let mut granted_signing_key = false;
         let read_only = http_events(function)
             .iter()
             .all(|event| method_and_path(event).0 == "GET");
@@ -373,6 +380,20 @@ fn permissions_are_least_privilege() {
                         "{binary} is read-only but may {actions:?}"
                     );
                 }
+            } else if actions.iter().any(|action| action.starts_with("ssm:")) {
+                assert_eq!(actions, ["ssm:GetParameter"], "{binary}");
+                let (tag, arn) = tagged(resources[0]).unwrap();
+                assert_eq!(
+                    (tag.as_str(), resources.len()),
+                    ("!Sub", 1),
+                    "{binary}: one parameter"
+                );
+                assert!(
+                    arn.as_str()
+                        .is_some_and(|arn| arn.ends_with(":parameter${TokenSigningKeyParameter}")),
+                    "{binary}: only the signing key parameter: {arn:?}"
+                );
+                granted_signing_key = true;
             } else {
                 assert_eq!(
                     actions,
@@ -390,39 +411,51 @@ fn permissions_are_least_privilege() {
             granted_send, sends_email,
             "{binary}: ses:SendEmail iff the function sends email"
         );
+        assert_eq!(
+            granted_signing_key, signs_tokens,
+            "{binary}: the signing key iff the function issues tokens"
+        );
     }
 }
 
 #[test]
-fn with_jwt_configured_every_route_but_the_public_ones_needs_a_token() {
+fn the_functions_check_tokens_themselves_and_the_openapi_document_says_which_routes_need_one() {
     let template = template();
     let api = &resources_of_type(&template, "AWS::Serverless::HttpApi")[0].1["Properties"];
-    let (tag, auth) = tagged(&api["Auth"]).expect("Auth is conditional");
-    assert_eq!(tag, "!If");
-    assert_eq!(auth[0], "HasJwtAuth");
-    assert_eq!(auth[1]["DefaultAuthorizer"], "JwtAuthorizer");
-
+    assert!(
+        api.get("Auth").is_none(),
+        "no API Gateway authorizer: it takes only RSA keys fetched over the internet"
+    );
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    for name in ["JWT_ISSUER", "JWT_AUDIENCE", "JWT_PUBLIC_KEYS"] {
+        assert!(variables.get(name).is_some(), "every function needs {name}");
+    }
     for (binary, function) in functions(&template) {
-        for event in http_events(function) {
-            let (method, path) = method_and_path(event);
-            let public = PUBLIC_ROUTES.contains(&(method.as_str(), path.as_str()));
-            match event.get("Auth") {
-                None => assert!(
-                    !public,
-                    "{method} {path} ({binary}) must stay open: Auth NONE when JWT is on"
-                ),
-                Some(auth) => {
-                    let (tag, choice) = tagged(auth).unwrap();
-                    assert!(
-                        public,
-                        "{method} {path} ({binary}) is not public but opts out of the authorizer"
-                    );
-                    assert_eq!(
-                        (tag.as_str(), &choice[0], &choice[1]["Authorizer"]),
-                        ("!If", &Yaml::from("HasJwtAuth"), &Yaml::from("NONE"))
-                    );
-                }
-            }
+        let own = &function["Properties"]["Environment"]["Variables"];
+        assert!(
+            own.get("JWT_SIGNING_KEY").is_none(),
+            "{binary}: the private key never sits in the template"
+        );
+    }
+    let allowed =
+        &template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]["AllowHeaders"];
+    assert!(
+        one_or_many(allowed)
+            .iter()
+            .any(|header| *header == "Authorization"),
+        "browsers may send the Authorization header"
+    );
+
+    let document: serde_json::Value =
+        serde_json::from_str(&http_api::openapi::document_json()).unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let public = PUBLIC_ROUTES.contains(&(method.to_uppercase().as_str(), path.as_str()));
+            assert_eq!(
+                operation.get("security").is_none(),
+                public,
+                "{method} {path}: public routes name no security scheme, the others the bearer one"
+            );
         }
     }
 }

@@ -160,6 +160,18 @@ impl Bench {
                 self.settings.ses_endpoint.clone(),
             ),
         ];
+        // The access-token settings of the local stack, as `make test` gives them.
+        for name in [
+            "JWT_ISSUER",
+            "JWT_AUDIENCE",
+            "JWT_PUBLIC_KEYS",
+            "JWT_SIGNING_KID",
+            "JWT_SIGNING_KEY",
+        ] {
+            if let Ok(value) = std::env::var(name) {
+                own.push((name.to_owned(), value));
+            }
+        }
         own.extend(self.settings.function_env.iter().cloned());
         let environment = lambda_environment(function, &api.address(), &own);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(

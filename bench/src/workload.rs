@@ -38,12 +38,15 @@ pub struct Round {
     pub users: Vec<BenchUser>,
     pub orders: Vec<String>,
     pub tokens: Vec<String>,
+    /// `Bearer <token>` of an administrator, which every protected route accepts.
+    pub authorization: Option<String>,
 }
 
 impl Round {
     pub fn new(tag: String) -> Self {
         Self {
             tag,
+            authorization: admin_authorization(),
             ..Self::default()
         }
     }
@@ -139,6 +142,10 @@ impl Round {
             "docs" => api_event("GET", "/openapi.json", "GET /openapi.json", &[], "", None),
             other => bail!("the bench has no workload for {other}"),
         };
+        let mut event = event;
+        if let Some(authorization) = &self.authorization {
+            event["headers"]["authorization"] = json!(authorization);
+        }
         Ok(event)
     }
 
@@ -243,6 +250,33 @@ fn json_body(response: &Value) -> anyhow::Result<Value> {
 }
 
 /// An API Gateway HTTP API (payload 2.0) event, as Lambda delivers it.
+/// An access token of an administrator, minted with the local stack's signing key (which
+/// `make bench` hands over like `make test`): every protected route lets it in, so the bench
+/// measures routes, not authorization refusals. Fresh per round, so it never expires.
+fn admin_authorization() -> Option<String> {
+    use application::ports::AccessTokenIssuer;
+    let variable = |name: &str| std::env::var(name).ok();
+    let audience = infrastructure::TokenAudience {
+        issuer: variable("JWT_ISSUER")?,
+        audience: variable("JWT_AUDIENCE")?,
+    };
+    let issuer = infrastructure::JwtIssuer::new(
+        &variable("JWT_SIGNING_KID")?,
+        &variable("JWT_SIGNING_KEY")?,
+        audience,
+    )
+    .ok()?;
+    let mut admin = domain::User::register(
+        domain::UserId::generate(),
+        domain::Email::parse("bench-admin@example.com").ok()?,
+        domain::UserName::parse("Bench Admin").ok()?,
+        domain::Timestamp::now(),
+    );
+    admin.change_role(domain::Role::Admin).ok()?;
+    let token = issuer.issue(&admin, domain::Timestamp::now()).ok()?;
+    Some(format!("Bearer {}", token.token))
+}
+
 pub fn api_event(
     method: &str,
     path: &str,

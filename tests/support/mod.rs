@@ -18,9 +18,50 @@ pub fn unique_email(who: &str) -> String {
     format!("{who}.{}@example.com", uuid::Uuid::new_v4().simple())
 }
 
+/// A client of the API, calling as someone: the local admin unless a test says otherwise, so
+/// tests about a route's behaviour are not about who may call it.
 #[derive(Clone, Default)]
 pub struct Api {
     client: reqwest::Client,
+    identity: Identity,
+}
+
+#[derive(Clone, Default)]
+enum Identity {
+    #[default]
+    Admin,
+    Anonymous,
+    Bearer(String),
+}
+
+/// The local admin (`make test` makes sure it exists), as API.md names it.
+pub fn local_admin() -> (String, String) {
+    let variable =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    (
+        variable("LOCAL_ADMIN_EMAIL", "admin@example.com"),
+        variable("LOCAL_ADMIN_PASSWORD", "local-admin-password"),
+    )
+}
+
+/// The admin's access token, from one login per test binary.
+async fn admin_token() -> String {
+    static TOKEN: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    TOKEN
+        .get_or_init(|| async {
+            let (email, password) = local_admin();
+            let response = reqwest::Client::new()
+                .post(format!("{}/login", api_url()))
+                .json(&serde_json::json!({"email": email, "password": password}))
+                .send()
+                .await
+                .expect("the API is up (make test starts it)");
+            let reply = read(response).await;
+            assert_eq!(reply.status, 200, "the local admin logs in: {}", reply.body);
+            reply.body["access_token"].as_str().unwrap().to_owned()
+        })
+        .await
+        .clone()
 }
 
 /// A response read whole: status, headers and JSON body (`Null` when empty).
@@ -67,14 +108,47 @@ impl Reply {
 }
 
 impl Api {
+    /// A client that sends no token.
+    pub fn anonymous() -> Self {
+        Self {
+            identity: Identity::Anonymous,
+            ..Self::default()
+        }
+    }
+
+    /// A client that sends this access token.
+    pub fn with_token(token: &str) -> Self {
+        Self {
+            identity: Identity::Bearer(token.to_owned()),
+            ..Self::default()
+        }
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", api_url()))
     }
 
+    /// Sends `request` with this client's token, unless it carries an `Authorization` already.
     pub async fn send(&self, request: RequestBuilder) -> Reply {
-        read(
+        let mut request = request.build().expect("a well-formed request");
+        let token = match &self.identity {
+            Identity::Admin => Some(admin_token().await),
+            Identity::Anonymous => None,
+            Identity::Bearer(token) => Some(token.clone()),
+        };
+        if let Some(token) = token
+            && !request
+                .headers()
+                .contains_key(reqwest::header::AUTHORIZATION)
+        {
+            let value = format!("Bearer {token}").parse().expect("a header value");
             request
-                .send()
+                .headers_mut()
+                .insert(reqwest::header::AUTHORIZATION, value);
+        }
+        read(
+            self.client
+                .execute(request)
                 .await
                 .expect("the API is up (make test starts it)"),
         )

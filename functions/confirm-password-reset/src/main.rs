@@ -1,5 +1,6 @@
 //! `POST /password-reset/confirm`: redeems a reset token, once, for a new Argon2id-hashed password.
 use application::credentials::ConfirmPasswordReset;
+use http_api::auth::NoTokens;
 use http_api::routes;
 use infrastructure::{Argon2Hasher, Aws, OsResetTokens, SystemClock};
 
@@ -13,7 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         OsResetTokens,
         SystemClock,
     );
-    http_api::serve(|request| {
+    http_api::serve(NoTokens, |request| {
         routes::credentials::reset::confirm_password_reset(&use_case, request)
     })
     .await

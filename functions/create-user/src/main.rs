@@ -1,5 +1,6 @@
 //! `POST /users`: registers a user and sends a welcome email.
 use application::users::CreateUser;
+use http_api::auth::NoTokens;
 use http_api::idempotency::Idempotency;
 use http_api::routes;
 use infrastructure::{Aws, SystemClock, UuidV7Ids};
@@ -15,7 +16,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         UuidV7Ids,
     );
     let idempotency = Idempotency::new(aws.idempotency_store()?, SystemClock);
-    http_api::serve(|request| {
+    http_api::serve(NoTokens, |request| {
         idempotency.run(request, |request| {
             routes::users::create::create_user(&use_case, request)
         })

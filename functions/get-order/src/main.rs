@@ -8,5 +8,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
     let use_case = GetOrder::new(aws.user_repository()?, aws.order_repository()?);
-    http_api::serve(|request| routes::orders::get::get_order(&use_case, request)).await
+    http_api::serve(aws.token_verifier()?, |request| {
+        routes::orders::get::get_order(&use_case, request)
+    })
+    .await
 }

@@ -8,5 +8,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
     let use_case = GetUser::new(aws.user_repository()?);
-    http_api::serve(|request| routes::users::get::get_user(&use_case, request)).await
+    http_api::serve(aws.token_verifier()?, |request| {
+        routes::users::get::get_user(&use_case, request)
+    })
+    .await
 }

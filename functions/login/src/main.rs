@@ -1,7 +1,8 @@
-//! `POST /login`: checks a password and records the login.
-use application::credentials::Login;
+//! `POST /login`: checks a password, records the login and starts a session.
+use application::credentials::{Login, Sessions};
+use http_api::auth::NoTokens;
 use http_api::routes;
-use infrastructure::{Argon2Hasher, Aws, SystemClock};
+use infrastructure::{Argon2Hasher, Aws, OsResetTokens, SystemClock};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -12,6 +13,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         aws.credential_repository()?,
         Argon2Hasher::default(),
         SystemClock,
+        Sessions::new(
+            aws.token_issuer().await?,
+            aws.session_repository()?,
+            OsResetTokens,
+        ),
     );
-    http_api::serve(|request| routes::credentials::login::login(&use_case, request)).await
+    http_api::serve(NoTokens, |request| {
+        routes::credentials::login::login(&use_case, request)
+    })
+    .await
 }

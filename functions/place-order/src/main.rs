@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         UuidV7Ids,
     );
     let idempotency = Idempotency::new(aws.idempotency_store()?, SystemClock);
-    http_api::serve(|request| {
+    http_api::serve(aws.token_verifier()?, |request| {
         idempotency.run(request, |request| {
             routes::orders::place::place_order(&use_case, request)
         })

@@ -1,5 +1,6 @@
 //! `POST /password-reset`: emails a single-use reset token to an active user; always 202.
 use application::credentials::RequestPasswordReset;
+use http_api::auth::NoTokens;
 use http_api::routes;
 use infrastructure::{Aws, OsResetTokens, SystemClock};
 
@@ -14,7 +15,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         OsResetTokens,
         SystemClock,
     );
-    http_api::serve(|request| {
+    http_api::serve(NoTokens, |request| {
         routes::credentials::reset::request_password_reset(&use_case, request)
     })
     .await

@@ -8,5 +8,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
     let use_case = ChangeUser::new(aws.user_repository()?, SystemClock, Transition::Suspend);
-    http_api::serve(|request| routes::users::lifecycle::suspend_user(&use_case, request)).await
+    http_api::serve(aws.token_verifier()?, |request| {
+        routes::users::lifecycle::suspend_user(&use_case, request)
+    })
+    .await
 }

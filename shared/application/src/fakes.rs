@@ -15,6 +15,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 
+/// An administrator calling: every policy lets it in.
+pub fn admin_caller() -> crate::Caller {
+    crate::Caller::User {
+        id: UserId::generate(),
+        role: domain::Role::Admin,
+    }
+}
+
+/// `user` calling for itself.
+pub fn caller_for(user: &User) -> crate::Caller {
+    crate::Caller::User {
+        id: user.id(),
+        role: user.role(),
+    }
+}
+
 pub fn user_with_email(email: &str) -> User {
     User::register(
         UserId::generate(),
@@ -519,5 +535,136 @@ impl PasswordHasher for FakeHasher {
 
     fn verify_dummy(&self, _candidate: &str) {
         self.verifications.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Access tokens that are readable on purpose: `access:<user id>:<role>:<expires, ms>`.
+/// The real signed ones are the infrastructure's; this fake keeps the contract (expiry,
+/// refusal of anything it did not issue).
+#[derive(Clone, Copy, Default)]
+pub struct FakeAccessTokens;
+
+impl crate::ports::AccessTokenIssuer for FakeAccessTokens {
+    fn issue(
+        &self,
+        user: &User,
+        now: Timestamp,
+    ) -> Result<crate::ports::AccessToken, crate::ports::BoxError> {
+        let seconds = crate::ports::ACCESS_TOKEN_SECONDS;
+        let expires = now.plus_seconds(seconds).ok_or("clock out of range")?;
+        Ok(crate::ports::AccessToken {
+            token: format!(
+                "access:{}:{}:{}",
+                user.id(),
+                user.role(),
+                expires.as_millis()
+            ),
+            expires_in: seconds,
+        })
+    }
+}
+
+impl crate::ports::AccessTokenVerifier for FakeAccessTokens {
+    fn verify(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<crate::ports::AccessClaims, crate::ports::InvalidAccessToken> {
+        let invalid = crate::ports::InvalidAccessToken;
+        let mut parts = token.split(':');
+        let (Some("access"), Some(id), Some(role), Some(expires), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(invalid("malformed"));
+        };
+        let expires: i64 = expires.parse().map_err(|_| invalid("malformed"))?;
+        if expires <= now.as_millis() {
+            return Err(invalid("expired"));
+        }
+        Ok(crate::ports::AccessClaims {
+            user_id: UserId::parse(id).map_err(|_| invalid("malformed"))?,
+            role: domain::Role::parse(role).ok_or(invalid("malformed"))?,
+        })
+    }
+}
+
+#[derive(Default)]
+struct SessionsState {
+    tokens: BTreeMap<String, crate::ports::RefreshTokenRecord>,
+    revoked_families: std::collections::BTreeSet<String>,
+}
+
+/// Refresh tokens in memory, with the rotation contract of the trait.
+#[derive(Clone, Default)]
+pub struct InMemorySessions {
+    state: Arc<Mutex<SessionsState>>,
+}
+
+impl InMemorySessions {
+    pub fn family_revoked(&self, family: &str) -> bool {
+        self.state.lock().unwrap().revoked_families.contains(family)
+    }
+}
+
+impl crate::ports::SessionRepository for InMemorySessions {
+    async fn save(&self, token: &crate::ports::RefreshTokenRecord) -> Result<(), RepositoryError> {
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .insert(token.hash.as_str().to_owned(), token.clone());
+        Ok(())
+    }
+
+    async fn find(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<crate::ports::FoundRefreshToken>, RepositoryError> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .tokens
+            .get(hash.as_str())
+            .map(|record| crate::ports::FoundRefreshToken {
+                record: record.clone(),
+                family_revoked: state.revoked_families.contains(&record.family),
+            }))
+    }
+
+    async fn rotate(
+        &self,
+        used: &crate::ports::RefreshTokenRecord,
+        next: &crate::ports::RefreshTokenRecord,
+    ) -> Result<(), crate::ports::RotateError> {
+        yield_once().await;
+        let mut state = self.state.lock().unwrap();
+        let current = state.tokens.get(used.hash.as_str());
+        if current.is_none_or(|current| current.used)
+            || state.revoked_families.contains(&used.family)
+        {
+            return Err(crate::ports::RotateError::Lost);
+        }
+        let mut spent = used.clone();
+        spent.used = true;
+        state.tokens.insert(spent.hash.as_str().to_owned(), spent);
+        state
+            .tokens
+            .insert(next.hash.as_str().to_owned(), next.clone());
+        Ok(())
+    }
+
+    async fn revoke_family(
+        &self,
+        token: &crate::ports::RefreshTokenRecord,
+    ) -> Result<(), RepositoryError> {
+        self.state
+            .lock()
+            .unwrap()
+            .revoked_families
+            .insert(token.family.clone());
+        Ok(())
     }
 }

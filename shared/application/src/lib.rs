@@ -5,6 +5,7 @@
 //! the HTTP edge depends on "something that runs this command", not on a list of ports.
 
 pub mod credentials;
+pub mod identity;
 pub mod messages;
 pub mod orders;
 pub mod ports;
@@ -14,6 +15,7 @@ pub mod users;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fakes;
 
+pub use identity::{Caller, Denied, Policy};
 pub(crate) use use_case::command;
 pub use use_case::{Command, UseCase};
 

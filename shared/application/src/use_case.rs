@@ -1,13 +1,21 @@
+use crate::identity::{Caller, Denied, Policy};
+use domain::UserId;
 use std::future::Future;
 
-/// What a use case is asked to do. The command names what it answers and how it fails, so
-/// one command type is one operation.
+/// What a use case is asked to do. The command names what it answers, how it fails (a refused
+/// caller included), and which user it is about, so one command type is one operation.
 pub trait Command: Send {
     type Output;
-    type Error;
+    type Error: From<Denied>;
+
+    /// The user the command acts on, for "self or admin".
+    fn subject(&self) -> Option<UserId> {
+        None
+    }
 }
 
-/// Declares what a command answers and how it fails: `command!(NewUser => User, CreateUserError);`
+/// Declares what a command answers and how it fails, and the field naming the user it is
+/// about: `command!(UserLookup => User, GetUserError; subject = id);`
 macro_rules! command {
     ($command:ty => $output:ty, $error:ty) => {
         impl $crate::Command for $command {
@@ -15,11 +23,44 @@ macro_rules! command {
             type Error = $error;
         }
     };
+    ($command:ty => $output:ty, $error:ty; subject = $field:ident) => {
+        impl $crate::Command for $command {
+            type Output = $output;
+            type Error = $error;
+
+            fn subject(&self) -> Option<domain::UserId> {
+                Some(self.$field)
+            }
+        }
+    };
 }
 pub(crate) use command;
 
-/// Runs one kind of command. Every use case implements it, so callers (the HTTP edge, its
-/// tests) need only this bound, never the use case's ports.
+/// Runs one kind of command for a caller. Every use case implements it, so callers (the HTTP
+/// edge, its tests) need only this bound, never the use case's ports.
 pub trait UseCase<C: Command>: Send + Sync {
-    fn execute(&self, command: C) -> impl Future<Output = Result<C::Output, C::Error>> + Send;
+    /// Who may run it: the use case's rule, in one line.
+    fn policy(&self) -> Policy;
+
+    /// The operation itself, for a caller the policy let in.
+    fn run(
+        &self,
+        caller: &Caller,
+        command: C,
+    ) -> impl Future<Output = Result<C::Output, C::Error>> + Send;
+
+    /// Checks the caller against the policy, then runs. Nothing runs for a refused caller.
+    fn execute(
+        &self,
+        caller: &Caller,
+        command: C,
+    ) -> impl Future<Output = Result<C::Output, C::Error>> + Send
+    where
+        Self: Sized,
+    {
+        async move {
+            self.policy().check(caller, command.subject())?;
+            self.run(caller, command).await
+        }
+    }
 }

@@ -3,11 +3,14 @@
 
 use crate::FieldError;
 use crate::Problem;
-use application::credentials::{ConfirmPasswordResetError, LoginError, RequestPasswordResetError};
-use application::error_chain;
+use application::credentials::{
+    ConfirmPasswordResetError, LoginError, LogoutError, RefreshError, RequestPasswordResetError,
+    StartError,
+};
 use application::orders::{GetOrderError, ListUserOrdersError, PlaceOrderError};
 use application::ports::RepositoryError;
 use application::users::{CreateUserError, GetUserError, ListUsersError, UserChangeError};
+use application::{Denied, error_chain};
 
 /// Seconds a client should wait before retrying when the store is throttled or unreachable.
 const RETRY_AFTER_SECONDS: u32 = 1;
@@ -24,6 +27,16 @@ impl From<RepositoryError> for Problem {
                 tracing::error!(error = %cause, "data store failed");
                 Problem::internal()
             }
+        }
+    }
+}
+
+impl From<Denied> for Problem {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::Unauthenticated => Problem::missing_token(false),
+            Denied::Forbidden => Problem::forbidden("only an administrator may do this"),
+            Denied::NotFound => Problem::user_not_found(),
         }
     }
 }
@@ -53,6 +66,7 @@ fn contended() -> Problem {
 impl From<CreateUserError> for Problem {
     fn from(error: CreateUserError) -> Self {
         match error {
+            CreateUserError::Denied(denied) => denied.into(),
             CreateUserError::EmailTaken => email_taken(),
             CreateUserError::Repository(error) => error.into(),
         }
@@ -62,6 +76,7 @@ impl From<CreateUserError> for Problem {
 impl From<GetUserError> for Problem {
     fn from(error: GetUserError) -> Self {
         match error {
+            GetUserError::Denied(denied) => denied.into(),
             GetUserError::NotFound => Problem::user_not_found(),
             GetUserError::Repository(error) => error.into(),
         }
@@ -71,6 +86,7 @@ impl From<GetUserError> for Problem {
 impl From<ListUsersError> for Problem {
     fn from(error: ListUsersError) -> Self {
         match error {
+            ListUsersError::Denied(denied) => denied.into(),
             ListUsersError::InvalidCursor => invalid_cursor(),
             ListUsersError::Repository(error) => error.into(),
         }
@@ -80,6 +96,7 @@ impl From<ListUsersError> for Problem {
 impl From<UserChangeError> for Problem {
     fn from(error: UserChangeError) -> Self {
         match error {
+            UserChangeError::Denied(denied) => denied.into(),
             UserChangeError::NotFound => Problem::user_not_found(),
             UserChangeError::Deleted(transition) => Problem::conflict(
                 "user-deleted",
@@ -90,6 +107,11 @@ impl From<UserChangeError> for Problem {
                 Problem::forbidden(format!("a {status} user cannot log in"))
             }
             UserChangeError::EmailTaken => email_taken(),
+            UserChangeError::OwnRole => Problem::conflict(
+                "own-role",
+                "Own role",
+                "administrators cannot change their own role; ask another administrator",
+            ),
             UserChangeError::PreconditionFailed => Problem::precondition_failed(),
             UserChangeError::Contended => contended(),
             UserChangeError::Repository(error) => error.into(),
@@ -100,6 +122,7 @@ impl From<UserChangeError> for Problem {
 impl From<PlaceOrderError> for Problem {
     fn from(error: PlaceOrderError) -> Self {
         match error {
+            PlaceOrderError::Denied(denied) => denied.into(),
             PlaceOrderError::UserNotFound => Problem::user_not_found(),
             PlaceOrderError::UserNotActive { status } => {
                 Problem::forbidden(format!("a {status} user cannot place orders"))
@@ -115,6 +138,7 @@ impl From<PlaceOrderError> for Problem {
 impl From<GetOrderError> for Problem {
     fn from(error: GetOrderError) -> Self {
         match error {
+            GetOrderError::Denied(denied) => denied.into(),
             GetOrderError::NotFound => Problem::order_not_found(),
             GetOrderError::Repository(error) => error.into(),
         }
@@ -124,6 +148,7 @@ impl From<GetOrderError> for Problem {
 impl From<ListUserOrdersError> for Problem {
     fn from(error: ListUserOrdersError) -> Self {
         match error {
+            ListUserOrdersError::Denied(denied) => denied.into(),
             ListUserOrdersError::UserNotFound => Problem::user_not_found(),
             ListUserOrdersError::InvalidCursor => invalid_cursor(),
             ListUserOrdersError::Repository(error) => error.into(),
@@ -140,8 +165,42 @@ fn internal(cause: &dyn std::error::Error) -> Problem {
 impl From<RequestPasswordResetError> for Problem {
     fn from(error: RequestPasswordResetError) -> Self {
         match error {
+            RequestPasswordResetError::Denied(denied) => denied.into(),
             RequestPasswordResetError::RandomSource(_) => internal(&error),
             RequestPasswordResetError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<StartError> for Problem {
+    fn from(error: StartError) -> Self {
+        match error {
+            StartError::Issuing(_) => internal(&error),
+            StartError::Repository(error) => error.into(),
+        }
+    }
+}
+
+/// One detail for every refresh token that does not work.
+pub const INVALID_REFRESH_TOKEN_DETAIL: &str =
+    "the refresh token is invalid, expired, revoked or already used; log in again";
+
+impl From<RefreshError> for Problem {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::Denied(denied) => denied.into(),
+            RefreshError::InvalidToken => Problem::unauthorized(INVALID_REFRESH_TOKEN_DETAIL),
+            RefreshError::Start(error) => error.into(),
+            RefreshError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<LogoutError> for Problem {
+    fn from(error: LogoutError) -> Self {
+        match error {
+            LogoutError::Denied(denied) => denied.into(),
+            LogoutError::Repository(error) => error.into(),
         }
     }
 }
@@ -153,6 +212,7 @@ pub const INVALID_TOKEN_DETAIL: &str =
 impl From<ConfirmPasswordResetError> for Problem {
     fn from(error: ConfirmPasswordResetError) -> Self {
         match error {
+            ConfirmPasswordResetError::Denied(denied) => denied.into(),
             ConfirmPasswordResetError::InvalidToken => Problem::bad_request(INVALID_TOKEN_DETAIL),
             ConfirmPasswordResetError::Hashing(_) => internal(&error),
             ConfirmPasswordResetError::Repository(error) => error.into(),
@@ -166,11 +226,13 @@ pub const INVALID_CREDENTIALS_DETAIL: &str = "the email or password is wrong";
 impl From<LoginError> for Problem {
     fn from(error: LoginError) -> Self {
         match error {
+            LoginError::Denied(denied) => denied.into(),
             LoginError::InvalidCredentials => Problem::unauthorized(INVALID_CREDENTIALS_DETAIL),
             LoginError::NotAllowed { status } => {
                 Problem::forbidden(format!("a {status} user cannot log in"))
             }
             LoginError::Contended => contended(),
+            LoginError::Start(error) => error.into(),
             LoginError::Repository(error) => error.into(),
         }
     }

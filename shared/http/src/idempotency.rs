@@ -6,6 +6,7 @@
 
 use crate::HandlerResult;
 use crate::Problem;
+use crate::auth::Authentication;
 use application::error_chain;
 use application::ports::Clock;
 use idempotency::{IdempotencyClaim, IdempotencyStore, StoredResponse};
@@ -62,10 +63,14 @@ impl<S: IdempotencyStore, C: Clock> Idempotency<S, C> {
         let Some(key) = IdempotencyKeyHeader::read(&request)?.key else {
             return handler(request).await;
         };
-        // Keys are scoped to the route and its path (another user's orders are another scope)
-        // and hashed, so a client's key text never becomes part of a table key.
+        // Keys are scoped to the caller, the route and its path (another user's orders are
+        // another scope) and hashed, so a client's key text never becomes part of a table key.
+        let caller = match Authentication::of_request(&request) {
+            Authentication::Bearer(claims) => claims.user_id.to_string(),
+            Authentication::Anonymous | Authentication::Refused => "anonymous".to_owned(),
+        };
         let scoped_key = hex(Sha256::digest(format!(
-            "{} {}\n{key}",
+            "{caller} {} {}\n{key}",
             request.method(),
             request.uri().path()
         )));
@@ -275,7 +280,7 @@ mod tests {
         let store = MemoryStore::default();
         let idempotency = Idempotency::new(store.clone(), Now);
         let request = request(Some("k1"), "{}");
-        let scoped = hex(Sha256::digest("POST /users\nk1"));
+        let scoped = hex(Sha256::digest("anonymous POST /users\nk1"));
         let hash = hex(Sha256::digest(canonical_body(b"{}")));
         store.claim(&scoped, &hash, Timestamp::now()).await.unwrap();
         let runs = AtomicUsize::new(0);

@@ -5,6 +5,7 @@
 //! Each route's contract lives in one module of `routes`: its request type with the parser,
 //! its handler and its OpenAPI annotation. `openapi` assembles the document from them.
 
+pub mod auth;
 pub mod docs;
 mod errors;
 pub mod idempotency;

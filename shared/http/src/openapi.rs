@@ -5,9 +5,10 @@
 
 use crate::problem::{FieldError, Problem};
 use crate::response::{MoneyBody, OrderBody, OrderLineBody, UserBody};
-use crate::routes::{credentials, documentation, orders, users};
+use crate::routes::{credentials, documentation, jwks, orders, users};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToResponse};
 
@@ -47,7 +48,7 @@ problem_response!(
 );
 problem_response!(
     Forbidden,
-    "The user's status forbids this (e.g. suspended)."
+    "The caller's role does not allow this route (a user on an admin route), or the user's status forbids it (e.g. suspended)."
 );
 problem_response!(
     NotFound,
@@ -63,6 +64,10 @@ problem_response!(
 );
 problem_response!(PayloadTooLarge, "The body is larger than 64 KiB.");
 problem_response!(
+    InvalidRefreshToken,
+    "The refresh token is unknown, expired, revoked or already used (which revokes its family), or its user can no longer log in; one detail for all."
+);
+problem_response!(
     ValidationFailed,
     "Fields failed validation; `errors` lists every one of them."
 );
@@ -70,6 +75,26 @@ problem_response!(
     InternalError,
     "Something failed on the service's side; the cause is logged, not shown."
 );
+
+/// No valid access token, on a route that needs one.
+pub struct MissingToken;
+
+impl<'r> ToResponse<'r> for MissingToken {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let challenge = HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(
+                "`Bearer`, with `error=\"invalid_token\"` when the token sent is not valid",
+            ))
+            .build();
+        let response = problem(
+            "No access token, or one that is malformed, expired, signed by another key, or for another issuer or audience.",
+        )
+        .header("WWW-Authenticate", challenge)
+        .build();
+        ("MissingToken", response.into())
+    }
+}
 
 /// Throttled or unreachable data store.
 pub struct ServiceUnavailable;
@@ -95,8 +120,10 @@ impl<'r> ToResponse<'r> for ServiceUnavailable {
 
 /// The problems whole kinds of operation share, added here once rather than on every route:
 /// every operation but the documentation's can fail on the service's side (500, and 503 when
-/// the store is throttled or unreachable), and every one that reads a JSON body can refuse it
-/// (400, 413, 422), unless the route documents its own answer for that status.
+/// the store is throttled or unreachable), every one that reads a JSON body can refuse it
+/// (400, 413, 422), and every one that needs a bearer token can be refused for want of one
+/// (401), unless the route documents its own answer for that status. It also declares the
+/// bearer scheme the protected operations name.
 struct SharedProblems;
 
 const SERVER_ERRORS: [(&str, &str); 2] = [("500", "InternalError"), ("503", "ServiceUnavailable")];
@@ -131,9 +158,15 @@ impl Modify for SharedProblems {
                 continue;
             }
             let body_errors = operation.request_body.is_some().then_some(BODY_ERRORS);
+            let secured = operation
+                .security
+                .as_ref()
+                .is_some_and(|security| !security.is_empty());
+            let token_errors = secured.then_some([("401", "MissingToken")]);
             for (status, name) in SERVER_ERRORS
                 .into_iter()
                 .chain(body_errors.into_iter().flatten())
+                .chain(token_errors.into_iter().flatten())
             {
                 operation
                     .responses
@@ -142,6 +175,17 @@ impl Modify for SharedProblems {
                     .or_insert_with(|| Ref::from_response_name(name).into());
             }
         }
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some(
+                "An access token from `POST /login` or `POST /token/refresh`: an EdDSA-signed JWT, valid 15 minutes.",
+            ))
+            .build();
+        document
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(bearer));
     }
 }
 
@@ -158,22 +202,24 @@ const DOCUMENTATION: &str = "Documentation";
         users::create::create_user, users::get::get_user, users::list::list_users,
         users::email::update_user_email, users::lifecycle::suspend_user,
         users::lifecycle::activate_user, users::lifecycle::delete_user,
-        users::lifecycle::record_login, orders::place::place_order, orders::get::get_order,
-        orders::list::list_user_orders, credentials::reset::request_password_reset,
-        credentials::reset::confirm_password_reset, credentials::login::login,
-        documentation::openapi_document, documentation::docs_page,
+        users::lifecycle::record_login, users::role::change_user_role, orders::place::place_order,
+        orders::get::get_order, orders::list::list_user_orders,
+        credentials::reset::request_password_reset, credentials::reset::confirm_password_reset,
+        credentials::login::login, credentials::session::refresh_token, credentials::session::logout,
+        jwks::jwks, documentation::openapi_document, documentation::docs_page,
     ),
     components(
         schemas(Problem, FieldError, UserBody, OrderBody, OrderLineBody, MoneyBody),
-        responses(BadRequest, InvalidToken, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
-            PayloadTooLarge, ValidationFailed, InternalError, ServiceUnavailable),
+        responses(BadRequest, InvalidToken, Unauthorized, MissingToken, InvalidRefreshToken, Forbidden,
+            NotFound, Conflict, PreconditionFailed, PayloadTooLarge, ValidationFailed, InternalError,
+            ServiceUnavailable),
     ),
     modifiers(&SharedProblems),
     tags(
         (name = "Users", description = "Registration, reading, listing and the user's lifecycle"),
         (name = "Orders", description = "Orders with exact money"),
-        (name = "Credentials", description = "Password reset by email, and login"),
-        (name = DOCUMENTATION, description = "This document and its viewer"),
+        (name = "Credentials", description = "Password reset by email, login and sessions"),
+        (name = DOCUMENTATION, description = "This document, its viewer, and the keys that verify access tokens"),
     ),
 )]
 pub struct ApiDoc;
@@ -211,6 +257,9 @@ mod tests {
                 if operation.get("requestBody").is_some() {
                     expected.extend(["400", "413", "422"]);
                 }
+                if operation.get("security").is_some() {
+                    expected.push("401");
+                }
                 for status in expected {
                     assert!(
                         responses[status]["$ref"].is_string(),
@@ -220,7 +269,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 14);
+        assert_eq!(checked, 17);
     }
 
     #[test]

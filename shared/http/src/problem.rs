@@ -43,6 +43,9 @@ pub struct Problem {
     /// Seconds; sent as the `Retry-After` header, not in the body.
     #[serde(skip)]
     pub retry_after: Option<u32>,
+    /// The `WWW-Authenticate` challenge of a 401 for a missing or refused access token.
+    #[serde(skip)]
+    pub challenge: Option<&'static str>,
 }
 
 fn as_u16<S: serde::Serializer>(status: &StatusCode, serializer: S) -> Result<S::Ok, S::Error> {
@@ -58,6 +61,7 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -109,6 +113,26 @@ impl Problem {
             "Unauthorized",
             detail,
         )
+    }
+
+    /// 401 for a route that needs an access token: none was sent, or the one sent is not
+    /// valid (`invalid_token`, RFC 6750). One detail for every reason a token fails.
+    pub fn missing_token(sent: bool) -> Self {
+        let (challenge, detail) = if sent {
+            (
+                r#"Bearer error="invalid_token""#,
+                "the access token is invalid or expired; log in or refresh",
+            )
+        } else {
+            (
+                "Bearer",
+                "this route needs an access token: Authorization: Bearer <token>",
+            )
+        };
+        Self {
+            challenge: Some(challenge),
+            ..Self::unauthorized(detail)
+        }
     }
 
     pub fn unprocessable(slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
@@ -168,6 +192,12 @@ impl Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
+        if let Some(challenge) = self.challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

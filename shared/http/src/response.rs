@@ -1,5 +1,6 @@
 //! Success responses. A user is always shown the same way, with an ETag for its version.
 
+use application::credentials::Session;
 use domain::{Money, Order, OrderLine, User, Version};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
@@ -133,6 +134,45 @@ impl<'a> From<&'a Order> for OrderBody<'a> {
             created_at: order.created_at().to_rfc3339(),
         }
     }
+}
+
+/// What a login or a refresh answers (RFC 6749's token response, with the user).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Session)]
+pub struct SessionBody<'a> {
+    /// An EdDSA-signed JWT (`typ: at+jwt`): send it as `Authorization: Bearer <token>`.
+    pub access_token: &'a str,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds the access token works: 900.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    /// Opaque; good for one `POST /token/refresh` within 30 days of the login.
+    pub refresh_token: &'a str,
+    pub user: UserBody<'a>,
+}
+
+impl<'a> From<&'a Session> for SessionBody<'a> {
+    fn from(session: &'a Session) -> Self {
+        Self {
+            access_token: &session.access.token,
+            token_type: "Bearer",
+            expires_in: session.access.expires_in,
+            refresh_token: &session.refresh_token,
+            user: UserBody::from(&session.user),
+        }
+    }
+}
+
+/// A session's tokens, never to be cached by anyone on the way.
+pub fn session(session: &Session) -> Response<Body> {
+    let mut response = json(StatusCode::OK, &SessionBody::from(session));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(tag) = HeaderValue::from_str(&etag(session.user.version())) {
+        headers.insert(header::ETAG, tag);
+    }
+    response
 }
 
 /// One page of a listing.

@@ -1,7 +1,9 @@
 //! Start-up shared by every function: logging, metrics, and the Lambda run loop.
 
 use crate::HandlerResult;
+use crate::auth::Authentication;
 use crate::metrics::RequestMetrics;
+use application::ports::AccessTokenVerifier;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
 use std::convert::Infallible;
@@ -55,15 +57,19 @@ fn lambda_level(level: &str) -> LevelFilter {
 /// True for the first invocation of this process only.
 static COLD_START: AtomicBool = AtomicBool::new(true);
 
-/// Runs the Lambda loop with `handler`. Problems become problem-JSON responses, and every
-/// request leaves one log line and one metrics record.
-pub async fn serve<F, Fut>(handler: F) -> Result<(), Error>
+/// Runs the Lambda loop with `handler`. Each request's bearer token is verified first (its
+/// `Authentication` rides in the request's extensions); problems become problem-JSON
+/// responses; every request leaves one log line and one metrics record.
+pub async fn serve<V, F, Fut>(verifier: V, handler: F) -> Result<(), Error>
 where
+    V: AccessTokenVerifier,
     F: Fn(Request) -> Fut + Sync,
     Fut: Future<Output = HandlerResult> + Send,
 {
-    let handler = &handler;
-    lambda_http::run(service_fn(move |request: Request| async move {
+    let (handler, verifier) = (&handler, &verifier);
+    lambda_http::run(service_fn(move |mut request: Request| async move {
+        let authentication = Authentication::of(&request, verifier);
+        request.extensions_mut().insert(authentication);
         let started = Instant::now();
         let cold_start = COLD_START.swap(false, Ordering::Relaxed);
         let request_id = request

@@ -2,19 +2,40 @@
 //! over the application's fakes, and the rows of API.md's status table that many routes share.
 
 use crate::HandlerResult;
+use crate::auth::Authentication;
 use crate::request::MAX_BODY_BYTES;
+use application::ports::AccessClaims;
+use domain::{Role, User, UserId};
 use lambda_http::http::{HeaderMap, header};
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
 
-/// A request as API Gateway hands it over: method, path parameters, query, headers, body.
+/// A request as API Gateway hands it over: method, path parameters, query, headers, body,
+/// and what `serve` made of its bearer token (an administrator's, unless a test says).
 pub struct TestRequest {
     builder: lambda_http::http::request::Builder,
     path: HashMap<String, String>,
     query: HashMap<String, Vec<String>>,
     body: Body,
+    authentication: Authentication,
+}
+
+/// The claims of an administrator's token.
+pub fn admin() -> Authentication {
+    Authentication::Bearer(AccessClaims {
+        user_id: UserId::generate(),
+        role: Role::Admin,
+    })
+}
+
+/// The claims of `user`'s own token.
+pub fn token_of(user: &User) -> Authentication {
+    Authentication::Bearer(AccessClaims {
+        user_id: user.id(),
+        role: user.role(),
+    })
 }
 
 impl TestRequest {
@@ -26,7 +47,14 @@ impl TestRequest {
             path: HashMap::new(),
             query: HashMap::new(),
             body: Body::Empty,
+            authentication: admin(),
         }
+    }
+
+    /// The request as sent with this authentication instead.
+    pub fn by(mut self, authentication: Authentication) -> Self {
+        self.authentication = authentication;
+        self
     }
 
     pub fn path(mut self, name: &str, value: impl ToString) -> Self {
@@ -60,11 +88,14 @@ impl TestRequest {
 
     pub fn build(self) -> Request {
         let query: HashMap<String, Vec<String>> = self.query;
-        self.builder
+        let mut request = self
+            .builder
             .body(self.body)
             .unwrap()
             .with_path_parameters(self.path)
-            .with_query_string_parameters(query)
+            .with_query_string_parameters(query);
+        request.extensions_mut().insert(self.authentication);
+        request
     }
 }
 
@@ -167,4 +198,46 @@ pub async fn assert_body_rows<F, Fut>(
     let mut expected: Vec<&str> = required.to_vec();
     expected.push("unexpected");
     assert_eq!(answered.invalid_fields(), expected);
+}
+
+/// The authentication rows of a protected route: no token and a refused token are 401 with
+/// their challenge; for "self or admin" another user's token is the 404 of an unknown id, and
+/// for an admin route any user's token is a 403. `request` is a valid request of the route
+/// about `owner`, so only the authentication differs; `admin_only` says which policy it has.
+pub async fn assert_authentication_rows<F, Fut>(
+    request: impl Fn() -> TestRequest,
+    handle: F,
+    owner: &User,
+    admin_only: bool,
+) where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = HandlerResult>,
+{
+    // Authentication comes before the body: a broken body changes nothing here.
+    let broken =
+        Answer::of(handle(request().by(Authentication::Anonymous).body("{").build()).await);
+    broken.problem(401);
+    let anonymous = Answer::of(handle(request().by(Authentication::Anonymous).build()).await);
+    anonymous.problem(401);
+    assert_eq!(anonymous.header("www-authenticate"), Some("Bearer"));
+    let refused = Answer::of(handle(request().by(Authentication::Refused).build()).await);
+    refused.problem(401);
+    assert_eq!(
+        refused.header("www-authenticate"),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    let stranger = Authentication::Bearer(AccessClaims {
+        user_id: UserId::generate(),
+        role: Role::User,
+    });
+    let broken = Answer::of(handle(request().by(stranger).body("{").build()).await);
+    broken.problem(if admin_only { 403 } else { 404 });
+    let answer = Answer::of(handle(request().by(stranger).build()).await);
+    if admin_only {
+        answer.problem(403);
+        let own = Answer::of(handle(request().by(token_of(owner)).build()).await);
+        own.problem(403);
+    } else {
+        assert_eq!(answer.problem(404), "no user with this id");
+    }
 }

@@ -7,12 +7,14 @@ pub mod dynamodb;
 pub mod passwords;
 pub mod ses;
 pub mod system;
+pub mod tokens;
 
 pub use config::{Aws, SENDER_EMAIL, SettingsError, TABLE_NAME};
 pub use dynamodb::{
     DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository,
-    DynamoUserRepository, table,
+    DynamoSessionRepository, DynamoUserRepository, table,
 };
 pub use passwords::{Argon2Hasher, OsResetTokens};
 pub use ses::SesEmailSender;
 pub use system::{SystemClock, UuidV7Ids};
+pub use tokens::{JwtIssuer, JwtVerifier, TokenAudience};

@@ -2,7 +2,7 @@ use crate::ports::{
     Clock, CredentialRepository, HashingError, PasswordHasher, RedeemTokenError, RepositoryError,
     ResetTokens,
 };
-use crate::{UseCase, command};
+use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::Password;
 
 pub struct NewPasswordRequest {
@@ -14,6 +14,8 @@ command!(NewPasswordRequest => (), ConfirmPasswordResetError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmPasswordResetError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
     /// Unknown, used or expired: one variant, so the three cannot be told apart.
     #[error("the token is invalid or has expired")]
     InvalidToken,
@@ -49,7 +51,15 @@ where
     T: ResetTokens,
     C: Clock,
 {
-    async fn execute(&self, request: NewPasswordRequest) -> Result<(), ConfirmPasswordResetError> {
+    fn policy(&self) -> Policy {
+        Policy::Anyone
+    }
+
+    async fn run(
+        &self,
+        _caller: &Caller,
+        request: NewPasswordRequest,
+    ) -> Result<(), ConfirmPasswordResetError> {
         let hash = self.tokens.hash(&request.token);
         let record = self
             .credentials
@@ -77,6 +87,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fakes::admin_caller;
     use crate::fakes::{
         FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
     };
@@ -131,7 +142,7 @@ mod tests {
         let confirm = confirm(&credentials, FixedClock::default());
 
         confirm
-            .execute(request(&token, "correct horse battery"))
+            .execute(&admin_caller(), request(&token, "correct horse battery"))
             .await
             .unwrap();
         let hash = credentials.password_hash(user_id).await.unwrap().unwrap();
@@ -144,7 +155,7 @@ mod tests {
         );
 
         let reused = confirm
-            .execute(request(&token, "another good password"))
+            .execute(&admin_caller(), request(&token, "another good password"))
             .await;
         assert!(matches!(
             reused,
@@ -164,7 +175,7 @@ mod tests {
         let token = stored_token(&credentials, user_id, later(3600)).await;
         let an_hour_on = FixedClock::at(later(3600));
         let result = confirm(&credentials, an_hour_on)
-            .execute(request(&token, "correct horse battery"))
+            .execute(&admin_caller(), request(&token, "correct horse battery"))
             .await;
         assert!(matches!(
             result,
@@ -177,7 +188,7 @@ mod tests {
     async fn an_unknown_token_is_refused_like_the_others() {
         let credentials = InMemoryCredentials::default();
         let result = confirm(&credentials, FixedClock::default())
-            .execute(request("made-up", "correct horse battery"))
+            .execute(&admin_caller(), request("made-up", "correct horse battery"))
             .await;
         assert!(matches!(
             result,
@@ -192,8 +203,8 @@ mod tests {
         let token = stored_token(&credentials, user_id, later(3600)).await;
         let confirm = confirm(&credentials, FixedClock::default());
         let (first, second) = futures::future::join(
-            confirm.execute(request(&token, "first password!")),
-            confirm.execute(request(&token, "second password!")),
+            confirm.execute(&admin_caller(), request(&token, "first password!")),
+            confirm.execute(&admin_caller(), request(&token, "second password!")),
         )
         .await;
         assert_eq!(

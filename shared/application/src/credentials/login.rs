@@ -1,7 +1,11 @@
-use crate::ports::{Clock, CredentialRepository, PasswordHasher, RepositoryError, UserRepository};
+use super::sessions::{Session, Sessions, StartError};
+use crate::ports::{
+    AccessTokenIssuer, Clock, CredentialRepository, PasswordHasher, RepositoryError, ResetTokens,
+    SessionRepository, UserRepository,
+};
 use crate::users::UserChangeError;
 use crate::users::modify::modify_user;
-use crate::{UseCase, command};
+use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Changed, Email, LoginRefused, User, UserStatus};
 
 pub struct LoginRequest {
@@ -9,10 +13,12 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-command!(LoginRequest => User, LoginError);
+command!(LoginRequest => Session, LoginError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
     /// Unknown address, no password set, or a wrong password: one variant, one answer.
     #[error("the email or password is wrong")]
     InvalidCredentials,
@@ -21,36 +27,48 @@ pub enum LoginError {
     #[error("the user kept changing; try again")]
     Contended,
     #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
 
-/// Checks a password and records the login, by the same rule as `RecordLogin`.
-pub struct Login<U, K, H, C> {
+/// Checks a password, records the login (by the same rule as `RecordLogin`) and starts a
+/// session: an access token and the first refresh token of a new family.
+pub struct Login<U, K, H, C, A, S, T> {
     users: U,
     credentials: K,
     hasher: H,
     clock: C,
+    sessions: Sessions<A, S, T>,
 }
 
-impl<U, K, H, C> Login<U, K, H, C> {
-    pub fn new(users: U, credentials: K, hasher: H, clock: C) -> Self {
+impl<U, K, H, C, A, S, T> Login<U, K, H, C, A, S, T> {
+    pub fn new(users: U, credentials: K, hasher: H, clock: C, sessions: Sessions<A, S, T>) -> Self {
         Self {
             users,
             credentials,
             hasher,
             clock,
+            sessions,
         }
     }
 }
 
-impl<U, K, H, C> UseCase<LoginRequest> for Login<U, K, H, C>
+impl<U, K, H, C, A, S, T> UseCase<LoginRequest> for Login<U, K, H, C, A, S, T>
 where
     U: UserRepository,
     K: CredentialRepository,
     H: PasswordHasher,
     C: Clock,
+    A: AccessTokenIssuer,
+    S: SessionRepository,
+    T: ResetTokens,
 {
-    async fn execute(&self, request: LoginRequest) -> Result<User, LoginError> {
+    fn policy(&self) -> Policy {
+        Policy::Anyone
+    }
+
+    async fn run(&self, _caller: &Caller, request: LoginRequest) -> Result<Session, LoginError> {
         let Some(user) = self.users.find_by_email(&request.email).await? else {
             self.hasher.verify_dummy(&request.password);
             return Err(LoginError::InvalidCredentials);
@@ -71,14 +89,15 @@ where
                 .map(|()| Changed::Yes)
                 .map_err(|LoginRefused { status }| UserChangeError::NotAllowed { status })
         };
-        modify_user(&self.users, user.id(), None, record)
+        let user = modify_user(&self.users, user.id(), None, record)
             .await
             .map_err(|error| match error {
                 UserChangeError::NotAllowed { status } => LoginError::NotAllowed { status },
                 UserChangeError::NotFound => LoginError::InvalidCredentials,
                 UserChangeError::Repository(error) => LoginError::Repository(error),
                 _ => LoginError::Contended,
-            })
+            })?;
+        Ok(self.sessions.start(user, now).await?)
     }
 }
 
@@ -86,15 +105,28 @@ where
 mod tests {
     use super::*;
     use crate::fakes::{
-        FakeHasher, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
+        FakeAccessTokens, FakeHasher, FakeTokens, FixedClock, InMemoryCredentials,
+        InMemorySessions, InMemoryUsers, user_with_email,
     };
+    use crate::ports::{AccessTokenVerifier, SessionRepository};
     use domain::Password;
 
     struct World {
         users: InMemoryUsers,
         credentials: InMemoryCredentials,
         hasher: FakeHasher,
+        sessions: InMemorySessions,
     }
+
+    type LogIn = Login<
+        InMemoryUsers,
+        InMemoryCredentials,
+        FakeHasher,
+        FixedClock,
+        FakeAccessTokens,
+        InMemorySessions,
+        FakeTokens,
+    >;
 
     impl World {
         fn new() -> Self {
@@ -102,6 +134,7 @@ mod tests {
                 users: InMemoryUsers::default(),
                 credentials: InMemoryCredentials::default(),
                 hasher: FakeHasher::default(),
+                sessions: InMemorySessions::default(),
             }
         }
 
@@ -115,12 +148,13 @@ mod tests {
             user
         }
 
-        fn login(&self) -> Login<InMemoryUsers, InMemoryCredentials, FakeHasher, FixedClock> {
+        fn login(&self) -> LogIn {
             Login::new(
                 self.users.clone(),
                 self.credentials.clone(),
                 self.hasher.clone(),
                 FixedClock::default(),
+                Sessions::new(FakeAccessTokens, self.sessions.clone(), FakeTokens),
             )
         }
     }
@@ -133,17 +167,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_right_password_logs_in_and_records_the_login() {
+    async fn the_right_password_records_the_login_and_starts_a_session() {
         let world = World::new();
         let ada = world.with_password(user_with_email("ada@example.com"), "correct horse battery");
-        let user = world
+        let session = world
             .login()
-            .execute(request("Ada@Example.com", "correct horse battery"))
+            .execute(
+                &Caller::Anonymous,
+                request("Ada@Example.com", "correct horse battery"),
+            )
             .await
             .unwrap();
-        assert_eq!(user.id(), ada.id());
-        assert_eq!(user.last_login(), Some(FixedClock::default().now()));
-        assert_eq!(world.users.stored(ada.id()), Some(user));
+        let now = FixedClock::default().now();
+        assert_eq!(session.user.id(), ada.id());
+        assert_eq!(session.user.last_login(), Some(now));
+        assert_eq!(world.users.stored(ada.id()), Some(session.user.clone()));
+
+        let claims = FakeAccessTokens.verify(&session.access.token, now).unwrap();
+        assert_eq!((claims.user_id, claims.role), (ada.id(), ada.role()));
+        assert_eq!(session.access.expires_in, 900);
+        let stored = world
+            .sessions
+            .find(&FakeTokens.hash(&session.refresh_token))
+            .await
+            .unwrap()
+            .expect("the refresh token is stored by its hash");
+        assert_eq!(
+            (stored.record.user_id, stored.record.family_started_at),
+            (ada.id(), now)
+        );
     }
 
     #[tokio::test]
@@ -159,7 +211,10 @@ mod tests {
             ("nopass@example.com", "correct horse battery"),
         ] {
             let before = world.hasher.verifications();
-            match login.execute(request(email, password)).await {
+            match login
+                .execute(&Caller::Anonymous, request(email, password))
+                .await
+            {
                 Err(error @ LoginError::InvalidCredentials) => messages.push(error.to_string()),
                 other => panic!("expected InvalidCredentials for {email}, got {other:?}"),
             }
@@ -177,7 +232,10 @@ mod tests {
         let ada = world.with_password(ada, "correct horse battery");
         let result = world
             .login()
-            .execute(request("ada@example.com", "correct horse battery"))
+            .execute(
+                &Caller::Anonymous,
+                request("ada@example.com", "correct horse battery"),
+            )
             .await;
         assert!(matches!(
             result,
@@ -189,7 +247,10 @@ mod tests {
 
         let wrong = world
             .login()
-            .execute(request("ada@example.com", "wrong horse battery"))
+            .execute(
+                &Caller::Anonymous,
+                request("ada@example.com", "wrong horse battery"),
+            )
             .await;
         assert!(
             matches!(wrong, Err(LoginError::InvalidCredentials)),

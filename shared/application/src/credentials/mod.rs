@@ -3,10 +3,15 @@
 mod confirm_reset;
 mod login;
 mod request_reset;
+mod sessions;
 
 pub use confirm_reset::{ConfirmPasswordReset, ConfirmPasswordResetError, NewPasswordRequest};
 pub use login::{Login, LoginError, LoginRequest};
 pub use request_reset::{
     PasswordResetRequest, RESET_TOKEN_LIFETIME_SECONDS, RequestPasswordReset,
     RequestPasswordResetError,
+};
+pub use sessions::{
+    IssuingError, Logout, LogoutError, LogoutRequest, RefreshError, RefreshRequest, RefreshSession,
+    Session, Sessions, StartError,
 };

@@ -3,7 +3,7 @@ use crate::ports::{
     Clock, CredentialRepository, EmailSender, RepositoryError, ResetTokenRecord, ResetTokens,
     UserRepository,
 };
-use crate::{UseCase, command};
+use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::Email;
 
 /// Ask for a reset token by email.
@@ -19,6 +19,8 @@ pub const RESET_TOKEN_LIFETIME_SECONDS: i64 = 60 * 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestPasswordResetError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
     #[error("no token could be drawn from the random source")]
     RandomSource(#[source] crate::ports::BoxError),
     #[error(transparent)]
@@ -55,8 +57,13 @@ where
     T: ResetTokens,
     C: Clock,
 {
-    async fn execute(
+    fn policy(&self) -> Policy {
+        Policy::Anyone
+    }
+
+    async fn run(
         &self,
+        _caller: &Caller,
         command: PasswordResetRequest,
     ) -> Result<(), RequestPasswordResetError> {
         let PasswordResetRequest { email } = command;
@@ -95,6 +102,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fakes::admin_caller;
     use crate::fakes::{
         FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, RecordingMailer,
         user_with_email,
@@ -130,9 +138,12 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let request = use_case(users, credentials.clone(), mailer.clone());
         request
-            .execute(PasswordResetRequest {
-                email: Email::parse("ADA@example.com").unwrap(),
-            })
+            .execute(
+                &admin_caller(),
+                PasswordResetRequest {
+                    email: Email::parse("ADA@example.com").unwrap(),
+                },
+            )
             .await
             .unwrap();
 
@@ -174,9 +185,12 @@ mod tests {
         for address in ["nobody@example.com", "s@example.com", "d@example.com"] {
             assert!(
                 request
-                    .execute(PasswordResetRequest {
-                        email: Email::parse(address).unwrap()
-                    })
+                    .execute(
+                        &admin_caller(),
+                        PasswordResetRequest {
+                            email: Email::parse(address).unwrap()
+                        }
+                    )
                     .await
                     .is_ok()
             );
@@ -192,9 +206,12 @@ mod tests {
         let request = use_case(users, credentials, RecordingMailer::failing());
         assert!(
             request
-                .execute(PasswordResetRequest {
-                    email: Email::parse("ada@example.com").unwrap()
-                })
+                .execute(
+                    &admin_caller(),
+                    PasswordResetRequest {
+                        email: Email::parse("ada@example.com").unwrap()
+                    }
+                )
                 .await
                 .is_ok()
         );

@@ -1,6 +1,6 @@
 use super::order_owner;
 use crate::ports::{OrderRepository, RepositoryError, UserRepository};
-use crate::{UseCase, command};
+use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Order, OrderId, UserId};
 use futures::future::try_join;
 
@@ -11,10 +11,12 @@ pub struct OrderLookup {
     pub order_id: OrderId,
 }
 
-command!(OrderLookup => Order, GetOrderError);
+command!(OrderLookup => Order, GetOrderError; subject = user_id);
 
 #[derive(Debug, thiserror::Error)]
 pub enum GetOrderError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
     /// The user or the order is unknown, or the order is another user's.
     #[error("no such order")]
     NotFound,
@@ -35,7 +37,11 @@ impl<U, O> GetOrder<U, O> {
 }
 
 impl<U: UserRepository, O: OrderRepository> UseCase<OrderLookup> for GetOrder<U, O> {
-    async fn execute(&self, command: OrderLookup) -> Result<Order, GetOrderError> {
+    fn policy(&self) -> Policy {
+        Policy::SelfOrAdmin
+    }
+
+    async fn run(&self, _caller: &Caller, command: OrderLookup) -> Result<Order, GetOrderError> {
         let OrderLookup { user_id, order_id } = command;
         // Both reads at once: one round trip of latency instead of two.
         let (owner, order) = try_join(
@@ -53,6 +59,7 @@ impl<U: UserRepository, O: OrderRepository> UseCase<OrderLookup> for GetOrder<U,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fakes::admin_caller;
     use crate::fakes::{InMemoryOrders, InMemoryUsers, order_for, user_with_email};
 
     #[tokio::test]
@@ -65,35 +72,47 @@ mod tests {
         let get = GetOrder::new(users, orders);
 
         assert_eq!(
-            get.execute(OrderLookup {
-                user_id: ada.id(),
-                order_id: order.id()
-            })
+            get.execute(
+                &admin_caller(),
+                OrderLookup {
+                    user_id: ada.id(),
+                    order_id: order.id()
+                }
+            )
             .await
             .unwrap(),
             order
         );
         assert!(matches!(
-            get.execute(OrderLookup {
-                user_id: grace.id(),
-                order_id: order.id()
-            })
+            get.execute(
+                &admin_caller(),
+                OrderLookup {
+                    user_id: grace.id(),
+                    order_id: order.id()
+                }
+            )
             .await,
             Err(GetOrderError::NotFound)
         ));
         assert!(matches!(
-            get.execute(OrderLookup {
-                user_id: ada.id(),
-                order_id: OrderId::generate()
-            })
+            get.execute(
+                &admin_caller(),
+                OrderLookup {
+                    user_id: ada.id(),
+                    order_id: OrderId::generate()
+                }
+            )
             .await,
             Err(GetOrderError::NotFound)
         ));
         assert!(matches!(
-            get.execute(OrderLookup {
-                user_id: UserId::generate(),
-                order_id: order.id()
-            })
+            get.execute(
+                &admin_caller(),
+                OrderLookup {
+                    user_id: UserId::generate(),
+                    order_id: order.id()
+                }
+            )
             .await,
             Err(GetOrderError::NotFound)
         ));

@@ -2,7 +2,7 @@ use super::order_owner;
 use crate::ports::{
     Cursor, OrderRepository, Page, PageError, PageLimit, RepositoryError, UserRepository,
 };
-use crate::{UseCase, command};
+use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Order, UserId};
 use futures::future::join;
 
@@ -13,10 +13,12 @@ pub struct UserOrdersQuery {
     pub cursor: Option<Cursor>,
 }
 
-command!(UserOrdersQuery => Page<Order>, ListUserOrdersError);
+command!(UserOrdersQuery => Page<Order>, ListUserOrdersError; subject = user_id);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListUserOrdersError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
     /// Unknown, or deleted.
     #[error("no such user")]
     UserNotFound,
@@ -39,7 +41,15 @@ impl<U, O> ListUserOrders<U, O> {
 }
 
 impl<U: UserRepository, O: OrderRepository> UseCase<UserOrdersQuery> for ListUserOrders<U, O> {
-    async fn execute(&self, query: UserOrdersQuery) -> Result<Page<Order>, ListUserOrdersError> {
+    fn policy(&self) -> Policy {
+        Policy::SelfOrAdmin
+    }
+
+    async fn run(
+        &self,
+        _caller: &Caller,
+        query: UserOrdersQuery,
+    ) -> Result<Page<Order>, ListUserOrdersError> {
         let UserOrdersQuery {
             user_id,
             limit,
@@ -62,6 +72,7 @@ impl<U: UserRepository, O: OrderRepository> UseCase<UserOrdersQuery> for ListUse
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fakes::admin_caller;
     use crate::fakes::{InMemoryOrders, InMemoryUsers, order_for, user_with_email};
     use domain::OrderId;
 
@@ -87,7 +98,7 @@ mod tests {
                 limit: PageLimit::parse("2").unwrap(),
                 cursor,
             };
-            let page = list.execute(query).await.unwrap();
+            let page = list.execute(&admin_caller(), query).await.unwrap();
             seen.extend(page.items.iter().map(Order::id));
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
@@ -108,7 +119,7 @@ mod tests {
             cursor: None,
         };
         assert!(matches!(
-            list.execute(unknown).await,
+            list.execute(&admin_caller(), unknown).await,
             Err(ListUserOrdersError::UserNotFound)
         ));
         let foreign = Cursor::new(format!("{}/{}", UserId::generate(), OrderId::generate()));
@@ -118,7 +129,7 @@ mod tests {
             cursor: Some(foreign),
         };
         assert!(matches!(
-            list.execute(query).await,
+            list.execute(&admin_caller(), query).await,
             Err(ListUserOrdersError::InvalidCursor)
         ));
     }

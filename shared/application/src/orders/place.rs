@@ -3,7 +3,7 @@ use crate::messages;
 use crate::ports::{
     Clock, EmailSender, IdGenerator, OrderRepository, RepositoryError, UserRepository,
 };
-use crate::{UseCase, command};
+use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{LineRequest, Order, OrderError, UserId, UserStatus};
 
 #[derive(Debug, Clone)]
@@ -12,10 +12,12 @@ pub struct PlacementRequest {
     pub lines: Vec<LineRequest>,
 }
 
-command!(PlacementRequest => Order, PlaceOrderError);
+command!(PlacementRequest => Order, PlaceOrderError; subject = user_id);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlaceOrderError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
     /// Unknown, or deleted.
     #[error("no such user")]
     UserNotFound,
@@ -56,7 +58,15 @@ where
     C: Clock,
     I: IdGenerator,
 {
-    async fn execute(&self, request: PlacementRequest) -> Result<Order, PlaceOrderError> {
+    fn policy(&self) -> Policy {
+        Policy::SelfOrAdmin
+    }
+
+    async fn run(
+        &self,
+        _caller: &Caller,
+        request: PlacementRequest,
+    ) -> Result<Order, PlaceOrderError> {
         let user = order_owner(&self.users, request.user_id)
             .await?
             .ok_or(PlaceOrderError::UserNotFound)?;
@@ -87,6 +97,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fakes::admin_caller;
     use crate::fakes::{
         FixedClock, InMemoryOrders, InMemoryUsers, RecordingMailer, SequentialIds, user_with_email,
     };
@@ -128,7 +139,7 @@ mod tests {
                 line("PEN", 1, "0.99", "EUR"),
             ],
         };
-        let order = place.execute(request).await.unwrap();
+        let order = place.execute(&admin_caller(), request).await.unwrap();
 
         assert_eq!(order.total().amount(), "25.99");
         assert_eq!(orders.all(), vec![order.clone()]);
@@ -149,10 +160,13 @@ mod tests {
         suspended.suspend().unwrap();
         let (place, orders, user) = setup(suspended, RecordingMailer::default());
         let result = place
-            .execute(PlacementRequest {
-                user_id: user.id(),
-                lines: vec![line("A", 1, "1", "JPY")],
-            })
+            .execute(
+                &admin_caller(),
+                PlacementRequest {
+                    user_id: user.id(),
+                    lines: vec![line("A", 1, "1", "JPY")],
+                },
+            )
             .await;
         assert!(matches!(
             result,
@@ -170,10 +184,13 @@ mod tests {
         let (place, _, gone) = setup(deleted, RecordingMailer::default());
         for user_id in [gone.id(), UserId::generate()] {
             let result = place
-                .execute(PlacementRequest {
-                    user_id,
-                    lines: vec![line("A", 1, "1", "JPY")],
-                })
+                .execute(
+                    &admin_caller(),
+                    PlacementRequest {
+                        user_id,
+                        lines: vec![line("A", 1, "1", "JPY")],
+                    },
+                )
                 .await;
             assert!(matches!(result, Err(PlaceOrderError::UserNotFound)));
         }
@@ -187,10 +204,13 @@ mod tests {
         );
         let mixed = vec![line("A", 1, "1.00", "EUR"), line("B", 1, "1.00", "GBP")];
         let result = place
-            .execute(PlacementRequest {
-                user_id: ada.id(),
-                lines: mixed,
-            })
+            .execute(
+                &admin_caller(),
+                PlacementRequest {
+                    user_id: ada.id(),
+                    lines: mixed,
+                },
+            )
             .await;
         assert!(matches!(
             result,
@@ -198,10 +218,13 @@ mod tests {
         ));
         let huge = vec![line("A", 1000, "92233720368547758.07", "EUR")];
         let result = place
-            .execute(PlacementRequest {
-                user_id: ada.id(),
-                lines: huge,
-            })
+            .execute(
+                &admin_caller(),
+                PlacementRequest {
+                    user_id: ada.id(),
+                    lines: huge,
+                },
+            )
             .await;
         assert!(matches!(
             result,
@@ -223,10 +246,13 @@ mod tests {
             SequentialIds,
         );
         let result = place
-            .execute(PlacementRequest {
-                user_id: ada.id(),
-                lines: vec![line("A", 1, "5", "JPY")],
-            })
+            .execute(
+                &admin_caller(),
+                PlacementRequest {
+                    user_id: ada.id(),
+                    lines: vec![line("A", 1, "5", "JPY")],
+                },
+            )
             .await;
         assert!(matches!(
             result,
@@ -242,10 +268,13 @@ mod tests {
             RecordingMailer::failing(),
         );
         let order = place
-            .execute(PlacementRequest {
-                user_id: ada.id(),
-                lines: vec![line("A", 1, "5", "JPY")],
-            })
+            .execute(
+                &admin_caller(),
+                PlacementRequest {
+                    user_id: ada.id(),
+                    lines: vec![line("A", 1, "5", "JPY")],
+                },
+            )
             .await
             .unwrap();
         assert_eq!(orders.all(), vec![order]);

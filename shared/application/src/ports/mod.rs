@@ -5,6 +5,7 @@ mod credentials;
 mod email;
 mod orders;
 mod paging;
+mod sessions;
 mod system;
 mod users;
 
@@ -12,6 +13,7 @@ pub use credentials::*;
 pub use email::*;
 pub use orders::*;
 pub use paging::*;
+pub use sessions::*;
 pub use system::*;
 pub use users::*;
 

@@ -4,7 +4,7 @@
 
 use super::modify::modify_user;
 use crate::ports::{Clock, IfMatch, RepositoryError, UserRepository};
-use crate::{UseCase, command};
+use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Changed, LoginRefused, Timestamp, User, UserId, UserIsDeleted, UserStatus};
 use std::fmt;
 
@@ -15,11 +15,13 @@ pub struct UserChange {
     pub if_match: Option<IfMatch>,
 }
 
-command!(UserChange => User, UserChangeError);
+command!(UserChange => User, UserChangeError; subject = id);
 
 /// How any change to a user can fail: the one error type of every user-changing use case.
 #[derive(Debug, thiserror::Error)]
 pub enum UserChangeError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
     /// Unknown, or (where the change cannot see deleted users) deleted.
     #[error("no such user")]
     NotFound,
@@ -30,6 +32,9 @@ pub enum UserChangeError {
     NotAllowed { status: UserStatus },
     #[error("the email address is already registered")]
     EmailTaken,
+    /// An administrator changing its own role.
+    #[error("administrators cannot change their own role")]
+    OwnRole,
     #[error("the user has changed since the version named in If-Match")]
     PreconditionFailed,
     #[error("the user kept changing; try again")]
@@ -80,6 +85,16 @@ impl Transition {
     }
 }
 
+impl Transition {
+    /// Users may delete themselves; the other transitions are an administrator's.
+    pub fn policy(self) -> Policy {
+        match self {
+            Self::Delete => Policy::SelfOrAdmin,
+            Self::Suspend | Self::Activate | Self::RecordLogin => Policy::Admin,
+        }
+    }
+}
+
 impl fmt::Display for Transition {
     /// The past participle: "a deleted user cannot be suspended".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -110,7 +125,11 @@ impl<R: UserRepository, C: Clock> ChangeUser<R, C> {
 }
 
 impl<R: UserRepository, C: Clock> UseCase<UserChange> for ChangeUser<R, C> {
-    async fn execute(&self, command: UserChange) -> Result<User, UserChangeError> {
+    fn policy(&self) -> Policy {
+        self.transition.policy()
+    }
+
+    async fn run(&self, _caller: &Caller, command: UserChange) -> Result<User, UserChangeError> {
         let now = self.clock.now();
         let transition = self.transition;
         modify_user(&self.users, command.id, command.if_match.as_ref(), |user| {
@@ -123,6 +142,7 @@ impl<R: UserRepository, C: Clock> UseCase<UserChange> for ChangeUser<R, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fakes::admin_caller;
     use crate::fakes::{FixedClock, InMemoryUsers, user_with_email};
     use crate::ports::InsertUserError;
     use domain::Version;
@@ -164,7 +184,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let suspended = change(&users, Transition::Suspend)
-            .execute(of(ada.id()))
+            .execute(&admin_caller(), of(ada.id()))
             .await
             .unwrap();
         assert_eq!(suspended.status(), UserStatus::Suspended);
@@ -177,8 +197,14 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let suspend = change(&users, Transition::Suspend);
-        let first = suspend.execute(of(ada.id())).await.unwrap();
-        let second = suspend.execute(of(ada.id())).await.unwrap();
+        let first = suspend
+            .execute(&admin_caller(), of(ada.id()))
+            .await
+            .unwrap();
+        let second = suspend
+            .execute(&admin_caller(), of(ada.id()))
+            .await
+            .unwrap();
         assert_eq!(first, second);
         assert_eq!(users.stored(ada.id()).unwrap().version(), Version::new(2));
     }
@@ -189,11 +215,13 @@ mod tests {
         let gone = deleted(&users, "gone@example.com");
         let suspend = change(&users, Transition::Suspend);
         assert!(matches!(
-            suspend.execute(of(gone.id())).await,
+            suspend.execute(&admin_caller(), of(gone.id())).await,
             Err(UserChangeError::Deleted(Transition::Suspend))
         ));
         assert!(matches!(
-            suspend.execute(of(UserId::generate())).await,
+            suspend
+                .execute(&admin_caller(), of(UserId::generate()))
+                .await,
             Err(UserChangeError::NotFound)
         ));
     }
@@ -204,7 +232,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         users.conflict_on_next_updates(1);
         let suspended = change(&users, Transition::Suspend)
-            .execute(of(ada.id()))
+            .execute(&admin_caller(), of(ada.id()))
             .await
             .unwrap();
         assert_eq!(suspended.status(), UserStatus::Suspended);
@@ -216,7 +244,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         users.conflict_on_next_updates(10);
         let result = change(&users, Transition::Suspend)
-            .execute(of(ada.id()))
+            .execute(&admin_caller(), of(ada.id()))
             .await;
         assert!(matches!(result, Err(UserChangeError::Contended)));
         assert_eq!(users.stored(ada.id()), Some(ada));
@@ -229,11 +257,11 @@ mod tests {
         let grace = users.add(user_with_email("grace@example.com"));
         let now = FixedClock::default().now();
         let suspended = change(&users, Transition::Suspend)
-            .execute(of(ada.id()))
+            .execute(&admin_caller(), of(ada.id()))
             .await
             .unwrap();
         let deleted = change(&users, Transition::Delete)
-            .execute(of(grace.id()))
+            .execute(&admin_caller(), of(grace.id()))
             .await
             .unwrap();
         for user in [suspended, deleted] {
@@ -249,7 +277,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = suspended(&users, "ada@example.com");
         let active = change(&users, Transition::Activate)
-            .execute(of(ada.id()))
+            .execute(&admin_caller(), of(ada.id()))
             .await
             .unwrap();
         assert_eq!(active.status(), UserStatus::Active);
@@ -261,7 +289,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let same = change(&users, Transition::Activate)
-            .execute(of(ada.id()))
+            .execute(&admin_caller(), of(ada.id()))
             .await
             .unwrap();
         assert_eq!(same, ada);
@@ -273,7 +301,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let gone = deleted(&users, "gone@example.com");
         let result = change(&users, Transition::Activate)
-            .execute(of(gone.id()))
+            .execute(&admin_caller(), of(gone.id()))
             .await;
         assert!(matches!(
             result,
@@ -292,7 +320,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         change(&users, Transition::Delete)
-            .execute(of(ada.id()))
+            .execute(&admin_caller(), of(ada.id()))
             .await
             .unwrap();
 
@@ -312,13 +340,15 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let delete = change(&users, Transition::Delete);
-        delete.execute(of(ada.id())).await.unwrap();
+        delete.execute(&admin_caller(), of(ada.id())).await.unwrap();
         assert!(matches!(
-            delete.execute(of(ada.id())).await,
+            delete.execute(&admin_caller(), of(ada.id())).await,
             Err(UserChangeError::NotFound)
         ));
         assert!(matches!(
-            delete.execute(of(UserId::generate())).await,
+            delete
+                .execute(&admin_caller(), of(UserId::generate()))
+                .await,
             Err(UserChangeError::NotFound)
         ));
     }
@@ -330,12 +360,19 @@ mod tests {
         let delete = change(&users, Transition::Delete);
         let stale = IfMatch::OneOf(vec![Version::new(9)]);
         assert!(matches!(
-            delete.execute(pinned(ada.id(), stale)).await,
+            delete
+                .execute(&admin_caller(), pinned(ada.id(), stale))
+                .await,
             Err(UserChangeError::PreconditionFailed)
         ));
         assert_eq!(users.stored(ada.id()).unwrap().status(), UserStatus::Active);
         let current = IfMatch::OneOf(vec![ada.version()]);
-        assert!(delete.execute(pinned(ada.id(), current)).await.is_ok());
+        assert!(
+            delete
+                .execute(&admin_caller(), pinned(ada.id(), current))
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -353,7 +390,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let user = change(&users, Transition::RecordLogin)
-            .execute(of(ada.id()))
+            .execute(&admin_caller(), of(ada.id()))
             .await
             .unwrap();
         assert_eq!(user.last_login(), Some(FixedClock::default().now()));
@@ -365,7 +402,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = suspended(&users, "ada@example.com");
         let result = change(&users, Transition::RecordLogin)
-            .execute(of(ada.id()))
+            .execute(&admin_caller(), of(ada.id()))
             .await;
         assert!(matches!(
             result,
@@ -382,11 +419,13 @@ mod tests {
         let gone = deleted(&users, "gone@example.com");
         let record = change(&users, Transition::RecordLogin);
         assert!(matches!(
-            record.execute(of(gone.id())).await,
+            record.execute(&admin_caller(), of(gone.id())).await,
             Err(UserChangeError::NotFound)
         ));
         assert!(matches!(
-            record.execute(of(UserId::generate())).await,
+            record
+                .execute(&admin_caller(), of(UserId::generate()))
+                .await,
             Err(UserChangeError::NotFound)
         ));
     }

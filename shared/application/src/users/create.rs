@@ -2,7 +2,7 @@ use crate::messages;
 use crate::ports::{
     Clock, EmailSender, IdGenerator, InsertUserError, RepositoryError, UserRepository,
 };
-use crate::{UseCase, command};
+use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Email, User, UserName};
 
 #[derive(Debug, Clone)]
@@ -15,6 +15,8 @@ command!(NewUser => User, CreateUserError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateUserError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
     #[error("the email address is already registered")]
     EmailTaken,
     #[error(transparent)]
@@ -47,7 +49,11 @@ where
     C: Clock,
     I: IdGenerator,
 {
-    async fn execute(&self, command: NewUser) -> Result<User, CreateUserError> {
+    fn policy(&self) -> Policy {
+        Policy::Anyone
+    }
+
+    async fn run(&self, _caller: &Caller, command: NewUser) -> Result<User, CreateUserError> {
         let user = User::register(
             self.ids.new_user_id(),
             command.email,
@@ -72,6 +78,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fakes::admin_caller;
     use crate::fakes::{FixedClock, InMemoryUsers, RecordingMailer, SequentialIds};
     use domain::UserStatus;
 
@@ -98,7 +105,7 @@ mod tests {
     async fn a_new_user_is_stored_active_and_welcomed() {
         let (users, mailer) = (InMemoryUsers::default(), RecordingMailer::default());
         let user = use_case(&users, &mailer)
-            .execute(new_user("ada@example.com"))
+            .execute(&admin_caller(), new_user("ada@example.com"))
             .await
             .unwrap();
 
@@ -114,9 +121,14 @@ mod tests {
     async fn an_address_that_differs_only_in_case_is_taken() {
         let (users, mailer) = (InMemoryUsers::default(), RecordingMailer::default());
         let create = use_case(&users, &mailer);
-        create.execute(new_user("ada@example.com")).await.unwrap();
+        create
+            .execute(&admin_caller(), new_user("ada@example.com"))
+            .await
+            .unwrap();
 
-        let second = create.execute(new_user("ADA@Example.com")).await;
+        let second = create
+            .execute(&admin_caller(), new_user("ADA@Example.com"))
+            .await;
         assert!(matches!(second, Err(CreateUserError::EmailTaken)));
         assert_eq!(users.count(), 1);
         assert_eq!(
@@ -131,7 +143,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let mailer = RecordingMailer::failing();
         let user = use_case(&users, &mailer)
-            .execute(new_user("ada@example.com"))
+            .execute(&admin_caller(), new_user("ada@example.com"))
             .await
             .unwrap();
         assert_eq!(users.stored(user.id()), Some(user));
@@ -142,7 +154,7 @@ mod tests {
         let users = InMemoryUsers::unavailable();
         let mailer = RecordingMailer::default();
         let result = use_case(&users, &mailer)
-            .execute(new_user("ada@example.com"))
+            .execute(&admin_caller(), new_user("ada@example.com"))
             .await;
         assert!(matches!(
             result,

@@ -1,5 +1,5 @@
 use crate::ports::{RepositoryError, UserRepository};
-use crate::{UseCase, command};
+use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{User, UserId};
 
 /// Read one user by id.
@@ -8,10 +8,12 @@ pub struct UserLookup {
     pub id: UserId,
 }
 
-command!(UserLookup => User, GetUserError);
+command!(UserLookup => User, GetUserError; subject = id);
 
 #[derive(Debug, thiserror::Error)]
 pub enum GetUserError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
     /// Unknown, or not active: only active users are readable.
     #[error("no such user")]
     NotFound,
@@ -31,7 +33,11 @@ impl<R: UserRepository> GetUser<R> {
 }
 
 impl<R: UserRepository> UseCase<UserLookup> for GetUser<R> {
-    async fn execute(&self, command: UserLookup) -> Result<User, GetUserError> {
+    fn policy(&self) -> Policy {
+        Policy::SelfOrAdmin
+    }
+
+    async fn run(&self, _caller: &Caller, command: UserLookup) -> Result<User, GetUserError> {
         match self.users.find(command.id).await? {
             Some(user) if user.can_login() => Ok(user),
             _ => Err(GetUserError::NotFound),
@@ -42,6 +48,7 @@ impl<R: UserRepository> UseCase<UserLookup> for GetUser<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fakes::admin_caller;
     use crate::fakes::{InMemoryUsers, user_with_email};
 
     #[tokio::test]
@@ -50,7 +57,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         assert_eq!(
             GetUser::new(users)
-                .execute(UserLookup { id: ada.id() })
+                .execute(&admin_caller(), UserLookup { id: ada.id() })
                 .await
                 .unwrap(),
             ada
@@ -70,7 +77,7 @@ mod tests {
 
         for id in [suspended.id(), deleted.id(), UserId::generate()] {
             assert!(matches!(
-                get.execute(UserLookup { id }).await,
+                get.execute(&admin_caller(), UserLookup { id }).await,
                 Err(GetUserError::NotFound)
             ));
         }

@@ -1,11 +1,13 @@
 use crate::ports::{Page, PageError, RepositoryError, UserListQuery, UserRepository};
-use crate::{UseCase, command};
+use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::User;
 
 command!(UserListQuery => Page<User>, ListUsersError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListUsersError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
     #[error("the cursor is not valid for this listing")]
     InvalidCursor,
     #[error(transparent)]
@@ -24,7 +26,15 @@ impl<R: UserRepository> ListUsers<R> {
 }
 
 impl<R: UserRepository> UseCase<UserListQuery> for ListUsers<R> {
-    async fn execute(&self, query: UserListQuery) -> Result<Page<User>, ListUsersError> {
+    fn policy(&self) -> Policy {
+        Policy::Admin
+    }
+
+    async fn run(
+        &self,
+        _caller: &Caller,
+        query: UserListQuery,
+    ) -> Result<Page<User>, ListUsersError> {
         self.users.list(&query).await.map_err(|error| match error {
             PageError::InvalidCursor => ListUsersError::InvalidCursor,
             PageError::Repository(error) => ListUsersError::Repository(error),
@@ -35,6 +45,7 @@ impl<R: UserRepository> UseCase<UserListQuery> for ListUsers<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fakes::admin_caller;
     use crate::fakes::{InMemoryUsers, user_with_email};
     use crate::ports::{Cursor, PageLimit, StatusFilter};
     use domain::{UserId, UserStatus};
@@ -67,7 +78,10 @@ mod tests {
         let mut cursor = None;
         loop {
             let page = list
-                .execute(query(StatusFilter::NotDeleted, "2", cursor))
+                .execute(
+                    &admin_caller(),
+                    query(StatusFilter::NotDeleted, "2", cursor),
+                )
                 .await
                 .unwrap();
             assert!(page.items.len() <= 2);
@@ -89,7 +103,10 @@ mod tests {
         users.add(user_with_email("a@example.com"));
 
         let page = ListUsers::new(users)
-            .execute(query(StatusFilter::Only(UserStatus::Suspended), "20", None))
+            .execute(
+                &admin_caller(),
+                query(StatusFilter::Only(UserStatus::Suspended), "20", None),
+            )
             .await
             .unwrap();
         assert_eq!(page.items, vec![suspended]);
@@ -100,11 +117,10 @@ mod tests {
     async fn a_foreign_cursor_is_invalid() {
         let list = ListUsers::new(InMemoryUsers::default());
         let result = list
-            .execute(query(
-                StatusFilter::NotDeleted,
-                "20",
-                Some(Cursor::new("garbage")),
-            ))
+            .execute(
+                &admin_caller(),
+                query(StatusFilter::NotDeleted, "20", Some(Cursor::new("garbage"))),
+            )
             .await;
         assert!(matches!(result, Err(ListUsersError::InvalidCursor)));
     }

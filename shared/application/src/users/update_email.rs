@@ -1,7 +1,7 @@
 use super::UserChangeError;
 use super::modify::modify_user;
 use crate::ports::{IfMatch, UserRepository};
-use crate::{UseCase, command};
+use crate::{Caller, Policy, UseCase, command};
 use domain::{Email, User, UserId, UserIsDeleted};
 
 #[derive(Debug, Clone)]
@@ -12,7 +12,7 @@ pub struct ChangeEmail {
     pub if_match: Option<IfMatch>,
 }
 
-command!(ChangeEmail => User, UserChangeError);
+command!(ChangeEmail => User, UserChangeError; subject = id);
 
 /// Moves a user to a new, unclaimed email address and frees the old one.
 pub struct UpdateUserEmail<R> {
@@ -26,7 +26,11 @@ impl<R: UserRepository> UpdateUserEmail<R> {
 }
 
 impl<R: UserRepository> UseCase<ChangeEmail> for UpdateUserEmail<R> {
-    async fn execute(&self, command: ChangeEmail) -> Result<User, UserChangeError> {
+    fn policy(&self) -> Policy {
+        Policy::SelfOrAdmin
+    }
+
+    async fn run(&self, _caller: &Caller, command: ChangeEmail) -> Result<User, UserChangeError> {
         let ChangeEmail {
             id,
             email,
@@ -44,6 +48,7 @@ impl<R: UserRepository> UseCase<ChangeEmail> for UpdateUserEmail<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fakes::admin_caller;
     use crate::fakes::{InMemoryUsers, user_with_email};
     use crate::ports::UserRepository;
     use domain::Version;
@@ -62,7 +67,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let update = UpdateUserEmail::new(users.clone());
         let moved = update
-            .execute(change(ada.id(), "ada@lovelace.org", None))
+            .execute(&admin_caller(), change(ada.id(), "ada@lovelace.org", None))
             .await
             .unwrap();
 
@@ -88,7 +93,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         users.add(user_with_email("grace@example.com"));
         let result = UpdateUserEmail::new(users.clone())
-            .execute(change(ada.id(), "Grace@Example.com", None))
+            .execute(&admin_caller(), change(ada.id(), "Grace@Example.com", None))
             .await;
         assert!(matches!(result, Err(UserChangeError::EmailTaken)));
         assert_eq!(users.stored(ada.id()), Some(ada));
@@ -99,7 +104,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let same = UpdateUserEmail::new(users.clone())
-            .execute(change(ada.id(), "ada@example.com", None))
+            .execute(&admin_caller(), change(ada.id(), "ada@example.com", None))
             .await
             .unwrap();
         assert_eq!(same, ada);
@@ -112,14 +117,17 @@ mod tests {
         let update = UpdateUserEmail::new(users.clone());
         let stale = Some(IfMatch::OneOf(vec![Version::new(7)]));
         let result = update
-            .execute(change(ada.id(), "new@example.com", stale))
+            .execute(&admin_caller(), change(ada.id(), "new@example.com", stale))
             .await;
         assert!(matches!(result, Err(UserChangeError::PreconditionFailed)));
 
         let current = Some(IfMatch::OneOf(vec![ada.version()]));
         assert!(
             update
-                .execute(change(ada.id(), "new@example.com", current))
+                .execute(
+                    &admin_caller(),
+                    change(ada.id(), "new@example.com", current)
+                )
                 .await
                 .is_ok()
         );
@@ -131,7 +139,10 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         users.conflict_on_next_updates(1);
         let result = UpdateUserEmail::new(users.clone())
-            .execute(change(ada.id(), "new@example.com", Some(IfMatch::Any)))
+            .execute(
+                &admin_caller(),
+                change(ada.id(), "new@example.com", Some(IfMatch::Any)),
+            )
             .await;
         assert!(matches!(result, Err(UserChangeError::PreconditionFailed)));
     }
@@ -144,7 +155,9 @@ mod tests {
         let gone = users.add(gone);
         let update = UpdateUserEmail::new(users);
         for id in [gone.id(), UserId::generate()] {
-            let result = update.execute(change(id, "x@example.com", None)).await;
+            let result = update
+                .execute(&admin_caller(), change(id, "x@example.com", None))
+                .await;
             assert!(matches!(result, Err(UserChangeError::NotFound)));
         }
     }

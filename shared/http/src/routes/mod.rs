@@ -5,6 +5,7 @@
 
 pub mod credentials;
 pub mod documentation;
+pub mod jwks;
 pub mod orders;
 pub mod users;
 

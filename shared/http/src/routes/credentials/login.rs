@@ -2,13 +2,12 @@
 
 use crate::openapi::{Conflict, Forbidden, Unauthorized};
 use crate::request::{JsonObject, verbatim};
-use crate::response::{self, UserBody};
-use crate::{HandlerResult, Problem};
+use crate::response::{self, SessionBody};
+use crate::{HandlerResult, Problem, auth};
 use application::UseCase;
 use application::credentials::LoginRequest as LoginCommand;
 use domain::Email;
 use lambda_http::Request;
-use lambda_http::http::StatusCode;
 use utoipa::ToSchema;
 
 /// `POST /login`
@@ -35,15 +34,18 @@ impl LoginRequest {
 #[utoipa::path(post, path = "/login", tag = "Credentials",
     request_body(content = LoginRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "The user, with `last_login` set.", body = UserBody,
-            headers(("ETag" = String, description = "The user's version"))),
+        (status = 200, description = "A session: an access token for 15 minutes, a refresh token, and the user with `last_login` set.", body = SessionBody,
+            headers(("ETag" = String, description = "The user's version"), ("Cache-Control" = String, description = "`no-store`"))),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 409, response = Conflict),
         ))]
 pub async fn login(use_case: &impl UseCase<LoginCommand>, request: Request) -> HandlerResult {
+    let caller = auth::caller(use_case.policy(), &request)?;
     let LoginRequest { email, password } = LoginRequest::read(&request)?;
-    let user = use_case.execute(LoginCommand { email, password }).await?;
-    Ok(response::user(StatusCode::OK, &user))
+    let session = use_case
+        .execute(&caller, LoginCommand { email, password })
+        .await?;
+    Ok(response::session(&session))
 }
 
 #[cfg(test)]
@@ -51,14 +53,23 @@ mod tests {
     use super::*;
     use crate::errors::INVALID_CREDENTIALS_DETAIL;
     use crate::testing::{Answer, TestRequest, assert_body_rows};
-    use application::credentials::Login;
+    use application::credentials::{Login, Sessions};
     use application::fakes::{
-        FakeHasher, FixedClock, InMemoryCredentials, InMemoryUsers, StoreHealth, user_with_email,
+        FakeAccessTokens, FakeHasher, FakeTokens, FixedClock, InMemoryCredentials,
+        InMemorySessions, InMemoryUsers, StoreHealth, user_with_email,
     };
     use domain::PasswordHash;
     use serde_json::json;
 
-    type LogIn = Login<InMemoryUsers, InMemoryCredentials, FakeHasher, FixedClock>;
+    type LogIn = Login<
+        InMemoryUsers,
+        InMemoryCredentials,
+        FakeHasher,
+        FixedClock,
+        FakeAccessTokens,
+        InMemorySessions,
+        FakeTokens,
+    >;
 
     /// Ada, active, and Grace, suspended, both with the password "correct horse battery".
     fn world(users: InMemoryUsers) -> LogIn {
@@ -75,6 +86,7 @@ mod tests {
             credentials,
             FakeHasher::default(),
             FixedClock::default(),
+            Sessions::new(FakeAccessTokens, InMemorySessions::default(), FakeTokens),
         )
     }
 
@@ -90,7 +102,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_right_password_is_a_200_with_last_login() {
+    async fn the_right_password_is_a_200_with_a_session_and_last_login() {
         let answer = log_in(
             &world(InMemoryUsers::default()),
             "Ada@example.com",
@@ -98,7 +110,16 @@ mod tests {
         )
         .await;
         assert_eq!(answer.status, 200);
-        assert_eq!(answer.body["last_login"], "2026-11-24T10:15:30.123Z");
+        assert_eq!(
+            answer.body["user"]["last_login"],
+            "2026-11-24T10:15:30.123Z"
+        );
+        assert_eq!(answer.body["token_type"], "Bearer");
+        assert_eq!(answer.body["expires_in"], 900);
+        let access = answer.body["access_token"].as_str().unwrap();
+        let refresh = answer.body["refresh_token"].as_str().unwrap();
+        assert!(access.starts_with("access:") && !refresh.is_empty());
+        assert_eq!(answer.header("cache-control"), Some("no-store"));
         assert_eq!(answer.header("etag"), Some("\"2\""));
     }
 

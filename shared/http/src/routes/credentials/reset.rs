@@ -4,7 +4,7 @@
 use crate::openapi::InvalidToken;
 use crate::request::{JsonObject, verbatim};
 use crate::response;
-use crate::{HandlerResult, Problem};
+use crate::{HandlerResult, Problem, auth};
 use application::UseCase;
 use application::credentials::{NewPasswordRequest, PasswordResetRequest as ResetCommand};
 use domain::{Email, Password};
@@ -38,8 +38,9 @@ pub async fn request_password_reset(
     use_case: &impl UseCase<ResetCommand>,
     request: Request,
 ) -> HandlerResult {
+    let caller = auth::caller(use_case.policy(), &request)?;
     let PasswordResetRequest { email } = PasswordResetRequest::read(&request)?;
-    use_case.execute(ResetCommand { email }).await?;
+    use_case.execute(&caller, ResetCommand { email }).await?;
     Ok(response::accepted())
 }
 
@@ -77,6 +78,7 @@ pub async fn confirm_password_reset(
     use_case: &impl UseCase<NewPasswordRequest>,
     request: Request,
 ) -> HandlerResult {
+    let caller = auth::caller(use_case.policy(), &request)?;
     let ConfirmPasswordResetRequest {
         token,
         new_password,
@@ -85,7 +87,7 @@ pub async fn confirm_password_reset(
         token,
         new_password,
     };
-    use_case.execute(command).await?;
+    use_case.execute(&caller, command).await?;
     Ok(response::no_content())
 }
 

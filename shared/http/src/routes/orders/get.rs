@@ -1,9 +1,9 @@
 //! `GET /users/{id}/orders/{order_id}`: reads one of a user's orders.
 
-use crate::HandlerResult;
 use crate::openapi::NotFound;
 use crate::request::{OrderIdPath, UserPath};
 use crate::response::{self, OrderBody};
+use crate::{HandlerResult, auth};
 use application::UseCase;
 use application::orders::OrderLookup;
 use lambda_http::Request;
@@ -11,25 +11,26 @@ use lambda_http::http::StatusCode;
 
 #[utoipa::path(get, path = "/users/{id}/orders/{order_id}", tag = "Orders",
     params(UserPath, OrderIdPath),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "The order.", body = OrderBody),
         (status = 404, response = NotFound),
     ))]
 pub async fn get_order(use_case: &impl UseCase<OrderLookup>, request: Request) -> HandlerResult {
-    let UserPath { id } = UserPath::read(&request)?;
+    let (caller, UserPath { id }) = auth::for_user(use_case.policy(), &request)?;
     let OrderIdPath { order_id } = OrderIdPath::read(&request)?;
     let command = OrderLookup {
         user_id: id,
         order_id,
     };
-    let order = use_case.execute(command).await?;
+    let order = use_case.execute(&caller, command).await?;
     Ok(response::json(StatusCode::OK, &OrderBody::from(&order)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Answer, TestRequest};
+    use crate::testing::{Answer, TestRequest, assert_authentication_rows};
     use application::fakes::{InMemoryOrders, InMemoryUsers, StoreHealth, user_with_email};
     use application::orders::GetOrder;
     use application::ports::OrderRepository;
@@ -94,5 +95,21 @@ mod tests {
         )
         .await
         .internal();
+    }
+
+    #[tokio::test]
+    async fn only_the_owner_or_an_admin_reads_an_order() {
+        let (users, orders) = (InMemoryUsers::default(), InMemoryOrders::default());
+        let ada = users.add(user_with_email("ada@example.com"));
+        let order = application::fakes::order_for(ada.id());
+        orders.insert(&order).await.unwrap();
+        let use_case = GetOrder::new(users, orders);
+        let request = || {
+            TestRequest::new("GET", "/users/x/orders/y")
+                .path("id", ada.id())
+                .path("order_id", order.id())
+        };
+        let handle = |request| get_order(&use_case, request);
+        assert_authentication_rows(request, handle, &ada, false).await;
     }
 }

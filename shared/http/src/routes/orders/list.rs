@@ -4,13 +4,14 @@ use super::super::page_response;
 use crate::openapi::{BadRequest, NotFound, ValidationFailed};
 use crate::request::{PageQuery, UserPath};
 use crate::response::{OrderBody, PageBody};
-use crate::{HandlerResult, Problem};
+use crate::{HandlerResult, Problem, auth};
 use application::UseCase;
 use application::orders::UserOrdersQuery;
 use lambda_http::Request;
 
 #[utoipa::path(get, path = "/users/{id}/orders", tag = "Orders",
     params(UserPath, PageQuery),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of the user's orders, newest first.", body = PageBody<OrderBody>),
         (status = 400, response = BadRequest), (status = 404, response = NotFound),
@@ -20,7 +21,7 @@ pub async fn list_user_orders(
     use_case: &impl UseCase<UserOrdersQuery>,
     request: Request,
 ) -> HandlerResult {
-    let UserPath { id } = UserPath::read(&request)?;
+    let (caller, UserPath { id }) = auth::for_user(use_case.policy(), &request)?;
     let mut errors = Vec::new();
     let (Some(PageQuery { limit, cursor }), true) =
         (PageQuery::read(&request, &mut errors), errors.is_empty())
@@ -32,14 +33,14 @@ pub async fn list_user_orders(
         limit,
         cursor,
     };
-    let page = use_case.execute(query).await?;
+    let page = use_case.execute(&caller, query).await?;
     Ok(page_response(&page, OrderBody::from))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Answer, TestRequest};
+    use crate::testing::{Answer, TestRequest, assert_authentication_rows, token_of};
     use application::fakes::{
         InMemoryOrders, InMemoryUsers, StoreHealth, order_for, user_with_email,
     };
@@ -112,5 +113,16 @@ mod tests {
         )
         .await
         .internal();
+    }
+
+    #[tokio::test]
+    async fn only_the_owner_or_an_admin_lists_its_orders() {
+        let (users, orders) = (InMemoryUsers::default(), InMemoryOrders::default());
+        let ada = users.add(user_with_email("ada@example.com"));
+        let use_case = ListUserOrders::new(users, orders);
+        let handle = |request| list_user_orders(&use_case, request);
+        assert_authentication_rows(|| get(ada.id()), handle, &ada, false).await;
+        let own = list_user_orders(&use_case, get(ada.id()).by(token_of(&ada)).build()).await;
+        assert_eq!(Answer::of(own).status, 200);
     }
 }

@@ -4,7 +4,7 @@ use crate::idempotency::IdempotencyKeyHeader;
 use crate::openapi::{Conflict, Forbidden, NotFound};
 use crate::request::{JsonObject, UserPath, verbatim};
 use crate::response::{self, OrderBody};
-use crate::{HandlerResult, Problem};
+use crate::{HandlerResult, Problem, auth};
 use application::UseCase;
 use application::orders::PlacementRequest;
 use domain::{Currency, LineRequest, Money, Order, Quantity, Sku};
@@ -92,6 +92,7 @@ impl From<OrderLineRequest> for LineRequest {
 #[utoipa::path(post, path = "/users/{id}/orders", tag = "Orders",
     params(UserPath, IdempotencyKeyHeader),
     request_body(content = PlaceOrderRequest, content_type = "application/json"),
+    security(("bearer" = [])),
     responses(
         (status = 201, description = "Placed, with exact line totals and total; a confirmation email is on its way.", body = OrderBody,
             headers(("Location" = String, description = "`/users/{id}/orders/{order_id}`"))),
@@ -102,20 +103,22 @@ pub async fn place_order(
     use_case: &impl UseCase<PlacementRequest>,
     request: Request,
 ) -> HandlerResult {
-    let UserPath { id } = UserPath::read(&request)?;
+    let (caller, UserPath { id }) = auth::for_user(use_case.policy(), &request)?;
     let PlaceOrderRequest { items } = PlaceOrderRequest::read(&request)?;
     let command = PlacementRequest {
         user_id: id,
         lines: items.into_iter().map(LineRequest::from).collect(),
     };
-    let order = use_case.execute(command).await?;
+    let order = use_case.execute(&caller, command).await?;
     Ok(response::created_order(&order))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Answer, TestRequest, assert_body_rows};
+    use crate::testing::{
+        Answer, TestRequest, assert_authentication_rows, assert_body_rows, token_of,
+    };
     use application::fakes::{
         FixedClock, InMemoryOrders, InMemoryUsers, RecordingMailer, SequentialIds, StoreHealth,
         user_with_email,
@@ -231,5 +234,19 @@ mod tests {
             .unavailable();
         let failing = InMemoryUsers::with_health(StoreHealth::Failing);
         place(&failing, post(id).json(one_book())).await.internal();
+    }
+
+    #[tokio::test]
+    async fn only_the_user_itself_or_an_admin_orders_for_it() {
+        let (users, ada) = with_ada();
+        let use_case = use_case(&users);
+        let handle = |request| place_order(&use_case, request);
+        assert_authentication_rows(|| post(ada.id()).json(one_book()), handle, &ada, false).await;
+        let own = place_order(
+            &use_case,
+            post(ada.id()).json(one_book()).by(token_of(&ada)).build(),
+        )
+        .await;
+        assert_eq!(Answer::of(own).status, 201);
     }
 }

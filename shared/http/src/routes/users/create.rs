@@ -4,7 +4,7 @@ use crate::idempotency::IdempotencyKeyHeader;
 use crate::openapi::Conflict;
 use crate::request::JsonObject;
 use crate::response::{self, UserBody};
-use crate::{HandlerResult, Problem};
+use crate::{HandlerResult, Problem, auth};
 use application::UseCase;
 use application::users::NewUser;
 use domain::{Email, UserName};
@@ -49,8 +49,9 @@ impl From<NewUserRequest> for NewUser {
         (status = 409, response = Conflict),
         ))]
 pub async fn create_user(use_case: &impl UseCase<NewUser>, request: Request) -> HandlerResult {
+    let caller = auth::caller(use_case.policy(), &request)?;
     let command = NewUserRequest::read(&request)?.into();
-    let user = use_case.execute(command).await?;
+    let user = use_case.execute(&caller, command).await?;
     Ok(response::created_user(&user))
 }
 

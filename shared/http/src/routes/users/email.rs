@@ -3,7 +3,7 @@
 use crate::openapi::{Conflict, NotFound, PreconditionFailed};
 use crate::request::{IfMatchHeader, JsonObject, UserPath};
 use crate::response::{self, UserBody};
-use crate::{HandlerResult, Problem};
+use crate::{HandlerResult, Problem, auth};
 use application::UseCase;
 use application::users::ChangeEmail;
 use domain::Email;
@@ -32,6 +32,7 @@ impl EmailChangeRequest {
 #[utoipa::path(put, path = "/users/{id}/email", tag = "Users",
     params(UserPath, IfMatchHeader),
     request_body(content = EmailChangeRequest, content_type = "application/json"),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "The user with its new address; the same address again changes nothing.", body = UserBody,
             headers(("ETag" = String, description = "The user's version"))),
@@ -42,7 +43,7 @@ pub async fn update_user_email(
     use_case: &impl UseCase<ChangeEmail>,
     request: Request,
 ) -> HandlerResult {
-    let UserPath { id } = UserPath::read(&request)?;
+    let (caller, UserPath { id }) = auth::for_user(use_case.policy(), &request)?;
     let EmailChangeRequest { email } = EmailChangeRequest::read(&request)?;
     let IfMatchHeader { if_match } = IfMatchHeader::read(&request);
     let command = ChangeEmail {
@@ -50,14 +51,16 @@ pub async fn update_user_email(
         email,
         if_match,
     };
-    let user = use_case.execute(command).await?;
+    let user = use_case.execute(&caller, command).await?;
     Ok(response::user(StatusCode::OK, &user))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Answer, TestRequest, assert_body_rows};
+    use crate::testing::{
+        Answer, TestRequest, assert_authentication_rows, assert_body_rows, token_of,
+    };
     use application::fakes::{InMemoryUsers, StoreHealth, user_with_email};
     use application::users::UpdateUserEmail;
     use domain::{User, UserId};
@@ -125,5 +128,16 @@ mod tests {
         change(&failing, put(UserId::generate()).json(body))
             .await
             .internal();
+    }
+
+    #[tokio::test]
+    async fn only_the_user_itself_or_an_admin_changes_the_address() {
+        let (users, ada) = with_ada();
+        let use_case = UpdateUserEmail::new(users);
+        let request = || put(ada.id()).json(json!({"email": "new@example.com"}));
+        let handle = |request| update_user_email(&use_case, request);
+        assert_authentication_rows(request, handle, &ada, false).await;
+        let own = update_user_email(&use_case, request().by(token_of(&ada)).build()).await;
+        assert_eq!(Answer::of(own).status, 200);
     }
 }

@@ -1,9 +1,9 @@
 //! `GET /users/{id}`: reads an active user.
 
-use crate::HandlerResult;
 use crate::openapi::NotFound;
 use crate::request::UserPath;
 use crate::response::{self, UserBody};
+use crate::{HandlerResult, auth};
 use application::UseCase;
 use application::users::UserLookup;
 use lambda_http::Request;
@@ -11,21 +11,22 @@ use lambda_http::http::StatusCode;
 
 #[utoipa::path(get, path = "/users/{id}", tag = "Users",
     params(UserPath),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "The user, if active.", body = UserBody,
             headers(("ETag" = String, description = "The user's version"))),
         (status = 404, response = NotFound),
     ))]
 pub async fn get_user(use_case: &impl UseCase<UserLookup>, request: Request) -> HandlerResult {
-    let UserPath { id } = UserPath::read(&request)?;
-    let user = use_case.execute(UserLookup { id }).await?;
+    let (caller, UserPath { id }) = auth::for_user(use_case.policy(), &request)?;
+    let user = use_case.execute(&caller, UserLookup { id }).await?;
     Ok(response::user(StatusCode::OK, &user))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Answer, TestRequest};
+    use crate::testing::{Answer, TestRequest, assert_authentication_rows, token_of};
     use application::fakes::{InMemoryUsers, StoreHealth, user_with_email};
     use application::users::GetUser;
     use domain::UserId;
@@ -65,5 +66,17 @@ mod tests {
         get(&InMemoryUsers::with_health(StoreHealth::Failing), id)
             .await
             .internal();
+    }
+
+    #[tokio::test]
+    async fn only_the_user_itself_or_an_admin_reads_it() {
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let use_case = GetUser::new(users);
+        let request = || TestRequest::new("GET", "/users/x").path("id", ada.id());
+        let handle = |request| get_user(&use_case, request);
+        assert_authentication_rows(request, handle, &ada, false).await;
+        let own = Answer::of(get_user(&use_case, request().by(token_of(&ada)).build()).await);
+        assert_eq!(own.status, 200);
     }
 }

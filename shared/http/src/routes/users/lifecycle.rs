@@ -6,7 +6,7 @@
 use crate::openapi::{Conflict, Forbidden, NotFound, PreconditionFailed};
 use crate::request::{IfMatchHeader, UserPath};
 use crate::response::{self, UserBody};
-use crate::{HandlerResult, Problem};
+use crate::{HandlerResult, Problem, auth};
 use application::UseCase;
 use application::users::UserChange;
 use domain::User;
@@ -15,14 +15,18 @@ use lambda_http::http::StatusCode;
 
 /// Runs the change the request names: its user, pinned by `If-Match` when sent.
 async fn change(use_case: &impl UseCase<UserChange>, request: &Request) -> Result<User, Problem> {
-    let UserPath { id } = UserPath::read(request)?;
+    let (caller, UserPath { id }) = auth::for_user(use_case.policy(), request)?;
     let IfMatchHeader { if_match } = IfMatchHeader::read(request);
-    Ok(use_case.execute(UserChange { id, if_match }).await?)
+    Ok(use_case
+        .execute(&caller, UserChange { id, if_match })
+        .await?)
 }
 
 #[utoipa::path(post, path = "/users/{id}/suspend", tag = "Users",
     params(UserPath, IfMatchHeader),
+    security(("bearer" = [])),
     responses(
+        (status = 403, response = Forbidden),
         (status = 200, description = "The suspended user (also when it already was).", body = UserBody,
             headers(("ETag" = String, description = "The user's version"))),
         (status = 404, response = NotFound), (status = 409, response = Conflict),
@@ -35,7 +39,9 @@ pub async fn suspend_user(use_case: &impl UseCase<UserChange>, request: Request)
 
 #[utoipa::path(post, path = "/users/{id}/activate", tag = "Users",
     params(UserPath, IfMatchHeader),
+    security(("bearer" = [])),
     responses(
+        (status = 403, response = Forbidden),
         (status = 200, description = "The active user (also when it already was).", body = UserBody,
             headers(("ETag" = String, description = "The user's version"))),
         (status = 404, response = NotFound), (status = 409, response = Conflict),
@@ -48,6 +54,7 @@ pub async fn activate_user(use_case: &impl UseCase<UserChange>, request: Request
 
 #[utoipa::path(delete, path = "/users/{id}", tag = "Users",
     params(UserPath, IfMatchHeader),
+    security(("bearer" = [])),
     responses(
         (status = 204, description = "Soft-deleted: the record stays, the address is free again."),
         (status = 404, response = NotFound), (status = 409, response = Conflict),
@@ -60,6 +67,7 @@ pub async fn delete_user(use_case: &impl UseCase<UserChange>, request: Request) 
 
 #[utoipa::path(post, path = "/users/{id}/logins", tag = "Users",
     params(UserPath, IfMatchHeader),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "The user with `last_login` set.", body = UserBody,
             headers(("ETag" = String, description = "The user's version"))),
@@ -74,7 +82,7 @@ pub async fn record_login(use_case: &impl UseCase<UserChange>, request: Request)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Answer, TestRequest};
+    use crate::testing::{Answer, TestRequest, assert_authentication_rows, token_of};
     use application::fakes::{FixedClock, InMemoryUsers, StoreHealth, user_with_email};
     use application::users::{ChangeUser, Transition};
     use domain::UserId;
@@ -187,5 +195,39 @@ mod tests {
         let refused = run(&users, Transition::RecordLogin, request(grace.id())).await;
         assert_eq!(refused.problem(403), "a suspended user cannot log in");
         assert_shared_rows(Transition::RecordLogin).await;
+    }
+
+    #[tokio::test]
+    async fn users_may_delete_themselves_and_only_admins_do_the_rest() {
+        for transition in [
+            Transition::Suspend,
+            Transition::Activate,
+            Transition::Delete,
+            Transition::RecordLogin,
+        ] {
+            let users = InMemoryUsers::default();
+            let ada = users.add(user_with_email("ada@example.com"));
+            let use_case = ChangeUser::new(users.clone(), FixedClock::default(), transition);
+            let handle = |request| async {
+                match transition {
+                    Transition::Suspend => suspend_user(&use_case, request).await,
+                    Transition::Activate => activate_user(&use_case, request).await,
+                    Transition::Delete => delete_user(&use_case, request).await,
+                    Transition::RecordLogin => record_login(&use_case, request).await,
+                }
+            };
+            let admin_only = transition != Transition::Delete;
+            assert_authentication_rows(|| request(ada.id()), handle, &ada, admin_only).await;
+            assert_eq!(users.stored(ada.id()), Some(ada.clone()), "nothing changed");
+        }
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let own = run(
+            &users,
+            Transition::Delete,
+            request(ada.id()).by(token_of(&ada)),
+        )
+        .await;
+        assert_eq!(own.status, 204);
     }
 }

@@ -1,10 +1,10 @@
 //! `GET /users?status=&limit=&cursor=`: lists users, newest first.
 
 use super::super::page_response;
-use crate::openapi::{BadRequest, ValidationFailed};
+use crate::openapi::{BadRequest, Forbidden, ValidationFailed};
 use crate::request::{PageQuery, single_query_value};
 use crate::response::{PageBody, UserBody, UserStatusSchema};
-use crate::{FieldError, HandlerResult, Problem};
+use crate::{FieldError, HandlerResult, Problem, auth};
 use application::UseCase;
 use application::ports::{StatusFilter, UserListQuery};
 use domain::UserStatus;
@@ -39,11 +39,14 @@ impl StatusQuery {
 
 #[utoipa::path(get, path = "/users", tag = "Users",
     params(StatusQuery, PageQuery),
+    security(("bearer" = [])),
     responses(
+        (status = 403, response = Forbidden),
         (status = 200, description = "One page, newest first.", body = PageBody<UserBody>),
         (status = 400, response = BadRequest), (status = 422, response = ValidationFailed),
     ))]
 pub async fn list_users(use_case: &impl UseCase<UserListQuery>, request: Request) -> HandlerResult {
+    let caller = auth::caller(use_case.policy(), &request)?;
     let mut errors = Vec::new();
     let status = StatusQuery::read(&request, &mut errors);
     let page = PageQuery::read(&request, &mut errors);
@@ -57,14 +60,14 @@ pub async fn list_users(use_case: &impl UseCase<UserListQuery>, request: Request
         limit,
         cursor,
     };
-    let page = use_case.execute(query).await?;
+    let page = use_case.execute(&caller, query).await?;
     Ok(page_response(&page, UserBody::from))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Answer, TestRequest};
+    use crate::testing::{Answer, TestRequest, assert_authentication_rows};
     use application::fakes::{InMemoryUsers, StoreHealth, user_with_email};
     use application::users::ListUsers;
 
@@ -121,5 +124,14 @@ mod tests {
         list(&InMemoryUsers::with_health(StoreHealth::Failing), &[])
             .await
             .internal();
+    }
+
+    #[tokio::test]
+    async fn only_an_admin_lists_users() {
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let use_case = ListUsers::new(users);
+        let handle = |request| list_users(&use_case, request);
+        assert_authentication_rows(|| TestRequest::new("GET", "/users"), handle, &ada, true).await;
     }
 }

@@ -5,3 +5,4 @@ pub mod email;
 pub mod get;
 pub mod lifecycle;
 pub mod list;
+pub mod role;

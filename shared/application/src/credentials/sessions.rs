@@ -1,0 +1,414 @@
+//! Sessions: a login starts a family of refresh tokens; each refresh uses one up for the next
+//! and a fresh access token; a used token presented again, a logout, or a revocation on the
+//! user (suspend, delete, a new password) ends the family.
+
+use crate::ports::{
+    AccessToken, AccessTokenIssuer, BoxError, Clock, FoundRefreshToken, RefreshTokenRecord,
+    RepositoryError, ResetTokens, RotateError, SessionRepository, TokenHash, UserRepository,
+};
+use crate::{Caller, Denied, Policy, UseCase, command};
+use domain::{Timestamp, User};
+
+/// What a login or a refresh answers.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub access: AccessToken,
+    /// The secret for the next refresh; only its hash is stored.
+    pub refresh_token: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("no token could be issued")]
+pub struct IssuingError(#[source] pub BoxError);
+
+/// Issues the tokens of a session: signed access tokens, and refresh tokens stored hashed.
+pub struct Sessions<A, S, T> {
+    access: A,
+    store: S,
+    secrets: T,
+}
+
+impl<A, S, T> Sessions<A, S, T> {
+    pub fn new(access: A, store: S, secrets: T) -> Self {
+        Self {
+            access,
+            store,
+            secrets,
+        }
+    }
+}
+
+impl<A: AccessTokenIssuer, S: SessionRepository, T: ResetTokens> Sessions<A, S, T> {
+    /// A new family for `user`, logged in `now`.
+    pub(crate) async fn start(&self, user: User, now: Timestamp) -> Result<Session, StartError> {
+        let family = self.secrets.issue().map_err(IssuingError)?;
+        let (refresh_token, record) = self.next_token(&user, family.hash.as_str(), now)?;
+        self.store.save(&record).await?;
+        self.session(user, refresh_token, now)
+    }
+
+    fn next_token(
+        &self,
+        user: &User,
+        family: &str,
+        family_started_at: Timestamp,
+    ) -> Result<(String, RefreshTokenRecord), IssuingError> {
+        let issued = self.secrets.issue().map_err(IssuingError)?;
+        let record = RefreshTokenRecord {
+            hash: issued.hash,
+            user_id: user.id(),
+            family: family.to_owned(),
+            family_started_at,
+            used: false,
+        };
+        Ok((issued.token, record))
+    }
+
+    fn session(
+        &self,
+        user: User,
+        refresh_token: String,
+        now: Timestamp,
+    ) -> Result<Session, StartError> {
+        let access = self.access.issue(&user, now).map_err(IssuingError)?;
+        Ok(Session {
+            user,
+            access,
+            refresh_token,
+        })
+    }
+
+    fn hash(&self, token: &str) -> TokenHash {
+        self.secrets.hash(token)
+    }
+}
+
+/// How starting a session fails: never the client's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Issuing(#[from] IssuingError),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// `POST /token/refresh`: a refresh token for a new access token and the next refresh token.
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+command!(RefreshRequest => Session, RefreshError);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// Unknown, expired, revoked or used (which also revoked the family), or a user who can
+    /// no longer log in: one variant, one answer.
+    #[error("the refresh token is not valid")]
+    InvalidToken,
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Renews a session, by the rules of refresh-token rotation with reuse detection.
+pub struct RefreshSession<U, C, A, S, T> {
+    users: U,
+    clock: C,
+    sessions: Sessions<A, S, T>,
+}
+
+impl<U, C, A, S, T> RefreshSession<U, C, A, S, T> {
+    pub fn new(users: U, clock: C, sessions: Sessions<A, S, T>) -> Self {
+        Self {
+            users,
+            clock,
+            sessions,
+        }
+    }
+}
+
+impl<U, C, A, S, T> UseCase<RefreshRequest> for RefreshSession<U, C, A, S, T>
+where
+    U: UserRepository,
+    C: Clock,
+    A: AccessTokenIssuer,
+    S: SessionRepository,
+    T: ResetTokens,
+{
+    fn policy(&self) -> Policy {
+        Policy::Anyone
+    }
+
+    async fn run(
+        &self,
+        _caller: &Caller,
+        request: RefreshRequest,
+    ) -> Result<Session, RefreshError> {
+        let now = self.clock.now();
+        let hash = self.sessions.hash(&request.refresh_token);
+        let Some(FoundRefreshToken {
+            record,
+            family_revoked,
+        }) = self.sessions.store.find(&hash).await?
+        else {
+            return Err(RefreshError::InvalidToken);
+        };
+        if record.used {
+            // A used token again: whoever holds the family's tokens, one of them is a thief.
+            tracing::warn!(user_id = %record.user_id, "refresh token reused; family revoked");
+            self.sessions.store.revoke_family(&record).await?;
+            return Err(RefreshError::InvalidToken);
+        }
+        let expired = record
+            .expires_at()
+            .is_none_or(|expires_at| expires_at <= now);
+        if family_revoked || expired {
+            return Err(RefreshError::InvalidToken);
+        }
+        // The user is read anyway, for its status and current role: revocations are checked
+        // here at no extra cost.
+        let user = match self.users.find(record.user_id).await? {
+            Some(user) if user.can_login() && user.session_is_valid(record.family_started_at) => {
+                user
+            }
+            _ => return Err(RefreshError::InvalidToken),
+        };
+        let (refresh_token, next) = self
+            .sessions
+            .next_token(&user, &record.family, record.family_started_at)
+            .map_err(StartError::from)?;
+        match self.sessions.store.rotate(&record, &next).await {
+            Ok(()) => Ok(self.sessions.session(user, refresh_token, now)?),
+            Err(RotateError::Lost) => {
+                // A twin request used it first: a reuse like any other.
+                self.sessions.store.revoke_family(&record).await?;
+                Err(RefreshError::InvalidToken)
+            }
+            Err(RotateError::Repository(error)) => Err(error.into()),
+        }
+    }
+}
+
+/// `POST /logout`: ends the refresh token's family.
+pub struct LogoutRequest {
+    pub refresh_token: String,
+}
+
+command!(LogoutRequest => (), LogoutError);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogoutError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Revokes a refresh token's family; an unknown token is not an error.
+pub struct Logout<S, T> {
+    store: S,
+    secrets: T,
+}
+
+impl<S, T> Logout<S, T> {
+    pub fn new(store: S, secrets: T) -> Self {
+        Self { store, secrets }
+    }
+}
+
+impl<S: SessionRepository, T: ResetTokens> UseCase<LogoutRequest> for Logout<S, T> {
+    fn policy(&self) -> Policy {
+        Policy::Anyone
+    }
+
+    async fn run(&self, _caller: &Caller, request: LogoutRequest) -> Result<(), LogoutError> {
+        let hash = self.secrets.hash(&request.refresh_token);
+        if let Some(found) = self.store.find(&hash).await? {
+            self.store.revoke_family(&found.record).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{
+        FakeAccessTokens, FakeTokens, FixedClock, InMemorySessions, InMemoryUsers, user_with_email,
+    };
+    use crate::ports::{ACCESS_TOKEN_SECONDS, AccessTokenVerifier, SESSION_SECONDS};
+    use domain::Role;
+
+    type Issuing = Sessions<FakeAccessTokens, InMemorySessions, FakeTokens>;
+
+    struct World {
+        users: InMemoryUsers,
+        store: InMemorySessions,
+        user: User,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let users = InMemoryUsers::default();
+            let user = users.add(user_with_email("ada@example.com"));
+            Self {
+                users,
+                store: InMemorySessions::default(),
+                user,
+            }
+        }
+
+        fn sessions(&self) -> Issuing {
+            Sessions::new(FakeAccessTokens, self.store.clone(), FakeTokens)
+        }
+
+        async fn login(&self) -> Session {
+            let now = FixedClock::default().now();
+            self.sessions().start(self.user.clone(), now).await.unwrap()
+        }
+
+        fn refresh_at(
+            &self,
+            now: Timestamp,
+        ) -> RefreshSession<InMemoryUsers, FixedClock, FakeAccessTokens, InMemorySessions, FakeTokens>
+        {
+            RefreshSession::new(self.users.clone(), FixedClock::at(now), self.sessions())
+        }
+
+        async fn refresh(&self, token: &str) -> Result<Session, RefreshError> {
+            self.refresh_at(FixedClock::default().now())
+                .execute(&Caller::Anonymous, request(token))
+                .await
+        }
+    }
+
+    fn request(token: &str) -> RefreshRequest {
+        RefreshRequest {
+            refresh_token: token.to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refresh_uses_the_token_up_for_a_new_pair_in_the_same_family() {
+        let world = World::new();
+        let login = world.login().await;
+        let renewed = world.refresh(&login.refresh_token).await.unwrap();
+        assert_ne!(renewed.refresh_token, login.refresh_token);
+        let claims = FakeAccessTokens
+            .verify(&renewed.access.token, FixedClock::default().now())
+            .unwrap();
+        assert_eq!(claims.user_id, world.user.id());
+        assert_eq!(renewed.access.expires_in, ACCESS_TOKEN_SECONDS);
+        let again = world.refresh(&renewed.refresh_token).await;
+        assert!(again.is_ok(), "the new token works in turn");
+    }
+
+    #[tokio::test]
+    async fn a_used_token_again_revokes_the_whole_family() {
+        let world = World::new();
+        let login = world.login().await;
+        let renewed = world.refresh(&login.refresh_token).await.unwrap();
+        let replayed = world.refresh(&login.refresh_token).await;
+        assert!(matches!(replayed, Err(RefreshError::InvalidToken)));
+        let descendant = world.refresh(&renewed.refresh_token).await;
+        assert!(
+            matches!(descendant, Err(RefreshError::InvalidToken)),
+            "the thief's copy and the owner's both die"
+        );
+    }
+
+    #[tokio::test]
+    async fn of_two_racing_refreshes_with_one_token_one_wins_and_the_family_dies() {
+        let world = World::new();
+        let login = world.login().await;
+        let (first, second) = futures::join!(
+            world.refresh(&login.refresh_token),
+            world.refresh(&login.refresh_token)
+        );
+        assert_eq!(usize::from(first.is_ok()) + usize::from(second.is_ok()), 1);
+    }
+
+    #[tokio::test]
+    async fn unknown_and_expired_tokens_are_invalid() {
+        let world = World::new();
+        let login = world.login().await;
+        assert!(matches!(
+            world.refresh("made-up").await,
+            Err(RefreshError::InvalidToken)
+        ));
+        let later = FixedClock::default()
+            .now()
+            .plus_seconds(SESSION_SECONDS)
+            .unwrap();
+        let expired = world
+            .refresh_at(later)
+            .execute(&Caller::Anonymous, request(&login.refresh_token))
+            .await;
+        assert!(matches!(expired, Err(RefreshError::InvalidToken)));
+    }
+
+    #[tokio::test]
+    async fn revoking_the_users_sessions_or_suspending_it_ends_refreshes() {
+        let world = World::new();
+        let login = world.login().await;
+        let mut revoked = world.user.clone();
+        revoked.revoke_sessions(FixedClock::default().now().plus_seconds(1).unwrap());
+        world.users.add(revoked.clone());
+        assert!(matches!(
+            world.refresh(&login.refresh_token).await,
+            Err(RefreshError::InvalidToken)
+        ));
+
+        let world = World::new();
+        let login = world.login().await;
+        let mut suspended = world.user.clone();
+        suspended.suspend().unwrap();
+        world.users.add(suspended);
+        assert!(matches!(
+            world.refresh(&login.refresh_token).await,
+            Err(RefreshError::InvalidToken)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_role_change_shows_in_the_next_refresh() {
+        let world = World::new();
+        let login = world.login().await;
+        let mut promoted = world.user.clone();
+        promoted.change_role(Role::Admin).unwrap();
+        world.users.add(promoted);
+        let renewed = world.refresh(&login.refresh_token).await.unwrap();
+        let claims = FakeAccessTokens
+            .verify(&renewed.access.token, FixedClock::default().now())
+            .unwrap();
+        assert_eq!(claims.role, Role::Admin);
+    }
+
+    #[tokio::test]
+    async fn logout_revokes_the_family_and_an_unknown_token_is_fine() {
+        let world = World::new();
+        let login = world.login().await;
+        let logout = Logout::new(world.store.clone(), FakeTokens);
+        logout
+            .execute(
+                &Caller::Anonymous,
+                LogoutRequest {
+                    refresh_token: login.refresh_token.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            world.refresh(&login.refresh_token).await,
+            Err(RefreshError::InvalidToken)
+        ));
+        let unknown = LogoutRequest {
+            refresh_token: "made-up".to_owned(),
+        };
+        assert!(logout.execute(&Caller::Anonymous, unknown).await.is_ok());
+    }
+}

@@ -1,0 +1,151 @@
+//! Who is calling, and the one policy every use case applies: anyone, self or admin, or
+//! admin only. Authentication (a token into a `Caller`) is the edge's job; deciding what a
+//! caller may do is the use case's, in one line, through `Policy`.
+
+use domain::{Role, UserId};
+
+/// The caller of a use case, as its access token proved it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// No token, or one a public route ignores.
+    Anonymous,
+    User {
+        id: UserId,
+        role: Role,
+    },
+}
+
+impl Caller {
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Self::Anonymous => None,
+            Self::User { id, .. } => Some(*id),
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        matches!(
+            self,
+            Self::User {
+                role: Role::Admin,
+                ..
+            }
+        )
+    }
+}
+
+/// Who may run a use case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Anyone,
+    /// The user the command is about, or an admin.
+    SelfOrAdmin,
+    Admin,
+}
+
+/// Why a caller may not run a use case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// No valid access token on a route that needs one.
+    #[error("an access token is required")]
+    Unauthenticated,
+    /// A user on an admin route.
+    #[error("only an administrator may do this")]
+    Forbidden,
+    /// A user on another user's resources: told exactly what an unknown id is told, so ids
+    /// cannot be probed.
+    #[error("no such user")]
+    NotFound,
+}
+
+impl Policy {
+    /// Whether `caller` may act on `subject` (the user the command is about, if any).
+    pub fn check(self, caller: &Caller, subject: Option<UserId>) -> Result<(), Denied> {
+        match (self, caller) {
+            (Self::Anyone, _) => Ok(()),
+            (_, Caller::Anonymous) => Err(Denied::Unauthenticated),
+            (
+                _,
+                Caller::User {
+                    role: Role::Admin, ..
+                },
+            ) => Ok(()),
+            (Self::Admin, Caller::User { .. }) => Err(Denied::Forbidden),
+            (Self::SelfOrAdmin, Caller::User { id, .. }) if subject == Some(*id) => Ok(()),
+            (Self::SelfOrAdmin, Caller::User { .. }) => Err(Denied::NotFound),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn user(id: UserId) -> Caller {
+        Caller::User {
+            id,
+            role: Role::User,
+        }
+    }
+
+    fn admin() -> Caller {
+        Caller::User {
+            id: UserId::generate(),
+            role: Role::Admin,
+        }
+    }
+
+    #[test]
+    fn anyone_lets_everyone_in() {
+        for caller in [Caller::Anonymous, user(UserId::generate()), admin()] {
+            assert_eq!(Policy::Anyone.check(&caller, None), Ok(()));
+        }
+    }
+
+    #[test]
+    fn protected_policies_refuse_the_anonymous_first() {
+        for policy in [Policy::SelfOrAdmin, Policy::Admin] {
+            let subject = Some(UserId::generate());
+            assert_eq!(
+                policy.check(&Caller::Anonymous, subject),
+                Err(Denied::Unauthenticated)
+            );
+        }
+    }
+
+    #[test]
+    fn self_or_admin_hides_other_users_behind_a_not_found() {
+        let (me, other) = (UserId::generate(), UserId::generate());
+        assert_eq!(Policy::SelfOrAdmin.check(&user(me), Some(me)), Ok(()));
+        assert_eq!(
+            Policy::SelfOrAdmin.check(&user(me), Some(other)),
+            Err(Denied::NotFound)
+        );
+        assert_eq!(Policy::SelfOrAdmin.check(&admin(), Some(other)), Ok(()));
+    }
+
+    #[test]
+    fn admin_routes_forbid_users_even_on_themselves() {
+        let me = UserId::generate();
+        assert_eq!(
+            Policy::Admin.check(&user(me), Some(me)),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(Policy::Admin.check(&admin(), None), Ok(()));
+    }
+
+    proptest! {
+        #[test]
+        fn only_an_admin_or_the_subject_itself_ever_passes_a_protected_policy(
+            is_admin in any::<bool>(), is_self in any::<bool>(), admin_only in any::<bool>(),
+        ) {
+            let me = UserId::generate();
+            let subject = if is_self { me } else { UserId::generate() };
+            let role = if is_admin { Role::Admin } else { Role::User };
+            let policy = if admin_only { Policy::Admin } else { Policy::SelfOrAdmin };
+            let allowed = policy.check(&Caller::User { id: me, role }, Some(subject)).is_ok();
+            prop_assert_eq!(allowed, is_admin || (is_self && !admin_only));
+        }
+    }
+}

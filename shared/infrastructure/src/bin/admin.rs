@@ -1,0 +1,102 @@
+//! Administrators, outside the API (which only lets an admin make another):
+//!
+//!   admin ensure EMAIL PASSWORD   the local stack: an active admin with this password exists
+//!                                 (created if missing; idempotent, run on every start)
+//!   admin promote EMAIL           a deployment, with AWS credentials: an existing user becomes
+//!                                 an admin (its new role shows from its next login or refresh)
+//!
+//! Both act on the table named by `TABLE_NAME`, through the same repositories as the API.
+use application::ports::{
+    CredentialRepository, PasswordHasher, ResetTokenRecord, ResetTokens, UserRepository,
+};
+use domain::{Email, Password, Role, Timestamp, User, UserId, UserName};
+use infrastructure::{Argon2Hasher, Aws, OsResetTokens};
+use std::io::Write;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let aws = Aws::from_env().await;
+    let users = aws.user_repository()?;
+    match args.as_slice() {
+        [command, email, password] if command == "ensure" => {
+            let email = Email::parse(email)?;
+            let password = Password::parse(password)?;
+            let admin = ensure_admin(&users, &email).await?;
+            set_password(&aws, &admin, &password).await?;
+            writeln!(std::io::stdout(), "admin {} ready", admin.email())?;
+        }
+        [command, email] if command == "promote" => {
+            let email = Email::parse(email)?;
+            let user = users
+                .find_by_email(&email)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user with this address"))?;
+            make_admin(&users, user, false).await?;
+            writeln!(std::io::stdout(), "{email} is an admin")?;
+        }
+        _ => anyhow::bail!("usage: admin ensure EMAIL PASSWORD | admin promote EMAIL"),
+    }
+    Ok(())
+}
+
+async fn ensure_admin(users: &impl UserRepository, email: &Email) -> anyhow::Result<User> {
+    let user = match users.find_by_email(email).await? {
+        Some(user) => user,
+        None => {
+            let user = User::register(
+                UserId::generate(),
+                email.clone(),
+                UserName::parse("Local Admin")?,
+                Timestamp::now(),
+            );
+            users.insert(&user).await?;
+            user
+        }
+    };
+    make_admin(users, user, true).await
+}
+
+/// The user as an admin; `activate` also lifts a suspension (the local admin must work).
+async fn make_admin(
+    users: &impl UserRepository,
+    user: User,
+    activate: bool,
+) -> anyhow::Result<User> {
+    let mut admin = user.clone();
+    admin.change_role(Role::Admin)?;
+    if activate {
+        admin.activate()?;
+    }
+    if admin == user {
+        return Ok(user);
+    }
+    Ok(users.update(&user, admin).await?)
+}
+
+/// Through a reset token, as a user would: the address counts as verified.
+async fn set_password(aws: &Aws, admin: &User, password: &Password) -> anyhow::Result<()> {
+    let credentials = aws.credential_repository()?;
+    let hasher = Argon2Hasher::default();
+    if let Some(current) = credentials.password_hash(admin.id()).await?
+        && hasher.verify(password.expose(), &current)
+    {
+        return Ok(());
+    }
+    let issued = OsResetTokens
+        .issue()
+        .map_err(|error| anyhow::anyhow!(error))?;
+    let now = Timestamp::now();
+    let record = ResetTokenRecord {
+        hash: issued.hash,
+        user_id: admin.id(),
+        expires_at: now
+            .plus_seconds(60)
+            .ok_or_else(|| anyhow::anyhow!("clock out of range"))?,
+    };
+    credentials.save_reset_token(&record).await?;
+    credentials
+        .redeem_reset_token(&record, &hasher.hash(password)?, now)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,464 @@
+//! Identity end to end: the service issues the tokens, and every route knows its caller and
+//! refuses what that caller may not do (API.md, "Identity: tokens, roles and who may call
+//! what"). Against the local stack `make test` starts.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use application::ports::{AccessTokenIssuer, AccessTokenVerifier};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::{Email, Role, Timestamp, User, UserId, UserName};
+use infrastructure::{JwtIssuer, JwtVerifier, TokenAudience};
+use reqwest::Method;
+use serde_json::{Value, json};
+use service_tests::{Api, Reply, local_admin, mailbox_for, unique_email};
+
+/// A session as a client holds it.
+struct Session {
+    id: String,
+    email: String,
+    access: String,
+    refresh: String,
+}
+
+impl Session {
+    fn api(&self) -> Api {
+        Api::with_token(&self.access)
+    }
+}
+
+async fn reset_token(email: &str) -> String {
+    mailbox_for(email)
+        .await
+        .iter()
+        .rev()
+        .filter_map(|mail| {
+            mail["body"]["text"]
+                .as_str()?
+                .lines()
+                .find_map(|line| line.strip_prefix("token="))
+                .map(str::to_owned)
+        })
+        .next()
+        .expect("a reset email")
+}
+
+async fn login(email: &str, password: &str) -> Reply {
+    Api::anonymous()
+        .send_json(
+            Method::POST,
+            "/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+}
+
+/// The whole real path: register, set a password through the emailed token, log in.
+async fn new_user_session(who: &str) -> Session {
+    let anyone = Api::anonymous();
+    let email = unique_email(who);
+    let id = anyone.create_user(&email, "Identity Tester").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = anyone
+        .send_json(Method::POST, "/password-reset", &json!({"email": email}))
+        .await;
+    assert_eq!(reply.status, 202);
+    let token = reset_token(&email).await;
+    let body = json!({"token": token, "new_password": "correct horse battery"});
+    let reply = anyone
+        .send_json(Method::POST, "/password-reset/confirm", &body)
+        .await;
+    assert_eq!(reply.status, 204);
+    let reply = login(&email, "correct horse battery").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    Session {
+        id,
+        email,
+        access: reply.body["access_token"].as_str().unwrap().to_owned(),
+        refresh: reply.body["refresh_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn audience() -> TokenAudience {
+    TokenAudience {
+        issuer: std::env::var("JWT_ISSUER").expect("make test sets JWT_ISSUER"),
+        audience: std::env::var("JWT_AUDIENCE").expect("make test sets JWT_AUDIENCE"),
+    }
+}
+
+/// A token signed with the local private key (which `make test` hands the tests), for the
+/// cases a login cannot produce.
+fn minted(subject: &str, role: Role, now: Timestamp, audience: TokenAudience) -> String {
+    let issuer = JwtIssuer::new(
+        &std::env::var("JWT_SIGNING_KID").unwrap(),
+        &std::env::var("JWT_SIGNING_KEY").expect("make test sets JWT_SIGNING_KEY"),
+        audience,
+    )
+    .unwrap();
+    let mut user = User::register(
+        UserId::parse(subject).unwrap(),
+        Email::parse("minted@example.com").unwrap(),
+        UserName::parse("Minted").unwrap(),
+        now,
+    );
+    user.change_role(role).unwrap();
+    issuer.issue(&user, now).unwrap().token
+}
+
+fn payload(token: &str) -> Value {
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn login_answers_a_bearer_session_whose_token_the_published_keys_verify() {
+    let session = new_user_session("walk").await;
+    let reply = login(&session.email, "correct horse battery").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let body = &reply.body;
+    assert_eq!(
+        (body["token_type"].as_str(), body["expires_in"].as_i64()),
+        (Some("Bearer"), Some(900))
+    );
+    assert_eq!(body["user"]["id"], session.id.as_str());
+    assert_eq!(body["user"]["role"], "user");
+    assert_eq!(body["user"]["email_verified"], true);
+
+    let access = body["access_token"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(access.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (header["alg"].as_str(), header["typ"].as_str()),
+        (Some("EdDSA"), Some("at+jwt"))
+    );
+    let claims = payload(access);
+    assert_eq!(claims["sub"], session.id.as_str());
+    assert_eq!(claims["role"], "user");
+    assert_eq!(claims["iss"], audience().issuer.as_str());
+    assert_eq!(claims["aud"], audience().audience.as_str());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
+    assert!(claims["jti"].is_string());
+
+    let keys = Api::anonymous().get("/.well-known/jwks.json").await;
+    assert_eq!(keys.status, 200);
+    let key = &keys.body["keys"][0];
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["crv"].as_str(),
+            key["alg"].as_str(),
+            key["use"].as_str()
+        ),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"), Some("sig"))
+    );
+    assert_eq!(key["kid"], header["kid"]);
+    assert!(key.get("d").is_none(), "no private part is published");
+    let verifier = JwtVerifier::new(&keys.body.to_string(), audience()).unwrap();
+    let verified = verifier.verify(access, Timestamp::now()).unwrap();
+    assert_eq!(verified.user_id.to_string(), session.id);
+
+    let own = session.api().get(&format!("/users/{}", session.id)).await;
+    assert_eq!(own.status, 200, "the token opens the user's own routes");
+}
+
+/// Every protected route, with a request that would succeed for its rightful caller.
+fn protected_routes(id: &str) -> Vec<(Method, String, Option<Value>, bool)> {
+    let order = json!({"items": [{"sku": "A", "quantity": 1, "unit_price": {"amount": "1", "currency": "JPY"}}]});
+    vec![
+        (Method::GET, format!("/users/{id}"), None, false),
+        (
+            Method::PUT,
+            format!("/users/{id}/email"),
+            Some(json!({"email": unique_email("moved")})),
+            false,
+        ),
+        (
+            Method::POST,
+            format!("/users/{id}/orders"),
+            Some(order),
+            false,
+        ),
+        (Method::GET, format!("/users/{id}/orders"), None, false),
+        (
+            Method::GET,
+            format!("/users/{id}/orders/{}", UserId::generate()),
+            None,
+            false,
+        ),
+        (Method::DELETE, format!("/users/{id}"), None, false),
+        (Method::GET, "/users".to_owned(), None, true),
+        (Method::POST, format!("/users/{id}/suspend"), None, true),
+        (Method::POST, format!("/users/{id}/activate"), None, true),
+        (Method::POST, format!("/users/{id}/logins"), None, true),
+        (
+            Method::PUT,
+            format!("/users/{id}/role"),
+            Some(json!({"role": "admin"})),
+            true,
+        ),
+    ]
+}
+
+async fn call(api: &Api, method: &Method, path: &str, body: &Option<Value>) -> Reply {
+    let request = api.request(method.clone(), path);
+    let request = match body {
+        Some(body) => request.json(body),
+        None => request,
+    };
+    api.send(request).await
+}
+
+#[tokio::test]
+async fn every_protected_route_refuses_the_anonymous_a_tampered_token_and_another_user() {
+    let owner = new_user_session("owner").await;
+    let other = new_user_session("other").await;
+    let before = Api::default().get(&format!("/users/{}", owner.id)).await;
+    let mut tampered = owner.access.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+
+    for (method, path, body, admin_only) in protected_routes(&owner.id) {
+        let anonymous = call(&Api::anonymous(), &method, &path, &body).await;
+        anonymous.expect_problem(401);
+        assert_eq!(
+            anonymous.header("www-authenticate"),
+            Some("Bearer"),
+            "{method} {path}"
+        );
+
+        let forged = call(&Api::with_token(&tampered), &method, &path, &body).await;
+        forged.expect_problem(401);
+        assert_eq!(
+            forged.header("www-authenticate"),
+            Some(r#"Bearer error="invalid_token""#),
+            "{method} {path}"
+        );
+
+        let stranger = call(&other.api(), &method, &path, &body).await;
+        if admin_only {
+            stranger.expect_problem(403);
+            call(&owner.api(), &method, &path, &body)
+                .await
+                .expect_problem(403);
+        } else {
+            let detail = stranger.expect_problem(404)["detail"].clone();
+            assert_eq!(
+                detail, "no user with this id",
+                "{method} {path}: like an unknown id"
+            );
+        }
+    }
+    let after = Api::default().get(&format!("/users/{}", owner.id)).await;
+    assert_eq!(after.body, before.body, "nothing changed");
+    assert_eq!(after.header("etag"), before.header("etag"));
+}
+
+#[tokio::test]
+async fn a_user_acts_on_itself_and_an_admin_on_anyone() {
+    let ada = new_user_session("self").await;
+    let me = ada.api();
+    assert_eq!(
+        me.get(&format!("/users/{}/orders", ada.id)).await.status,
+        200
+    );
+    let order = json!({"items": [{"sku": "A", "quantity": 1, "unit_price": {"amount": "1", "currency": "JPY"}}]});
+    let placed = me
+        .send_json(Method::POST, &format!("/users/{}/orders", ada.id), &order)
+        .await;
+    assert_eq!(placed.status, 201);
+    let order_id = placed.body["id"].as_str().unwrap();
+    let admin = Api::default();
+    assert_eq!(
+        admin
+            .get(&format!("/users/{}/orders/{order_id}", ada.id))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(admin.get("/users?limit=1").await.status, 200);
+    assert_eq!(
+        me.delete(&format!("/users/{}", ada.id)).await.status,
+        204,
+        "users may leave"
+    );
+}
+
+#[tokio::test]
+async fn expired_foreign_audience_and_unsigned_tokens_are_refused() {
+    let session = new_user_session("mint").await;
+    let path = format!("/users/{}", session.id);
+    let long_ago = Timestamp::from_millis(Timestamp::now().as_millis() - 3_600_000).unwrap();
+    let expired = minted(&session.id, Role::User, long_ago, audience());
+    let elsewhere = TokenAudience {
+        audience: "another-service".to_owned(),
+        ..audience()
+    };
+    let foreign = minted(&session.id, Role::User, Timestamp::now(), elsewhere);
+    let fresh = minted(&session.id, Role::User, Timestamp::now(), audience());
+    let claims = fresh.split('.').nth(1).unwrap();
+    let none = format!(
+        "{}.{claims}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt","kid":"local"}"#)
+    );
+    for token in [expired, foreign, none, "not.a.token".to_owned()] {
+        let reply = Api::with_token(&token).get(&path).await;
+        reply.expect_problem(401);
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+    }
+    assert_eq!(
+        Api::with_token(&fresh).get(&path).await.status,
+        200,
+        "the minting is sound"
+    );
+}
+
+async fn refresh(token: &str) -> Reply {
+    Api::anonymous()
+        .send_json(
+            Method::POST,
+            "/token/refresh",
+            &json!({"refresh_token": token}),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_a_reused_token_revokes_its_family() {
+    let session = new_user_session("rotate").await;
+    let renewed = refresh(&session.refresh).await;
+    assert_eq!(renewed.status, 200, "{}", renewed.body);
+    let next = renewed.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(next, session.refresh);
+    let access = renewed.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        Api::with_token(access)
+            .get(&format!("/users/{}", session.id))
+            .await
+            .status,
+        200
+    );
+
+    refresh(&session.refresh).await.expect_problem(401);
+    refresh(&next).await.expect_problem(401);
+    refresh("made-up").await.expect_problem(401);
+}
+
+#[tokio::test]
+async fn logout_ends_the_family_and_an_unknown_token_is_fine() {
+    let session = new_user_session("logout").await;
+    let anyone = Api::anonymous();
+    let reply = anyone
+        .send_json(
+            Method::POST,
+            "/logout",
+            &json!({"refresh_token": session.refresh}),
+        )
+        .await;
+    assert_eq!(reply.status, 204);
+    refresh(&session.refresh).await.expect_problem(401);
+    let unknown = anyone
+        .send_json(
+            Method::POST,
+            "/logout",
+            &json!({"refresh_token": "made-up"}),
+        )
+        .await;
+    assert_eq!(unknown.status, 204);
+}
+
+#[tokio::test]
+async fn suspending_deleting_and_a_new_password_revoke_every_session() {
+    let admin = Api::default();
+    let suspended = new_user_session("suspended").await;
+    assert_eq!(
+        admin
+            .post(&format!("/users/{}/suspend", suspended.id))
+            .await
+            .status,
+        200
+    );
+    refresh(&suspended.refresh).await.expect_problem(401);
+
+    let deleted = new_user_session("deleted").await;
+    assert_eq!(
+        admin.delete(&format!("/users/{}", deleted.id)).await.status,
+        204
+    );
+    refresh(&deleted.refresh).await.expect_problem(401);
+
+    let reset = new_user_session("reset").await;
+    let anyone = Api::anonymous();
+    anyone
+        .send_json(
+            Method::POST,
+            "/password-reset",
+            &json!({"email": reset.email}),
+        )
+        .await;
+    // A second token for the same user; the password resets through it.
+    let token = reset_token(&reset.email).await;
+    let body = json!({"token": token, "new_password": "another good password"});
+    assert_eq!(
+        anyone
+            .send_json(Method::POST, "/password-reset/confirm", &body)
+            .await
+            .status,
+        204
+    );
+    refresh(&reset.refresh).await.expect_problem(401);
+    assert_eq!(
+        login(&reset.email, "another good password").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_admin_promotes_a_user_whose_next_refresh_carries_the_role() {
+    let ada = new_user_session("promoted").await;
+    let admin = Api::default();
+    let reply = admin
+        .send_json(
+            Method::PUT,
+            &format!("/users/{}/role", ada.id),
+            &json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!(reply.expect_user(200)["role"], "admin");
+    ada.api().get("/users").await.expect_problem(403);
+    let renewed = refresh(&ada.refresh).await;
+    assert_eq!(
+        payload(renewed.body["access_token"].as_str().unwrap())["role"],
+        "admin"
+    );
+    let promoted = Api::with_token(renewed.body["access_token"].as_str().unwrap());
+    assert_eq!(promoted.get("/users?limit=1").await.status, 200);
+    let own = promoted
+        .send_json(
+            Method::PUT,
+            &format!("/users/{}/role", ada.id),
+            &json!({"role": "user"}),
+        )
+        .await;
+    own.expect_problem(409);
+}
+
+#[tokio::test]
+async fn the_local_admin_exists_and_is_an_active_admin() {
+    let (email, password) = local_admin();
+    let reply = login(&email, &password).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["user"]["role"], "admin");
+    assert_eq!(reply.body["user"]["status"], "active");
+}
