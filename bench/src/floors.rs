@@ -114,6 +114,28 @@ pub async fn send_email(
     Ok(durations)
 }
 
+/// Verifying an access token in-process, as every protected function does per request: the
+/// JWK set is parsed once (at init, as the functions do), then each token is checked.
+pub fn verify_token(authorization: &str, count: usize) -> anyhow::Result<Vec<Duration>> {
+    use application::ports::AccessTokenVerifier;
+    let variable =
+        |name: &str| std::env::var(name).map_err(|_| anyhow::anyhow!("{name} is not set"));
+    let audience = infrastructure::TokenAudience {
+        issuer: variable("JWT_ISSUER")?,
+        audience: variable("JWT_AUDIENCE")?,
+    };
+    let verifier = infrastructure::JwtVerifier::new(&variable("JWT_PUBLIC_KEYS")?, audience)?;
+    let token = authorization.trim_start_matches("Bearer ");
+    let mut durations = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        let claims = verifier.verify(token, domain::Timestamp::now());
+        durations.push(started.elapsed());
+        anyhow::ensure!(claims.is_ok(), "the bench's own token does not verify");
+    }
+    Ok(durations)
+}
+
 fn item<const N: usize>(attributes: [(&str, String); N]) -> HashMap<String, AttributeValue> {
     attributes
         .into_iter()

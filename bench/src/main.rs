@@ -303,6 +303,10 @@ impl Bench {
         self.push_floor("transact_write_items", stats::milliseconds(&times));
         let times = floors::send_email(&self.ses, &self.settings.sender, count).await?;
         self.push_floor("ses_send_email", stats::milliseconds(&times));
+        if let Some(authorization) = &round.authorization {
+            let times = floors::verify_token(authorization, count)?;
+            self.push_floor("verify_token", stats::milliseconds(&times));
+        }
         Ok(())
     }
 
