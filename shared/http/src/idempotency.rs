@@ -256,6 +256,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_same_key_from_two_callers_is_two_keys() {
+        use crate::auth::Authentication;
+        use application::ports::AccessClaims;
+        use domain::{Role, UserId};
+        let idempotency = Idempotency::new(MemoryStore::default(), Now);
+        let runs = AtomicUsize::new(0);
+        for _ in 0..2 {
+            let mut sent = request(Some("shared-key"), "{}");
+            sent.extensions_mut()
+                .insert(Authentication::Bearer(AccessClaims {
+                    user_id: UserId::generate(),
+                    role: Role::User,
+                }));
+            let response = idempotency
+                .run(sent, handler(&runs, 201))
+                .await
+                .unwrap_or_else(Problem::into_response);
+            assert!(response.headers().get(REPLAYED).is_none());
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "each caller's request ran");
+    }
+
+    #[tokio::test]
     async fn another_body_under_the_same_key_is_a_422_and_another_key_runs() {
         let idempotency = Idempotency::new(MemoryStore::default(), Now);
         let runs = AtomicUsize::new(0);
