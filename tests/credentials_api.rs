@@ -4,26 +4,10 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use service_tests::{Api, Reply, mailbox_for, unique_email};
+use service_tests::{Api, Reply, mailbox_for, reset_tokens, unique_email};
 
 fn id_of(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
-}
-
-/// The tokens of every reset email sent to `address`, oldest first.
-async fn reset_tokens(address: &str) -> Vec<String> {
-    mailbox_for(address)
-        .await
-        .iter()
-        .filter(|mail| mail["subject"] == "Reset your password")
-        .filter_map(|mail| {
-            mail["body"]["text"]
-                .as_str()?
-                .lines()
-                .find_map(|line| line.strip_prefix("token="))
-                .map(str::to_owned)
-        })
-        .collect()
 }
 
 async fn request_reset(api: &Api, email: &str) -> Reply {

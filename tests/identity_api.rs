@@ -10,7 +10,7 @@ use domain::{Email, Role, Timestamp, User, UserId, UserName};
 use infrastructure::{JwtIssuer, JwtVerifier, TokenAudience};
 use reqwest::Method;
 use serde_json::{Value, json};
-use service_tests::{Api, Reply, local_admin, mailbox_for, unique_email};
+use service_tests::{Api, Reply, local_admin, reset_tokens, unique_email};
 
 /// A session as a client holds it.
 struct Session {
@@ -27,19 +27,7 @@ impl Session {
 }
 
 async fn reset_token(email: &str) -> String {
-    mailbox_for(email)
-        .await
-        .iter()
-        .rev()
-        .filter_map(|mail| {
-            mail["body"]["text"]
-                .as_str()?
-                .lines()
-                .find_map(|line| line.strip_prefix("token="))
-                .map(str::to_owned)
-        })
-        .next()
-        .expect("a reset email")
+    reset_tokens(email).await.pop().expect("a reset email")
 }
 
 async fn login(email: &str, password: &str) -> Reply {

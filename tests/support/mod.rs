@@ -240,3 +240,19 @@ pub fn cold_starts_of(function: &str) -> usize {
         .filter(|record| record["Function"] == function && record["ColdStart"] == 1)
         .count()
 }
+
+/// The reset tokens the local SES holds for `address`, oldest first.
+pub async fn reset_tokens(address: &str) -> Vec<String> {
+    mailbox_for(address)
+        .await
+        .iter()
+        .filter(|mail| mail["subject"] == "Reset your password")
+        .filter_map(|mail| {
+            mail["body"]["text"]
+                .as_str()?
+                .lines()
+                .find_map(|line| line.strip_prefix("token="))
+                .map(str::to_owned)
+        })
+        .collect()
+}

@@ -668,3 +668,14 @@ impl crate::ports::SessionRepository for InMemorySessions {
         Ok(())
     }
 }
+
+/// `Login` over the fakes, as the tests of several crates build it.
+pub type InMemoryLogin = crate::credentials::Login<
+    InMemoryUsers,
+    InMemoryCredentials,
+    FakeHasher,
+    FixedClock,
+    FakeAccessTokens,
+    InMemorySessions,
+    FakeTokens,
+>;

@@ -118,15 +118,7 @@ mod tests {
         sessions: InMemorySessions,
     }
 
-    type LogIn = Login<
-        InMemoryUsers,
-        InMemoryCredentials,
-        FakeHasher,
-        FixedClock,
-        FakeAccessTokens,
-        InMemorySessions,
-        FakeTokens,
-    >;
+    type LogIn = crate::fakes::InMemoryLogin;
 
     impl World {
         fn new() -> Self {

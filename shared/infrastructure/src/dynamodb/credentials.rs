@@ -1,4 +1,4 @@
-use super::errors::{corrupt_item, repository_error};
+use super::errors::{build_failed, corrupt_item, repository_error};
 use super::items::{self, Item};
 use super::transactions::{TransactionError, transact};
 use application::ports::{
@@ -41,10 +41,6 @@ impl DynamoCredentialRepository {
             client,
             table: table.into(),
         }
-    }
-
-    fn failed(error: impl std::error::Error + Send + Sync + 'static) -> RepositoryError {
-        RepositoryError::Failed(error.into())
     }
 }
 
@@ -107,7 +103,7 @@ impl CredentialRepository for DynamoCredentialRepository {
             .set_key(Some(reset_key(&record.hash)))
             .condition_expression("attribute_exists(pk)")
             .build()
-            .map_err(Self::failed)?;
+            .map_err(build_failed)?;
         let mut item = password_key(record.user_id);
         item.extend(HashMap::from([
             ("entity".to_owned(), string("password")),
@@ -118,7 +114,7 @@ impl CredentialRepository for DynamoCredentialRepository {
             .table_name(&self.table)
             .set_item(Some(item))
             .build()
-            .map_err(Self::failed)?;
+            .map_err(build_failed)?;
         // The address is proved (the token went there) and every session of the user ends.
         let verify = Update::builder()
             .table_name(&self.table)
@@ -133,7 +129,7 @@ impl CredentialRepository for DynamoCredentialRepository {
             .expression_attribute_values(":now", string(now.to_rfc3339()))
             .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
             .build()
-            .map_err(Self::failed)?;
+            .map_err(build_failed)?;
         let writes = vec![
             TransactWriteItem::builder().delete(consume).build(),
             TransactWriteItem::builder().put(store).build(),

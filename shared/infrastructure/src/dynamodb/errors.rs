@@ -23,3 +23,8 @@ where
 pub(crate) fn corrupt_item(what: impl Into<String>) -> RepositoryError {
     RepositoryError::Failed(what.into().into())
 }
+
+/// A request the SDK's builders refused to build: our mistake, never the client's.
+pub(crate) fn build_failed(error: impl Error + Send + Sync + 'static) -> RepositoryError {
+    RepositoryError::Failed(error.into())
+}

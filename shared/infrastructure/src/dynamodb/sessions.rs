@@ -1,7 +1,7 @@
 //! Refresh tokens (by the hash of the token) and revoked families, both expiring by TTL with
 //! their family, 30 days after its login.
 
-use super::errors::{corrupt_item, repository_error};
+use super::errors::{build_failed, corrupt_item, repository_error};
 use super::items::{self, Item};
 use super::transactions::{TransactionError, transact};
 use application::ports::{
@@ -85,10 +85,6 @@ impl DynamoSessionRepository {
             table: table.into(),
         }
     }
-
-    fn failed(error: impl std::error::Error + Send + Sync + 'static) -> RepositoryError {
-        RepositoryError::Failed(error.into())
-    }
 }
 
 impl SessionRepository for DynamoSessionRepository {
@@ -129,19 +125,19 @@ impl SessionRepository for DynamoSessionRepository {
             .expression_attribute_values(":used", AttributeValue::Bool(true))
             .expression_attribute_values(":unused", AttributeValue::Bool(false))
             .build()
-            .map_err(Self::failed)?;
+            .map_err(build_failed)?;
         let store = Put::builder()
             .table_name(&self.table)
             .set_item(Some(token_item(next)))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(Self::failed)?;
+            .map_err(build_failed)?;
         let alive = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(revoked_key(&used.family)))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(Self::failed)?;
+            .map_err(build_failed)?;
         let writes = vec![
             TransactWriteItem::builder().update(spend).build(),
             TransactWriteItem::builder().put(store).build(),

@@ -61,15 +61,7 @@ mod tests {
     use domain::PasswordHash;
     use serde_json::json;
 
-    type LogIn = Login<
-        InMemoryUsers,
-        InMemoryCredentials,
-        FakeHasher,
-        FixedClock,
-        FakeAccessTokens,
-        InMemorySessions,
-        FakeTokens,
-    >;
+    type LogIn = application::fakes::InMemoryLogin;
 
     /// Ada, active, and Grace, suspended, both with the password "correct horse battery".
     fn world(users: InMemoryUsers) -> LogIn {
