@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 /// The functions in the order a round runs them: each one's events use what the ones
 /// before it created (users, orders, reset tokens), and `delete-user` comes last.
-pub const FUNCTIONS: [&str; 16] = [
+pub const FUNCTIONS: [&str; 17] = [
     "empty-lambda",
     "create-user",
     "get-user",
@@ -21,6 +21,7 @@ pub const FUNCTIONS: [&str; 16] = [
     "request-password-reset",
     "confirm-password-reset",
     "login",
+    "refresh-token",
     "delete-user",
     "docs",
 ];
@@ -38,6 +39,8 @@ pub struct Round {
     pub users: Vec<BenchUser>,
     pub orders: Vec<String>,
     pub tokens: Vec<String>,
+    /// The refresh token of each user's login, for `refresh-token`.
+    pub refresh_tokens: Vec<String>,
     /// `Bearer <token>` of an administrator, which every protected route accepts.
     pub authorization: Option<String>,
 }
@@ -140,6 +143,20 @@ impl Round {
             ),
             "delete-user" => self.on_user("DELETE", "", "", index, None)?,
             "docs" => api_event("GET", "/openapi.json", "GET /openapi.json", &[], "", None),
+            "refresh-token" => {
+                let token = self
+                    .refresh_tokens
+                    .get(index)
+                    .context("no refresh token: run login first")?;
+                api_event(
+                    "POST",
+                    "/token/refresh",
+                    "POST /token/refresh",
+                    &[],
+                    "",
+                    Some(json!({ "refresh_token": token })),
+                )
+            }
             other => bail!("the bench has no workload for {other}"),
         };
         let mut event = event;
@@ -186,6 +203,13 @@ impl Round {
                 let body = json_body(response)?;
                 let id = body["id"].as_str().context("an order without id")?;
                 self.orders.push(id.to_owned());
+            }
+            "login" => {
+                let body = json_body(response)?;
+                let token = body["refresh_token"]
+                    .as_str()
+                    .context("a login without tokens")?;
+                self.refresh_tokens.push(token.to_owned());
             }
             _ => {}
         }
