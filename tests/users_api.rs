@@ -558,3 +558,48 @@ async fn a_login_is_recorded_for_an_active_user_only() {
         .await
         .expect_problem(404);
 }
+
+#[tokio::test]
+async fn the_two_spellings_of_one_international_domain_are_one_address() {
+    let api = Api::default();
+    let local = format!("ida.{}", uuid::Uuid::new_v4().simple());
+    let unicode = api
+        .send_json(
+            Method::POST,
+            "/users",
+            &json!({"email": format!("{local}@bücher.example"), "name": "Ida"}),
+        )
+        .await;
+    assert_eq!(
+        unicode.expect_user(201)["email"],
+        format!("{local}@xn--bcher-kva.example"),
+        "stored in its ASCII form"
+    );
+    let punycode = api
+        .send_json(
+            Method::POST,
+            "/users",
+            &json!({"email": format!("{local}@XN--BCHER-KVA.example"), "name": "Ida"}),
+        )
+        .await;
+    punycode.expect_problem(409);
+}
+
+#[tokio::test]
+async fn a_non_ascii_local_part_and_a_hidden_direction_override_are_refused_with_reasons() {
+    let api = Api::default();
+    let reply = api
+        .send_json(
+            Method::POST,
+            "/users",
+            &json!({"email": "jürgen@example.com", "name": "J\u{202E}nosrep"}),
+        )
+        .await;
+    let problem = reply.expect_problem(422);
+    let errors = problem["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{problem}");
+    assert_eq!(errors[0]["field"], "email");
+    assert!(errors[0]["message"].as_str().unwrap().contains("ASCII"));
+    assert_eq!(errors[1]["field"], "name");
+    assert!(errors[1]["message"].as_str().unwrap().contains("bidirectional"));
+}

@@ -4,7 +4,10 @@ const MAX_LENGTH: usize = 254;
 const MAX_LOCAL_PART_LENGTH: usize = 64;
 const MAX_LABEL_LENGTH: usize = 63;
 
-/// An email address, trimmed and validated; compared for uniqueness by its lowercase form.
+/// An email address, trimmed and validated. An internationalized domain is kept in its ASCII
+/// (punycode) form, so `bücher.example` and `xn--bcher-kva.example` are one address; the
+/// part before the `@` must be ASCII, since SES delivers to nothing else. Uniqueness compares
+/// the lowercase form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email {
     address: String,
@@ -23,6 +26,10 @@ pub enum EmailError {
         "must have a local part of 1 to {MAX_LOCAL_PART_LENGTH} characters before the '@', with no spaces or control characters"
     )]
     InvalidLocalPart,
+    #[error(
+        "the part before the '@' must be ASCII: email cannot be delivered to other characters there"
+    )]
+    NonAsciiLocalPart,
     #[error("must have a dotted domain of letters, digits and hyphens after the '@'")]
     InvalidDomain,
 }
@@ -40,15 +47,30 @@ impl Email {
             Some((local, domain)) if !domain.contains('@') => (local, domain),
             _ => return Err(EmailError::NotOneAt),
         };
+        if !local.is_ascii() {
+            return Err(EmailError::NonAsciiLocalPart);
+        }
         if !is_valid_local_part(local) {
             return Err(EmailError::InvalidLocalPart);
         }
-        if !is_valid_domain(domain) {
+        // UTS 46 processing: maps and checks a Unicode domain, and checks the punycode of an
+        // ASCII one (`xn--` labels must decode).
+        let ascii_domain = idna::domain_to_ascii(domain).map_err(|_| EmailError::InvalidDomain)?;
+        if !is_valid_domain(&ascii_domain) {
             return Err(EmailError::InvalidDomain);
         }
+        // An ASCII domain keeps the spelling it was given; a Unicode one is stored as ASCII.
+        let address = if domain.is_ascii() {
+            address.to_owned()
+        } else {
+            format!("{local}@{ascii_domain}")
+        };
+        if address.len() > MAX_LENGTH {
+            return Err(EmailError::TooLong);
+        }
         Ok(Self {
-            address: address.to_owned(),
-            normalized: address.to_lowercase(),
+            normalized: format!("{}@{ascii_domain}", local.to_ascii_lowercase()),
+            address,
         })
     }
 
@@ -86,7 +108,7 @@ fn is_valid_domain(domain: &str) -> bool {
                 && label.len() <= MAX_LABEL_LENGTH
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
         && labels
             .last()
@@ -109,6 +131,42 @@ impl fmt::Display for Email {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_internationalized_domain_is_stored_as_punycode_and_both_spellings_are_one_address() {
+        let unicode = Email::parse("ada@bücher.example").unwrap();
+        assert_eq!(unicode.as_str(), "ada@xn--bcher-kva.example");
+        let ascii = Email::parse("Ada@XN--BCHER-KVA.example").unwrap();
+        assert!(unicode.is_same_address(&ascii));
+        assert_eq!(
+            Email::parse("ada@BÜCHER.example").unwrap().normalized(),
+            "ada@xn--bcher-kva.example"
+        );
+    }
+
+    #[test]
+    fn a_non_ascii_local_part_is_refused_with_its_reason() {
+        assert_eq!(
+            Email::parse("jürgen@example.com"),
+            Err(EmailError::NonAsciiLocalPart)
+        );
+        assert!(
+            EmailError::NonAsciiLocalPart
+                .to_string()
+                .contains("must be ASCII")
+        );
+    }
+
+    #[test]
+    fn broken_punycode_and_symbols_in_a_domain_are_invalid() {
+        for raw in [
+            "ada@xn--zz-.example",
+            "ada@exa_mple.com",
+            "ada@exa mple.com",
+        ] {
+            assert_eq!(Email::parse(raw), Err(EmailError::InvalidDomain), "{raw}");
+        }
+    }
 
     #[test]
     fn a_plain_address_is_accepted_and_trimmed() {

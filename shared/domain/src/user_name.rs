@@ -1,8 +1,13 @@
 use std::fmt;
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 const MAX_LENGTH: usize = 100;
 
-/// A user's display name: trimmed, 1 to 100 characters, no control characters.
+/// A user's display name: trimmed and NFC-normalized (so one name has one spelling), 1 to 100
+/// characters, with no control characters and no bidirectional overrides or other invisible
+/// formatting characters, which could make a name read as another; the zero-width joiner and
+/// non-joiner stay allowed, since scripts need them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserName(String);
 
@@ -14,11 +19,26 @@ pub enum UserNameError {
     TooLong,
     #[error("must not contain control characters")]
     ControlCharacter,
+    #[error(
+        "must not contain bidirectional overrides or other invisible formatting characters (zero-width joiner and non-joiner excepted)"
+    )]
+    InvisibleFormatting,
+}
+
+const ZERO_WIDTH_NON_JOINER: char = '\u{200C}';
+const ZERO_WIDTH_JOINER: char = '\u{200D}';
+
+/// A format character (Unicode category Cf: bidi controls, zero-width spaces, tags, ...)
+/// other than the two joiners.
+fn is_invisible_formatting(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
+        && c != ZERO_WIDTH_JOINER
+        && c != ZERO_WIDTH_NON_JOINER
 }
 
 impl UserName {
     pub fn parse(raw: &str) -> Result<Self, UserNameError> {
-        let name = raw.trim();
+        let name: String = raw.trim().nfc().collect();
         if name.is_empty() {
             return Err(UserNameError::Empty);
         }
@@ -28,7 +48,10 @@ impl UserName {
         if name.chars().any(char::is_control) {
             return Err(UserNameError::ControlCharacter);
         }
-        Ok(Self(name.to_owned()))
+        if name.chars().any(is_invisible_formatting) {
+            return Err(UserNameError::InvisibleFormatting);
+        }
+        Ok(Self(name))
     }
 
     pub fn as_str(&self) -> &str {
@@ -52,6 +75,44 @@ impl fmt::Display for UserName {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_name_is_stored_in_its_composed_form() {
+        let decomposed = UserName::parse("Zoe\u{0308}").unwrap();
+        assert_eq!(decomposed.as_str(), "Zo\u{00EB}");
+        assert_eq!(decomposed, UserName::parse("Zo\u{00EB}").unwrap());
+    }
+
+    #[test]
+    fn bidi_overrides_and_invisible_characters_are_refused_but_joiners_are_not() {
+        for hidden in [
+            '\u{202E}', '\u{2066}', '\u{200B}', '\u{200E}', '\u{FEFF}', '\u{00AD}',
+        ] {
+            assert_eq!(
+                UserName::parse(&format!("Ada{hidden}Lovelace")),
+                Err(UserNameError::InvisibleFormatting),
+                "U+{:04X}",
+                u32::from(hidden)
+            );
+        }
+        assert!(
+            UserName::parse("\u{0928}\u{094D}\u{200D}\u{0928}").is_ok(),
+            "ZWJ"
+        );
+        assert!(UserName::parse("\u{0645}\u{200C}\u{0645}").is_ok(), "ZWNJ");
+    }
+
+    proptest! {
+        #[test]
+        fn an_accepted_name_is_nfc_and_has_no_invisible_formatting(raw in "\\PC{0,40}") {
+            if let Ok(name) = UserName::parse(&raw) {
+                let text = name.as_str();
+                prop_assert_eq!(text.nfc().collect::<String>(), text);
+                prop_assert!(!text.chars().any(is_invisible_formatting));
+                prop_assert_eq!(UserName::parse(text), Ok(name.clone()), "parsing is idempotent");
+            }
+        }
+    }
 
     #[test]
     fn a_name_is_trimmed() {

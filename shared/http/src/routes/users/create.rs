@@ -16,10 +16,12 @@ use utoipa::ToSchema;
 #[schema(example = json!({"email": "ada@example.com", "name": "Ada Lovelace"}))]
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
-    /// Trimmed; one `@` and a dotted domain; unique, ignoring case.
+    /// Trimmed; one `@`, an ASCII part before it and a dotted domain after it (an
+    /// internationalized domain is stored in its punycode form); unique, ignoring case.
     #[schema(value_type = String, format = "email", max_length = 254)]
     email: Email,
-    /// Trimmed; no control characters.
+    /// Trimmed and NFC-normalized; no control characters, bidirectional overrides or other
+    /// invisible formatting characters (zero-width joiner and non-joiner allowed).
     #[schema(value_type = String, min_length = 1, max_length = 100)]
     name: UserName,
 }
