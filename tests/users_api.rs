@@ -601,5 +601,10 @@ async fn a_non_ascii_local_part_and_a_hidden_direction_override_are_refused_with
     assert_eq!(errors[0]["field"], "email");
     assert!(errors[0]["message"].as_str().unwrap().contains("ASCII"));
     assert_eq!(errors[1]["field"], "name");
-    assert!(errors[1]["message"].as_str().unwrap().contains("bidirectional"));
+    assert!(
+        errors[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bidirectional")
+    );
 }
