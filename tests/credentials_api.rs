@@ -258,3 +258,32 @@ async fn invalid_credential_bodies_fail_with_every_field_named() {
             .expect_problem(413);
     }
 }
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_address_and_the_lock_lifts() {
+    let api = Api::default();
+    let (_, email) = user_with_password(&api, "correct horse battery").await;
+    for _ in 0..5 {
+        login(&api, &email, "wrong horse battery")
+            .await
+            .expect_problem(401);
+    }
+    let locked = login(&api, &email, "correct horse battery").await;
+    locked.expect_problem(429);
+    assert_eq!(locked.header("retry-after"), Some("1"));
+    let unknown = unique_email("never-registered");
+    for _ in 0..5 {
+        login(&api, &unknown, "wrong horse battery").await;
+    }
+    let unknown_locked = login(&api, &unknown, "wrong horse battery").await;
+    assert_eq!(
+        unknown_locked.expect_problem(429)["detail"],
+        locked.body["detail"],
+        "known and unknown addresses lock alike"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(
+        login(&api, &email, "correct horse battery").await.status,
+        200
+    );
+}

@@ -384,6 +384,8 @@ impl OrderRepository for InMemoryOrders {
 struct CredentialsState {
     tokens: BTreeMap<String, ResetTokenRecord>,
     passwords: BTreeMap<UserId, PasswordHash>,
+    /// By normalized address.
+    attempts: BTreeMap<String, crate::credentials::LoginAttempts>,
 }
 
 #[derive(Clone, Default)]
@@ -480,6 +482,48 @@ impl CredentialRepository for InMemoryCredentials {
             *user = verified.stored_at(user.version().next());
         }
         state.passwords.insert(record.user_id, password.clone());
+        Ok(())
+    }
+
+    async fn login_attempts(
+        &self,
+        email: &Email,
+    ) -> Result<crate::credentials::LoginAttempts, RepositoryError> {
+        self.health.check()?;
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .attempts
+            .get(email.normalized())
+            .copied()
+            .unwrap_or_default())
+    }
+
+    async fn save_login_attempts(
+        &self,
+        email: &Email,
+        stored: &crate::credentials::LoginAttempts,
+        next: &crate::credentials::LoginAttempts,
+    ) -> Result<(), crate::ports::SaveAttemptsError> {
+        yield_once().await;
+        let mut state = self.state.lock().unwrap();
+        let current = state
+            .attempts
+            .get(email.normalized())
+            .copied()
+            .unwrap_or_default();
+        if current != *stored {
+            return Err(crate::ports::SaveAttemptsError::AttemptsChanged);
+        }
+        state.attempts.insert(email.normalized().to_owned(), *next);
+        Ok(())
+    }
+
+    async fn clear_login_attempts(&self, email: &Email) -> Result<(), RepositoryError> {
+        self.state
+            .lock()
+            .unwrap()
+            .attempts
+            .remove(email.normalized());
         Ok(())
     }
 

@@ -231,6 +231,9 @@ impl From<LoginError> for Problem {
             LoginError::NotAllowed { status } => {
                 Problem::forbidden(format!("a {status} user cannot log in"))
             }
+            LoginError::Locked { retry_after } => {
+                Problem::too_many_attempts(u32::try_from(retry_after).unwrap_or(u32::MAX))
+            }
             LoginError::Contended => contended(),
             LoginError::Start(error) => error.into(),
             LoginError::Repository(error) => error.into(),

@@ -96,19 +96,38 @@ impl<'r> ToResponse<'r> for MissingToken {
     }
 }
 
+/// An address locked by failed logins.
+pub struct TooManyAttempts;
+
+impl<'r> ToResponse<'r> for TooManyAttempts {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let response = problem(
+            "Too many failed logins for this address (known or not): no password was checked; retry after `Retry-After` seconds.",
+        )
+        .header("Retry-After", retry_after_header())
+        .build();
+        ("TooManyAttempts", response.into())
+    }
+}
+
+/// Seconds to wait, as the `Retry-After` header of a 429 or 503.
+fn retry_after_header() -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
+        .description(Some("Seconds to wait before retrying"))
+        .build()
+}
+
 /// Throttled or unreachable data store.
 pub struct ServiceUnavailable;
 
 impl<'r> ToResponse<'r> for ServiceUnavailable {
     fn response() -> (&'r str, RefOr<Response>) {
-        let retry_after = HeaderBuilder::new()
-            .schema(
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(0)),
-            )
-            .description(Some("Seconds to wait before retrying"))
-            .build();
+        let retry_after = retry_after_header();
         let response = problem(
             "The data store is throttled or unreachable; retry after `Retry-After` seconds.",
         )
@@ -210,7 +229,7 @@ const DOCUMENTATION: &str = "Documentation";
     ),
     components(
         schemas(Problem, FieldError, UserBody, OrderBody, OrderLineBody, MoneyBody),
-        responses(BadRequest, InvalidToken, Unauthorized, MissingToken, InvalidRefreshToken, Forbidden,
+        responses(BadRequest, InvalidToken, Unauthorized, MissingToken, InvalidRefreshToken, Forbidden, TooManyAttempts,
             NotFound, Conflict, PreconditionFailed, PayloadTooLarge, ValidationFailed, InternalError,
             ServiceUnavailable),
     ),

@@ -161,6 +161,19 @@ impl Problem {
         )
     }
 
+    /// 429 for an address locked by failed logins; `retry_after` in seconds.
+    pub fn too_many_attempts(retry_after: u32) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-attempts",
+                "Too many attempts",
+                "too many failed logins for this address; retry after the time in Retry-After",
+            )
+        }
+    }
+
     pub fn service_unavailable(retry_after: u32) -> Self {
         Self {
             retry_after: Some(retry_after),

@@ -140,3 +140,30 @@ async fn a_user_is_found_by_any_case_of_its_address_until_deleted() {
         None
     );
 }
+
+#[tokio::test]
+async fn failed_logins_are_counted_by_address_and_a_concurrent_count_is_not_lost() {
+    use application::credentials::LoginAttempts;
+    use application::ports::SaveAttemptsError;
+    let (credentials, _) = fresh_credential_repositories().await;
+    let email = Email::parse("Nobody@Example.com").unwrap();
+    let same = Email::parse("nobody@example.com").unwrap();
+    let none = credentials.login_attempts(&email).await.unwrap();
+    assert_eq!(none, LoginAttempts::default());
+
+    let now = Timestamp::now();
+    let once = none.after_failure(now);
+    credentials
+        .save_login_attempts(&email, &none, &once)
+        .await
+        .unwrap();
+    assert_eq!(credentials.login_attempts(&same).await.unwrap().failures, 1);
+    let stale = credentials.save_login_attempts(&same, &none, &once).await;
+    assert!(matches!(stale, Err(SaveAttemptsError::AttemptsChanged)));
+
+    credentials.clear_login_attempts(&same).await.unwrap();
+    assert_eq!(
+        credentials.login_attempts(&email).await.unwrap(),
+        LoginAttempts::default()
+    );
+}

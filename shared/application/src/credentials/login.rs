@@ -1,4 +1,6 @@
+use super::lockout::LoginAttempts;
 use super::sessions::{Session, Sessions, StartError};
+use crate::ports::SaveAttemptsError;
 use crate::ports::{
     AccessTokenIssuer, Clock, CredentialRepository, PasswordHasher, RepositoryError, ResetTokens,
     SessionRepository, UserRepository,
@@ -6,7 +8,7 @@ use crate::ports::{
 use crate::users::UserChangeError;
 use crate::users::modify::modify_user;
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::{Changed, Email, LoginRefused, User, UserStatus};
+use domain::{Changed, Email, LoginRefused, Timestamp, User, UserStatus};
 
 pub struct LoginRequest {
     pub email: Email,
@@ -24,6 +26,9 @@ pub enum LoginError {
     InvalidCredentials,
     #[error("a {status} user cannot log in")]
     NotAllowed { status: UserStatus },
+    /// Too many failures for this address: no password was checked.
+    #[error("too many failed logins; retry in {retry_after} seconds")]
+    Locked { retry_after: i64 },
     #[error("the user kept changing; try again")]
     Contended,
     #[error(transparent)]
@@ -69,21 +74,20 @@ where
     }
 
     async fn run(&self, _caller: &Caller, request: LoginRequest) -> Result<Session, LoginError> {
-        let Some(user) = self.users.find_by_email(&request.email).await? else {
-            self.hasher.verify_dummy(&request.password);
-            return Err(LoginError::InvalidCredentials);
-        };
-        let verified = match self.credentials.password_hash(user.id()).await? {
-            Some(hash) => self.hasher.verify(&request.password, &hash),
-            None => {
-                self.hasher.verify_dummy(&request.password);
-                false
-            }
-        };
-        if !verified {
-            return Err(LoginError::InvalidCredentials);
-        }
         let now = self.clock.now();
+        let stored = self.credentials.login_attempts(&request.email).await?;
+        if let Some(retry_after) = stored.as_of(now).locked_for(now) {
+            return Err(LoginError::Locked { retry_after });
+        }
+        let Some(user) = self.verified_user(&request).await? else {
+            self.count_failure(&request.email, stored, now).await?;
+            return Err(LoginError::InvalidCredentials);
+        };
+        if stored != LoginAttempts::default() {
+            self.credentials
+                .clear_login_attempts(&request.email)
+                .await?;
+        }
         let record = |user: &mut User| {
             user.record_login(now)
                 .map(|()| Changed::Yes)
@@ -100,6 +104,57 @@ where
         Ok(self.sessions.start(user, now).await?)
     }
 }
+
+impl<U, K, H, C, A, S, T> Login<U, K, H, C, A, S, T>
+where
+    U: UserRepository,
+    K: CredentialRepository,
+    H: PasswordHasher,
+{
+    /// The user whose password this is; `None` for an unknown address, no password set or a
+    /// wrong password, each after one Argon2 verification, so timing tells them not apart.
+    async fn verified_user(&self, request: &LoginRequest) -> Result<Option<User>, LoginError> {
+        let Some(user) = self.users.find_by_email(&request.email).await? else {
+            self.hasher.verify_dummy(&request.password);
+            return Ok(None);
+        };
+        let verified = match self.credentials.password_hash(user.id()).await? {
+            Some(hash) => self.hasher.verify(&request.password, &hash),
+            None => {
+                self.hasher.verify_dummy(&request.password);
+                false
+            }
+        };
+        Ok(verified.then_some(user))
+    }
+
+    /// Counts one failure for the address; a concurrent one is counted too, from a re-read.
+    async fn count_failure(
+        &self,
+        email: &Email,
+        mut stored: LoginAttempts,
+        now: Timestamp,
+    ) -> Result<(), LoginError> {
+        for _ in 0..ATTEMPTS_TO_COUNT {
+            let next = stored.as_of(now).after_failure(now);
+            match self
+                .credentials
+                .save_login_attempts(email, &stored, &next)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(SaveAttemptsError::AttemptsChanged) => {
+                    stored = self.credentials.login_attempts(email).await?;
+                }
+                Err(SaveAttemptsError::Repository(error)) => return Err(error.into()),
+            }
+        }
+        Err(LoginError::Contended)
+    }
+}
+
+/// How often a failure is re-counted when other attempts keep landing first.
+const ATTEMPTS_TO_COUNT: usize = 3;
 
 #[cfg(test)]
 mod tests {
@@ -141,11 +196,15 @@ mod tests {
         }
 
         fn login(&self) -> LogIn {
+            self.login_at(FixedClock::default().now())
+        }
+
+        fn login_at(&self, now: Timestamp) -> LogIn {
             Login::new(
                 self.users.clone(),
                 self.credentials.clone(),
                 self.hasher.clone(),
-                FixedClock::default(),
+                FixedClock::at(now),
                 Sessions::new(FakeAccessTokens, self.sessions.clone(), FakeTokens),
             )
         }
@@ -248,5 +307,62 @@ mod tests {
             matches!(wrong, Err(LoginError::InvalidCredentials)),
             "a wrong password reveals no status"
         );
+    }
+
+    #[tokio::test]
+    async fn five_failures_lock_the_address_and_a_locked_attempt_checks_no_password() {
+        let world = World::new();
+        world.with_password(user_with_email("ada@example.com"), "correct horse battery");
+        let login = world.login();
+        for _ in 0..5 {
+            let wrong = login
+                .execute(&Caller::Anonymous, request("ada@example.com", "wrong one"))
+                .await;
+            assert!(matches!(wrong, Err(LoginError::InvalidCredentials)));
+        }
+        let before = world.hasher.verifications();
+        let locked = login
+            .execute(
+                &Caller::Anonymous,
+                request("ADA@example.com", "correct horse battery"),
+            )
+            .await;
+        assert!(matches!(locked, Err(LoginError::Locked { retry_after: 1 })));
+        assert_eq!(world.hasher.verifications(), before, "no password checked");
+
+        let later = FixedClock::default().now().plus_seconds(1).unwrap();
+        let unlocked = world
+            .login_at(later)
+            .execute(
+                &Caller::Anonymous,
+                request("ada@example.com", "correct horse battery"),
+            )
+            .await;
+        assert!(
+            unlocked.is_ok(),
+            "the lock lifted and the right password works"
+        );
+        let email = Email::parse("ada@example.com").unwrap();
+        assert_eq!(
+            world.credentials.login_attempts(&email).await.unwrap(),
+            LoginAttempts::default(),
+            "a success forgets the failures"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_address_locks_exactly_like_a_known_one() {
+        let world = World::new();
+        let login = world.login();
+        for _ in 0..5 {
+            login
+                .execute(&Caller::Anonymous, request("nobody@example.com", "guess"))
+                .await
+                .unwrap_err();
+        }
+        let locked = login
+            .execute(&Caller::Anonymous, request("nobody@example.com", "guess"))
+            .await;
+        assert!(matches!(locked, Err(LoginError::Locked { retry_after: 1 })));
     }
 }

@@ -1,11 +1,13 @@
 //! The use cases of the Credentials API: password reset by email, and login.
 
 mod confirm_reset;
+mod lockout;
 mod login;
 mod request_reset;
 mod sessions;
 
 pub use confirm_reset::{ConfirmPasswordReset, ConfirmPasswordResetError, NewPasswordRequest};
+pub use lockout::{FAILURES_BEFORE_LOCK, LoginAttempts, MAX_LOCK_SECONDS, QUIET_SECONDS};
 pub use login::{Login, LoginError, LoginRequest};
 pub use request_reset::{
     PasswordResetRequest, RESET_TOKEN_LIFETIME_SECONDS, RequestPasswordReset,

@@ -1,7 +1,8 @@
 //! Credentials: reset tokens, password hashes and the hasher.
 
 use super::{BoxError, RepositoryError};
-use domain::{Password, PasswordHash, Timestamp, UserId};
+use crate::credentials::LoginAttempts;
+use domain::{Email, Password, PasswordHash, Timestamp, UserId};
 use std::future::Future;
 
 /// The SHA-256 of a reset token, hex-encoded: what is stored instead of the token.
@@ -79,11 +80,42 @@ pub trait CredentialRepository: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<(), RedeemTokenError>> + Send;
 
+    /// The failed logins stored for this address (by normalized form), known or not; the
+    /// default when there are none.
+    fn login_attempts(
+        &self,
+        email: &Email,
+    ) -> impl Future<Output = Result<LoginAttempts, RepositoryError>> + Send;
+
+    /// Stores `next` in place of `stored` (the record as read), to expire by itself
+    /// `QUIET_SECONDS` after its last failure. MUST fail with `AttemptsChanged`, writing
+    /// nothing, when another attempt was counted since `stored` was read, so none is lost.
+    fn save_login_attempts(
+        &self,
+        email: &Email,
+        stored: &LoginAttempts,
+        next: &LoginAttempts,
+    ) -> impl Future<Output = Result<(), SaveAttemptsError>> + Send;
+
+    /// Forgets the address's failures, after a successful login.
+    fn clear_login_attempts(
+        &self,
+        email: &Email,
+    ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+
     /// The user's password hash; `None` until a password was set.
     fn password_hash(
         &self,
         user_id: UserId,
     ) -> impl Future<Output = Result<Option<PasswordHash>, RepositoryError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaveAttemptsError {
+    #[error("another attempt was counted meanwhile")]
+    AttemptsChanged,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,12 +1,16 @@
 use super::errors::{build_failed, corrupt_item, repository_error};
 use super::items::{self, Item};
 use super::transactions::{TransactionError, transact};
+use application::credentials::{LoginAttempts, QUIET_SECONDS};
 use application::ports::{
-    CredentialRepository, RedeemTokenError, RepositoryError, ResetTokenRecord, TokenHash,
+    CredentialRepository, RedeemTokenError, RepositoryError, ResetTokenRecord, SaveAttemptsError,
+    TokenHash,
 };
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
-use domain::{PasswordHash, Timestamp, UserId};
+use domain::{Email, PasswordHash, Timestamp, UserId};
 use std::collections::HashMap;
 
 const RESET_PREFIX: &str = "RESET#";
@@ -17,6 +21,29 @@ const EXPIRES_AT: &str = "expires_at";
 
 fn reset_key(hash: &TokenHash) -> Item {
     items::key(format!("{RESET_PREFIX}{}", hash.as_str()), RESET_SORT_KEY)
+}
+
+const ATTEMPTS_PREFIX: &str = "LOGIN#";
+const ATTEMPTS_SORT_KEY: &str = "ATTEMPTS";
+
+/// The failed logins of an address, by its normalized form, known to the service or not.
+fn attempts_key(email: &Email) -> Item {
+    items::key(
+        format!("{ATTEMPTS_PREFIX}{}", email.normalized()),
+        ATTEMPTS_SORT_KEY,
+    )
+}
+
+fn timestamp_attribute(item: &Item, name: &str) -> Result<Option<Timestamp>, RepositoryError> {
+    item.get(name)
+        .map(|value| {
+            value
+                .as_s()
+                .ok()
+                .and_then(|raw| Timestamp::parse_rfc3339(raw))
+                .ok_or_else(|| corrupt_item("a login-attempts item is malformed"))
+        })
+        .transpose()
 }
 
 fn password_key(user_id: UserId) -> Item {
@@ -145,6 +172,89 @@ impl CredentialRepository for DynamoCredentialRepository {
             .into()),
             Err(TransactionError::Repository(error)) => Err(error.into()),
         }
+    }
+
+    async fn login_attempts(&self, email: &Email) -> Result<LoginAttempts, RepositoryError> {
+        let Some(item) = items::read(&self.client, &self.table, attempts_key(email)).await? else {
+            return Ok(LoginAttempts::default());
+        };
+        let failures = item
+            .get("failures")
+            .and_then(|value| value.as_n().ok())
+            .and_then(|raw| raw.parse().ok())
+            .ok_or_else(|| corrupt_item("a login-attempts item has no failures"))?;
+        Ok(LoginAttempts {
+            failures,
+            last_failure_at: timestamp_attribute(&item, "last_failure_at")?,
+            locked_until: timestamp_attribute(&item, "locked_until")?,
+        })
+    }
+
+    async fn save_login_attempts(
+        &self,
+        email: &Email,
+        stored: &LoginAttempts,
+        next: &LoginAttempts,
+    ) -> Result<(), SaveAttemptsError> {
+        let mut item = attempts_key(email);
+        item.insert("entity".to_owned(), string("login_attempts"));
+        item.insert(
+            "failures".to_owned(),
+            AttributeValue::N(next.failures.to_string()),
+        );
+        for (name, at) in [
+            ("last_failure_at", next.last_failure_at),
+            ("locked_until", next.locked_until),
+        ] {
+            if let Some(at) = at {
+                item.insert(name.to_owned(), string(at.to_rfc3339()));
+            }
+        }
+        // Forgotten by TTL once quiet long enough (and by the code's own check before that).
+        let forget_at = next
+            .last_failure_at
+            .and_then(|at| at.plus_seconds(QUIET_SECONDS))
+            .map_or(0, |at| at.as_millis().div_euclid(1000) + 1);
+        item.insert(
+            EXPIRES_AT.to_owned(),
+            AttributeValue::N(forget_at.to_string()),
+        );
+        // Written only over the record as read: a concurrent failure makes this one re-count.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR failures = :failures")
+            .expression_attribute_values(
+                ":failures",
+                AttributeValue::N(stored.failures.to_string()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    PutItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Err(SaveAttemptsError::AttemptsChanged)
+            }
+            Err(error) => Err(repository_error(error).into()),
+        }
+    }
+
+    async fn clear_login_attempts(&self, email: &Email) -> Result<(), RepositoryError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(attempts_key(email)))
+            .send()
+            .await
+            .map_err(repository_error)?;
+        Ok(())
     }
 
     async fn password_hash(

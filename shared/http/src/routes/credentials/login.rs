@@ -1,6 +1,6 @@
 //! `POST /login`: checks a password and records the login.
 
-use crate::openapi::{Conflict, Forbidden, Unauthorized};
+use crate::openapi::{Conflict, Forbidden, TooManyAttempts, Unauthorized};
 use crate::request::{JsonObject, verbatim};
 use crate::response::{self, SessionBody};
 use crate::{HandlerResult, Problem, auth};
@@ -38,6 +38,7 @@ impl LoginRequest {
             headers(("ETag" = String, description = "The user's version"), ("Cache-Control" = String, description = "`no-store`"))),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 409, response = Conflict),
+        (status = 429, response = TooManyAttempts),
         ))]
 pub async fn login(use_case: &impl UseCase<LoginCommand>, request: Request) -> HandlerResult {
     let caller = auth::caller(use_case.policy(), &request)?;
@@ -142,5 +143,18 @@ mod tests {
             .unavailable();
         let failing = world(InMemoryUsers::with_health(StoreHealth::Failing));
         log_in(&failing, "ada@example.com", "x").await.internal();
+    }
+
+    #[tokio::test]
+    async fn five_failures_lock_the_address_with_a_429_and_retry_after() {
+        let use_case = world(InMemoryUsers::default());
+        for _ in 0..5 {
+            log_in(&use_case, "ada@example.com", "wrong horse battery")
+                .await
+                .problem(401);
+        }
+        let locked = log_in(&use_case, "ada@example.com", "correct horse battery").await;
+        locked.problem(429);
+        assert_eq!(locked.header("retry-after"), Some("1"));
     }
 }
