@@ -65,6 +65,16 @@ async fn a_new_user_sets_a_password_by_email_and_logs_in_with_it() {
 
     let reply = confirm(&api, &tokens[0], "correct horse battery").await;
     assert_eq!((reply.status.as_u16(), &reply.body), (204, &Value::Null));
+    let notice = mailbox_for(&email)
+        .await
+        .into_iter()
+        .find(|mail| mail["subject"] == "Your password was changed")
+        .expect("the owner is told the password changed");
+    let text = notice["body"]["text"].as_str().unwrap();
+    assert!(
+        !text.contains(&tokens[0]) && !text.contains("horse"),
+        "{text}"
+    );
 
     let reply = login(&api, &email, "correct horse battery").await;
     let user = &reply.expect_user(200)["user"];

@@ -1,4 +1,5 @@
-//! `POST /password-reset/confirm`: redeems a reset token, once, for a new Argon2id-hashed password.
+//! `POST /password-reset/confirm`: redeems a reset token, once, for a new Argon2id-hashed
+//! password, and tells the owner.
 use application::credentials::ConfirmPasswordReset;
 use http_api::auth::NoTokens;
 use http_api::routes;
@@ -9,7 +10,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
     let use_case = ConfirmPasswordReset::new(
+        aws.user_repository()?,
         aws.credential_repository()?,
+        aws.email_sender()?,
         Argon2Hasher::default(),
         OsResetTokens,
         SystemClock,

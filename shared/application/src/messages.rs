@@ -21,6 +21,25 @@ pub fn welcome(user: &User) -> OutgoingEmail {
     }
 }
 
+/// After a password was set through a reset token: says so, and what to do if it was not
+/// the owner. Never the password, never a token.
+pub fn password_changed(user: &User) -> OutgoingEmail {
+    OutgoingEmail {
+        to: user.email().clone(),
+        subject: "Your password was changed".to_owned(),
+        text: format!(
+            "Hello {name},\n\n\
+             The password of your account ({email}) was just changed, and every device that\n\
+             was signed in has been signed out.\n\n\
+             If this was you, there is nothing more to do.\n\n\
+             If it was not, ask for a password-reset email for this address right away\n\
+             (POST /password-reset), choose a new password, and let us know.\n",
+            name = user.name(),
+            email = user.email(),
+        ),
+    }
+}
+
 pub fn order_confirmation(user: &User, order: &Order) -> OutgoingEmail {
     let lines: String = order
         .lines()

@@ -1,6 +1,7 @@
+use crate::messages;
 use crate::ports::{
-    Clock, CredentialRepository, HashingError, PasswordHasher, RedeemTokenError, RepositoryError,
-    ResetTokens,
+    Clock, CredentialRepository, EmailSender, HashingError, PasswordHasher, RedeemTokenError,
+    RepositoryError, ResetTokens, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::Password;
@@ -25,18 +26,22 @@ pub enum ConfirmPasswordResetError {
     Repository(#[from] RepositoryError),
 }
 
-/// Redeems a reset token, exactly once, for a new password.
-pub struct ConfirmPasswordReset<K, H, T, C> {
+/// Redeems a reset token, exactly once, for a new password, and tells the owner.
+pub struct ConfirmPasswordReset<U, K, M, H, T, C> {
+    users: U,
     credentials: K,
+    mailer: M,
     hasher: H,
     tokens: T,
     clock: C,
 }
 
-impl<K, H, T, C> ConfirmPasswordReset<K, H, T, C> {
-    pub fn new(credentials: K, hasher: H, tokens: T, clock: C) -> Self {
+impl<U, K, M, H, T, C> ConfirmPasswordReset<U, K, M, H, T, C> {
+    pub fn new(users: U, credentials: K, mailer: M, hasher: H, tokens: T, clock: C) -> Self {
         Self {
+            users,
             credentials,
+            mailer,
             hasher,
             tokens,
             clock,
@@ -44,9 +49,11 @@ impl<K, H, T, C> ConfirmPasswordReset<K, H, T, C> {
     }
 }
 
-impl<K, H, T, C> UseCase<NewPasswordRequest> for ConfirmPasswordReset<K, H, T, C>
+impl<U, K, M, H, T, C> UseCase<NewPasswordRequest> for ConfirmPasswordReset<U, K, M, H, T, C>
 where
+    U: UserRepository,
     K: CredentialRepository,
+    M: EmailSender,
     H: PasswordHasher,
     T: ResetTokens,
     C: Clock,
@@ -77,9 +84,36 @@ where
             .redeem_reset_token(&record, &password_hash, now)
             .await
         {
-            Ok(()) => Ok(()),
-            Err(RedeemTokenError::TokenGone) => Err(ConfirmPasswordResetError::InvalidToken),
-            Err(RedeemTokenError::Repository(error)) => Err(error.into()),
+            Ok(()) => {}
+            Err(RedeemTokenError::TokenGone) => {
+                return Err(ConfirmPasswordResetError::InvalidToken);
+            }
+            Err(RedeemTokenError::Repository(error)) => return Err(error.into()),
+        }
+        self.tell_the_owner(record.user_id).await;
+        Ok(())
+    }
+}
+
+impl<U, K, M, H, T, C> ConfirmPasswordReset<U, K, M, H, T, C>
+where
+    U: UserRepository,
+    M: EmailSender,
+{
+    /// "Your password was changed", to the address the user has now. The password is set
+    /// already: a failure here is logged, and must not turn the answer into an error.
+    async fn tell_the_owner(&self, user_id: domain::UserId) {
+        let sent = match self.users.find(user_id).await {
+            Ok(Some(user)) => self
+                .mailer
+                .send(&messages::password_changed(&user))
+                .await
+                .map_err(|error| crate::error_chain(&error)),
+            Ok(None) => Ok(()),
+            Err(error) => Err(crate::error_chain(&error)),
+        };
+        if let Err(error) = sent {
+            tracing::warn!(user_id = %user_id, error = %error, "password-change notice not sent");
         }
     }
 }
@@ -89,17 +123,36 @@ mod tests {
     use super::*;
     use crate::fakes::admin_caller;
     use crate::fakes::{
-        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
+        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, RecordingMailer,
+        user_with_email,
     };
     use crate::ports::ResetTokenRecord;
     use domain::{Timestamp, UserId};
 
-    fn confirm(
+    type Confirm = ConfirmPasswordReset<
+        InMemoryUsers,
+        InMemoryCredentials,
+        RecordingMailer,
+        FakeHasher,
+        FakeTokens,
+        FixedClock,
+    >;
+
+    fn confirm(credentials: &InMemoryCredentials, clock: FixedClock) -> Confirm {
+        let users = InMemoryUsers::default();
+        confirm_with(&users, credentials, &RecordingMailer::default(), clock)
+    }
+
+    fn confirm_with(
+        users: &InMemoryUsers,
         credentials: &InMemoryCredentials,
+        mailer: &RecordingMailer,
         clock: FixedClock,
-    ) -> ConfirmPasswordReset<InMemoryCredentials, FakeHasher, FakeTokens, FixedClock> {
+    ) -> Confirm {
         ConfirmPasswordReset::new(
+            users.clone(),
             credentials.clone(),
+            mailer.clone(),
             FakeHasher::default(),
             FakeTokens,
             clock,
@@ -139,12 +192,18 @@ mod tests {
         let credentials = InMemoryCredentials::beside(&users);
         let user_id = ada.id();
         let token = stored_token(&credentials, user_id, later(3600)).await;
-        let confirm = confirm(&credentials, FixedClock::default());
+        let mailer = RecordingMailer::default();
+        let confirm = confirm_with(&users, &credentials, &mailer, FixedClock::default());
 
         confirm
             .execute(&admin_caller(), request(&token, "correct horse battery"))
             .await
             .unwrap();
+        let notices = mailer.sent();
+        assert_eq!(notices.len(), 1, "the owner is told");
+        assert_eq!(notices[0].to, *ada.email());
+        assert_eq!(notices[0].subject, "Your password was changed");
+        assert!(!notices[0].text.contains(&token) && !notices[0].text.contains("horse"));
         let hash = credentials.password_hash(user_id).await.unwrap().unwrap();
         assert!(FakeHasher::default().verify("correct horse battery", &hash));
         let verified = users.stored(user_id).unwrap();

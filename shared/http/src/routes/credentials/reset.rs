@@ -112,7 +112,14 @@ mod tests {
         FakeTokens,
         FixedClock,
     >;
-    type Confirm = ConfirmPasswordReset<InMemoryCredentials, FakeHasher, FakeTokens, FixedClock>;
+    type Confirm = ConfirmPasswordReset<
+        InMemoryUsers,
+        InMemoryCredentials,
+        RecordingMailer,
+        FakeHasher,
+        FakeTokens,
+        FixedClock,
+    >;
 
     fn requesting(users: &InMemoryUsers, mailer: &RecordingMailer) -> Ask {
         RequestPasswordReset::new(
@@ -126,7 +133,9 @@ mod tests {
 
     fn confirming(credentials: &InMemoryCredentials) -> Confirm {
         ConfirmPasswordReset::new(
+            InMemoryUsers::default(),
             credentials.clone(),
+            RecordingMailer::default(),
             FakeHasher::default(),
             FakeTokens,
             FixedClock::default(),
