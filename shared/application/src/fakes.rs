@@ -723,3 +723,13 @@ pub type InMemoryLogin = crate::credentials::Login<
     InMemorySessions,
     FakeTokens,
 >;
+
+/// `ConfirmPasswordReset` over the fakes.
+pub type InMemoryConfirmReset = crate::credentials::ConfirmPasswordReset<
+    InMemoryUsers,
+    InMemoryCredentials,
+    RecordingMailer,
+    FakeHasher,
+    FakeTokens,
+    FixedClock,
+>;

@@ -1,6 +1,32 @@
 use crate::{Email, Timestamp, UserId, UserName};
 use std::fmt;
 
+/// An enum whose values have one lowercase name each: `ALL`, `as_str`, `parse` (the exact
+/// name only) and `Display`.
+macro_rules! named {
+    ($type:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $type {
+            pub const ALL: [$type; [$($name),+].len()] = [$(Self::$variant),+];
+
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name),+
+                }
+            }
+
+            pub fn parse(raw: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|value| value.as_str() == raw)
+            }
+        }
+
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UserStatus {
     Active,
@@ -8,27 +34,11 @@ pub enum UserStatus {
     Deleted,
 }
 
-impl UserStatus {
-    pub const ALL: [UserStatus; 3] = [Self::Active, Self::Suspended, Self::Deleted];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Deleted => "deleted",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == raw)
-    }
-}
-
-impl fmt::Display for UserStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+named!(UserStatus {
+    Active => "active",
+    Suspended => "suspended",
+    Deleted => "deleted",
+});
 
 /// What a user may do: `user` for everyone who registers, `admin` only by another admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,26 +47,10 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
-    pub const ALL: [Role; 2] = [Self::User, Self::Admin];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Admin => "admin",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|role| role.as_str() == raw)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+named!(Role {
+    User => "user",
+    Admin => "admin",
+});
 
 /// The stored revision of a user: it starts at 1 and grows by one with every stored change,
 /// so a writer can tell whether what it read is still current.
@@ -147,29 +141,17 @@ impl User {
     }
 
     pub fn restore(snapshot: UserSnapshot) -> Self {
-        let UserSnapshot {
-            id,
-            email,
-            name,
-            status,
-            role,
-            email_verified,
-            created_at,
-            last_login,
-            sessions_valid_after,
-            version,
-        } = snapshot;
         Self {
-            id,
-            email,
-            name,
-            status,
-            role,
-            email_verified,
-            created_at,
-            last_login,
-            sessions_valid_after,
-            version,
+            id: snapshot.id,
+            email: snapshot.email,
+            name: snapshot.name,
+            status: snapshot.status,
+            role: snapshot.role,
+            email_verified: snapshot.email_verified,
+            created_at: snapshot.created_at,
+            last_login: snapshot.last_login,
+            sessions_valid_after: snapshot.sessions_valid_after,
+            version: snapshot.version,
         }
     }
 

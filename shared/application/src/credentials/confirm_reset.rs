@@ -129,14 +129,7 @@ mod tests {
     use crate::ports::ResetTokenRecord;
     use domain::{Timestamp, UserId};
 
-    type Confirm = ConfirmPasswordReset<
-        InMemoryUsers,
-        InMemoryCredentials,
-        RecordingMailer,
-        FakeHasher,
-        FakeTokens,
-        FixedClock,
-    >;
+    type Confirm = crate::fakes::InMemoryConfirmReset;
 
     fn confirm(credentials: &InMemoryCredentials, clock: FixedClock) -> Confirm {
         let users = InMemoryUsers::default();

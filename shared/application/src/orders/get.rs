@@ -70,51 +70,19 @@ mod tests {
         let order = order_for(ada.id());
         orders.insert(&order).await.unwrap();
         let get = GetOrder::new(users, orders);
+        let admin = admin_caller();
+        let lookup = |user_id, order_id| get.execute(&admin, OrderLookup { user_id, order_id });
 
-        assert_eq!(
-            get.execute(
-                &admin_caller(),
-                OrderLookup {
-                    user_id: ada.id(),
-                    order_id: order.id()
-                }
-            )
-            .await
-            .unwrap(),
-            order
-        );
-        assert!(matches!(
-            get.execute(
-                &admin_caller(),
-                OrderLookup {
-                    user_id: grace.id(),
-                    order_id: order.id()
-                }
-            )
-            .await,
-            Err(GetOrderError::NotFound)
-        ));
-        assert!(matches!(
-            get.execute(
-                &admin_caller(),
-                OrderLookup {
-                    user_id: ada.id(),
-                    order_id: OrderId::generate()
-                }
-            )
-            .await,
-            Err(GetOrderError::NotFound)
-        ));
-        assert!(matches!(
-            get.execute(
-                &admin_caller(),
-                OrderLookup {
-                    user_id: UserId::generate(),
-                    order_id: order.id()
-                }
-            )
-            .await,
-            Err(GetOrderError::NotFound)
-        ));
+        assert_eq!(lookup(ada.id(), order.id()).await.unwrap(), order);
+        for (user_id, order_id) in [
+            (grace.id(), order.id()),
+            (ada.id(), OrderId::generate()),
+            (UserId::generate(), order.id()),
+        ] {
+            assert!(matches!(
+                lookup(user_id, order_id).await,
+                Err(GetOrderError::NotFound)
+            ));
+        }
     }
 }

@@ -7,7 +7,6 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::Timestamp;
-use std::collections::HashMap;
 
 const PREFIX: &str = "IDEMPOTENCY#";
 const SORT_KEY: &str = "RECORD";
@@ -62,23 +61,16 @@ fn record<const N: usize>(
     item
 }
 
-/// The condition under which the holder of a key may complete or release it: the record is
-/// still in progress, for this request. Its expression, names and values.
-struct HeldBy {
-    expression: &'static str,
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-fn held_by(request_hash: &str) -> HeldBy {
-    HeldBy {
-        expression: "#status = :in_progress AND request_hash = :hash",
-        names: HashMap::from([("#status".to_owned(), "status".to_owned())]),
-        values: HashMap::from([
-            (":in_progress".to_owned(), string(IN_PROGRESS)),
-            (":hash".to_owned(), string(request_hash)),
-        ]),
-    }
+/// Adds to a write request (put or delete) the condition under which the holder of a key may
+/// complete or release it: the record is still in progress, for this request.
+macro_rules! held_by {
+    ($request:expr, $request_hash:expr) => {
+        $request
+            .condition_expression("#status = :in_progress AND request_hash = :hash")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_progress", string(IN_PROGRESS))
+            .expression_attribute_values(":hash", string($request_hash))
+    };
 }
 
 /// Idempotency records in the one table, keyed by the hashed, route-scoped key.
@@ -208,14 +200,8 @@ impl IdempotencyStore for DynamoIdempotencyStore {
                 ("response_body", string(response.body.as_str())),
             ],
         );
-        let held = held_by(request_hash);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(held.expression)
-            .set_expression_attribute_names(Some(held.names))
-            .set_expression_attribute_values(Some(held.values))
+        let put = self.client.put_item().table_name(&self.table);
+        held_by!(put.set_item(Some(item)), request_hash)
             .send()
             .await
             .map_err(repository_error)?;
@@ -227,14 +213,8 @@ impl IdempotencyStore for DynamoIdempotencyStore {
         idempotency_key: &str,
         request_hash: &str,
     ) -> Result<(), RepositoryError> {
-        let held = held_by(request_hash);
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(idempotency_key)))
-            .condition_expression(held.expression)
-            .set_expression_attribute_names(Some(held.names))
-            .set_expression_attribute_values(Some(held.values))
+        let delete = self.client.delete_item().table_name(&self.table);
+        held_by!(delete.set_key(Some(key(idempotency_key))), request_hash)
             .send()
             .await
             .map_err(repository_error)?;

@@ -112,14 +112,7 @@ mod tests {
         FakeTokens,
         FixedClock,
     >;
-    type Confirm = ConfirmPasswordReset<
-        InMemoryUsers,
-        InMemoryCredentials,
-        RecordingMailer,
-        FakeHasher,
-        FakeTokens,
-        FixedClock,
-    >;
+    type Confirm = application::fakes::InMemoryConfirmReset;
 
     fn requesting(users: &InMemoryUsers, mailer: &RecordingMailer) -> Ask {
         RequestPasswordReset::new(
