@@ -386,6 +386,8 @@ struct CredentialsState {
     passwords: BTreeMap<UserId, PasswordHash>,
     /// By normalized address.
     attempts: BTreeMap<String, crate::credentials::LoginAttempts>,
+    /// Each user's current reset token and when it was issued.
+    latest_reset: BTreeMap<UserId, (String, Timestamp)>,
 }
 
 #[derive(Clone, Default)]
@@ -438,6 +440,29 @@ impl CredentialRepository for InMemoryCredentials {
         Ok(())
     }
 
+    async fn replace_reset_token(
+        &self,
+        record: &ResetTokenRecord,
+        now: Timestamp,
+    ) -> Result<crate::ports::ResetTokenIssued, RepositoryError> {
+        self.health.check()?;
+        let mut state = self.state.lock().unwrap();
+        if let Some((earlier, issued_at)) = state.latest_reset.get(&record.user_id).cloned() {
+            let interval = crate::ports::RESET_EMAIL_INTERVAL_SECONDS;
+            if issued_at
+                .plus_seconds(interval)
+                .is_some_and(|next| now < next)
+            {
+                return Ok(crate::ports::ResetTokenIssued::TooSoon);
+            }
+            state.tokens.remove(&earlier);
+        }
+        let hash = record.hash.as_str().to_owned();
+        state.tokens.insert(hash.clone(), record.clone());
+        state.latest_reset.insert(record.user_id, (hash, now));
+        Ok(crate::ports::ResetTokenIssued::Issued)
+    }
+
     async fn find_reset_token(
         &self,
         hash: &TokenHash,
@@ -468,6 +493,7 @@ impl CredentialRepository for InMemoryCredentials {
                 users
                     .users
                     .get_mut(&record.user_id)
+                    .filter(|user| user.can_login())
                     .ok_or(RedeemTokenError::TokenGone)?,
             ),
             None => None,

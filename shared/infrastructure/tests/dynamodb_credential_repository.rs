@@ -167,3 +167,69 @@ async fn failed_logins_are_counted_by_address_and_a_concurrent_count_is_not_lost
         LoginAttempts::default()
     );
 }
+
+#[tokio::test]
+async fn a_new_reset_token_replaces_the_earlier_one_at_most_once_a_minute() {
+    use application::ports::ResetTokenIssued;
+    let (credentials, users) = fresh_credential_repositories().await;
+    let ada = user("ada@example.com");
+    users.insert(&ada).await.unwrap();
+    let now = Timestamp::now();
+    let (_, first) = record(ada.id());
+    assert_eq!(
+        credentials.replace_reset_token(&first, now).await.unwrap(),
+        ResetTokenIssued::Issued
+    );
+    let (_, soon) = record(ada.id());
+    let within = now.plus_seconds(59).unwrap();
+    assert_eq!(
+        credentials
+            .replace_reset_token(&soon, within)
+            .await
+            .unwrap(),
+        ResetTokenIssued::TooSoon
+    );
+    assert_eq!(
+        credentials.find_reset_token(&soon.hash).await.unwrap(),
+        None
+    );
+
+    let (_, second) = record(ada.id());
+    let later = now.plus_seconds(60).unwrap();
+    assert_eq!(
+        credentials
+            .replace_reset_token(&second, later)
+            .await
+            .unwrap(),
+        ResetTokenIssued::Issued
+    );
+    assert_eq!(
+        credentials.find_reset_token(&first.hash).await.unwrap(),
+        None
+    );
+    assert!(
+        credentials
+            .find_reset_token(&second.hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn the_token_of_a_suspended_user_redeems_nothing() {
+    let (credentials, users) = fresh_credential_repositories().await;
+    let ada = user("ada@example.com");
+    users.insert(&ada).await.unwrap();
+    let mut suspended = ada.clone();
+    suspended.suspend().unwrap();
+    users.update(&ada, suspended).await.unwrap();
+    let (_, saved) = record(ada.id());
+    credentials.save_reset_token(&saved).await.unwrap();
+    let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    let result = credentials
+        .redeem_reset_token(&saved, &hash, Timestamp::now())
+        .await;
+    assert!(matches!(result, Err(RedeemTokenError::TokenGone)));
+    assert_eq!(credentials.password_hash(ada.id()).await.unwrap(), None);
+}

@@ -12,8 +12,10 @@ async fn store() -> DynamoIdempotencyStore {
     DynamoIdempotencyStore::new(client, name)
 }
 
-fn later(seconds: i64) -> Timestamp {
-    Timestamp::now().plus_seconds(seconds).unwrap()
+/// `seconds` after `now`: every test pins one `now`, so no second boundary falls between the
+/// write and the check.
+fn after(now: Timestamp, seconds: i64) -> Timestamp {
+    now.plus_seconds(seconds).unwrap()
 }
 
 fn created() -> StoredResponse {
@@ -62,13 +64,14 @@ async fn the_first_claim_acquires_then_repeats_see_progress_and_then_the_stored_
 #[tokio::test]
 async fn a_released_key_can_be_claimed_again() {
     let store = store().await;
+    let now = Timestamp::now();
     assert_eq!(
-        store.claim("k", "h", Timestamp::now()).await.unwrap(),
+        store.claim("k", "h", now).await.unwrap(),
         IdempotencyClaim::Acquired
     );
     store.release("k", "h").await.unwrap();
     assert_eq!(
-        store.claim("k", "h", Timestamp::now()).await.unwrap(),
+        store.claim("k", "h", now).await.unwrap(),
         IdempotencyClaim::Acquired
     );
 }
@@ -76,17 +79,18 @@ async fn a_released_key_can_be_claimed_again() {
 #[tokio::test]
 async fn records_expire_after_an_hour_even_before_ttl_deletes_them() {
     let store = store().await;
-    store.claim("k", "h", Timestamp::now()).await.unwrap();
-    store
-        .complete("k", "h", &created(), Timestamp::now())
-        .await
-        .unwrap();
+    let now = Timestamp::now();
+    store.claim("k", "h", now).await.unwrap();
+    store.complete("k", "h", &created(), now).await.unwrap();
     assert!(matches!(
-        store.claim("k", "h", later(3599)).await.unwrap(),
+        store.claim("k", "h", after(now, 3599)).await.unwrap(),
         IdempotencyClaim::Replay(_)
     ));
     assert_eq!(
-        store.claim("k", "new body", later(3601)).await.unwrap(),
+        store
+            .claim("k", "new body", after(now, 3601))
+            .await
+            .unwrap(),
         IdempotencyClaim::Acquired
     );
 }
@@ -94,13 +98,14 @@ async fn records_expire_after_an_hour_even_before_ttl_deletes_them() {
 #[tokio::test]
 async fn an_in_progress_record_of_a_dead_invocation_can_be_taken_over() {
     let store = store().await;
-    store.claim("k", "h", Timestamp::now()).await.unwrap();
+    let now = Timestamp::now();
+    store.claim("k", "h", now).await.unwrap();
     assert_eq!(
-        store.claim("k", "h", later(5)).await.unwrap(),
+        store.claim("k", "h", after(now, 5)).await.unwrap(),
         IdempotencyClaim::InProgress
     );
     assert_eq!(
-        store.claim("k", "h", later(31)).await.unwrap(),
+        store.claim("k", "h", after(now, 31)).await.unwrap(),
         IdempotencyClaim::Acquired
     );
 }

@@ -272,4 +272,28 @@ mod tests {
             Err(ConfirmPasswordResetError::InvalidToken)
         ));
     }
+
+    #[tokio::test]
+    async fn a_token_of_a_user_who_is_no_longer_active_does_nothing() {
+        let users = InMemoryUsers::default();
+        let mut ada = user_with_email("ada@example.com");
+        ada.suspend().unwrap();
+        let ada = users.add(ada);
+        let credentials = InMemoryCredentials::beside(&users);
+        let token = stored_token(&credentials, ada.id(), later(3600)).await;
+        let confirm = confirm_with(
+            &users,
+            &credentials,
+            &RecordingMailer::default(),
+            FixedClock::default(),
+        );
+        let result = confirm
+            .execute(&admin_caller(), request(&token, "correct horse battery"))
+            .await;
+        assert!(matches!(
+            result,
+            Err(ConfirmPasswordResetError::InvalidToken)
+        ));
+        assert_eq!(credentials.password_hash(ada.id()).await.unwrap(), None);
+    }
 }

@@ -1,7 +1,7 @@
 use crate::messages;
 use crate::ports::{
-    Clock, CredentialRepository, EmailSender, RepositoryError, ResetTokenRecord, ResetTokens,
-    UserRepository,
+    Clock, CredentialRepository, EmailSender, RepositoryError, ResetTokenIssued, ResetTokenRecord,
+    ResetTokens, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::Email;
@@ -79,9 +79,8 @@ where
             .tokens
             .issue()
             .map_err(RequestPasswordResetError::RandomSource)?;
-        let expires_at = self
-            .clock
-            .now()
+        let now = self.clock.now();
+        let expires_at = now
             .plus_seconds(RESET_TOKEN_LIFETIME_SECONDS)
             .ok_or_else(|| RepositoryError::Failed("the clock is out of range".into()))?;
         let record = ResetTokenRecord {
@@ -89,7 +88,10 @@ where
             user_id: user.id(),
             expires_at,
         };
-        self.credentials.save_reset_token(&record).await?;
+        if self.credentials.replace_reset_token(&record, now).await? == ResetTokenIssued::TooSoon {
+            // One email a minute per address: the answer is the same 202, with nothing sent.
+            return Ok(());
+        }
         let message =
             messages::password_reset(&user, &issued.token, RESET_TOKEN_LIFETIME_SECONDS / 60);
         if let Err(error) = self.mailer.send(&message).await {
@@ -215,5 +217,46 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn one_email_a_minute_and_a_new_token_replaces_the_earlier_one() {
+        let (users, credentials, mailer) = (
+            InMemoryUsers::default(),
+            InMemoryCredentials::default(),
+            RecordingMailer::default(),
+        );
+        users.add(user_with_email("ada@example.com"));
+        let ask_at = |seconds: i64| {
+            let now = FixedClock::default().now().plus_seconds(seconds).unwrap();
+            RequestPasswordReset::new(
+                users.clone(),
+                credentials.clone(),
+                mailer.clone(),
+                FakeTokens,
+                FixedClock::at(now),
+            )
+        };
+        let request = || PasswordResetRequest {
+            email: Email::parse("ada@example.com").unwrap(),
+        };
+        ask_at(0)
+            .execute(&Caller::Anonymous, request())
+            .await
+            .unwrap();
+        let soon = ask_at(59).execute(&Caller::Anonymous, request()).await;
+        assert!(soon.is_ok(), "the same answer");
+        assert_eq!(mailer.sent().len(), 1, "nothing sent within the minute");
+        let first = credentials.reset_tokens();
+        assert_eq!(first.len(), 1);
+
+        ask_at(60)
+            .execute(&Caller::Anonymous, request())
+            .await
+            .unwrap();
+        assert_eq!(mailer.sent().len(), 2);
+        let stored = credentials.reset_tokens();
+        assert_eq!(stored.len(), 1, "the earlier token is gone");
+        assert_ne!(stored[0].hash, first[0].hash);
     }
 }

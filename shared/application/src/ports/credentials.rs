@@ -63,6 +63,17 @@ pub trait CredentialRepository: Send + Sync + 'static {
         record: &ResetTokenRecord,
     ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
 
+    /// Makes `record` the user's one reset token, issued at `now`: the user's earlier token
+    /// stops working, in the same atomic write. MUST store nothing and answer `TooSoon` when the
+    /// user's last token was issued less than `RESET_EMAIL_INTERVAL_SECONDS` before `now`
+    /// (also when a concurrent request just issued one), so one address gets at most one
+    /// reset email a minute.
+    fn replace_reset_token(
+        &self,
+        record: &ResetTokenRecord,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<ResetTokenIssued, RepositoryError>> + Send;
+
     fn find_reset_token(
         &self,
         hash: &TokenHash,
@@ -71,8 +82,8 @@ pub trait CredentialRepository: Send + Sync + 'static {
     /// Deletes the token, stores the user's new password hash, marks the user's address as
     /// verified and revokes the user's sessions as of `now`, in one atomic write (the user's
     /// version grows by one). MUST fail with `TokenGone`, storing nothing, when the token is no
-    /// longer stored or its user no longer exists, so of two racing redemptions exactly one
-    /// succeeds.
+    /// longer stored or its user is no longer active, so of two racing redemptions exactly one
+    /// succeeds and a suspended or deleted user's token does nothing.
     fn redeem_reset_token(
         &self,
         record: &ResetTokenRecord,
@@ -108,6 +119,17 @@ pub trait CredentialRepository: Send + Sync + 'static {
         &self,
         user_id: UserId,
     ) -> impl Future<Output = Result<Option<PasswordHash>, RepositoryError>> + Send;
+}
+
+/// At most one reset email per address in this many seconds.
+pub const RESET_EMAIL_INTERVAL_SECONDS: i64 = 60;
+
+/// Whether `replace_reset_token` stored the new token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetTokenIssued {
+    Issued,
+    /// Within a minute of the last one: nothing stored, nothing to send.
+    TooSoon,
 }
 
 #[derive(Debug, thiserror::Error)]

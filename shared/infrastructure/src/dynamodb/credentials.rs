@@ -3,14 +3,14 @@ use super::items::{self, Item};
 use super::transactions::{TransactionError, transact};
 use application::credentials::{LoginAttempts, QUIET_SECONDS};
 use application::ports::{
-    CredentialRepository, RedeemTokenError, RepositoryError, ResetTokenRecord, SaveAttemptsError,
-    TokenHash,
+    CredentialRepository, RESET_EMAIL_INTERVAL_SECONDS, RedeemTokenError, RepositoryError,
+    ResetTokenIssued, ResetTokenRecord, SaveAttemptsError, TokenHash,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
-use domain::{Email, PasswordHash, Timestamp, UserId};
+use domain::{Email, PasswordHash, Timestamp, UserId, UserStatus};
 use std::collections::HashMap;
 
 const RESET_PREFIX: &str = "RESET#";
@@ -46,6 +46,28 @@ fn timestamp_attribute(item: &Item, name: &str) -> Result<Option<Timestamp>, Rep
         .transpose()
 }
 
+/// A reset token's item, to expire by itself when the token does.
+fn reset_item(record: &ResetTokenRecord) -> Item {
+    let mut item = reset_key(&record.hash);
+    item.extend(HashMap::from([
+        ("entity".to_owned(), string("reset_token")),
+        ("user_id".to_owned(), string(record.user_id.to_string())),
+        // Whole seconds, as TTL wants them; rounding up never shortens a token's life.
+        (
+            EXPIRES_AT.to_owned(),
+            AttributeValue::N(((record.expires_at.as_millis() + 999) / 1000).to_string()),
+        ),
+    ]));
+    item
+}
+
+/// Which reset token is the user's current one, and when it was issued.
+const LATEST_RESET_SORT_KEY: &str = "RESET_TOKEN";
+
+fn latest_reset_key(user_id: UserId) -> Item {
+    items::key(items::user_partition(user_id), LATEST_RESET_SORT_KEY)
+}
+
 fn password_key(user_id: UserId) -> Item {
     items::key(items::user_partition(user_id), PASSWORD_SORT_KEY)
 }
@@ -73,24 +95,80 @@ impl DynamoCredentialRepository {
 
 impl CredentialRepository for DynamoCredentialRepository {
     async fn save_reset_token(&self, record: &ResetTokenRecord) -> Result<(), RepositoryError> {
-        let mut item = reset_key(&record.hash);
-        item.extend(HashMap::from([
-            ("entity".to_owned(), string("reset_token")),
-            ("user_id".to_owned(), string(record.user_id.to_string())),
-            // Whole seconds, as TTL wants them; rounding up never shortens a token's life.
-            (
-                EXPIRES_AT.to_owned(),
-                AttributeValue::N(((record.expires_at.as_millis() + 999) / 1000).to_string()),
-            ),
-        ]));
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(reset_item(record)))
             .send()
             .await
             .map_err(repository_error)?;
         Ok(())
+    }
+
+    async fn replace_reset_token(
+        &self,
+        record: &ResetTokenRecord,
+        now: Timestamp,
+    ) -> Result<ResetTokenIssued, RepositoryError> {
+        let key = latest_reset_key(record.user_id);
+        let latest = items::read(&self.client, &self.table, key.clone()).await?;
+        let earlier = latest.as_ref().and_then(|item| {
+            let hash = item.get("token_hash")?.as_s().ok()?.clone();
+            let issued_at = Timestamp::parse_rfc3339(item.get("issued_at")?.as_s().ok()?)?;
+            Some((hash, issued_at))
+        });
+        if let Some((_, issued_at)) = &earlier
+            && issued_at
+                .plus_seconds(RESET_EMAIL_INTERVAL_SECONDS)
+                .is_some_and(|next| now < next)
+        {
+            return Ok(ResetTokenIssued::TooSoon);
+        }
+        let mut pointer = key;
+        pointer.extend([
+            ("entity".to_owned(), string("latest_reset_token")),
+            ("token_hash".to_owned(), string(record.hash.as_str())),
+            ("issued_at".to_owned(), string(now.to_rfc3339())),
+        ]);
+        // Written only over the pointer as read: of two requests at once, one issues.
+        let pointer = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(pointer));
+        let pointer = match &earlier {
+            Some((_, issued_at)) => pointer
+                .condition_expression("issued_at = :read")
+                .expression_attribute_values(":read", string(issued_at.to_rfc3339())),
+            None => pointer.condition_expression("attribute_not_exists(pk)"),
+        };
+        let mut writes = vec![
+            TransactWriteItem::builder()
+                .put(pointer.build().map_err(build_failed)?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(reset_item(record)))
+                        .build()
+                        .map_err(build_failed)?,
+                )
+                .build(),
+        ];
+        if let Some((hash, _)) = earlier {
+            let revoke = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(reset_key(&TokenHash::new(hash))))
+                .build()
+                .map_err(build_failed)?;
+            writes.push(TransactWriteItem::builder().delete(revoke).build());
+        }
+        match transact(&self.client, writes).await {
+            Ok(()) => Ok(ResetTokenIssued::Issued),
+            Err(TransactionError::ConditionFailed { .. } | TransactionError::Conflict) => {
+                Ok(ResetTokenIssued::TooSoon)
+            }
+            Err(TransactionError::Repository(error)) => Err(error),
+        }
     }
 
     async fn find_reset_token(
@@ -150,8 +228,10 @@ impl CredentialRepository for DynamoCredentialRepository {
                 "SET email_verified = :verified, sessions_valid_after = :now, \
                  #version = #version + :one",
             )
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression("#status = :active")
             .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", string(UserStatus::Active.as_str()))
             .expression_attribute_values(":verified", AttributeValue::Bool(true))
             .expression_attribute_values(":now", string(now.to_rfc3339()))
             .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
