@@ -10,63 +10,7 @@ use domain::{Email, Role, Timestamp, User, UserId, UserName};
 use infrastructure::{JwtIssuer, JwtVerifier, TokenAudience};
 use reqwest::Method;
 use serde_json::{Value, json};
-use service_tests::{Api, Reply, local_admin, reset_tokens, unique_email};
-
-/// A session as a client holds it.
-struct Session {
-    id: String,
-    email: String,
-    access: String,
-    refresh: String,
-}
-
-impl Session {
-    fn api(&self) -> Api {
-        Api::with_token(&self.access)
-    }
-}
-
-async fn reset_token(email: &str) -> String {
-    reset_tokens(email).await.pop().expect("a reset email")
-}
-
-async fn login(email: &str, password: &str) -> Reply {
-    Api::anonymous()
-        .send_json(
-            Method::POST,
-            "/login",
-            &json!({"email": email, "password": password}),
-        )
-        .await
-}
-
-/// The whole real path: register, set a password through the emailed token, log in.
-async fn new_user_session(who: &str) -> Session {
-    let anyone = Api::anonymous();
-    let email = unique_email(who);
-    let id = anyone.create_user(&email, "Identity Tester").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let reply = anyone
-        .send_json(Method::POST, "/password-reset", &json!({"email": email}))
-        .await;
-    assert_eq!(reply.status, 202);
-    let token = reset_token(&email).await;
-    let body = json!({"token": token, "new_password": "correct horse battery"});
-    let reply = anyone
-        .send_json(Method::POST, "/password-reset/confirm", &body)
-        .await;
-    assert_eq!(reply.status, 204);
-    let reply = login(&email, "correct horse battery").await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    Session {
-        id,
-        email,
-        access: reply.body["access_token"].as_str().unwrap().to_owned(),
-        refresh: reply.body["refresh_token"].as_str().unwrap().to_owned(),
-    }
-}
+use service_tests::{Api, Reply, local_admin, login, new_user_session, reset_token, unique_email};
 
 fn audience() -> TokenAudience {
     TokenAudience {

@@ -256,3 +256,64 @@ pub async fn reset_tokens(address: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A session as a client holds it.
+pub struct Session {
+    pub id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Session {
+    pub fn api(&self) -> Api {
+        Api::with_token(&self.access)
+    }
+}
+
+pub async fn reset_token(email: &str) -> String {
+    reset_tokens(email).await.pop().expect("a reset email")
+}
+
+pub async fn login(email: &str, password: &str) -> Reply {
+    Api::anonymous()
+        .send_json(
+            Method::POST,
+            "/login",
+            &serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+}
+
+/// The whole real path: register, set a password (`correct horse battery`) through the
+/// emailed token, log in.
+pub async fn new_user_session(who: &str) -> Session {
+    let anyone = Api::anonymous();
+    let email = unique_email(who);
+    let id = anyone.create_user(&email, "Identity Tester").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = anyone
+        .send_json(
+            Method::POST,
+            "/password-reset",
+            &serde_json::json!({"email": email}),
+        )
+        .await;
+    assert_eq!(reply.status, 202);
+    let token = reset_token(&email).await;
+    let body = serde_json::json!({"token": token, "new_password": "correct horse battery"});
+    let reply = anyone
+        .send_json(Method::POST, "/password-reset/confirm", &body)
+        .await;
+    assert_eq!(reply.status, 204);
+    let reply = login(&email, "correct horse battery").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    Session {
+        id,
+        email,
+        access: reply.body["access_token"].as_str().unwrap().to_owned(),
+        refresh: reply.body["refresh_token"].as_str().unwrap().to_owned(),
+    }
+}

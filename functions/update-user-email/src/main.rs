@@ -1,13 +1,19 @@
-//! `PUT /users/{id}/email`: changes a user's email address, honoring If-Match.
+//! `PUT /users/{id}/email`: an administrator's change applies at once; the user's own sends a
+//! token to the new address. Either way the old address is told when the change is made.
 use application::users::UpdateUserEmail;
 use http_api::routes;
-use infrastructure::Aws;
+use infrastructure::{Aws, OsResetTokens, SystemClock};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let use_case = UpdateUserEmail::new(aws.user_repository()?);
+    let use_case = UpdateUserEmail::new(
+        aws.user_repository()?,
+        aws.email_sender()?,
+        OsResetTokens,
+        SystemClock,
+    );
     http_api::serve(aws.token_verifier()?, |request| {
         routes::users::email::update_user_email(&use_case, request)
     })

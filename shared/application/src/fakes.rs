@@ -3,10 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a poisoned lock is a failed test
 
 use crate::ports::{
-    Clock, CredentialRepository, Cursor, EmailSendError, EmailSender, HashingError, IdGenerator,
-    InsertUserError, IssuedToken, OrderRepository, OutgoingEmail, Page, PageError, PageLimit,
-    PasswordHasher, RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens, TokenHash,
-    UpdateUserError, UserListQuery, UserRepository,
+    ApplyEmailChangeError, Clock, CredentialRepository, Cursor, EmailChangeRecord,
+    EmailChangeRepository, EmailSendError, EmailSender, HashingError, IdGenerator, InsertUserError,
+    IssuedToken, OrderRepository, OutgoingEmail, Page, PageError, PageLimit, PasswordHasher,
+    RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens, TokenHash, UpdateUserError,
+    UserListQuery, UserRepository,
 };
 use domain::{Email, Order, OrderId, Password, PasswordHash, Timestamp, User, UserId, UserName};
 use std::collections::BTreeMap;
@@ -97,6 +98,44 @@ struct UsersState {
     /// normalized email -> owner
     claims: BTreeMap<String, UserId>,
     conflicts_to_inject: usize,
+    /// Pending email changes by token hash, and each user's one pending token.
+    email_changes: BTreeMap<String, EmailChangeRecord>,
+    pending_email_change: BTreeMap<UserId, String>,
+}
+
+impl UsersState {
+    /// `UserRepository::update`'s contract, on the state held.
+    fn write(&mut self, current: &User, updated: User) -> Result<User, UpdateUserError> {
+        let state = self;
+        if state.conflicts_to_inject > 0 {
+            state.conflicts_to_inject -= 1;
+            return Err(UpdateUserError::VersionConflict);
+        }
+        if state.users.get(&current.id()).map(User::version) != Some(current.version()) {
+            return Err(UpdateUserError::VersionConflict);
+        }
+        let old_claim = (!current.is_deleted()).then(|| current.email().normalized().to_owned());
+        let new_claim = (!updated.is_deleted()).then(|| updated.email().normalized().to_owned());
+        if old_claim != new_claim {
+            if let Some(new) = &new_claim
+                && state
+                    .claims
+                    .get(new)
+                    .is_some_and(|owner| *owner != current.id())
+            {
+                return Err(UpdateUserError::EmailTaken);
+            }
+            if let Some(old) = &old_claim {
+                state.claims.remove(old);
+            }
+            if let Some(new) = new_claim {
+                state.claims.insert(new, current.id());
+            }
+        }
+        let stored = updated.stored_at(current.version().next());
+        state.users.insert(stored.id(), stored.clone());
+        Ok(stored)
+    }
 }
 
 #[derive(Clone, Default)]
@@ -182,35 +221,7 @@ impl UserRepository for InMemoryUsers {
 
     async fn update(&self, current: &User, updated: User) -> Result<User, UpdateUserError> {
         self.check_available()?;
-        let mut state = self.lock();
-        if state.conflicts_to_inject > 0 {
-            state.conflicts_to_inject -= 1;
-            return Err(UpdateUserError::VersionConflict);
-        }
-        if state.users.get(&current.id()).map(User::version) != Some(current.version()) {
-            return Err(UpdateUserError::VersionConflict);
-        }
-        let old_claim = (!current.is_deleted()).then(|| current.email().normalized().to_owned());
-        let new_claim = (!updated.is_deleted()).then(|| updated.email().normalized().to_owned());
-        if old_claim != new_claim {
-            if let Some(new) = &new_claim
-                && state
-                    .claims
-                    .get(new)
-                    .is_some_and(|owner| *owner != current.id())
-            {
-                return Err(UpdateUserError::EmailTaken);
-            }
-            if let Some(old) = &old_claim {
-                state.claims.remove(old);
-            }
-            if let Some(new) = new_claim {
-                state.claims.insert(new, current.id());
-            }
-        }
-        let stored = updated.stored_at(current.version().next());
-        state.users.insert(stored.id(), stored.clone());
-        Ok(stored)
+        self.lock().write(current, updated)
     }
 
     async fn list(&self, query: &UserListQuery) -> Result<Page<User>, PageError> {
@@ -237,6 +248,51 @@ impl UserRepository for InMemoryUsers {
     }
 }
 
+impl EmailChangeRepository for InMemoryUsers {
+    async fn save_email_change(&self, record: &EmailChangeRecord) -> Result<(), RepositoryError> {
+        self.check_available()?;
+        let mut state = self.lock();
+        let hash = record.hash.as_str().to_owned();
+        if let Some(earlier) = state
+            .pending_email_change
+            .insert(record.user_id, hash.clone())
+        {
+            state.email_changes.remove(&earlier);
+        }
+        state.email_changes.insert(hash, record.clone());
+        Ok(())
+    }
+
+    async fn find_email_change(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<EmailChangeRecord>, RepositoryError> {
+        self.check_available()?;
+        Ok(self.lock().email_changes.get(hash.as_str()).cloned())
+    }
+
+    async fn apply_email_change(
+        &self,
+        record: &EmailChangeRecord,
+        current: &User,
+        updated: User,
+    ) -> Result<User, ApplyEmailChangeError> {
+        self.check_available()?;
+        let mut state = self.lock();
+        if !state.email_changes.contains_key(record.hash.as_str()) {
+            return Err(ApplyEmailChangeError::TokenGone);
+        }
+        let stored = state.write(current, updated).map_err(|error| match error {
+            UpdateUserError::EmailTaken => ApplyEmailChangeError::EmailTaken,
+            UpdateUserError::VersionConflict => ApplyEmailChangeError::VersionConflict,
+            UpdateUserError::Repository(error) => ApplyEmailChangeError::Repository(error),
+        })?;
+        state.email_changes.remove(record.hash.as_str());
+        state.pending_email_change.remove(&record.user_id);
+        Ok(stored)
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct RecordingMailer {
     sent: Arc<Mutex<Vec<OutgoingEmail>>>,
@@ -253,6 +309,11 @@ impl RecordingMailer {
 
     pub fn sent(&self) -> Vec<OutgoingEmail> {
         self.sent.lock().unwrap().clone()
+    }
+
+    /// The messages sent so far, forgotten.
+    pub fn take(&self) -> Vec<OutgoingEmail> {
+        std::mem::take(&mut self.sent.lock().unwrap())
     }
 }
 
@@ -493,7 +554,7 @@ impl CredentialRepository for InMemoryCredentials {
                 users
                     .users
                     .get_mut(&record.user_id)
-                    .filter(|user| user.can_login())
+                    .filter(|user| user.can_login() && *user.email() == record.sent_to)
                     .ok_or(RedeemTokenError::TokenGone)?,
             ),
             None => None,
@@ -759,3 +820,75 @@ pub type InMemoryConfirmReset = crate::credentials::ConfirmPasswordReset<
     FakeTokens,
     FixedClock,
 >;
+
+/// One audit line as recorded: its fields by name.
+pub type AuditLine = BTreeMap<String, String>;
+
+/// Collects the audit lines recorded on this thread while the guard lives: enough for
+/// `#[tokio::test]`, which runs its futures on the test's thread.
+#[derive(Clone, Default)]
+pub struct AuditLines(Arc<Mutex<Vec<AuditLine>>>);
+
+impl AuditLines {
+    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let lines = Self::default();
+        let guard = tracing::subscriber::set_default(lines.clone());
+        (lines, guard)
+    }
+
+    pub fn take(&self) -> Vec<AuditLine> {
+        std::mem::take(&mut self.0.lock().expect("audit lines poisoned"))
+    }
+
+    /// The `event`/`outcome` pairs recorded so far, in order, taken.
+    pub fn events(&self) -> Vec<(String, String)> {
+        self.take()
+            .into_iter()
+            .map(|line| (line["event"].clone(), line["outcome"].clone()))
+            .collect()
+    }
+}
+
+struct FieldsOf<'a>(&'a mut AuditLine);
+
+impl tracing::field::Visit for FieldsOf<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl tracing::Subscriber for AuditLines {
+    // Asked per event, never cached: other tests' subscribers share the callsites.
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target() == crate::audit::TARGET
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut line = AuditLine::new();
+        event.record(&mut FieldsOf(&mut line));
+        self.0.lock().expect("audit lines poisoned").push(line);
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}

@@ -4,6 +4,7 @@
 //! functions run them against DynamoDB and SES. Each implements `UseCase` for its command, so
 //! the HTTP edge depends on "something that runs this command", not on a list of ports.
 
+pub mod audit;
 pub mod credentials;
 pub mod identity;
 pub mod messages;

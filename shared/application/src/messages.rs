@@ -2,7 +2,7 @@
 //! client and in the local mailbox.
 
 use crate::ports::OutgoingEmail;
-use domain::{Order, User};
+use domain::{Email, Order, User};
 
 pub fn welcome(user: &User) -> OutgoingEmail {
     OutgoingEmail {
@@ -83,6 +83,47 @@ pub fn password_reset(user: &User, token: &str, valid_for_minutes: i64) -> Outgo
              token={token}\n\n\
              It works once. If you did not ask, ignore this message: your password stays as it is.\n",
             name = user.name(),
+        ),
+    }
+}
+
+/// The email-change token, to the new address: proof that the address is the user's. Like
+/// the reset email, `token=<token>` stands on a line of its own.
+pub fn email_change_token(
+    user: &User,
+    new_email: &Email,
+    token: &str,
+    valid_for_minutes: i64,
+) -> OutgoingEmail {
+    OutgoingEmail {
+        to: new_email.clone(),
+        subject: "Confirm your new email address".to_owned(),
+        text: format!(
+            "Hello {name},\n\n\
+             Someone asked to move an account to this address ({new_email}). If it was you,\n\
+             send this token (POST /email-change/confirm) within {valid_for_minutes} minutes:\n\n\
+             token={token}\n\n\
+             It works once. If you did not ask, ignore this message: nothing changes.\n",
+            name = user.name(),
+        ),
+    }
+}
+
+/// After an address was changed: to the address the user had before, so an owner who did not
+/// ask hears of it where they can still read mail. Never a token.
+pub fn email_changed(user: &User, previous: Email) -> OutgoingEmail {
+    OutgoingEmail {
+        to: previous.clone(),
+        subject: "Your email address was changed".to_owned(),
+        text: format!(
+            "Hello {name},\n\n\
+             The email address of your account was just changed from {previous} to\n\
+             {email}. Messages about the account go to the new address from now on.\n\n\
+             If this was you, there is nothing more to do.\n\n\
+             If it was not, reply to this message or contact us right away, so we can\n\
+             secure your account.\n",
+            name = user.name(),
+            email = user.email(),
         ),
     }
 }

@@ -1,3 +1,4 @@
+use crate::audit::{self, Outcome};
 use crate::identity::{Caller, Denied, Policy};
 use domain::UserId;
 use std::future::Future;
@@ -49,6 +50,13 @@ pub trait UseCase<C: Command>: Send + Sync {
         command: C,
     ) -> impl Future<Output = Result<C::Output, C::Error>> + Send;
 
+    /// The audit event this operation is, for this caller, when it is one that
+    /// `execute` records (refusals included). Operations whose events need what only `run`
+    /// learns (whose login failed, a reused token) record them there instead.
+    fn audit_event(&self, _caller: &Caller) -> Option<&'static str> {
+        None
+    }
+
     /// Checks the caller against the policy, then runs. Nothing runs for a refused caller.
     fn execute(
         &self,
@@ -59,8 +67,20 @@ pub trait UseCase<C: Command>: Send + Sync {
         Self: Sized,
     {
         async move {
-            self.policy().check(caller, command.subject())?;
-            self.run(caller, command).await
+            let subject = command.subject();
+            let event = self.audit_event(caller);
+            let audit = |outcome| {
+                if let Some(event) = event {
+                    audit::record(event, outcome, caller.user_id(), subject);
+                }
+            };
+            if let Err(denied) = self.policy().check(caller, subject) {
+                audit(Outcome::Denied);
+                return Err(denied.into());
+            }
+            let result = self.run(caller, command).await;
+            audit(Outcome::of(&result));
+            result
         }
     }
 }

@@ -237,9 +237,20 @@ impl User {
         self.sessions_valid_after = Some(now);
     }
 
+    /// Moves the user to `email`, which nobody has proved yet (an administrator's change).
     pub fn change_email(&mut self, email: Email) -> Result<Changed, UserIsDeleted> {
         self.refuse_if_deleted()?;
-        Ok(replace(&mut self.email, email))
+        let changed = replace(&mut self.email, email);
+        if changed == Changed::Yes {
+            self.email_verified = false;
+        }
+        Ok(changed)
+    }
+
+    /// Moves the user to `email`, proved by a token that was sent there.
+    pub fn change_to_proved_email(&mut self, email: Email) -> Result<Changed, UserIsDeleted> {
+        self.change_email(email)?;
+        Ok(replace(&mut self.email_verified, true))
     }
 
     pub fn record_login(&mut self, at: Timestamp) -> Result<(), LoginRefused> {
@@ -352,6 +363,21 @@ mod tests {
             Ok(Changed::Yes)
         );
         assert_eq!(user.email().as_str(), "Ada@Example.com");
+    }
+
+    #[test]
+    fn an_address_is_verified_only_when_proved() {
+        let mut user = ada();
+        user.verify_email();
+        let new = Email::parse("ada@lovelace.org").unwrap();
+        assert_eq!(user.change_email(new.clone()), Ok(Changed::Yes));
+        assert!(
+            !user.email_verified(),
+            "an administrator's change proves nothing"
+        );
+        assert_eq!(user.change_to_proved_email(new.clone()), Ok(Changed::Yes));
+        assert!(user.email_verified());
+        assert_eq!(user.change_to_proved_email(new), Ok(Changed::No));
     }
 
     #[test]

@@ -9,7 +9,9 @@ use application::credentials::{
 };
 use application::orders::{GetOrderError, ListUserOrdersError, PlaceOrderError};
 use application::ports::RepositoryError;
-use application::users::{CreateUserError, GetUserError, ListUsersError, UserChangeError};
+use application::users::{
+    ConfirmEmailChangeError, CreateUserError, GetUserError, ListUsersError, UserChangeError,
+};
 use application::{Denied, error_chain};
 
 /// Seconds a client should wait before retrying when the store is throttled or unreachable.
@@ -216,6 +218,18 @@ impl From<ConfirmPasswordResetError> for Problem {
             ConfirmPasswordResetError::InvalidToken => Problem::bad_request(INVALID_TOKEN_DETAIL),
             ConfirmPasswordResetError::Hashing(_) => internal(&error),
             ConfirmPasswordResetError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<ConfirmEmailChangeError> for Problem {
+    fn from(error: ConfirmEmailChangeError) -> Self {
+        match error {
+            ConfirmEmailChangeError::Denied(denied) => denied.into(),
+            ConfirmEmailChangeError::InvalidToken => Problem::bad_request(INVALID_TOKEN_DETAIL),
+            ConfirmEmailChangeError::EmailTaken => email_taken(),
+            ConfirmEmailChangeError::Contended => contended(),
+            ConfirmEmailChangeError::Repository(error) => error.into(),
         }
     }
 }

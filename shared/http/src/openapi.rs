@@ -219,7 +219,8 @@ const DOCUMENTATION: &str = "Documentation";
     ),
     paths(
         users::create::create_user, users::get::get_user, users::list::list_users,
-        users::email::update_user_email, users::lifecycle::suspend_user,
+        users::email::update_user_email, users::email_confirm::confirm_email_change,
+        users::lifecycle::suspend_user,
         users::lifecycle::activate_user, users::lifecycle::delete_user,
         users::lifecycle::record_login, users::role::change_user_role, orders::place::place_order,
         orders::get::get_order, orders::list::list_user_orders,
@@ -288,7 +289,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 17);
+        assert_eq!(checked, 18);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use crate::HandlerResult;
 use crate::auth::Authentication;
 use crate::metrics::RequestMetrics;
+use application::audit::{self, Origin};
 use application::ports::AccessTokenVerifier;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
@@ -33,6 +34,8 @@ pub fn init_tracing() {
             Targets::new()
                 .with_default(LevelFilter::WARN)
                 .with_targets(OUR_CRATES.map(|krate| (krate, level)))
+                // The audit trail is kept whatever the level: operators rely on it.
+                .with_target(audit::TARGET, LevelFilter::INFO)
         });
     tracing_subscriber::fmt()
         .json()
@@ -77,8 +80,12 @@ where
             .map(|context| context.request_id.clone());
         let method = request.method().to_string();
         let route = route_of(&request);
+        let origin = Origin {
+            request_id: request_id.clone(),
+            source_ip: source_ip_of(&request),
+        };
 
-        let response: Response<Body> = handler(request)
+        let response: Response<Body> = audit::within(origin, handler(request))
             .await
             .unwrap_or_else(|problem| problem.into_response());
 
@@ -102,6 +109,14 @@ where
         Ok::<_, Infallible>(response)
     }))
     .await
+}
+
+/// The client's address as API Gateway saw it.
+fn source_ip_of(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+        _ => None,
+    }
 }
 
 /// The route template (`POST /users/{id}/suspend`) rather than the path, so log lines carry

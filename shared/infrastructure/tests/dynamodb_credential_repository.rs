@@ -8,18 +8,19 @@ use application::ports::{
     CredentialRepository, PasswordHasher, RedeemTokenError, ResetTokenRecord, ResetTokens,
     UserRepository,
 };
-use domain::{Email, Password, PasswordHash, Timestamp, UserId};
+use domain::{Email, Password, PasswordHash, Timestamp, User};
 use infrastructure::{Argon2Hasher, OsResetTokens};
 use support::{fresh_credential_repositories, user};
 
-fn record(user_id: UserId) -> (String, ResetTokenRecord) {
+fn record(user: &User) -> (String, ResetTokenRecord) {
     let issued = OsResetTokens.issue().unwrap();
     let expires_at = Timestamp::now().plus_seconds(3600).unwrap();
     (
         issued.token,
         ResetTokenRecord {
             hash: issued.hash,
-            user_id,
+            user_id: user.id(),
+            sent_to: user.email().clone(),
             expires_at,
         },
     )
@@ -31,7 +32,7 @@ async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
     let ada = user("ada@example.com");
     users.insert(&ada).await.unwrap();
     let user_id = ada.id();
-    let (token, saved) = record(user_id);
+    let (token, saved) = record(&ada);
     credentials.save_reset_token(&saved).await.unwrap();
 
     let found = credentials
@@ -87,7 +88,7 @@ async fn of_racing_redemptions_of_one_token_exactly_one_wins() {
     let ada = user("ada@example.com");
     users.insert(&ada).await.unwrap();
     let user_id = ada.id();
-    let (_, saved) = record(user_id);
+    let (_, saved) = record(&ada);
     credentials.save_reset_token(&saved).await.unwrap();
     let hashes: Vec<PasswordHash> = (0..6)
         .map(|n| PasswordHash::new(format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$h{n}")))
@@ -175,12 +176,12 @@ async fn a_new_reset_token_replaces_the_earlier_one_at_most_once_a_minute() {
     let ada = user("ada@example.com");
     users.insert(&ada).await.unwrap();
     let now = Timestamp::now();
-    let (_, first) = record(ada.id());
+    let (_, first) = record(&ada);
     assert_eq!(
         credentials.replace_reset_token(&first, now).await.unwrap(),
         ResetTokenIssued::Issued
     );
-    let (_, soon) = record(ada.id());
+    let (_, soon) = record(&ada);
     let within = now.plus_seconds(59).unwrap();
     assert_eq!(
         credentials
@@ -194,7 +195,7 @@ async fn a_new_reset_token_replaces_the_earlier_one_at_most_once_a_minute() {
         None
     );
 
-    let (_, second) = record(ada.id());
+    let (_, second) = record(&ada);
     let later = now.plus_seconds(60).unwrap();
     assert_eq!(
         credentials
@@ -224,7 +225,7 @@ async fn the_token_of_a_suspended_user_redeems_nothing() {
     let mut suspended = ada.clone();
     suspended.suspend().unwrap();
     users.update(&ada, suspended).await.unwrap();
-    let (_, saved) = record(ada.id());
+    let (_, saved) = record(&ada);
     credentials.save_reset_token(&saved).await.unwrap();
     let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
     let result = credentials

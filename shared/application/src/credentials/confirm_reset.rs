@@ -1,7 +1,8 @@
+use crate::audit::{self, Outcome};
 use crate::messages;
 use crate::ports::{
     Clock, CredentialRepository, EmailSender, HashingError, PasswordHasher, RedeemTokenError,
-    RepositoryError, ResetTokens, UserRepository,
+    RepositoryError, ResetTokenRecord, ResetTokens, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::Password;
@@ -68,11 +69,30 @@ where
         request: NewPasswordRequest,
     ) -> Result<(), ConfirmPasswordResetError> {
         let hash = self.tokens.hash(&request.token);
-        let record = self
-            .credentials
-            .find_reset_token(&hash)
-            .await?
-            .ok_or(ConfirmPasswordResetError::InvalidToken)?;
+        let record = self.credentials.find_reset_token(&hash).await?;
+        let owner = record.as_ref().map(|record| record.user_id);
+        let result = match record {
+            Some(record) => self.redeem(record, &request).await,
+            None => Err(ConfirmPasswordResetError::InvalidToken),
+        };
+        audit::record("password_set", Outcome::of(&result), owner, owner);
+        result
+    }
+}
+
+impl<U, K, M, H, T, C> ConfirmPasswordReset<U, K, M, H, T, C>
+where
+    U: UserRepository,
+    K: CredentialRepository,
+    M: EmailSender,
+    H: PasswordHasher,
+    C: Clock,
+{
+    async fn redeem(
+        &self,
+        record: ResetTokenRecord,
+        request: &NewPasswordRequest,
+    ) -> Result<(), ConfirmPasswordResetError> {
         // The store deletes expired tokens late, so expiry is checked here.
         let now = self.clock.now();
         if record.expires_at <= now {
@@ -127,7 +147,7 @@ mod tests {
         user_with_email,
     };
     use crate::ports::ResetTokenRecord;
-    use domain::{Timestamp, UserId};
+    use domain::{Email, Timestamp, UserId};
 
     type Confirm = crate::fakes::InMemoryConfirmReset;
 
@@ -161,6 +181,8 @@ mod tests {
         let record = ResetTokenRecord {
             hash: issued.hash,
             user_id,
+            // Every user of these tests is "ada@example.com".
+            sent_to: Email::parse("ada@example.com").unwrap(),
             expires_at,
         };
         credentials.save_reset_token(&record).await.unwrap();

@@ -1,5 +1,6 @@
 use super::lockout::LoginAttempts;
 use super::sessions::{Session, Sessions, StartError};
+use crate::audit::{self, Outcome};
 use crate::ports::SaveAttemptsError;
 use crate::ports::{
     AccessTokenIssuer, Clock, CredentialRepository, PasswordHasher, RepositoryError, ResetTokens,
@@ -8,7 +9,7 @@ use crate::ports::{
 use crate::users::UserChangeError;
 use crate::users::modify::modify_user;
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::{Changed, Email, LoginRefused, Timestamp, User, UserStatus};
+use domain::{Changed, Email, LoginRefused, Timestamp, User, UserId, UserStatus};
 
 pub struct LoginRequest {
     pub email: Email,
@@ -74,13 +75,43 @@ where
     }
 
     async fn run(&self, _caller: &Caller, request: LoginRequest) -> Result<Session, LoginError> {
+        let mut known = None;
+        let result = self.log_in(&request, &mut known).await;
+        let outcome = match &result {
+            Err(LoginError::Locked { .. }) => Outcome::Denied,
+            result => Outcome::of(result),
+        };
+        audit::record("login", outcome, known, known);
+        result
+    }
+}
+
+impl<U, K, H, C, A, S, T> Login<U, K, H, C, A, S, T>
+where
+    U: UserRepository,
+    K: CredentialRepository,
+    H: PasswordHasher,
+    C: Clock,
+    A: AccessTokenIssuer,
+    S: SessionRepository,
+    T: ResetTokens,
+{
+    /// The login itself; `known` learns whose account the address is, once that is known.
+    async fn log_in(
+        &self,
+        request: &LoginRequest,
+        known: &mut Option<UserId>,
+    ) -> Result<Session, LoginError> {
         let now = self.clock.now();
         let stored = self.credentials.login_attempts(&request.email).await?;
         if let Some(retry_after) = stored.as_of(now).locked_for(now) {
             return Err(LoginError::Locked { retry_after });
         }
-        let Some(user) = self.verified_user(&request).await? else {
-            self.count_failure(&request.email, stored, now).await?;
+        let (user, verified) = self.check_password(request).await?;
+        *known = user.as_ref().map(User::id);
+        let Some(user) = user.filter(|_| verified) else {
+            self.count_failure(&request.email, stored, now, *known)
+                .await?;
             return Err(LoginError::InvalidCredentials);
         };
         if stored != LoginAttempts::default() {
@@ -103,20 +134,17 @@ where
             })?;
         Ok(self.sessions.start(user, now).await?)
     }
-}
 
-impl<U, K, H, C, A, S, T> Login<U, K, H, C, A, S, T>
-where
-    U: UserRepository,
-    K: CredentialRepository,
-    H: PasswordHasher,
-{
-    /// The user whose password this is; `None` for an unknown address, no password set or a
-    /// wrong password, each after one Argon2 verification, so timing tells them not apart.
-    async fn verified_user(&self, request: &LoginRequest) -> Result<Option<User>, LoginError> {
+    /// The address's user, if any, and whether this is its password; one Argon2 verification
+    /// whatever the case (unknown address, no password set, wrong password), so timing tells
+    /// them not apart.
+    async fn check_password(
+        &self,
+        request: &LoginRequest,
+    ) -> Result<(Option<User>, bool), LoginError> {
         let Some(user) = self.users.find_by_email(&request.email).await? else {
             self.hasher.verify_dummy(&request.password);
-            return Ok(None);
+            return Ok((None, false));
         };
         let verified = match self.credentials.password_hash(user.id()).await? {
             Some(hash) => self.hasher.verify(&request.password, &hash),
@@ -125,15 +153,17 @@ where
                 false
             }
         };
-        Ok(verified.then_some(user))
+        Ok((Some(user), verified))
     }
 
     /// Counts one failure for the address; a concurrent one is counted too, from a re-read.
+    /// The failure that locks the address is a `lockout` audit event.
     async fn count_failure(
         &self,
         email: &Email,
         mut stored: LoginAttempts,
         now: Timestamp,
+        known: Option<UserId>,
     ) -> Result<(), LoginError> {
         for _ in 0..ATTEMPTS_TO_COUNT {
             let next = stored.as_of(now).after_failure(now);
@@ -142,7 +172,12 @@ where
                 .save_login_attempts(email, &stored, &next)
                 .await
             {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if next.locked_for(now).is_some() {
+                        audit::record("lockout", Outcome::Success, None, known);
+                    }
+                    return Ok(());
+                }
                 Err(SaveAttemptsError::AttemptsChanged) => {
                     stored = self.credentials.login_attempts(email).await?;
                 }
@@ -160,7 +195,7 @@ const ATTEMPTS_TO_COUNT: usize = 3;
 mod tests {
     use super::*;
     use crate::fakes::{
-        FakeAccessTokens, FakeHasher, FakeTokens, FixedClock, InMemoryCredentials,
+        AuditLines, FakeAccessTokens, FakeHasher, FakeTokens, FixedClock, InMemoryCredentials,
         InMemorySessions, InMemoryUsers, user_with_email,
     };
     use crate::ports::{AccessTokenVerifier, SessionRepository};
@@ -348,6 +383,64 @@ mod tests {
             LoginAttempts::default(),
             "a success forgets the failures"
         );
+    }
+
+    #[tokio::test]
+    async fn every_attempt_is_one_audit_line_naming_the_account_by_id_only() {
+        let (lines, _guard) = AuditLines::capture();
+        let world = World::new();
+        let ada = world.with_password(user_with_email("ada@example.com"), "correct horse battery");
+        let login = world.login();
+        for _ in 0..5 {
+            login
+                .execute(&Caller::Anonymous, request("ada@example.com", "wrong one"))
+                .await
+                .unwrap_err();
+        }
+        login
+            .execute(&Caller::Anonymous, request("ada@example.com", "wrong one"))
+            .await
+            .unwrap_err();
+        let later = FixedClock::default().now().plus_seconds(1).unwrap();
+        world
+            .login_at(later)
+            .execute(
+                &Caller::Anonymous,
+                request("ada@example.com", "correct horse battery"),
+            )
+            .await
+            .unwrap();
+        login
+            .execute(&Caller::Anonymous, request("nobody@example.com", "guess"))
+            .await
+            .unwrap_err();
+
+        let recorded = lines.take();
+        let events: Vec<_> = recorded
+            .iter()
+            .map(|line| (line["event"].as_str(), line["outcome"].as_str()))
+            .collect();
+        let mut expected = vec![("login", "failure"); 4];
+        expected.extend([
+            ("lockout", "success"),
+            ("login", "failure"),
+            ("login", "denied"),
+            ("login", "success"),
+            ("login", "failure"),
+        ]);
+        assert_eq!(events, expected);
+        let ada_id = ada.id().to_string();
+        assert_eq!(recorded[7].get("target_id"), Some(&ada_id));
+        assert_eq!(recorded[7].get("actor_id"), Some(&ada_id));
+        assert_eq!(recorded[4].get("target_id"), Some(&ada_id), "the lockout");
+        assert_eq!(recorded[8].get("target_id"), None, "an unknown address");
+        for line in &recorded {
+            let text = format!("{line:?}");
+            assert!(
+                !text.contains("example.com") && !text.contains("horse"),
+                "{text}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -1,10 +1,11 @@
+use crate::audit::{self, Outcome};
 use crate::messages;
 use crate::ports::{
     Clock, CredentialRepository, EmailSender, RepositoryError, ResetTokenIssued, ResetTokenRecord,
     ResetTokens, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::Email;
+use domain::{Email, UserId};
 
 /// Ask for a reset token by email.
 #[derive(Debug, Clone)]
@@ -67,14 +68,41 @@ where
         command: PasswordResetRequest,
     ) -> Result<(), RequestPasswordResetError> {
         let PasswordResetRequest { email } = command;
+        let mut owner = None;
+        let result = self.issue(&email, &mut owner).await;
+        // `failure` when nothing was sent: no such active user, or a minute not yet passed.
+        let outcome = match &result {
+            Ok(true) => Outcome::Success,
+            _ => Outcome::Failure,
+        };
+        audit::record("password_reset_request", outcome, None, owner);
+        result.map(|_sent| ())
+    }
+}
+
+impl<U, K, M, T, C> RequestPasswordReset<U, K, M, T, C>
+where
+    U: UserRepository,
+    K: CredentialRepository,
+    M: EmailSender,
+    T: ResetTokens,
+    C: Clock,
+{
+    /// Whether a reset email went out; `owner` learns whose address it is, if anyone's.
+    async fn issue(
+        &self,
+        email: &Email,
+        owner: &mut Option<UserId>,
+    ) -> Result<bool, RequestPasswordResetError> {
         let Some(user) = self
             .users
-            .find_by_email(&email)
+            .find_by_email(email)
             .await?
             .filter(|user| user.can_login())
         else {
-            return Ok(());
+            return Ok(false);
         };
+        *owner = Some(user.id());
         let issued = self
             .tokens
             .issue()
@@ -86,18 +114,19 @@ where
         let record = ResetTokenRecord {
             hash: issued.hash,
             user_id: user.id(),
+            sent_to: user.email().clone(),
             expires_at,
         };
         if self.credentials.replace_reset_token(&record, now).await? == ResetTokenIssued::TooSoon {
             // One email a minute per address: the answer is the same 202, with nothing sent.
-            return Ok(());
+            return Ok(false);
         }
         let message =
             messages::password_reset(&user, &issued.token, RESET_TOKEN_LIFETIME_SECONDS / 60);
         if let Err(error) = self.mailer.send(&message).await {
             tracing::warn!(user_id = %user.id(), error = %crate::error_chain(&error), "password reset email not sent");
         }
-        Ok(())
+        Ok(true)
     }
 }
 

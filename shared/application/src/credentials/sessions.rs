@@ -2,12 +2,13 @@
 //! and a fresh access token; a used token presented again, a logout, or a revocation on the
 //! user (suspend, delete, a new password) ends the family.
 
+use crate::audit::{self, Outcome};
 use crate::ports::{
     AccessToken, AccessTokenIssuer, BoxError, Clock, FoundRefreshToken, RefreshTokenRecord,
     RepositoryError, ResetTokens, RotateError, SessionRepository, TokenHash, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::{Timestamp, User};
+use domain::{Timestamp, User, UserId};
 
 /// What a login or a refresh answers.
 #[derive(Debug, Clone)]
@@ -148,6 +149,27 @@ where
         _caller: &Caller,
         request: RefreshRequest,
     ) -> Result<Session, RefreshError> {
+        let mut owner = None;
+        let result = self.renew(&request, &mut owner).await;
+        audit::record("token_refresh", Outcome::of(&result), owner, owner);
+        result
+    }
+}
+
+impl<U, C, A, S, T> RefreshSession<U, C, A, S, T>
+where
+    U: UserRepository,
+    C: Clock,
+    A: AccessTokenIssuer,
+    S: SessionRepository,
+    T: ResetTokens,
+{
+    /// The rotation itself; `owner` learns whose token it is, once that is known.
+    async fn renew(
+        &self,
+        request: &RefreshRequest,
+        owner: &mut Option<UserId>,
+    ) -> Result<Session, RefreshError> {
         let now = self.clock.now();
         let hash = self.sessions.hash(&request.refresh_token);
         let Some(FoundRefreshToken {
@@ -157,11 +179,10 @@ where
         else {
             return Err(RefreshError::InvalidToken);
         };
+        *owner = Some(record.user_id);
         if record.used {
             // A used token again: whoever holds the family's tokens, one of them is a thief.
-            tracing::warn!(user_id = %record.user_id, "refresh token reused; family revoked");
-            self.sessions.store.revoke_family(&record).await?;
-            return Err(RefreshError::InvalidToken);
+            return self.revoke_on_reuse(&record).await;
         }
         let expired = record
             .expires_at()
@@ -183,13 +204,21 @@ where
             .map_err(StartError::from)?;
         match self.sessions.store.rotate(&record, &next).await {
             Ok(()) => Ok(self.sessions.session(user, refresh_token, now)?),
-            Err(RotateError::Lost) => {
-                // A twin request used it first: a reuse like any other.
-                self.sessions.store.revoke_family(&record).await?;
-                Err(RefreshError::InvalidToken)
-            }
+            // A twin request used it first: a reuse like any other.
+            Err(RotateError::Lost) => self.revoke_on_reuse(&record).await,
             Err(RotateError::Repository(error)) => Err(error.into()),
         }
+    }
+
+    async fn revoke_on_reuse(&self, record: &RefreshTokenRecord) -> Result<Session, RefreshError> {
+        audit::record(
+            "refresh_token_reuse",
+            Outcome::Denied,
+            None,
+            Some(record.user_id),
+        );
+        self.sessions.store.revoke_family(record).await?;
+        Err(RefreshError::InvalidToken)
     }
 }
 
@@ -229,6 +258,8 @@ impl<S: SessionRepository, T: ResetTokens> UseCase<LogoutRequest> for Logout<S, 
         let hash = self.secrets.hash(&request.refresh_token);
         if let Some(found) = self.store.find(&hash).await? {
             self.store.revoke_family(&found.record).await?;
+            let owner = Some(found.record.user_id);
+            audit::record("logout", Outcome::Success, owner, owner);
         }
         Ok(())
     }
@@ -238,7 +269,8 @@ impl<S: SessionRepository, T: ResetTokens> UseCase<LogoutRequest> for Logout<S, 
 mod tests {
     use super::*;
     use crate::fakes::{
-        FakeAccessTokens, FakeTokens, FixedClock, InMemorySessions, InMemoryUsers, user_with_email,
+        AuditLines, FakeAccessTokens, FakeTokens, FixedClock, InMemorySessions, InMemoryUsers,
+        user_with_email,
     };
     use crate::ports::{ACCESS_TOKEN_SECONDS, AccessTokenVerifier, SESSION_SECONDS};
     use domain::Role;
@@ -292,6 +324,12 @@ mod tests {
         }
     }
 
+    fn logout(token: &str) -> LogoutRequest {
+        LogoutRequest {
+            refresh_token: token.to_owned(),
+        }
+    }
+
     #[tokio::test]
     async fn a_refresh_uses_the_token_up_for_a_new_pair_in_the_same_family() {
         let world = World::new();
@@ -305,6 +343,40 @@ mod tests {
         assert_eq!(renewed.access.expires_in, ACCESS_TOKEN_SECONDS);
         let again = world.refresh(&renewed.refresh_token).await;
         assert!(again.is_ok(), "the new token works in turn");
+    }
+
+    #[tokio::test]
+    async fn refreshes_reuse_and_logout_are_audit_lines_about_the_tokens_owner() {
+        let (lines, _guard) = AuditLines::capture();
+        let world = World::new();
+        let login = world.login().await;
+        let renewed = world.refresh(&login.refresh_token).await.unwrap();
+        world.refresh(&login.refresh_token).await.unwrap_err();
+        world.refresh("never issued").await.unwrap_err();
+        Logout::new(world.store.clone(), FakeTokens)
+            .execute(&Caller::Anonymous, logout(&renewed.refresh_token))
+            .await
+            .unwrap();
+        let recorded = lines.take();
+        let events: Vec<_> = recorded
+            .iter()
+            .map(|line| (line["event"].as_str(), line["outcome"].as_str()))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                ("token_refresh", "success"),
+                ("refresh_token_reuse", "denied"),
+                ("token_refresh", "failure"),
+                ("token_refresh", "failure"),
+                ("logout", "success"),
+            ]
+        );
+        let owner = world.user.id().to_string();
+        for index in [0, 1, 2, 4] {
+            assert_eq!(recorded[index].get("target_id"), Some(&owner), "{index}");
+        }
+        assert_eq!(recorded[3].get("target_id"), None, "an unknown token");
     }
 
     #[tokio::test]

@@ -43,6 +43,8 @@ pub trait ResetTokens: Send + Sync + 'static {
 pub struct ResetTokenRecord {
     pub hash: TokenHash,
     pub user_id: UserId,
+    /// The address the token went to: once the user's address is another, the token is void.
+    pub sent_to: Email,
     pub expires_at: Timestamp,
 }
 
@@ -82,8 +84,9 @@ pub trait CredentialRepository: Send + Sync + 'static {
     /// Deletes the token, stores the user's new password hash, marks the user's address as
     /// verified and revokes the user's sessions as of `now`, in one atomic write (the user's
     /// version grows by one). MUST fail with `TokenGone`, storing nothing, when the token is no
-    /// longer stored or its user is no longer active, so of two racing redemptions exactly one
-    /// succeeds and a suspended or deleted user's token does nothing.
+    /// longer stored, its user is no longer active or no longer has the address `sent_to`, so
+    /// of two racing redemptions exactly one succeeds, a suspended or deleted user's token
+    /// does nothing, and an email change revokes the token sent to the old address.
     fn redeem_reset_token(
         &self,
         record: &ResetTokenRecord,

@@ -3,6 +3,7 @@
 
 mod credentials;
 mod email;
+mod email_changes;
 mod orders;
 mod paging;
 mod sessions;
@@ -11,6 +12,7 @@ mod users;
 
 pub use credentials::*;
 pub use email::*;
+pub use email_changes::*;
 pub use orders::*;
 pub use paging::*;
 pub use sessions::*;

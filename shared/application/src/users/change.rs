@@ -93,6 +93,16 @@ impl Transition {
             Self::Suspend | Self::Activate | Self::RecordLogin => Policy::Admin,
         }
     }
+
+    /// The audit event; recording a login made elsewhere changes no one's access.
+    pub fn audit_event(self) -> Option<&'static str> {
+        match self {
+            Self::Suspend => Some("suspend"),
+            Self::Activate => Some("activate"),
+            Self::Delete => Some("delete"),
+            Self::RecordLogin => None,
+        }
+    }
 }
 
 impl fmt::Display for Transition {
@@ -129,6 +139,10 @@ impl<R: UserRepository, C: Clock> UseCase<UserChange> for ChangeUser<R, C> {
         self.transition.policy()
     }
 
+    fn audit_event(&self, _caller: &Caller) -> Option<&'static str> {
+        self.transition.audit_event()
+    }
+
     async fn run(&self, _caller: &Caller, command: UserChange) -> Result<User, UserChangeError> {
         let now = self.clock.now();
         let transition = self.transition;
@@ -142,7 +156,7 @@ impl<R: UserRepository, C: Clock> UseCase<UserChange> for ChangeUser<R, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::admin_caller;
+    use crate::fakes::{AuditLines, admin_caller, caller_for};
     use crate::fakes::{FixedClock, InMemoryUsers, user_with_email};
     use crate::ports::InsertUserError;
     use domain::Version;
@@ -152,6 +166,53 @@ mod tests {
         transition: Transition,
     ) -> ChangeUser<InMemoryUsers, FixedClock> {
         ChangeUser::new(users.clone(), FixedClock::default(), transition)
+    }
+
+    #[tokio::test]
+    async fn suspend_activate_and_delete_are_audited_with_who_did_it_to_whom() {
+        let (lines, _guard) = AuditLines::capture();
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let grace = users.add(user_with_email("grace@example.com"));
+        let command = |id| UserChange { id, if_match: None };
+        let admin = admin_caller();
+        change(&users, Transition::Suspend)
+            .execute(&admin, command(ada.id()))
+            .await
+            .unwrap();
+        change(&users, Transition::Activate)
+            .execute(&caller_for(&grace), command(ada.id()))
+            .await
+            .unwrap_err();
+        change(&users, Transition::Delete)
+            .execute(&admin, command(UserId::generate()))
+            .await
+            .unwrap_err();
+        change(&users, Transition::RecordLogin)
+            .execute(&admin, command(ada.id()))
+            .await
+            .unwrap_err();
+        let recorded = lines.take();
+        let events: Vec<_> = recorded
+            .iter()
+            .map(|line| (line["event"].as_str(), line["outcome"].as_str()))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                ("suspend", "success"),
+                ("activate", "denied"),
+                ("delete", "failure"),
+            ],
+            "recording a login made elsewhere is no security event"
+        );
+        let ada_id = ada.id().to_string();
+        assert_eq!(
+            recorded[0].get("actor_id"),
+            admin.user_id().map(|id| id.to_string()).as_ref()
+        );
+        assert_eq!(recorded[0].get("target_id"), Some(&ada_id));
+        assert_eq!(recorded[1].get("actor_id"), Some(&grace.id().to_string()));
     }
 
     fn of(id: UserId) -> UserChange {

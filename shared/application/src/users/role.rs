@@ -31,6 +31,10 @@ impl<R: UserRepository> UseCase<RoleChange> for ChangeRole<R> {
         Policy::Admin
     }
 
+    fn audit_event(&self, _caller: &Caller) -> Option<&'static str> {
+        Some("role_change")
+    }
+
     async fn run(&self, caller: &Caller, command: RoleChange) -> Result<User, UserChangeError> {
         // An admin who demotes itself could leave the service without one.
         if caller.user_id() == Some(command.id) {

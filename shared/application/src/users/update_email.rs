@@ -1,6 +1,14 @@
+//! Changing a user's address: an administrator's change applies at once; the user's own
+//! waits for proof that the new address is theirs, a token sent there
+//! (`ConfirmEmailChange`). Either way the old address is told once the change is made.
+
 use super::UserChangeError;
 use super::modify::modify_user;
-use crate::ports::{IfMatch, UserRepository};
+use crate::messages;
+use crate::ports::{
+    Clock, EmailChangeRecord, EmailChangeRepository, EmailSender, IfMatch, RepositoryError,
+    ResetTokens, UserRepository,
+};
 use crate::{Caller, Policy, UseCase, command};
 use domain::{Email, User, UserId, UserIsDeleted};
 
@@ -12,48 +20,179 @@ pub struct ChangeEmail {
     pub if_match: Option<IfMatch>,
 }
 
-command!(ChangeEmail => User, UserChangeError; subject = id);
+command!(ChangeEmail => EmailChange, UserChangeError; subject = id);
 
-/// Moves a user to a new, unclaimed email address and frees the old one.
-pub struct UpdateUserEmail<R> {
-    users: R,
+/// What a change of address did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailChange {
+    /// The user as it is now: changed (an administrator's change), or unchanged (the same
+    /// address again).
+    Applied(User),
+    /// A token went to the new address; nothing changes until it comes back.
+    Requested,
 }
 
-impl<R: UserRepository> UpdateUserEmail<R> {
-    pub fn new(users: R) -> Self {
-        Self { users }
+/// How long an email-change token works.
+pub const EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS: i64 = 60 * 60;
+
+pub struct UpdateUserEmail<U, M, T, C> {
+    users: U,
+    mailer: M,
+    tokens: T,
+    clock: C,
+}
+
+impl<U, M, T, C> UpdateUserEmail<U, M, T, C> {
+    pub fn new(users: U, mailer: M, tokens: T, clock: C) -> Self {
+        Self {
+            users,
+            mailer,
+            tokens,
+            clock,
+        }
     }
 }
 
-impl<R: UserRepository> UseCase<ChangeEmail> for UpdateUserEmail<R> {
+impl<U, M, T, C> UseCase<ChangeEmail> for UpdateUserEmail<U, M, T, C>
+where
+    U: UserRepository + EmailChangeRepository,
+    M: EmailSender,
+    T: ResetTokens,
+    C: Clock,
+{
     fn policy(&self) -> Policy {
         Policy::SelfOrAdmin
     }
 
-    async fn run(&self, _caller: &Caller, command: ChangeEmail) -> Result<User, UserChangeError> {
+    fn audit_event(&self, caller: &Caller) -> Option<&'static str> {
+        Some(if caller.is_admin() {
+            "email_change"
+        } else {
+            "email_change_request"
+        })
+    }
+
+    async fn run(
+        &self,
+        caller: &Caller,
+        command: ChangeEmail,
+    ) -> Result<EmailChange, UserChangeError> {
+        if caller.is_admin() {
+            self.change_at_once(command).await.map(EmailChange::Applied)
+        } else {
+            self.ask_for_proof(command).await
+        }
+    }
+}
+
+impl<U, M, T, C> UpdateUserEmail<U, M, T, C>
+where
+    U: UserRepository + EmailChangeRepository,
+    M: EmailSender,
+    T: ResetTokens,
+    C: Clock,
+{
+    async fn change_at_once(&self, command: ChangeEmail) -> Result<User, UserChangeError> {
         let ChangeEmail {
             id,
             email,
             if_match,
         } = command;
+        let mut previous = None;
         // A deleted user has no address to change: as unknown as any other.
         let change = |user: &mut User| {
+            previous = Some(user.email().clone());
             user.change_email(email.clone())
                 .map_err(|UserIsDeleted| UserChangeError::NotFound)
         };
-        modify_user(&self.users, id, if_match.as_ref(), change).await
+        let user = modify_user(&self.users, id, if_match.as_ref(), change).await?;
+        if let Some(previous) = previous.filter(|previous| previous != user.email()) {
+            tell_the_old_address(&self.mailer, &user, previous).await;
+        }
+        Ok(user)
+    }
+
+    async fn ask_for_proof(&self, command: ChangeEmail) -> Result<EmailChange, UserChangeError> {
+        let ChangeEmail {
+            id,
+            email,
+            if_match,
+        } = command;
+        let user = self
+            .users
+            .find(id)
+            .await?
+            .filter(|user| !user.is_deleted())
+            .ok_or(UserChangeError::NotFound)?;
+        if if_match.is_some_and(|expected| !expected.matches(user.version())) {
+            return Err(UserChangeError::PreconditionFailed);
+        }
+        if user.email() == &email {
+            return Ok(EmailChange::Applied(user));
+        }
+        // Checked again, in the same write, when the change is made.
+        if let Some(holder) = self.users.find_by_email(&email).await?
+            && holder.id() != id
+        {
+            return Err(UserChangeError::EmailTaken);
+        }
+        let issued = self.tokens.issue().map_err(RepositoryError::Failed)?;
+        let expires_at = self
+            .clock
+            .now()
+            .plus_seconds(EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS)
+            .ok_or_else(|| RepositoryError::Failed("the clock is out of range".into()))?;
+        let record = EmailChangeRecord {
+            hash: issued.hash,
+            user_id: id,
+            new_email: email,
+            expires_at,
+        };
+        self.users.save_email_change(&record).await?;
+        let message = messages::email_change_token(
+            &user,
+            &record.new_email,
+            &issued.token,
+            EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS / 60,
+        );
+        if let Err(error) = self.mailer.send(&message).await {
+            tracing::warn!(user_id = %id, error = %crate::error_chain(&error), "email-change token not sent");
+        }
+        Ok(EmailChange::Requested)
+    }
+}
+
+/// "Your email was changed", to the address the user had before `user`'s change. The change
+/// is made already: a failure here is logged, and must not turn the answer into an error.
+pub(crate) async fn tell_the_old_address(mailer: &impl EmailSender, user: &User, previous: Email) {
+    if let Err(error) = mailer.send(&messages::email_changed(user, previous)).await {
+        tracing::warn!(user_id = %user.id(), error = %crate::error_chain(&error), "email-change notice not sent");
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::fakes::admin_caller;
+    use crate::fakes::{
+        AuditLines, FakeTokens, FixedClock, RecordingMailer, admin_caller, caller_for,
+    };
     use crate::fakes::{InMemoryUsers, user_with_email};
-    use crate::ports::UserRepository;
+    use crate::ports::{OutgoingEmail, UserRepository};
     use domain::Version;
 
-    fn change(id: UserId, email: &str, if_match: Option<IfMatch>) -> ChangeEmail {
+    pub(crate) type Update =
+        UpdateUserEmail<InMemoryUsers, RecordingMailer, FakeTokens, FixedClock>;
+
+    pub(crate) fn update(users: &InMemoryUsers, mailer: &RecordingMailer) -> Update {
+        UpdateUserEmail::new(
+            users.clone(),
+            mailer.clone(),
+            FakeTokens,
+            FixedClock::default(),
+        )
+    }
+
+    pub(crate) fn change(id: UserId, email: &str, if_match: Option<IfMatch>) -> ChangeEmail {
         ChangeEmail {
             id,
             email: Email::parse(email).unwrap(),
@@ -61,18 +200,45 @@ mod tests {
         }
     }
 
+    /// The token of the one email-change message `mailer` sent to `to`.
+    pub(crate) fn token_sent_to(mailer: &RecordingMailer, to: &str) -> String {
+        let sent: Vec<OutgoingEmail> = mailer
+            .sent()
+            .into_iter()
+            .filter(|email| email.to.as_str() == to && email.text.contains("token="))
+            .collect();
+        assert_eq!(sent.len(), 1, "one token email to {to}");
+        sent[0]
+            .text
+            .lines()
+            .find_map(|line| line.strip_prefix("token="))
+            .unwrap()
+            .to_owned()
+    }
+
+    fn applied(outcome: Result<EmailChange, UserChangeError>) -> User {
+        match outcome {
+            Ok(EmailChange::Applied(user)) => user,
+            other => panic!("expected an applied change, got {other:?}"),
+        }
+    }
+
     #[tokio::test]
-    async fn the_new_address_is_claimed_and_the_old_one_released() {
+    async fn an_administrators_change_applies_at_once_unverified_and_tells_the_old_address() {
         let users = InMemoryUsers::default();
-        let ada = users.add(user_with_email("ada@example.com"));
-        let update = UpdateUserEmail::new(users.clone());
-        let moved = update
-            .execute(&admin_caller(), change(ada.id(), "ada@lovelace.org", None))
-            .await
-            .unwrap();
+        let mut ada = user_with_email("ada@example.com");
+        ada.verify_email();
+        let ada = users.add(ada);
+        let mailer = RecordingMailer::default();
+        let moved = applied(
+            update(&users, &mailer)
+                .execute(&admin_caller(), change(ada.id(), "ada@lovelace.org", None))
+                .await,
+        );
 
         assert_eq!(moved.email().as_str(), "ada@lovelace.org");
         assert_eq!(moved.version(), Version::new(2));
+        assert!(!moved.email_verified(), "nobody proved the new address");
         assert!(
             users
                 .insert(&user_with_email("ada@example.com"))
@@ -85,52 +251,85 @@ mod tests {
                 .await
                 .is_err()
         );
+        let sent = mailer.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].to.as_str(), "ada@example.com");
+        assert_eq!(sent[0].subject, "Your email address was changed");
+        assert!(!sent[0].text.contains("token"));
     }
 
     #[tokio::test]
-    async fn an_address_held_by_another_user_is_taken() {
+    async fn the_users_own_change_sends_a_token_to_the_new_address_and_changes_nothing() {
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let mailer = RecordingMailer::default();
+        let outcome = update(&users, &mailer)
+            .execute(
+                &caller_for(&ada),
+                change(ada.id(), "ada@lovelace.org", None),
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome, EmailChange::Requested);
+        assert_eq!(users.stored(ada.id()), Some(ada));
+        token_sent_to(&mailer, "ada@lovelace.org");
+        assert_eq!(
+            mailer.sent().len(),
+            1,
+            "the old address hears once it is changed"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_address_held_by_another_user_is_taken_for_anyone() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         users.add(user_with_email("grace@example.com"));
-        let result = UpdateUserEmail::new(users.clone())
-            .execute(&admin_caller(), change(ada.id(), "Grace@Example.com", None))
-            .await;
-        assert!(matches!(result, Err(UserChangeError::EmailTaken)));
+        let mailer = RecordingMailer::default();
+        for caller in [admin_caller(), caller_for(&ada)] {
+            let result = update(&users, &mailer)
+                .execute(&caller, change(ada.id(), "Grace@Example.com", None))
+                .await;
+            assert!(matches!(result, Err(UserChangeError::EmailTaken)));
+        }
         assert_eq!(users.stored(ada.id()), Some(ada));
+        assert!(mailer.sent().is_empty());
     }
 
     #[tokio::test]
-    async fn the_same_address_again_is_a_no_op() {
+    async fn the_same_address_again_is_a_no_op_for_anyone() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let same = UpdateUserEmail::new(users.clone())
-            .execute(&admin_caller(), change(ada.id(), "ada@example.com", None))
-            .await
-            .unwrap();
-        assert_eq!(same, ada);
+        let mailer = RecordingMailer::default();
+        for caller in [admin_caller(), caller_for(&ada)] {
+            let same = update(&users, &mailer)
+                .execute(&caller, change(ada.id(), "ada@example.com", None))
+                .await;
+            assert_eq!(applied(same), ada);
+        }
+        assert!(mailer.sent().is_empty());
     }
 
     #[tokio::test]
     async fn a_stale_if_match_fails_and_a_current_one_succeeds() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let update = UpdateUserEmail::new(users.clone());
-        let stale = Some(IfMatch::OneOf(vec![Version::new(7)]));
-        let result = update
-            .execute(&admin_caller(), change(ada.id(), "new@example.com", stale))
-            .await;
-        assert!(matches!(result, Err(UserChangeError::PreconditionFailed)));
-
+        let mailer = RecordingMailer::default();
+        let stale = || Some(IfMatch::OneOf(vec![Version::new(7)]));
+        for caller in [admin_caller(), caller_for(&ada)] {
+            let result = update(&users, &mailer)
+                .execute(&caller, change(ada.id(), "new@example.com", stale()))
+                .await;
+            assert!(matches!(result, Err(UserChangeError::PreconditionFailed)));
+        }
         let current = Some(IfMatch::OneOf(vec![ada.version()]));
-        assert!(
-            update
-                .execute(
-                    &admin_caller(),
-                    change(ada.id(), "new@example.com", current)
-                )
-                .await
-                .is_ok()
-        );
+        let result = update(&users, &mailer)
+            .execute(
+                &admin_caller(),
+                change(ada.id(), "new@example.com", current),
+            )
+            .await;
+        assert!(result.is_ok());
     }
 
     #[tokio::test]
@@ -138,7 +337,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         users.conflict_on_next_updates(1);
-        let result = UpdateUserEmail::new(users.clone())
+        let result = update(&users, &RecordingMailer::default())
             .execute(
                 &admin_caller(),
                 change(ada.id(), "new@example.com", Some(IfMatch::Any)),
@@ -153,12 +352,50 @@ mod tests {
         let mut gone = user_with_email("gone@example.com");
         gone.delete().unwrap();
         let gone = users.add(gone);
-        let update = UpdateUserEmail::new(users);
+        let mailer = RecordingMailer::default();
         for id in [gone.id(), UserId::generate()] {
-            let result = update
+            let result = update(&users, &mailer)
                 .execute(&admin_caller(), change(id, "x@example.com", None))
                 .await;
             assert!(matches!(result, Err(UserChangeError::NotFound)));
         }
+        let own = update(&users, &mailer)
+            .execute(&caller_for(&gone), change(gone.id(), "x@example.com", None))
+            .await;
+        assert!(matches!(own, Err(UserChangeError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn a_request_and_an_administrators_change_are_audited_apart() {
+        let (lines, _guard) = AuditLines::capture();
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let grace = users.add(user_with_email("grace@example.com"));
+        let mailer = RecordingMailer::default();
+        let use_case = update(&users, &mailer);
+        use_case
+            .execute(
+                &caller_for(&ada),
+                change(ada.id(), "ada@lovelace.org", None),
+            )
+            .await
+            .unwrap();
+        use_case
+            .execute(&caller_for(&grace), change(ada.id(), "x@example.com", None))
+            .await
+            .unwrap_err();
+        use_case
+            .execute(&admin_caller(), change(ada.id(), "ada@lovelace.org", None))
+            .await
+            .unwrap();
+        let events = lines.events();
+        assert_eq!(
+            events,
+            [
+                ("email_change_request".to_owned(), "success".to_owned()),
+                ("email_change_request".to_owned(), "denied".to_owned()),
+                ("email_change".to_owned(), "success".to_owned()),
+            ]
+        );
     }
 }

@@ -90,6 +90,7 @@ async fn set_password(aws: &Aws, admin: &User, password: &Password) -> anyhow::R
     let record = ResetTokenRecord {
         hash: issued.hash,
         user_id: admin.id(),
+        sent_to: admin.email().clone(),
         expires_at: now
             .plus_seconds(60)
             .ok_or_else(|| anyhow::anyhow!("clock out of range"))?,

@@ -16,8 +16,7 @@ use std::collections::HashMap;
 const RESET_PREFIX: &str = "RESET#";
 const RESET_SORT_KEY: &str = "TOKEN";
 const PASSWORD_SORT_KEY: &str = "PASSWORD";
-/// The table's TTL attribute: epoch seconds.
-const EXPIRES_AT: &str = "expires_at";
+use items::EXPIRES_AT;
 
 fn reset_key(hash: &TokenHash) -> Item {
     items::key(format!("{RESET_PREFIX}{}", hash.as_str()), RESET_SORT_KEY)
@@ -52,11 +51,8 @@ fn reset_item(record: &ResetTokenRecord) -> Item {
     item.extend(HashMap::from([
         ("entity".to_owned(), string("reset_token")),
         ("user_id".to_owned(), string(record.user_id.to_string())),
-        // Whole seconds, as TTL wants them; rounding up never shortens a token's life.
-        (
-            EXPIRES_AT.to_owned(),
-            AttributeValue::N(((record.expires_at.as_millis() + 999) / 1000).to_string()),
-        ),
+        ("sent_to".to_owned(), string(record.sent_to.as_str())),
+        (EXPIRES_AT.to_owned(), items::expiry(record.expires_at)),
     ]));
     item
 }
@@ -184,15 +180,16 @@ impl CredentialRepository for DynamoCredentialRepository {
             .and_then(|value| value.as_s().ok())
             .and_then(|raw| UserId::parse(raw).ok())
             .ok_or_else(corrupt)?;
-        let expires_at = item
-            .get(EXPIRES_AT)
-            .and_then(|value| value.as_n().ok())
-            .and_then(|raw| raw.parse::<i64>().ok())
-            .and_then(|seconds| Timestamp::from_millis(seconds.checked_mul(1000)?))
+        let expires_at = items::expiry_of(&item).ok_or_else(corrupt)?;
+        let sent_to = item
+            .get("sent_to")
+            .and_then(|value| value.as_s().ok())
+            .and_then(|raw| Email::parse(raw).ok())
             .ok_or_else(corrupt)?;
         Ok(Some(ResetTokenRecord {
             hash: hash.clone(),
             user_id,
+            sent_to,
             expires_at,
         }))
     }
@@ -220,7 +217,8 @@ impl CredentialRepository for DynamoCredentialRepository {
             .set_item(Some(item))
             .build()
             .map_err(build_failed)?;
-        // The address is proved (the token went there) and every session of the user ends.
+        // The address is proved (the token went there) and every session of the user ends;
+        // only while the user is active and still has that address.
         let verify = Update::builder()
             .table_name(&self.table)
             .set_key(Some(items::user_key(record.user_id)))
@@ -228,10 +226,11 @@ impl CredentialRepository for DynamoCredentialRepository {
                 "SET email_verified = :verified, sessions_valid_after = :now, \
                  #version = #version + :one",
             )
-            .condition_expression("#status = :active")
+            .condition_expression("#status = :active AND email = :sent_to")
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", string(UserStatus::Active.as_str()))
+            .expression_attribute_values(":sent_to", string(record.sent_to.as_str()))
             .expression_attribute_values(":verified", AttributeValue::Bool(true))
             .expression_attribute_values(":now", string(now.to_rfc3339()))
             .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))

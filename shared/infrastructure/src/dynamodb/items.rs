@@ -28,6 +28,20 @@ pub(crate) async fn read(
     Ok(output.item)
 }
 
+/// The table's TTL attribute: epoch seconds.
+pub(crate) const EXPIRES_AT: &str = "expires_at";
+
+/// `at` as the TTL wants it, in whole seconds; rounding up never shortens an item's life.
+pub(crate) fn expiry(at: Timestamp) -> AttributeValue {
+    AttributeValue::N(((at.as_millis() + 999) / 1000).to_string())
+}
+
+/// The expiry an item was written with; `None` when absent or malformed.
+pub(crate) fn expiry_of(item: &Item) -> Option<Timestamp> {
+    let seconds: i64 = item.get(EXPIRES_AT)?.as_n().ok()?.parse().ok()?;
+    Timestamp::from_millis(seconds.checked_mul(1000)?)
+}
+
 const USER_PREFIX: &str = "USER#";
 const USER_SORT_KEY: &str = "PROFILE";
 const EMAIL_PREFIX: &str = "EMAIL#";

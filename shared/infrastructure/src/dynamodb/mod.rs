@@ -3,6 +3,7 @@
 
 mod credentials;
 mod cursor;
+mod email_changes;
 mod errors;
 mod idempotency;
 mod items;

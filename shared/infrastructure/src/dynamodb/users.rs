@@ -21,8 +21,8 @@ const CLAIM_ABSENT_OR_OWNED: &str = "attribute_not_exists(pk) OR user_id = :owne
 /// the same transaction as the user, so no two live users can hold one address.
 #[derive(Debug, Clone)]
 pub struct DynamoUserRepository {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 impl DynamoUserRepository {
@@ -52,6 +52,67 @@ impl DynamoUserRepository {
             .expression_attribute_values(":expected_version", number(expected.version().get()))
             .build()
             .map_err(|error| RepositoryError::Failed(error.into()))
+    }
+}
+
+impl DynamoUserRepository {
+    /// The writes that store `stored` in place of `current` and move the email claim with
+    /// it: the versioned user first, then the old claim's release, then the new claim, whose
+    /// position is returned (to tell a taken address from the other refusals; past the end
+    /// when no claim moves).
+    pub(super) fn writes_moving_the_claim(
+        &self,
+        current: &User,
+        stored: &User,
+    ) -> Result<(Vec<TransactWriteItem>, usize), RepositoryError> {
+        let (old_claim, new_claim) = claims(current, stored);
+        let mut writes = vec![
+            TransactWriteItem::builder()
+                .put(self.versioned_put(stored, current)?)
+                .build(),
+        ];
+        if old_claim.map(Email::normalized) == new_claim.map(Email::normalized) {
+            return Ok((writes, usize::MAX));
+        }
+        if let Some(old) = old_claim {
+            let release = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(items::email_claim_key(old)))
+                .condition_expression(CLAIM_ABSENT_OR_OWNED)
+                .expression_attribute_values(":owner", AttributeValue::S(current.id().to_string()))
+                .build()
+                .map_err(|error| RepositoryError::Failed(error.into()))?;
+            writes.push(TransactWriteItem::builder().delete(release).build());
+        }
+        let claim_index = writes.len();
+        if let Some(new) = new_claim {
+            let claim = self.put(items::email_claim(new, stored.id()), ITEM_ABSENT)?;
+            writes.push(TransactWriteItem::builder().put(claim).build());
+        }
+        Ok((writes, claim_index))
+    }
+}
+
+/// The addresses `current` and `stored` claim: none for a deleted user.
+fn claims<'a>(current: &'a User, stored: &'a User) -> (Option<&'a Email>, Option<&'a Email>) {
+    let claim = |user: &'a User| (!user.is_deleted()).then(|| user.email());
+    (claim(current), claim(stored))
+}
+
+/// What a refused `writes_moving_the_claim` transaction means.
+pub(super) fn update_error(error: TransactionError, claim_index: usize) -> UpdateUserError {
+    match error {
+        // A concurrent writer on the same items is a lost race like a stale version.
+        TransactionError::ConditionFailed { index: 0 } | TransactionError::Conflict => {
+            UpdateUserError::VersionConflict
+        }
+        TransactionError::ConditionFailed { index } if index == claim_index => {
+            UpdateUserError::EmailTaken
+        }
+        TransactionError::ConditionFailed { .. } => {
+            RepositoryError::Failed("the old email claim belongs to another user".into()).into()
+        }
+        TransactionError::Repository(error) => error.into(),
     }
 }
 
@@ -105,12 +166,8 @@ impl UserRepository for DynamoUserRepository {
 
     async fn update(&self, current: &User, updated: User) -> Result<User, UpdateUserError> {
         let stored = updated.stored_at(current.version().next());
-        let old_claim = (!current.is_deleted()).then(|| current.email());
-        let new_claim = (!stored.is_deleted()).then(|| stored.email());
-        let claim_moves =
-            old_claim.map(|email| email.normalized()) != new_claim.map(|email| email.normalized());
-
-        if !claim_moves {
+        let (old_claim, new_claim) = claims(current, &stored);
+        if old_claim.map(Email::normalized) == new_claim.map(Email::normalized) {
             // No claim changes hands: one conditional put, half the cost of a transaction.
             let put = self.versioned_put(&stored, current)?;
             let result = self
@@ -137,40 +194,10 @@ impl UserRepository for DynamoUserRepository {
             };
         }
 
-        let mut writes = vec![
-            TransactWriteItem::builder()
-                .put(self.versioned_put(&stored, current)?)
-                .build(),
-        ];
-        if let Some(old) = old_claim {
-            let release = Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(items::email_claim_key(old)))
-                .condition_expression(CLAIM_ABSENT_OR_OWNED)
-                .expression_attribute_values(":owner", AttributeValue::S(current.id().to_string()))
-                .build()
-                .map_err(|error| RepositoryError::Failed(error.into()))?;
-            writes.push(TransactWriteItem::builder().delete(release).build());
-        }
-        let claim_index = writes.len();
-        if let Some(new) = new_claim {
-            let claim = self.put(items::email_claim(new, stored.id()), ITEM_ABSENT)?;
-            writes.push(TransactWriteItem::builder().put(claim).build());
-        }
+        let (writes, claim_index) = self.writes_moving_the_claim(current, &stored)?;
         match transact(&self.client, writes).await {
             Ok(()) => Ok(stored),
-            // A concurrent writer on the same items is a lost race like a stale version.
-            Err(TransactionError::ConditionFailed { index: 0 } | TransactionError::Conflict) => {
-                Err(UpdateUserError::VersionConflict)
-            }
-            Err(TransactionError::ConditionFailed { index }) if index == claim_index => {
-                Err(UpdateUserError::EmailTaken)
-            }
-            Err(TransactionError::ConditionFailed { .. }) => Err(RepositoryError::Failed(
-                "the old email claim belongs to another user".into(),
-            )
-            .into()),
-            Err(TransactionError::Repository(error)) => Err(error.into()),
+            Err(error) => Err(update_error(error, claim_index)),
         }
     }
 

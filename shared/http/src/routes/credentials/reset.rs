@@ -195,6 +195,7 @@ mod tests {
         let record = ResetTokenRecord {
             hash: issued.hash,
             user_id: UserId::generate(),
+            sent_to: Email::parse("ada@example.com").unwrap(),
             expires_at,
         };
         credentials.save_reset_token(&record).await.unwrap();

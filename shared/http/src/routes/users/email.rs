@@ -1,11 +1,12 @@
-//! `PUT /users/{id}/email`: moves a user to a new address.
+//! `PUT /users/{id}/email`: moves a user to a new address, at once when an administrator
+//! asks, after proof (a token sent there) when the user does.
 
 use crate::openapi::{Conflict, NotFound, PreconditionFailed};
 use crate::request::{IfMatchHeader, JsonObject, UserPath};
 use crate::response::{self, UserBody};
 use crate::{HandlerResult, Problem, auth};
 use application::UseCase;
-use application::users::ChangeEmail;
+use application::users::{ChangeEmail, EmailChange};
 use domain::Email;
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
@@ -34,8 +35,9 @@ impl EmailChangeRequest {
     request_body(content = EmailChangeRequest, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The user with its new address; the same address again changes nothing.", body = UserBody,
+        (status = 200, description = "An administrator's change: the user with its new address, changed at once (and the old address told). The same address again changes nothing, for anyone.", body = UserBody,
             headers(("ETag" = String, description = "The user's version"))),
+        (status = 202, description = "The user's own change: nothing changed yet. The new address gets a token (single use, one hour) for `POST /email-change/confirm`."),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict), (status = 412, response = PreconditionFailed),
         ))]
@@ -51,8 +53,10 @@ pub async fn update_user_email(
         email,
         if_match,
     };
-    let user = use_case.execute(&caller, command).await?;
-    Ok(response::user(StatusCode::OK, &user))
+    match use_case.execute(&caller, command).await? {
+        EmailChange::Applied(user) => Ok(response::user(StatusCode::OK, &user)),
+        EmailChange::Requested => Ok(response::accepted()),
+    }
 }
 
 #[cfg(test)]
@@ -61,7 +65,9 @@ mod tests {
     use crate::testing::{
         Answer, TestRequest, assert_authentication_rows, assert_body_rows, token_of,
     };
-    use application::fakes::{InMemoryUsers, StoreHealth, user_with_email};
+    use application::fakes::{
+        FakeTokens, FixedClock, InMemoryUsers, RecordingMailer, StoreHealth, user_with_email,
+    };
     use application::users::UpdateUserEmail;
     use domain::{User, UserId};
     use serde_json::json;
@@ -70,8 +76,19 @@ mod tests {
         TestRequest::new("PUT", "/users/x/email").path("id", id)
     }
 
+    type Update = UpdateUserEmail<InMemoryUsers, RecordingMailer, FakeTokens, FixedClock>;
+
+    fn use_case(users: InMemoryUsers) -> Update {
+        UpdateUserEmail::new(
+            users,
+            RecordingMailer::default(),
+            FakeTokens,
+            FixedClock::default(),
+        )
+    }
+
     async fn change(users: &InMemoryUsers, request: TestRequest) -> Answer {
-        Answer::of(update_user_email(&UpdateUserEmail::new(users.clone()), request.build()).await)
+        Answer::of(update_user_email(&use_case(users.clone()), request.build()).await)
     }
 
     fn with_ada() -> (InMemoryUsers, User) {
@@ -95,7 +112,7 @@ mod tests {
     #[tokio::test]
     async fn bad_bodies_are_400_413_and_422() {
         let (users, ada) = with_ada();
-        let use_case = UpdateUserEmail::new(users);
+        let use_case = use_case(users);
         let handle = |request| update_user_email(&use_case, request);
         assert_body_rows(|| put(ada.id()), handle, &["email"]).await;
     }
@@ -133,11 +150,13 @@ mod tests {
     #[tokio::test]
     async fn only_the_user_itself_or_an_admin_changes_the_address() {
         let (users, ada) = with_ada();
-        let use_case = UpdateUserEmail::new(users);
+        let use_case = use_case(users);
         let request = || put(ada.id()).json(json!({"email": "new@example.com"}));
         let handle = |request| update_user_email(&use_case, request);
         assert_authentication_rows(request, handle, &ada, false).await;
         let own = update_user_email(&use_case, request().by(token_of(&ada)).build()).await;
-        assert_eq!(Answer::of(own).status, 200);
+        let own = Answer::of(own);
+        assert_eq!(own.status, 202, "the user's own change waits for proof");
+        assert_eq!(own.body, serde_json::Value::Null);
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod email;
+pub mod email_confirm;
 pub mod get;
 pub mod lifecycle;
 pub mod list;
