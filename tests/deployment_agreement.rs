@@ -14,13 +14,14 @@ type Route = (String, String, String); // (method, path, function)
 /// The routes API.md leaves open when the JWT authorizer is on.
 /// The routes anyone may call (API.md, "Who may call what"): their OpenAPI operations name no
 /// security scheme, and every other operation names the bearer scheme.
-const PUBLIC_ROUTES: [(&str, &str); 9] = [
+const PUBLIC_ROUTES: [(&str, &str); 10] = [
     ("POST", "/users"),
     ("POST", "/password-reset"),
     ("POST", "/password-reset/confirm"),
     ("POST", "/login"),
     ("POST", "/token/refresh"),
     ("POST", "/logout"),
+    ("POST", "/email-change/confirm"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/.well-known/jwks.json"),

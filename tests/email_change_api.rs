@@ -5,9 +5,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use service_tests::{
-    Api, Reply, login, mailbox_for, new_user_session, reset_token, unique_email,
-};
+use service_tests::{Api, Reply, login, mailbox_for, new_user_session, reset_token, unique_email};
 
 const CONFIRM_SUBJECT: &str = "Confirm your new email address";
 const NOTICE_SUBJECT: &str = "Your email address was changed";
@@ -61,7 +59,10 @@ async fn a_users_own_change_is_proved_by_the_token_sent_to_the_new_address() {
     let reply = change_email(&ada.api(), &ada.id, &new_email).await;
     assert_eq!(reply.status, 202, "{}", reply.body);
     let token = change_token(&new_email).await;
-    assert!(mails(&ada.email, NOTICE_SUBJECT).await.is_empty(), "nothing changed yet");
+    assert!(
+        mails(&ada.email, NOTICE_SUBJECT).await.is_empty(),
+        "nothing changed yet"
+    );
     let unchanged = ada.api().get(&format!("/users/{}", ada.id)).await;
     assert_eq!(unchanged.expect_user(200)["email"], ada.email.as_str());
 
@@ -88,7 +89,11 @@ async fn a_users_own_change_is_proved_by_the_token_sent_to_the_new_address() {
     );
     assert_eq!(login(&ada.email, "correct horse battery").await.status, 401);
     let reuse = Api::anonymous().create_user(&ada.email, "Next Owner").await;
-    assert_eq!(reuse["email"], ada.email.as_str(), "the old address is free");
+    assert_eq!(
+        reuse["email"],
+        ada.email.as_str(),
+        "the old address is free"
+    );
 }
 
 #[tokio::test]
@@ -98,7 +103,10 @@ async fn an_administrators_change_applies_at_once_and_tells_the_old_address() {
     let reply = change_email(&Api::default(), &ada.id, &new_email).await;
     let user = reply.expect_user(200);
     assert_eq!(user["email"], new_email.as_str());
-    assert_eq!(user["email_verified"], false, "nobody proved the new address");
+    assert_eq!(
+        user["email_verified"], false,
+        "nobody proved the new address"
+    );
     assert_eq!(mails(&ada.email, NOTICE_SUBJECT).await.len(), 1);
     assert!(mails(&new_email, CONFIRM_SUBJECT).await.is_empty());
 }
