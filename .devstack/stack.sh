@@ -130,8 +130,10 @@ start_services() {
     -jar "$dynamodb_dir/DynamoDBLocal.jar" -inMemory -disableTelemetry -port "$DYNAMODB_PORT"
   start "local SES on :$SES_PORT" "$state/ses.log" \
     node "$here/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$SES_PORT"
-  # The fault test freezes and thaws DynamoDB Local by this pid (setsid and env exec it).
+  # The fault tests freeze and thaw DynamoDB Local and the local SES by these pids (setsid and
+  # env exec them).
   echo "${started[-2]}" >"$state/dynamodb.pid"
+  echo "${started[-1]}" >"$state/ses.pid"
   wait_for_port "$DYNAMODB_PORT" "DynamoDB Local" 60 "$state/dynamodb.log"
   wait_for_port "$SES_PORT" "the local SES" 60 "$state/ses.log"
 
@@ -179,6 +181,17 @@ api_command() {
     --ignore-changes --env-file "$state/functions.env")
 }
 
+# The stand-in for Lambda's event source mapping: follows the table's stream and hands the
+# outbox items to the send-email function through cargo lambda watch (tools/stream-poller).
+# Records it gives up on land in .devstack/run/dead-letters.jsonl.
+start_poller() {
+  start "the stream poller (outbox -> send-email)" "$state/poller.log" \
+    env DYNAMODB_URL="http://127.0.0.1:$DYNAMODB_PORT" \
+    MAILER_INVOKE_URL="http://127.0.0.1:$API_PORT/2015-03-31/functions/send-email/invocations" \
+    DEAD_LETTER_FILE="$state/dead-letters.jsonl" \
+    cargo run --quiet -p stream-poller
+}
+
 run() {
   install
   load_env
@@ -186,6 +199,7 @@ run() {
   trap 'exit 130' INT TERM
   build
   start_services
+  start_poller
   say "API:     http://localhost:$API_PORT   (e.g. curl localhost:$API_PORT/users)"
   say "Mailbox: http://localhost:$SES_PORT   (sent email as JSON: http://localhost:$SES_PORT/store)"
   say "DynamoDB Local: http://localhost:$DYNAMODB_PORT, table $TABLE_NAME."
@@ -205,16 +219,20 @@ test_all() {
   api_command
   start "the API on 127.0.0.1:$API_PORT ($API_CONCURRENCY instances per function)" "$state/api.log" "${api[@]}"
   wait_for_port "$API_PORT" "cargo lambda watch" 120 "$state/api.log"
+  start_poller
   say "running every test"
   local status=0
   API_URL="http://127.0.0.1:$API_PORT" SES_URL="http://127.0.0.1:$SES_PORT" \
     DYNAMODB_URL="http://127.0.0.1:$DYNAMODB_PORT" API_LOG="$state/api.log" \
-    DYNAMODB_PID_FILE="$state/dynamodb.pid" \
+    DYNAMODB_PID_FILE="$state/dynamodb.pid" SES_PID_FILE="$state/ses.pid" \
+    POLLER_LOG="$state/poller.log" DEAD_LETTER_FILE="$state/dead-letters.jsonl" \
     cargo test --workspace --all-targets || status=$?
   fuzz || status=$?
   if [ $status -ne 0 ]; then
     say "tests failed; the last lines of the API log (.devstack/run/api.log):"
     tail -n 40 "$state/api.log" || true
+    say "and of the stream poller's (.devstack/run/poller.log):"
+    tail -n 20 "$state/poller.log" || true
   fi
   return $status
 }

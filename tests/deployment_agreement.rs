@@ -171,19 +171,95 @@ fn actions(statement: &Yaml) -> Vec<String> {
         .collect()
 }
 
+/// The functions fed by the table's stream rather than by HTTP: the mailer.
+const STREAM_FUNCTIONS: [&str; 1] = ["send-email"];
+
 #[test]
 fn every_function_directory_is_routed_locally_and_deployed() {
     let dirs = function_dirs();
     assert!(!dirs.is_empty());
+    let http_dirs: BTreeSet<String> = dirs
+        .iter()
+        .filter(|dir| !STREAM_FUNCTIONS.contains(&dir.as_str()))
+        .cloned()
+        .collect();
     assert_eq!(
         functions_of(&router_routes()),
-        dirs,
+        http_dirs,
         "router in Cargo.toml vs functions/"
     );
     assert_eq!(
         functions_of(&template_routes(&template())),
-        dirs,
+        http_dirs,
         "template.yaml vs functions/"
+    );
+    let deployed: BTreeSet<String> = functions(&template())
+        .into_iter()
+        .map(|(binary, _)| binary)
+        .collect();
+    assert_eq!(deployed, dirs, "every function directory is deployed");
+}
+
+#[test]
+fn the_mailer_reads_inserted_outbox_items_from_the_stream_and_dead_letters_what_fails() {
+    let template = template();
+    let (_, table) = resources_of_type(&template, "AWS::DynamoDB::Table")[0];
+    assert_eq!(
+        table["Properties"]["StreamSpecification"]["StreamViewType"],
+        table::STREAM_VIEW_TYPE.as_str()
+    );
+    let mailers: Vec<_> = functions(&template)
+        .into_iter()
+        .filter(|(binary, _)| binary == "send-email")
+        .collect();
+    let (_, mailer) = mailers[0];
+    let events = mailer["Properties"]["Events"].as_mapping().unwrap();
+    assert_eq!(events.len(), 1, "the stream is its only trigger");
+    let source = &events.values().next().unwrap();
+    assert_eq!(source["Type"], "DynamoDB");
+    let properties = &source["Properties"];
+    assert_eq!(
+        tagged(&properties["Stream"]).map(|(tag, value)| (tag, value.clone())),
+        Some(("!GetAtt".to_owned(), Yaml::from("UsersTable.StreamArn")))
+    );
+    assert_eq!(
+        properties["FunctionResponseTypes"],
+        Yaml::Sequence(vec!["ReportBatchItemFailures".into()])
+    );
+    assert_eq!(properties["BisectBatchOnFunctionError"], true);
+    let retries = properties["MaximumRetryAttempts"].as_u64().unwrap();
+    let age = properties["MaximumRecordAgeInSeconds"].as_u64().unwrap();
+    assert!(
+        (1..=100).contains(&retries) && age <= 86_400,
+        "bounded retries"
+    );
+    let pattern: serde_json::Value = serde_json::from_str(
+        properties["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": [infrastructure::OUTBOX_ENTITY]}}}})
+    );
+    let on_failure = &properties["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"], "SQS");
+    let (_, queue) = tagged(&on_failure["Destination"]).unwrap();
+    assert_eq!(queue, "MailDeadLetterQueue.Arn");
+
+    let queue = &template["Resources"]["MailDeadLetterQueue"]["Properties"];
+    assert_eq!(queue["MessageRetentionPeriod"], 1_209_600, "14 days");
+    assert_eq!(queue["SqsManagedSseEnabled"], true, "encrypted");
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    assert!(
+        alarms.iter().any(|(_, alarm)| {
+            let properties = &alarm["Properties"];
+            properties["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                && tagged(&properties["Dimensions"][0]["Value"])
+                    .is_some_and(|(_, value)| value == "MailDeadLetterQueue.QueueName")
+        }),
+        "an alarm on the dead-letter queue's depth"
     );
 }
 
@@ -315,10 +391,14 @@ fn every_function_is_an_arm64_rust_lambda_with_tracing_json_logs_and_a_short_tim
             .unwrap_or(&globals["Timeout"])
             .as_u64()
             .unwrap();
-        assert!(
-            timeout < 29,
-            "{binary}: {timeout} s reaches API Gateway's 29 s limit"
-        );
+        if http_events(function).is_empty() {
+            assert!(timeout <= 900, "{binary}: {timeout} s");
+        } else {
+            assert!(
+                timeout < 29,
+                "{binary}: {timeout} s reaches API Gateway's 29 s limit"
+            );
+        }
         let memory = properties
             .get("MemorySize")
             .unwrap_or(&globals["MemorySize"])
@@ -338,9 +418,9 @@ fn permissions_are_least_privilege() {
         let sends_email = main.contains("email_sender()");
         let signs_tokens = main.contains("token_issuer()");
         let mut granted_signing_key = false;
-        let read_only = http_events(function)
-            .iter()
-            .all(|event| method_and_path(event).0 == "GET");
+        let events = http_events(function);
+        let read_only =
+            !events.is_empty() && events.iter().all(|event| method_and_path(event).0 == "GET");
         let mut granted_send = false;
 
         for statement in statements(&binary, function) {
@@ -355,12 +435,19 @@ fn permissions_are_least_privilege() {
                 !resources.is_empty(),
                 "{binary}: a statement without resources"
             );
-            for resource in &resources {
-                assert_ne!(resource.as_str(), Some("*"), "{binary} grants on *");
+            if actions != ["ses:GetAccount"] {
+                for resource in &resources {
+                    assert_ne!(resource.as_str(), Some("*"), "{binary} grants on *");
+                }
             }
             if actions.iter().all(|action| action.starts_with("dynamodb:")) {
                 for resource in resources {
                     let allowed = match tagged(resource) {
+                        Some((tag, value))
+                            if tag == "!GetAtt" && value == "UsersTable.StreamArn" =>
+                        {
+                            binary == "send-email"
+                        }
                         Some((tag, value)) if tag == "!GetAtt" => value == "UsersTable.Arn",
                         Some((tag, value)) if tag == "!Sub" => value.as_str().is_some_and(|arn| {
                             arn.starts_with("${UsersTable.Arn}/index/") && !arn.ends_with('*')
@@ -381,6 +468,17 @@ fn permissions_are_least_privilege() {
                         "{binary} is read-only but may {actions:?}"
                     );
                 }
+            } else if actions.iter().any(|action| action.starts_with("sqs:")) {
+                assert_eq!(actions, ["sqs:SendMessage"], "{binary}");
+                let (_, queue) = tagged(resources[0]).unwrap();
+                assert_eq!(
+                    queue, "MailDeadLetterQueue.Arn",
+                    "{binary}: only the dead-letter queue"
+                );
+                assert_eq!(binary, "send-email", "only the mailer dead-letters");
+            } else if actions == ["ses:GetAccount"] {
+                // The mailer's readiness check: account-level, so IAM takes only "*".
+                assert_eq!(binary, "send-email", "only the mailer asks SES");
             } else if actions.iter().any(|action| action.starts_with("ssm:")) {
                 assert_eq!(actions, ["ssm:GetParameter"], "{binary}");
                 let (tag, arn) = tagged(resources[0]).unwrap();

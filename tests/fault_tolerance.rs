@@ -1,20 +1,35 @@
-//! DynamoDB frozen mid-flight (SIGSTOP on DynamoDB Local): requests must answer 503 problem
-//! JSON with Retry-After well within API Gateway's 29 s, and work again once it thaws.
-//! One test in its own binary, so no other test runs while the store is frozen.
+//! Faults, by freezing a local service (SIGSTOP) and thawing it (SIGCONT). DynamoDB frozen
+//! mid-flight: requests answer 503 problem JSON with Retry-After well within API Gateway's
+//! 29 s, and work again once it thaws, the stream poller included. SES frozen: requests do not
+//! notice (email goes through the outbox), and every email arrives after the thaw, once.
+//! In their own binary, one at a time, so no other test runs while a service is frozen.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use service_tests::{Api, unique_email};
+use reqwest::Method;
+use serde_json::{Value, json};
+use service_tests::{Api, mail_settled, unique_email, wait_for_mail};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 
-fn dynamodb_pid() -> String {
-    let file = std::env::var("DYNAMODB_PID_FILE").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../.devstack/run/dynamodb.pid").to_owned()
-    });
+/// One frozen service at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+fn pid_of(variable: &str, default: &str) -> String {
+    let file = std::env::var(variable)
+        .unwrap_or_else(|_| format!("{}/../.devstack/run/{default}", env!("CARGO_MANIFEST_DIR")));
     std::fs::read_to_string(&file)
         .unwrap_or_else(|e| panic!("{file}: {e} (run make test)"))
         .trim()
         .to_owned()
+}
+
+fn dynamodb_pid() -> String {
+    pid_of("DYNAMODB_PID_FILE", "dynamodb.pid")
+}
+
+fn ses_pid() -> String {
+    pid_of("SES_PID_FILE", "ses.pid")
 }
 
 fn signal(name: &str, pid: &str) {
@@ -43,6 +58,7 @@ impl Drop for Frozen {
 
 #[tokio::test]
 async fn a_frozen_store_gives_a_quick_503_and_recovery_follows_the_thaw() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let api = Api::default();
     let id = api.create_user(&unique_email("frozen"), "Frozen").await["id"]
         .as_str()
@@ -94,4 +110,65 @@ async fn a_frozen_store_gives_a_quick_503_and_recovery_follows_the_thaw() {
         "active",
         "the failed suspend changed nothing"
     );
+    // The stream poller lost DynamoDB Local too, and follows the stream again.
+    let after = unique_email("after-thaw");
+    api.create_user(&after, "After").await;
+    wait_for_mail(&after, 1).await;
+}
+
+#[tokio::test]
+async fn with_ses_frozen_requests_do_not_wait_and_every_email_arrives_once_after_the_thaw() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    mail_settled().await;
+    let api = Api::default();
+    let addresses: Vec<String> = (0..20)
+        .map(|n| unique_email(&format!("frozen-ses-{n}")))
+        .collect();
+    let order = json!({"items": [{"sku": "FROZEN", "quantity": 1, "unit_price": {"amount": "1.00", "currency": "EUR"}}]});
+
+    let slowest;
+    {
+        let _frozen = Frozen::new(ses_pid());
+        let mut took = Vec::new();
+        let mut ids = Vec::new();
+        for address in &addresses {
+            let started = Instant::now();
+            let user = api.create_user(address, "Frozen Mail").await;
+            took.push(started.elapsed());
+            ids.push(user["id"].as_str().unwrap().to_owned());
+        }
+        for id in &ids[..5] {
+            let started = Instant::now();
+            let reply = api
+                .send_json(Method::POST, &format!("/users/{id}/orders"), &order)
+                .await;
+            took.push(started.elapsed());
+            assert_eq!(reply.status, 201, "{}", reply.body);
+        }
+        slowest = took.into_iter().max().unwrap();
+    }
+    // Sending inside the request would have waited out the SES client's timeout (5 s) at least
+    // once; through the outbox none of the 25 requests touches SES.
+    assert!(
+        slowest < Duration::from_secs(5),
+        "a request waited for the frozen SES: {slowest:?}"
+    );
+    for (n, address) in addresses.iter().enumerate() {
+        let expected = if n < 5 { 2 } else { 1 };
+        wait_for_mail(address, expected).await;
+    }
+    mail_settled().await;
+    for (n, address) in addresses.iter().enumerate() {
+        let mails = wait_for_mail(address, 1).await;
+        let subjects: Vec<&str> = mails
+            .iter()
+            .map(|mail: &Value| mail["subject"].as_str().unwrap())
+            .collect();
+        let expected = if n < 5 { 2 } else { 1 };
+        assert_eq!(
+            subjects.len(),
+            expected,
+            "{address}: {subjects:?}, none twice"
+        );
+    }
 }

@@ -30,8 +30,9 @@ pub async fn get_item(
 }
 
 /// `TransactWriteItems` shaped like a registration: an item with a user's attributes and
-/// index keys (in index partitions no listing reads) and a claim, both conditional on not
-/// existing.
+/// index keys (in index partitions no listing reads), a claim, and an outbox item with a
+/// welcome email's size, all conditional on not existing. (`entity=bench`, so no mailer would
+/// take the outbox-shaped item for one.)
 pub async fn transact_write_items(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -62,9 +63,19 @@ pub async fn transact_write_items(
             ("pk", format!("BENCH-CLAIM#{email}")),
             ("sk", "CLAIM".to_owned()),
             ("entity", "bench".to_owned()),
-            ("user_id", id),
+            ("user_id", id.clone()),
         ]);
-        let writes = [user, claim].into_iter().map(|item| {
+        let outbox = item([
+            ("pk", format!("BENCH-OUTBOX#{id}")),
+            ("sk", "EMAIL".to_owned()),
+            ("entity", "bench".to_owned()),
+            ("id", id),
+            ("to", email),
+            ("subject", "Welcome aboard".to_owned()),
+            ("text", WELCOME_TEXT.to_owned()),
+            ("recorded_at", "2026-11-24T00:00:00.000000Z".to_owned()),
+        ]);
+        let writes = [user, claim, outbox].into_iter().map(|item| {
             let put = Put::builder()
                 .table_name(table)
                 .set_item(Some(item))
@@ -84,7 +95,13 @@ pub async fn transact_write_items(
     Ok(durations)
 }
 
-/// SES v2 `SendEmail` of a short text message, as the welcome email is sent.
+/// A welcome email's text, for the outbox item's size.
+const WELCOME_TEXT: &str = "Hello Ada Lovelace,\n\nYour account is ready and registered to floor@example.com.\n\n\
+To choose your password, ask for a password-reset email for this address\n\
+(POST /password-reset with {\"email\": \"floor@example.com\"}) and follow it.\n\n\
+If you did not sign up, you can ignore this message.\n\nWelcome, and thank you for joining us.\n";
+
+/// SES v2 `SendEmail` of a short text message, as the mailer sends the welcome email.
 pub async fn send_email(
     client: &aws_sdk_sesv2::Client,
     sender: &str,

@@ -201,24 +201,60 @@ async fn read(response: Response) -> Reply {
     }
 }
 
-/// Every email the local SES holds for `address`.
-pub async fn mailbox_for(address: &str) -> Vec<Value> {
+/// The emails the local SES holds, as JSON.
+async fn stored_emails() -> Vec<Value> {
     let store: Value = reqwest::get(format!("{}/store", ses_url()))
         .await
         .expect("the local SES is up")
         .json()
         .await
         .expect("the store is JSON");
-    store["emails"]
+    store["emails"].as_array().cloned().unwrap_or_default()
+}
+
+fn is_to(email: &Value, address: &str) -> bool {
+    email["destination"]["to"]
         .as_array()
+        .is_some_and(|to| to.iter().any(|to| to == address))
+}
+
+/// Waits until every email recorded before now has reached the local SES. Emails are sent
+/// after the request, by the mailer the stream poller invokes in the stream's order, so once
+/// a registration made now has its welcome email, every earlier email has been handled too.
+pub async fn mail_settled() {
+    let sentinel = unique_email("sentinel");
+    Api::anonymous().create_user(&sentinel, "Sentinel").await;
+    wait_for_mail(&sentinel, 1).await;
+}
+
+/// Every email to `address`, once at least `count` have arrived (panics after 30 s).
+pub async fn wait_for_mail(address: &str, count: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let mails: Vec<Value> = stored_emails()
+            .await
+            .into_iter()
+            .filter(|email| is_to(email, address))
+            .collect();
+        if mails.len() >= count {
+            return mails;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{count} email(s) to {address} did not arrive within 30 s (see .devstack/run/poller.log)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Every email the local SES holds for `address`, once every email recorded before the call
+/// has been sent.
+pub async fn mailbox_for(address: &str) -> Vec<Value> {
+    mail_settled().await;
+    stored_emails()
+        .await
         .into_iter()
-        .flatten()
-        .filter(|email| {
-            email["destination"]["to"]
-                .as_array()
-                .is_some_and(|to| to.iter().any(|to| to == address))
-        })
-        .cloned()
+        .filter(|email| is_to(email, address))
         .collect()
 }
 

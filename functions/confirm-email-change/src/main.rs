@@ -9,12 +9,7 @@ use infrastructure::{Aws, OsResetTokens, SystemClock};
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let use_case = ConfirmEmailChange::new(
-        aws.user_repository()?,
-        aws.email_sender()?,
-        OsResetTokens,
-        SystemClock,
-    );
+    let use_case = ConfirmEmailChange::new(aws.user_repository()?, OsResetTokens, SystemClock);
     http_api::serve(NoTokens, |request| {
         routes::users::email_confirm::confirm_email_change(&use_case, request)
     })

@@ -12,7 +12,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let use_case = ConfirmPasswordReset::new(
         aws.user_repository()?,
         aws.credential_repository()?,
-        aws.email_sender()?,
         Argon2Hasher::default(),
         OsResetTokens,
         SystemClock,

@@ -1,4 +1,4 @@
-//! `POST /users/{id}/orders`: places an order for an active user and sends a confirmation.
+//! `POST /users/{id}/orders`: places an order for an active user, its confirmation recorded with it.
 use application::orders::PlaceOrder;
 use http_api::idempotency::Idempotency;
 use http_api::routes;
@@ -11,7 +11,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let use_case = PlaceOrder::new(
         aws.user_repository()?,
         aws.order_repository()?,
-        aws.email_sender()?,
         SystemClock,
         UuidV7Ids,
     );

@@ -1,4 +1,4 @@
-//! `POST /password-reset`: emails a single-use reset token to an active user; always 202.
+//! `POST /password-reset`: records a single-use reset token and its email for an active user; always 202.
 use application::credentials::RequestPasswordReset;
 use http_api::auth::NoTokens;
 use http_api::routes;
@@ -11,7 +11,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let use_case = RequestPasswordReset::new(
         aws.user_repository()?,
         aws.credential_repository()?,
-        aws.email_sender()?,
         OsResetTokens,
         SystemClock,
     );

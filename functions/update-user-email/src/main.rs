@@ -8,12 +8,7 @@ use infrastructure::{Aws, OsResetTokens, SystemClock};
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let use_case = UpdateUserEmail::new(
-        aws.user_repository()?,
-        aws.email_sender()?,
-        OsResetTokens,
-        SystemClock,
-    );
+    let use_case = UpdateUserEmail::new(aws.user_repository()?, OsResetTokens, SystemClock);
     http_api::serve(aws.token_verifier()?, |request| {
         routes::users::email::update_user_email(&use_case, request)
     })

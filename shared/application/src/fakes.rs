@@ -5,9 +5,9 @@
 use crate::ports::{
     ApplyEmailChangeError, Clock, CredentialRepository, Cursor, EmailChangeRecord,
     EmailChangeRepository, EmailSendError, EmailSender, HashingError, IdGenerator, InsertUserError,
-    IssuedToken, OrderRepository, OutgoingEmail, Page, PageError, PageLimit, PasswordHasher,
-    RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens, TokenHash, UpdateUserError,
-    UserListQuery, UserRepository,
+    IssuedToken, OrderRepository, Outbox, OutgoingEmail, Page, PageError, PageLimit,
+    PasswordHasher, PendingEmail, RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens,
+    TokenHash, UpdateUserError, UserListQuery, UserRepository,
 };
 use domain::{Email, Order, OrderId, Password, PasswordHash, Timestamp, User, UserId, UserName};
 use std::collections::BTreeMap;
@@ -142,6 +142,7 @@ impl UsersState {
 pub struct InMemoryUsers {
     state: Arc<Mutex<UsersState>>,
     health: StoreHealth,
+    outbox: InMemoryOutbox,
 }
 
 impl InMemoryUsers {
@@ -176,6 +177,11 @@ impl InMemoryUsers {
         self.lock().users.get(&id).cloned()
     }
 
+    /// The emails recorded with this store's writes.
+    pub fn outbox(&self) -> &InMemoryOutbox {
+        &self.outbox
+    }
+
     pub fn count(&self) -> usize {
         self.lock().users.len()
     }
@@ -191,12 +197,13 @@ impl InMemoryUsers {
 }
 
 impl UserRepository for InMemoryUsers {
-    async fn insert(&self, user: &User) -> Result<(), InsertUserError> {
+    async fn insert(&self, user: &User, outbox: &[OutgoingEmail]) -> Result<(), InsertUserError> {
         self.check_available()?;
         let mut state = self.lock();
         if state.claims.contains_key(user.email().normalized()) {
             return Err(InsertUserError::EmailTaken);
         }
+        self.outbox.record(outbox);
         state
             .claims
             .insert(user.email().normalized().to_owned(), user.id());
@@ -219,9 +226,16 @@ impl UserRepository for InMemoryUsers {
             .cloned())
     }
 
-    async fn update(&self, current: &User, updated: User) -> Result<User, UpdateUserError> {
+    async fn update(
+        &self,
+        current: &User,
+        updated: User,
+        outbox: &[OutgoingEmail],
+    ) -> Result<User, UpdateUserError> {
         self.check_available()?;
-        self.lock().write(current, updated)
+        let stored = self.lock().write(current, updated)?;
+        self.outbox.record(outbox);
+        Ok(stored)
     }
 
     async fn list(&self, query: &UserListQuery) -> Result<Page<User>, PageError> {
@@ -249,9 +263,14 @@ impl UserRepository for InMemoryUsers {
 }
 
 impl EmailChangeRepository for InMemoryUsers {
-    async fn save_email_change(&self, record: &EmailChangeRecord) -> Result<(), RepositoryError> {
+    async fn save_email_change(
+        &self,
+        record: &EmailChangeRecord,
+        outbox: &[OutgoingEmail],
+    ) -> Result<(), RepositoryError> {
         self.check_available()?;
         let mut state = self.lock();
+        self.outbox.record(outbox);
         let hash = record.hash.as_str().to_owned();
         if let Some(earlier) = state
             .pending_email_change
@@ -276,6 +295,7 @@ impl EmailChangeRepository for InMemoryUsers {
         record: &EmailChangeRecord,
         current: &User,
         updated: User,
+        outbox: &[OutgoingEmail],
     ) -> Result<User, ApplyEmailChangeError> {
         self.check_available()?;
         let mut state = self.lock();
@@ -289,6 +309,7 @@ impl EmailChangeRepository for InMemoryUsers {
         })?;
         state.email_changes.remove(record.hash.as_str());
         state.pending_email_change.remove(&record.user_id);
+        self.outbox.record(outbox);
         Ok(stored)
     }
 }
@@ -297,12 +318,21 @@ impl EmailChangeRepository for InMemoryUsers {
 pub struct RecordingMailer {
     sent: Arc<Mutex<Vec<OutgoingEmail>>>,
     failing: bool,
+    /// Addresses containing this are refused, as SES refuses a message for good.
+    refusing: Option<String>,
 }
 
 impl RecordingMailer {
     pub fn failing() -> Self {
         Self {
             failing: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn refusing(part_of_address: &str) -> Self {
+        Self {
+            refusing: Some(part_of_address.to_owned()),
             ..Self::default()
         }
     }
@@ -318,9 +348,27 @@ impl RecordingMailer {
 }
 
 impl EmailSender for RecordingMailer {
+    async fn ready(&self) -> Result<(), EmailSendError> {
+        if self.failing {
+            return Err(EmailSendError::Unavailable(
+                "the fake mail service is down".into(),
+            ));
+        }
+        Ok(())
+    }
+
     async fn send(&self, email: &OutgoingEmail) -> Result<(), EmailSendError> {
         if self.failing {
-            return Err(EmailSendError("the fake mail service is down".into()));
+            return Err(EmailSendError::Unavailable(
+                "the fake mail service is down".into(),
+            ));
+        }
+        if let Some(refused) = &self.refusing
+            && email.to.as_str().contains(refused.as_str())
+        {
+            return Err(EmailSendError::Rejected(
+                "the fake mail service rejects this message".into(),
+            ));
         }
         self.sent.lock().unwrap().push(email.clone());
         Ok(())
@@ -367,6 +415,7 @@ impl IdGenerator for SequentialIds {
 pub struct InMemoryOrders {
     orders: Arc<Mutex<BTreeMap<(UserId, OrderId), Order>>>,
     health: StoreHealth,
+    outbox: InMemoryOutbox,
 }
 
 impl InMemoryOrders {
@@ -380,15 +429,21 @@ impl InMemoryOrders {
     pub fn all(&self) -> Vec<Order> {
         self.orders.lock().unwrap().values().cloned().collect()
     }
+
+    /// The emails recorded with this store's writes.
+    pub fn outbox(&self) -> &InMemoryOutbox {
+        &self.outbox
+    }
 }
 
 impl OrderRepository for InMemoryOrders {
-    async fn insert(&self, order: &Order) -> Result<(), RepositoryError> {
+    async fn insert(&self, order: &Order, outbox: &[OutgoingEmail]) -> Result<(), RepositoryError> {
         self.health.check()?;
         self.orders
             .lock()
             .unwrap()
             .insert((order.user_id(), order.id()), order.clone());
+        self.outbox.record(outbox);
         Ok(())
     }
 
@@ -457,6 +512,7 @@ pub struct InMemoryCredentials {
     health: StoreHealth,
     /// The users whose addresses a redeemed token verifies, when the test has any.
     users: Option<InMemoryUsers>,
+    outbox: InMemoryOutbox,
 }
 
 impl InMemoryCredentials {
@@ -464,8 +520,14 @@ impl InMemoryCredentials {
     pub fn beside(users: &InMemoryUsers) -> Self {
         Self {
             users: Some(users.clone()),
+            outbox: users.outbox.clone(),
             ..Self::default()
         }
+    }
+
+    /// The emails recorded with this store's writes (the users' outbox, when `beside` them).
+    pub fn outbox(&self) -> &InMemoryOutbox {
+        &self.outbox
     }
 
     pub fn with_health(health: StoreHealth) -> Self {
@@ -505,6 +567,7 @@ impl CredentialRepository for InMemoryCredentials {
         &self,
         record: &ResetTokenRecord,
         now: Timestamp,
+        outbox: &[OutgoingEmail],
     ) -> Result<crate::ports::ResetTokenIssued, RepositoryError> {
         self.health.check()?;
         let mut state = self.state.lock().unwrap();
@@ -521,6 +584,7 @@ impl CredentialRepository for InMemoryCredentials {
         let hash = record.hash.as_str().to_owned();
         state.tokens.insert(hash.clone(), record.clone());
         state.latest_reset.insert(record.user_id, (hash, now));
+        self.outbox.record(outbox);
         Ok(crate::ports::ResetTokenIssued::Issued)
     }
 
@@ -543,6 +607,7 @@ impl CredentialRepository for InMemoryCredentials {
         record: &ResetTokenRecord,
         password: &PasswordHash,
         now: Timestamp,
+        outbox: &[OutgoingEmail],
     ) -> Result<(), RedeemTokenError> {
         // Yield first, so racing redemptions interleave between their reads and this write.
         yield_once().await;
@@ -569,6 +634,7 @@ impl CredentialRepository for InMemoryCredentials {
             *user = verified.stored_at(user.version().next());
         }
         state.passwords.insert(record.user_id, password.clone());
+        self.outbox.record(outbox);
         Ok(())
     }
 
@@ -815,11 +881,80 @@ pub type InMemoryLogin = crate::credentials::Login<
 pub type InMemoryConfirmReset = crate::credentials::ConfirmPasswordReset<
     InMemoryUsers,
     InMemoryCredentials,
-    RecordingMailer,
     FakeHasher,
     FakeTokens,
     FixedClock,
 >;
+
+/// The outbox of the in-memory stores: the emails recorded with their writes, as pending
+/// items the mailer can send and forget.
+#[derive(Clone, Default)]
+pub struct InMemoryOutbox {
+    pending: Arc<Mutex<Vec<PendingEmail>>>,
+    /// How many `forget`s to fail, as a crash between sending and forgetting would.
+    failing_forgets: Arc<AtomicUsize>,
+}
+
+static NEXT_OUTBOX_ID: AtomicUsize = AtomicUsize::new(1);
+
+impl InMemoryOutbox {
+    /// Records `emails` as pending; called inside a store's write, so atomic with it.
+    fn record(&self, emails: &[OutgoingEmail]) {
+        let mut pending = self.pending.lock().unwrap();
+        for email in emails {
+            let id = format!("outbox-{}", NEXT_OUTBOX_ID.fetch_add(1, Ordering::Relaxed));
+            pending.push(PendingEmail {
+                id,
+                email: email.clone(),
+                recorded_at: Timestamp::now(),
+            });
+        }
+    }
+
+    /// The pending items, oldest first.
+    pub fn pending(&self) -> Vec<PendingEmail> {
+        self.pending.lock().unwrap().clone()
+    }
+
+    /// The pending messages, oldest first.
+    pub fn emails(&self) -> Vec<OutgoingEmail> {
+        self.pending().into_iter().map(|item| item.email).collect()
+    }
+
+    /// The pending messages, oldest first, forgotten.
+    pub fn take(&self) -> Vec<OutgoingEmail> {
+        let taken = std::mem::take(&mut *self.pending.lock().unwrap());
+        taken.into_iter().map(|item| item.email).collect()
+    }
+
+    /// Makes the next `n` forgets fail.
+    pub fn fail_next_forgets(&self, n: usize) {
+        self.failing_forgets.store(n, Ordering::Relaxed);
+    }
+}
+
+impl Outbox for InMemoryOutbox {
+    async fn is_pending(&self, id: &str) -> Result<bool, RepositoryError> {
+        Ok(self
+            .pending
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|item| item.id == id))
+    }
+
+    async fn forget(&self, id: &str) -> Result<(), RepositoryError> {
+        let failing = self.failing_forgets.load(Ordering::Relaxed);
+        if failing > 0 {
+            self.failing_forgets.store(failing - 1, Ordering::Relaxed);
+            return Err(RepositoryError::Unavailable(
+                "the fake outbox is down".into(),
+            ));
+        }
+        self.pending.lock().unwrap().retain(|item| item.id != id);
+        Ok(())
+    }
+}
 
 /// One audit line as recorded: its fields by name.
 pub type AuditLine = BTreeMap<String, String>;

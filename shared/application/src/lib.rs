@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod credentials;
+pub mod delivery;
 pub mod identity;
 pub mod messages;
 pub mod orders;

@@ -1,7 +1,7 @@
 use crate::DynamoSessionRepository;
 use crate::tokens::{JwtIssuer, JwtVerifier, KeyError, TokenAudience};
 use crate::{
-    DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository,
+    DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository, DynamoOutbox,
     DynamoUserRepository, SesEmailSender, table,
 };
 use application::ports::BoxError;
@@ -187,6 +187,11 @@ impl Aws {
             .parameter
             .and_then(|parameter| parameter.value)
             .ok_or_else(|| SettingsError::SigningKeyParameter("the parameter has no value".into()))
+    }
+
+    /// The outbox items, as the mailer sees them.
+    pub fn outbox(&self) -> Result<DynamoOutbox, SettingsError> {
+        Ok(DynamoOutbox::new(self.dynamodb(), required(TABLE_NAME)?))
     }
 
     /// Email through SES from the address in `SENDER_EMAIL`.

@@ -4,6 +4,7 @@
 pub mod aws_errors;
 pub mod config;
 pub mod dynamodb;
+pub mod mailer;
 pub mod passwords;
 pub mod ses;
 pub mod system;
@@ -11,8 +12,8 @@ pub mod tokens;
 
 pub use config::{Aws, SENDER_EMAIL, SettingsError, TABLE_NAME};
 pub use dynamodb::{
-    DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository,
-    DynamoSessionRepository, DynamoUserRepository, table,
+    DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository, DynamoOutbox,
+    DynamoSessionRepository, DynamoUserRepository, OUTBOX_ENTITY, OutboxItem, table,
 };
 pub use passwords::{Argon2Hasher, OsResetTokens};
 pub use ses::SesEmailSender;

@@ -1,5 +1,5 @@
 use crate::aws_errors::AwsFailure;
-use application::ports::{EmailSendError, EmailSender, OutgoingEmail};
+use application::ports::{BoxError, EmailSendError, EmailSender, OutgoingEmail};
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use domain::Email;
@@ -22,7 +22,7 @@ impl SesEmailSender {
                 .data(data)
                 .charset("UTF-8")
                 .build()
-                .map_err(|error| EmailSendError(error.into()))
+                .map_err(|error| EmailSendError::Rejected(error.into()))
         };
         let message = Message::builder()
             .subject(utf8(&email.subject)?)
@@ -32,7 +32,29 @@ impl SesEmailSender {
     }
 }
 
+/// How long the readiness check waits: a service that cannot answer this sends nothing now.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl EmailSender for SesEmailSender {
+    async fn ready(&self) -> Result<(), EmailSendError> {
+        let unavailable = |error: BoxError| EmailSendError::Unavailable(error);
+        match tokio::time::timeout(READY_TIMEOUT, self.client.get_account().send()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => {
+                // Any answer but "later" (throttled, unreachable, timed out) shows the service
+                // is there: a refusal of this call (no permission, no account details) is no
+                // reason to hold the mail back.
+                let failure = AwsFailure::from_sdk("SES GetAccount", &error);
+                if failure.transient {
+                    Err(unavailable(failure.into()))
+                } else {
+                    Ok(())
+                }
+            }
+            Err(_elapsed) => Err(unavailable("SES GetAccount: timed out".into())),
+        }
+    }
+
     async fn send(&self, email: &OutgoingEmail) -> Result<(), EmailSendError> {
         self.client
             .send_email()
@@ -46,7 +68,12 @@ impl EmailSender for SesEmailSender {
             .send()
             .await
             .map_err(|error| {
-                EmailSendError(AwsFailure::from_sdk("SES SendEmail", &error).into())
+                let failure = AwsFailure::from_sdk("SES SendEmail", &error);
+                if failure.transient {
+                    EmailSendError::Unavailable(failure.into())
+                } else {
+                    EmailSendError::Rejected(failure.into())
+                }
             })?;
         Ok(())
     }

@@ -30,7 +30,7 @@ fn record(user: &User) -> (String, ResetTokenRecord) {
 async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
     let user_id = ada.id();
     let (token, saved) = record(&ada);
     credentials.save_reset_token(&saved).await.unwrap();
@@ -53,7 +53,7 @@ async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
         .unwrap();
     let now = Timestamp::now();
     credentials
-        .redeem_reset_token(&found, &hash, now)
+        .redeem_reset_token(&found, &hash, now, &[])
         .await
         .unwrap();
     let verified = users.find(user_id).await.unwrap().unwrap();
@@ -72,7 +72,7 @@ async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
     let other =
         PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA");
     let again = credentials
-        .redeem_reset_token(&found, &other, Timestamp::now())
+        .redeem_reset_token(&found, &other, Timestamp::now(), &[])
         .await;
     assert!(matches!(again, Err(RedeemTokenError::TokenGone)));
     assert_eq!(
@@ -86,7 +86,7 @@ async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
 async fn of_racing_redemptions_of_one_token_exactly_one_wins() {
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
     let user_id = ada.id();
     let (_, saved) = record(&ada);
     credentials.save_reset_token(&saved).await.unwrap();
@@ -97,7 +97,7 @@ async fn of_racing_redemptions_of_one_token_exactly_one_wins() {
     let results = futures::future::join_all(
         hashes
             .iter()
-            .map(|hash| credentials.redeem_reset_token(&saved, hash, Timestamp::now())),
+            .map(|hash| credentials.redeem_reset_token(&saved, hash, Timestamp::now(), &[])),
     )
     .await;
     let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
@@ -112,7 +112,7 @@ async fn of_racing_redemptions_of_one_token_exactly_one_wins() {
 async fn a_user_is_found_by_any_case_of_its_address_until_deleted() {
     let (_, users) = fresh_credential_repositories().await;
     let ada = user("Ada@Example.com");
-    users.insert(&ada).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
     let by_email = |raw: &str| Email::parse(raw).unwrap();
 
     assert_eq!(
@@ -132,7 +132,7 @@ async fn a_user_is_found_by_any_case_of_its_address_until_deleted() {
 
     let mut deleted = ada.clone();
     deleted.delete().unwrap();
-    users.update(&ada, deleted).await.unwrap();
+    users.update(&ada, deleted, &[]).await.unwrap();
     assert_eq!(
         users
             .find_by_email(&by_email("ada@example.com"))
@@ -174,18 +174,21 @@ async fn a_new_reset_token_replaces_the_earlier_one_at_most_once_a_minute() {
     use application::ports::ResetTokenIssued;
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
     let now = Timestamp::now();
     let (_, first) = record(&ada);
     assert_eq!(
-        credentials.replace_reset_token(&first, now).await.unwrap(),
+        credentials
+            .replace_reset_token(&first, now, &[])
+            .await
+            .unwrap(),
         ResetTokenIssued::Issued
     );
     let (_, soon) = record(&ada);
     let within = now.plus_seconds(59).unwrap();
     assert_eq!(
         credentials
-            .replace_reset_token(&soon, within)
+            .replace_reset_token(&soon, within, &[])
             .await
             .unwrap(),
         ResetTokenIssued::TooSoon
@@ -199,7 +202,7 @@ async fn a_new_reset_token_replaces_the_earlier_one_at_most_once_a_minute() {
     let later = now.plus_seconds(60).unwrap();
     assert_eq!(
         credentials
-            .replace_reset_token(&second, later)
+            .replace_reset_token(&second, later, &[])
             .await
             .unwrap(),
         ResetTokenIssued::Issued
@@ -221,15 +224,15 @@ async fn a_new_reset_token_replaces_the_earlier_one_at_most_once_a_minute() {
 async fn the_token_of_a_suspended_user_redeems_nothing() {
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
     let mut suspended = ada.clone();
     suspended.suspend().unwrap();
-    users.update(&ada, suspended).await.unwrap();
+    users.update(&ada, suspended, &[]).await.unwrap();
     let (_, saved) = record(&ada);
     credentials.save_reset_token(&saved).await.unwrap();
     let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
     let result = credentials
-        .redeem_reset_token(&saved, &hash, Timestamp::now())
+        .redeem_reset_token(&saved, &hash, Timestamp::now(), &[])
         .await;
     assert!(matches!(result, Err(RedeemTokenError::TokenGone)));
     assert_eq!(credentials.password_hash(ada.id()).await.unwrap(), None);

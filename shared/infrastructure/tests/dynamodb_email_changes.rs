@@ -23,7 +23,7 @@ fn record(user: &User, to: &str) -> EmailChangeRecord {
 
 async fn registered(users: &DynamoUserRepository, email: &str) -> User {
     let user = user(email);
-    users.insert(&user).await.unwrap();
+    users.insert(&user, &[]).await.unwrap();
     user
 }
 
@@ -38,7 +38,7 @@ async fn a_change_is_applied_once_moving_the_claim_and_using_the_token_up() {
     let (_, users) = fresh_credential_repositories().await;
     let ada = registered(&users, "ada@example.com").await;
     let pending = record(&ada, "ada@lovelace.org");
-    users.save_email_change(&pending).await.unwrap();
+    users.save_email_change(&pending, &[]).await.unwrap();
 
     let found = users
         .find_email_change(&pending.hash)
@@ -56,7 +56,7 @@ async fn a_change_is_applied_once_moving_the_claim_and_using_the_token_up() {
     );
 
     let moved = users
-        .apply_email_change(&found, &ada, proved(&ada, &found.new_email))
+        .apply_email_change(&found, &ada, proved(&ada, &found.new_email), &[])
         .await
         .unwrap();
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(moved.clone()));
@@ -77,7 +77,7 @@ async fn a_change_is_applied_once_moving_the_claim_and_using_the_token_up() {
     assert_eq!(users.find_email_change(&pending.hash).await.unwrap(), None);
 
     let again = users
-        .apply_email_change(&found, &moved, proved(&moved, &found.new_email))
+        .apply_email_change(&found, &moved, proved(&moved, &found.new_email), &[])
         .await;
     assert!(matches!(again, Err(ApplyEmailChangeError::TokenGone)));
 }
@@ -88,11 +88,11 @@ async fn a_later_request_voids_the_earlier_token() {
     let ada = registered(&users, "ada@example.com").await;
     let first = record(&ada, "ada@lovelace.org");
     let second = record(&ada, "ada@analytical.engine");
-    users.save_email_change(&first).await.unwrap();
-    users.save_email_change(&second).await.unwrap();
+    users.save_email_change(&first, &[]).await.unwrap();
+    users.save_email_change(&second, &[]).await.unwrap();
     assert_eq!(users.find_email_change(&first.hash).await.unwrap(), None);
     let applied = users
-        .apply_email_change(&first, &ada, proved(&ada, &first.new_email))
+        .apply_email_change(&first, &ada, proved(&ada, &first.new_email), &[])
         .await;
     assert!(matches!(applied, Err(ApplyEmailChangeError::TokenGone)));
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(ada));
@@ -103,11 +103,11 @@ async fn an_address_taken_meanwhile_or_a_stale_user_changes_nothing() {
     let (_, users) = fresh_credential_repositories().await;
     let ada = registered(&users, "ada@example.com").await;
     let pending = record(&ada, "ada@lovelace.org");
-    users.save_email_change(&pending).await.unwrap();
+    users.save_email_change(&pending, &[]).await.unwrap();
     let taker = registered(&users, "ADA@lovelace.org").await;
 
     let taken = users
-        .apply_email_change(&pending, &ada, proved(&ada, &pending.new_email))
+        .apply_email_change(&pending, &ada, proved(&ada, &pending.new_email), &[])
         .await;
     assert!(matches!(taken, Err(ApplyEmailChangeError::EmailTaken)));
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(ada.clone()));
@@ -122,10 +122,10 @@ async fn an_address_taken_meanwhile_or_a_stale_user_changes_nothing() {
 
     let mut deleted = taker.clone();
     deleted.delete().unwrap();
-    users.update(&taker, deleted).await.unwrap();
+    users.update(&taker, deleted, &[]).await.unwrap();
     let stale = ada.clone().stored_at(ada.version().next());
     let conflict = users
-        .apply_email_change(&pending, &stale, proved(&stale, &pending.new_email))
+        .apply_email_change(&pending, &stale, proved(&stale, &pending.new_email), &[])
         .await;
     assert!(matches!(
         conflict,
@@ -133,7 +133,7 @@ async fn an_address_taken_meanwhile_or_a_stale_user_changes_nothing() {
     ));
     assert!(
         users
-            .apply_email_change(&pending, &ada, proved(&ada, &pending.new_email))
+            .apply_email_change(&pending, &ada, proved(&ada, &pending.new_email), &[])
             .await
             .is_ok(),
         "the address freed, the current version: the change goes through"
@@ -152,16 +152,16 @@ async fn a_reset_token_sent_to_the_old_address_redeems_nothing_after_a_change() 
     };
     credentials.save_reset_token(&reset).await.unwrap();
     let pending = record(&ada, "ada@lovelace.org");
-    users.save_email_change(&pending).await.unwrap();
+    users.save_email_change(&pending, &[]).await.unwrap();
     users
-        .apply_email_change(&pending, &ada, proved(&ada, &pending.new_email))
+        .apply_email_change(&pending, &ada, proved(&ada, &pending.new_email), &[])
         .await
         .unwrap();
 
     let hash =
         PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA");
     let redeemed = credentials
-        .redeem_reset_token(&reset, &hash, Timestamp::now())
+        .redeem_reset_token(&reset, &hash, Timestamp::now(), &[])
         .await;
     assert!(matches!(redeemed, Err(RedeemTokenError::TokenGone)));
     assert_eq!(credentials.password_hash(ada.id()).await.unwrap(), None);

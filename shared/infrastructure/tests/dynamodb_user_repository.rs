@@ -21,7 +21,7 @@ async fn an_inserted_user_reads_back_field_for_field() {
     let users = fresh_repository().await;
     let mut ada = user("Ada@Example.com");
     ada.record_login(domain::Timestamp::now()).unwrap();
-    users.insert(&ada).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
     assert_eq!(stored(&users, ada.id()).await, ada);
     assert_eq!(users.find(UserId::generate()).await.unwrap(), None);
 }
@@ -29,10 +29,10 @@ async fn an_inserted_user_reads_back_field_for_field() {
 #[tokio::test]
 async fn a_second_user_with_the_same_address_in_another_case_is_refused_and_not_stored() {
     let users = fresh_repository().await;
-    users.insert(&user("ada@example.com")).await.unwrap();
+    users.insert(&user("ada@example.com"), &[]).await.unwrap();
     let twin = user("ADA@example.COM");
     assert!(matches!(
-        users.insert(&twin).await,
+        users.insert(&twin, &[]).await,
         Err(InsertUserError::EmailTaken)
     ));
     assert_eq!(users.find(twin.id()).await.unwrap(), None);
@@ -42,7 +42,12 @@ async fn a_second_user_with_the_same_address_in_another_case_is_refused_and_not_
 async fn racing_registrations_of_one_address_let_exactly_one_win() {
     let users = fresh_repository().await;
     let contenders: Vec<User> = (0..8).map(|_| user("race@example.com")).collect();
-    let results = join_all(contenders.iter().map(|contender| users.insert(contender))).await;
+    let results = join_all(
+        contenders
+            .iter()
+            .map(|contender| users.insert(contender, &[])),
+    )
+    .await;
     let winners = results.iter().filter(|result| result.is_ok()).count();
     let taken = results
         .iter()
@@ -55,17 +60,17 @@ async fn racing_registrations_of_one_address_let_exactly_one_win() {
 async fn an_update_from_a_stale_read_is_a_version_conflict_and_changes_nothing() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
 
     let mut suspended = ada.clone();
     suspended.suspend().unwrap();
-    let first = users.update(&ada, suspended).await.unwrap();
+    let first = users.update(&ada, suspended, &[]).await.unwrap();
     assert_eq!(first.version(), Version::new(2));
 
     let mut stale = ada.clone();
     stale.record_login(domain::Timestamp::now()).unwrap();
     assert!(matches!(
-        users.update(&ada, stale).await,
+        users.update(&ada, stale, &[]).await,
         Err(UpdateUserError::VersionConflict)
     ));
     assert_eq!(stored(&users, ada.id()).await, first);
@@ -75,13 +80,13 @@ async fn an_update_from_a_stale_read_is_a_version_conflict_and_changes_nothing()
 async fn racing_updates_from_one_read_let_exactly_one_win() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
     let attempts = (0..6).map(|n| {
         let mut changed = ada.clone();
         changed
             .change_email(Email::parse(&format!("ada{n}@example.com")).unwrap())
             .unwrap();
-        users.update(&ada, changed)
+        users.update(&ada, changed, &[])
     });
     let results = join_all(attempts).await;
     assert_eq!(results.iter().filter(|result| result.is_ok()).count(), 1);
@@ -93,19 +98,19 @@ async fn racing_updates_from_one_read_let_exactly_one_win() {
 async fn an_email_change_moves_the_claim() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
     let mut moved = ada.clone();
     moved
         .change_email(Email::parse("ada@lovelace.org").unwrap())
         .unwrap();
-    users.update(&ada, moved).await.unwrap();
+    users.update(&ada, moved, &[]).await.unwrap();
 
     assert!(
-        users.insert(&user("ADA@example.com")).await.is_ok(),
+        users.insert(&user("ADA@example.com"), &[]).await.is_ok(),
         "the old address is free"
     );
     assert!(matches!(
-        users.insert(&user("ada@Lovelace.org")).await,
+        users.insert(&user("ada@Lovelace.org"), &[]).await,
         Err(InsertUserError::EmailTaken)
     ));
 }
@@ -114,20 +119,20 @@ async fn an_email_change_moves_the_claim() {
 async fn an_email_change_to_a_taken_address_is_refused_and_changes_nothing() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada).await.unwrap();
-    users.insert(&user("grace@example.com")).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&user("grace@example.com"), &[]).await.unwrap();
     let mut grabbing = ada.clone();
     grabbing
         .change_email(Email::parse("Grace@example.com").unwrap())
         .unwrap();
 
     assert!(matches!(
-        users.update(&ada, grabbing).await,
+        users.update(&ada, grabbing, &[]).await,
         Err(UpdateUserError::EmailTaken)
     ));
     assert_eq!(stored(&users, ada.id()).await, ada);
     assert!(matches!(
-        users.insert(&user("ada@example.com")).await,
+        users.insert(&user("ada@example.com"), &[]).await,
         Err(InsertUserError::EmailTaken)
     ));
 }
@@ -136,27 +141,27 @@ async fn an_email_change_to_a_taken_address_is_refused_and_changes_nothing() {
 async fn a_case_only_change_keeps_the_claim_and_the_new_spelling() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
     let mut recased = ada.clone();
     recased
         .change_email(Email::parse("Ada@Example.com").unwrap())
         .unwrap();
-    let stored_user = users.update(&ada, recased).await.unwrap();
+    let stored_user = users.update(&ada, recased, &[]).await.unwrap();
     assert_eq!(stored_user.email().as_str(), "Ada@Example.com");
-    assert!(users.insert(&user("ada@example.com")).await.is_err());
+    assert!(users.insert(&user("ada@example.com"), &[]).await.is_err());
 }
 
 #[tokio::test]
 async fn a_soft_deleted_user_stays_and_releases_its_address() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada).await.unwrap();
+    users.insert(&ada, &[]).await.unwrap();
     let mut deleted = ada.clone();
     deleted.delete().unwrap();
-    users.update(&ada, deleted).await.unwrap();
+    users.update(&ada, deleted, &[]).await.unwrap();
 
     assert_eq!(stored(&users, ada.id()).await.status(), UserStatus::Deleted);
-    assert!(users.insert(&user("ada@example.com")).await.is_ok());
+    assert!(users.insert(&user("ada@example.com"), &[]).await.is_ok());
 }
 
 fn query(status: StatusFilter, limit: &str, cursor: Option<Cursor>) -> UserListQuery {
@@ -190,18 +195,18 @@ async fn paging_returns_every_matching_user_once_newest_first() {
     let mut deleted = Vec::new();
     for n in 0..23 {
         let fresh = user(&format!("user{n}@example.com"));
-        users.insert(&fresh).await.unwrap();
+        users.insert(&fresh, &[]).await.unwrap();
         let mut changed = fresh.clone();
         match n % 4 {
             1 => {
                 changed.suspend().unwrap();
-                users.update(&fresh, changed).await.unwrap();
+                users.update(&fresh, changed, &[]).await.unwrap();
                 suspended.push(fresh.id());
                 live.push(fresh.id());
             }
             2 => {
                 changed.delete().unwrap();
-                users.update(&fresh, changed).await.unwrap();
+                users.update(&fresh, changed, &[]).await.unwrap();
                 deleted.push(fresh.id());
             }
             _ => live.push(fresh.id()),
@@ -236,7 +241,7 @@ async fn a_cursor_only_works_for_the_listing_that_issued_it() {
     let users = fresh_repository().await;
     for n in 0..3 {
         users
-            .insert(&user(&format!("u{n}@example.com")))
+            .insert(&user(&format!("u{n}@example.com")), &[])
             .await
             .unwrap();
     }

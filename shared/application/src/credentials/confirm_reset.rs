@@ -1,8 +1,8 @@
 use crate::audit::{self, Outcome};
 use crate::messages;
 use crate::ports::{
-    Clock, CredentialRepository, EmailSender, HashingError, PasswordHasher, RedeemTokenError,
-    RepositoryError, ResetTokenRecord, ResetTokens, UserRepository,
+    Clock, CredentialRepository, HashingError, PasswordHasher, RedeemTokenError, RepositoryError,
+    ResetTokenRecord, ResetTokens, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::Password;
@@ -27,22 +27,21 @@ pub enum ConfirmPasswordResetError {
     Repository(#[from] RepositoryError),
 }
 
-/// Redeems a reset token, exactly once, for a new password, and tells the owner.
-pub struct ConfirmPasswordReset<U, K, M, H, T, C> {
+/// Redeems a reset token, exactly once, for a new password, and tells the owner (the notice
+/// recorded with the password).
+pub struct ConfirmPasswordReset<U, K, H, T, C> {
     users: U,
     credentials: K,
-    mailer: M,
     hasher: H,
     tokens: T,
     clock: C,
 }
 
-impl<U, K, M, H, T, C> ConfirmPasswordReset<U, K, M, H, T, C> {
-    pub fn new(users: U, credentials: K, mailer: M, hasher: H, tokens: T, clock: C) -> Self {
+impl<U, K, H, T, C> ConfirmPasswordReset<U, K, H, T, C> {
+    pub fn new(users: U, credentials: K, hasher: H, tokens: T, clock: C) -> Self {
         Self {
             users,
             credentials,
-            mailer,
             hasher,
             tokens,
             clock,
@@ -50,11 +49,10 @@ impl<U, K, M, H, T, C> ConfirmPasswordReset<U, K, M, H, T, C> {
     }
 }
 
-impl<U, K, M, H, T, C> UseCase<NewPasswordRequest> for ConfirmPasswordReset<U, K, M, H, T, C>
+impl<U, K, H, T, C> UseCase<NewPasswordRequest> for ConfirmPasswordReset<U, K, H, T, C>
 where
     U: UserRepository,
     K: CredentialRepository,
-    M: EmailSender,
     H: PasswordHasher,
     T: ResetTokens,
     C: Clock,
@@ -80,11 +78,10 @@ where
     }
 }
 
-impl<U, K, M, H, T, C> ConfirmPasswordReset<U, K, M, H, T, C>
+impl<U, K, H, T, C> ConfirmPasswordReset<U, K, H, T, C>
 where
     U: UserRepository,
     K: CredentialRepository,
-    M: EmailSender,
     H: PasswordHasher,
     C: Clock,
 {
@@ -98,42 +95,24 @@ where
         if record.expires_at <= now {
             return Err(ConfirmPasswordResetError::InvalidToken);
         }
+        // Read for the notice recorded with the new password; the write checks again that the
+        // user is active and still has the address the token went to.
+        let user = self
+            .users
+            .find(record.user_id)
+            .await?
+            .filter(|user| user.can_login() && *user.email() == record.sent_to)
+            .ok_or(ConfirmPasswordResetError::InvalidToken)?;
         let password_hash = self.hasher.hash(&request.new_password)?;
+        let notice = messages::password_changed(&user);
         match self
             .credentials
-            .redeem_reset_token(&record, &password_hash, now)
+            .redeem_reset_token(&record, &password_hash, now, &[notice])
             .await
         {
-            Ok(()) => {}
-            Err(RedeemTokenError::TokenGone) => {
-                return Err(ConfirmPasswordResetError::InvalidToken);
-            }
-            Err(RedeemTokenError::Repository(error)) => return Err(error.into()),
-        }
-        self.tell_the_owner(record.user_id).await;
-        Ok(())
-    }
-}
-
-impl<U, K, M, H, T, C> ConfirmPasswordReset<U, K, M, H, T, C>
-where
-    U: UserRepository,
-    M: EmailSender,
-{
-    /// "Your password was changed", to the address the user has now. The password is set
-    /// already: a failure here is logged, and must not turn the answer into an error.
-    async fn tell_the_owner(&self, user_id: domain::UserId) {
-        let sent = match self.users.find(user_id).await {
-            Ok(Some(user)) => self
-                .mailer
-                .send(&messages::password_changed(&user))
-                .await
-                .map_err(|error| crate::error_chain(&error)),
-            Ok(None) => Ok(()),
-            Err(error) => Err(crate::error_chain(&error)),
-        };
-        if let Err(error) = sent {
-            tracing::warn!(user_id = %user_id, error = %error, "password-change notice not sent");
+            Ok(()) => Ok(()),
+            Err(RedeemTokenError::TokenGone) => Err(ConfirmPasswordResetError::InvalidToken),
+            Err(RedeemTokenError::Repository(error)) => Err(error.into()),
         }
     }
 }
@@ -143,29 +122,29 @@ mod tests {
     use super::*;
     use crate::fakes::admin_caller;
     use crate::fakes::{
-        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, RecordingMailer,
-        user_with_email,
+        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
     };
     use crate::ports::ResetTokenRecord;
-    use domain::{Email, Timestamp, UserId};
+    use domain::{Timestamp, User};
 
     type Confirm = crate::fakes::InMemoryConfirmReset;
 
-    fn confirm(credentials: &InMemoryCredentials, clock: FixedClock) -> Confirm {
+    /// Ada, and credentials beside the users.
+    fn world() -> (InMemoryUsers, User, InMemoryCredentials) {
         let users = InMemoryUsers::default();
-        confirm_with(&users, credentials, &RecordingMailer::default(), clock)
+        let ada = users.add(user_with_email("ada@example.com"));
+        let credentials = InMemoryCredentials::beside(&users);
+        (users, ada, credentials)
     }
 
-    fn confirm_with(
+    fn confirm(
         users: &InMemoryUsers,
         credentials: &InMemoryCredentials,
-        mailer: &RecordingMailer,
         clock: FixedClock,
     ) -> Confirm {
         ConfirmPasswordReset::new(
             users.clone(),
             credentials.clone(),
-            mailer.clone(),
             FakeHasher::default(),
             FakeTokens,
             clock,
@@ -174,15 +153,14 @@ mod tests {
 
     async fn stored_token(
         credentials: &InMemoryCredentials,
-        user_id: UserId,
+        user: &User,
         expires_at: Timestamp,
     ) -> String {
         let issued = FakeTokens.issue().unwrap();
         let record = ResetTokenRecord {
             hash: issued.hash,
-            user_id,
-            // Every user of these tests is "ada@example.com".
-            sent_to: Email::parse("ada@example.com").unwrap(),
+            user_id: user.id(),
+            sent_to: user.email().clone(),
             expires_at,
         };
         credentials.save_reset_token(&record).await.unwrap();
@@ -202,20 +180,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_valid_token_sets_the_password_once_verifies_the_address_and_ends_sessions() {
-        let users = InMemoryUsers::default();
-        let ada = users.add(user_with_email("ada@example.com"));
-        let credentials = InMemoryCredentials::beside(&users);
+        let (users, ada, credentials) = world();
         let user_id = ada.id();
-        let token = stored_token(&credentials, user_id, later(3600)).await;
-        let mailer = RecordingMailer::default();
-        let confirm = confirm_with(&users, &credentials, &mailer, FixedClock::default());
+        let token = stored_token(&credentials, &ada, later(3600)).await;
+        let confirm = confirm(&users, &credentials, FixedClock::default());
 
         confirm
             .execute(&admin_caller(), request(&token, "correct horse battery"))
             .await
             .unwrap();
-        let notices = mailer.sent();
-        assert_eq!(notices.len(), 1, "the owner is told");
+        let notices = users.outbox().emails();
+        assert_eq!(notices.len(), 1, "the owner is told, with the password set");
         assert_eq!(notices[0].to, *ada.email());
         assert_eq!(notices[0].subject, "Your password was changed");
         assert!(!notices[0].text.contains(&token) && !notices[0].text.contains("horse"));
@@ -240,29 +215,39 @@ mod tests {
             FakeHasher::default().verify("correct horse battery", &hash),
             "the reuse changed nothing"
         );
+        assert_eq!(users.outbox().emails().len(), 1, "and told nobody");
     }
 
     #[tokio::test]
     async fn an_expired_token_is_refused_even_while_still_stored() {
-        let credentials = InMemoryCredentials::default();
-        let user_id = UserId::generate();
-        let token = stored_token(&credentials, user_id, later(3600)).await;
+        let (users, ada, credentials) = world();
+        let token = stored_token(&credentials, &ada, later(3600)).await;
         let an_hour_on = FixedClock::at(later(3600));
-        let result = confirm(&credentials, an_hour_on)
+        let result = confirm(&users, &credentials, an_hour_on)
             .execute(&admin_caller(), request(&token, "correct horse battery"))
             .await;
         assert!(matches!(
             result,
             Err(ConfirmPasswordResetError::InvalidToken)
         ));
-        assert_eq!(credentials.password_hash(user_id).await.unwrap(), None);
+        assert_eq!(credentials.password_hash(ada.id()).await.unwrap(), None);
     }
 
     #[tokio::test]
-    async fn an_unknown_token_is_refused_like_the_others() {
-        let credentials = InMemoryCredentials::default();
-        let result = confirm(&credentials, FixedClock::default())
+    async fn an_unknown_token_or_user_is_refused_like_the_others() {
+        let (users, _, credentials) = world();
+        let confirm = confirm(&users, &credentials, FixedClock::default());
+        let result = confirm
             .execute(&admin_caller(), request("made-up", "correct horse battery"))
+            .await;
+        assert!(matches!(
+            result,
+            Err(ConfirmPasswordResetError::InvalidToken)
+        ));
+        let stranger = user_with_email("ada@example.com");
+        let orphan = stored_token(&credentials, &stranger, later(3600)).await;
+        let result = confirm
+            .execute(&admin_caller(), request(&orphan, "correct horse battery"))
             .await;
         assert!(matches!(
             result,
@@ -272,10 +257,9 @@ mod tests {
 
     #[tokio::test]
     async fn of_two_racing_confirmations_exactly_one_wins() {
-        let credentials = InMemoryCredentials::default();
-        let user_id = UserId::generate();
-        let token = stored_token(&credentials, user_id, later(3600)).await;
-        let confirm = confirm(&credentials, FixedClock::default());
+        let (users, ada, credentials) = world();
+        let token = stored_token(&credentials, &ada, later(3600)).await;
+        let confirm = confirm(&users, &credentials, FixedClock::default());
         let (first, second) = futures::future::join(
             confirm.execute(&admin_caller(), request(&token, "first password!")),
             confirm.execute(&admin_caller(), request(&token, "second password!")),
@@ -293,23 +277,17 @@ mod tests {
             loser,
             Err(ConfirmPasswordResetError::InvalidToken)
         ));
+        assert_eq!(users.outbox().emails().len(), 1, "one notice");
     }
 
     #[tokio::test]
     async fn a_token_of_a_user_who_is_no_longer_active_does_nothing() {
-        let users = InMemoryUsers::default();
-        let mut ada = user_with_email("ada@example.com");
-        ada.suspend().unwrap();
-        let ada = users.add(ada);
-        let credentials = InMemoryCredentials::beside(&users);
-        let token = stored_token(&credentials, ada.id(), later(3600)).await;
-        let confirm = confirm_with(
-            &users,
-            &credentials,
-            &RecordingMailer::default(),
-            FixedClock::default(),
-        );
-        let result = confirm
+        let (users, ada, credentials) = world();
+        let token = stored_token(&credentials, &ada, later(3600)).await;
+        let mut suspended = ada.clone();
+        suspended.suspend().unwrap();
+        users.add(suspended);
+        let result = confirm(&users, &credentials, FixedClock::default())
             .execute(&admin_caller(), request(&token, "correct horse battery"))
             .await;
         assert!(matches!(
@@ -317,5 +295,6 @@ mod tests {
             Err(ConfirmPasswordResetError::InvalidToken)
         ));
         assert_eq!(credentials.password_hash(ada.id()).await.unwrap(), None);
+        assert!(users.outbox().emails().is_empty());
     }
 }

@@ -1,8 +1,8 @@
 use crate::audit::{self, Outcome};
 use crate::messages;
 use crate::ports::{
-    Clock, CredentialRepository, EmailSender, RepositoryError, ResetTokenIssued, ResetTokenRecord,
-    ResetTokens, UserRepository,
+    Clock, CredentialRepository, RepositoryError, ResetTokenIssued, ResetTokenRecord, ResetTokens,
+    UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Email, UserId};
@@ -30,31 +30,28 @@ pub enum RequestPasswordResetError {
 
 /// Emails a single-use reset token to an active user. The outcome looks the same whether or
 /// not the address belongs to anyone, so the route cannot be used to find accounts.
-pub struct RequestPasswordReset<U, K, M, T, C> {
+pub struct RequestPasswordReset<U, K, T, C> {
     users: U,
     credentials: K,
-    mailer: M,
     tokens: T,
     clock: C,
 }
 
-impl<U, K, M, T, C> RequestPasswordReset<U, K, M, T, C> {
-    pub fn new(users: U, credentials: K, mailer: M, tokens: T, clock: C) -> Self {
+impl<U, K, T, C> RequestPasswordReset<U, K, T, C> {
+    pub fn new(users: U, credentials: K, tokens: T, clock: C) -> Self {
         Self {
             users,
             credentials,
-            mailer,
             tokens,
             clock,
         }
     }
 }
 
-impl<U, K, M, T, C> UseCase<PasswordResetRequest> for RequestPasswordReset<U, K, M, T, C>
+impl<U, K, T, C> UseCase<PasswordResetRequest> for RequestPasswordReset<U, K, T, C>
 where
     U: UserRepository,
     K: CredentialRepository,
-    M: EmailSender,
     T: ResetTokens,
     C: Clock,
 {
@@ -80,11 +77,10 @@ where
     }
 }
 
-impl<U, K, M, T, C> RequestPasswordReset<U, K, M, T, C>
+impl<U, K, T, C> RequestPasswordReset<U, K, T, C>
 where
     U: UserRepository,
     K: CredentialRepository,
-    M: EmailSender,
     T: ResetTokens,
     C: Clock,
 {
@@ -117,16 +113,15 @@ where
             sent_to: user.email().clone(),
             expires_at,
         };
-        if self.credentials.replace_reset_token(&record, now).await? == ResetTokenIssued::TooSoon {
-            // One email a minute per address: the answer is the same 202, with nothing sent.
-            return Ok(false);
-        }
         let message =
             messages::password_reset(&user, &issued.token, RESET_TOKEN_LIFETIME_SECONDS / 60);
-        if let Err(error) = self.mailer.send(&message).await {
-            tracing::warn!(user_id = %user.id(), error = %crate::error_chain(&error), "password reset email not sent");
-        }
-        Ok(true)
+        let issued = self
+            .credentials
+            .replace_reset_token(&record, now, &[message])
+            .await?;
+        // One email a minute per address: within it the answer is the same 202, with nothing
+        // stored and nothing sent.
+        Ok(issued == ResetTokenIssued::Issued)
     }
 }
 
@@ -135,39 +130,21 @@ mod tests {
     use super::*;
     use crate::fakes::admin_caller;
     use crate::fakes::{
-        FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, RecordingMailer,
-        user_with_email,
+        FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
     };
 
     fn use_case(
         users: InMemoryUsers,
         credentials: InMemoryCredentials,
-        mailer: RecordingMailer,
-    ) -> RequestPasswordReset<
-        InMemoryUsers,
-        InMemoryCredentials,
-        RecordingMailer,
-        FakeTokens,
-        FixedClock,
-    > {
-        RequestPasswordReset::new(
-            users,
-            credentials,
-            mailer,
-            FakeTokens,
-            FixedClock::default(),
-        )
+    ) -> RequestPasswordReset<InMemoryUsers, InMemoryCredentials, FakeTokens, FixedClock> {
+        RequestPasswordReset::new(users, credentials, FakeTokens, FixedClock::default())
     }
 
     #[tokio::test]
-    async fn an_active_user_gets_a_token_by_email_and_only_its_hash_is_stored() {
-        let (users, credentials, mailer) = (
-            InMemoryUsers::default(),
-            InMemoryCredentials::default(),
-            RecordingMailer::default(),
-        );
+    async fn an_active_user_gets_a_token_by_email_recorded_with_its_hash() {
+        let (users, credentials) = (InMemoryUsers::default(), InMemoryCredentials::default());
         let ada = users.add(user_with_email("ada@example.com"));
-        let request = use_case(users, credentials.clone(), mailer.clone());
+        let request = use_case(users, credentials.clone());
         request
             .execute(
                 &admin_caller(),
@@ -178,7 +155,7 @@ mod tests {
             .await
             .unwrap();
 
-        let sent = mailer.sent();
+        let sent = credentials.outbox().emails();
         assert_eq!(sent.len(), 1);
         let token = sent[0]
             .text
@@ -200,18 +177,14 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_suspended_and_deleted_addresses_get_nothing_and_the_same_answer() {
-        let (users, credentials, mailer) = (
-            InMemoryUsers::default(),
-            InMemoryCredentials::default(),
-            RecordingMailer::default(),
-        );
+        let (users, credentials) = (InMemoryUsers::default(), InMemoryCredentials::default());
         let mut suspended = user_with_email("s@example.com");
         suspended.suspend().unwrap();
         users.add(suspended);
         let mut deleted = user_with_email("d@example.com");
         deleted.delete().unwrap();
         users.add(deleted);
-        let request = use_case(users, credentials.clone(), mailer.clone());
+        let request = use_case(users, credentials.clone());
 
         for address in ["nobody@example.com", "s@example.com", "d@example.com"] {
             assert!(
@@ -226,42 +199,19 @@ mod tests {
                     .is_ok()
             );
         }
-        assert!(mailer.sent().is_empty());
+        assert!(credentials.outbox().emails().is_empty());
         assert!(credentials.reset_tokens().is_empty());
     }
 
     #[tokio::test]
-    async fn a_failing_mail_service_still_answers_the_same() {
-        let (users, credentials) = (InMemoryUsers::default(), InMemoryCredentials::default());
-        users.add(user_with_email("ada@example.com"));
-        let request = use_case(users, credentials, RecordingMailer::failing());
-        assert!(
-            request
-                .execute(
-                    &admin_caller(),
-                    PasswordResetRequest {
-                        email: Email::parse("ada@example.com").unwrap()
-                    }
-                )
-                .await
-                .is_ok()
-        );
-    }
-
-    #[tokio::test]
     async fn one_email_a_minute_and_a_new_token_replaces_the_earlier_one() {
-        let (users, credentials, mailer) = (
-            InMemoryUsers::default(),
-            InMemoryCredentials::default(),
-            RecordingMailer::default(),
-        );
+        let (users, credentials) = (InMemoryUsers::default(), InMemoryCredentials::default());
         users.add(user_with_email("ada@example.com"));
         let ask_at = |seconds: i64| {
             let now = FixedClock::default().now().plus_seconds(seconds).unwrap();
             RequestPasswordReset::new(
                 users.clone(),
                 credentials.clone(),
-                mailer.clone(),
                 FakeTokens,
                 FixedClock::at(now),
             )
@@ -275,7 +225,11 @@ mod tests {
             .unwrap();
         let soon = ask_at(59).execute(&Caller::Anonymous, request()).await;
         assert!(soon.is_ok(), "the same answer");
-        assert_eq!(mailer.sent().len(), 1, "nothing sent within the minute");
+        assert_eq!(
+            credentials.outbox().emails().len(),
+            1,
+            "nothing sent within the minute"
+        );
         let first = credentials.reset_tokens();
         assert_eq!(first.len(), 1);
 
@@ -283,7 +237,7 @@ mod tests {
             .execute(&Caller::Anonymous, request())
             .await
             .unwrap();
-        assert_eq!(mailer.sent().len(), 2);
+        assert_eq!(credentials.outbox().emails().len(), 2);
         let stored = credentials.reset_tokens();
         assert_eq!(stored.len(), 1, "the earlier token is gone");
         assert_ne!(stored[0].hash, first[0].hash);

@@ -68,7 +68,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let grace = users.add(user_with_email("grace@example.com"));
         let order = order_for(ada.id());
-        orders.insert(&order).await.unwrap();
+        orders.insert(&order, &[]).await.unwrap();
         let get = GetOrder::new(users, orders);
         let admin = admin_caller();
         let lookup = |user_id, order_id| get.execute(&admin, OrderLookup { user_id, order_id });

@@ -84,8 +84,8 @@ mod tests {
         let mut expected = Vec::new();
         for _ in 0..5 {
             let order = order_for(ada.id());
-            orders.insert(&order).await.unwrap();
-            orders.insert(&order_for(grace.id())).await.unwrap();
+            orders.insert(&order, &[]).await.unwrap();
+            orders.insert(&order_for(grace.id()), &[]).await.unwrap();
             expected.push(order.id());
         }
         expected.reverse();

@@ -1,8 +1,6 @@
 use super::order_owner;
 use crate::messages;
-use crate::ports::{
-    Clock, EmailSender, IdGenerator, OrderRepository, RepositoryError, UserRepository,
-};
+use crate::ports::{Clock, IdGenerator, OrderRepository, RepositoryError, UserRepository};
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{LineRequest, Order, OrderError, UserId, UserStatus};
 
@@ -29,32 +27,29 @@ pub enum PlaceOrderError {
     Repository(#[from] RepositoryError),
 }
 
-/// Places an order for an active user and sends a confirmation email.
-pub struct PlaceOrder<U, O, M, C, I> {
+/// Places an order for an active user, its confirmation email recorded with it.
+pub struct PlaceOrder<U, O, C, I> {
     users: U,
     orders: O,
-    mailer: M,
     clock: C,
     ids: I,
 }
 
-impl<U, O, M, C, I> PlaceOrder<U, O, M, C, I> {
-    pub fn new(users: U, orders: O, mailer: M, clock: C, ids: I) -> Self {
+impl<U, O, C, I> PlaceOrder<U, O, C, I> {
+    pub fn new(users: U, orders: O, clock: C, ids: I) -> Self {
         Self {
             users,
             orders,
-            mailer,
             clock,
             ids,
         }
     }
 }
 
-impl<U, O, M, C, I> UseCase<PlacementRequest> for PlaceOrder<U, O, M, C, I>
+impl<U, O, C, I> UseCase<PlacementRequest> for PlaceOrder<U, O, C, I>
 where
     U: UserRepository,
     O: OrderRepository,
-    M: EmailSender,
     C: Clock,
     I: IdGenerator,
 {
@@ -81,15 +76,8 @@ where
             request.lines,
             self.clock.now(),
         )?;
-        self.orders.insert(&order).await?;
-        // The order is placed; a mail outage must not turn that into a failure.
-        if let Err(error) = self
-            .mailer
-            .send(&messages::order_confirmation(&user, &order))
-            .await
-        {
-            tracing::warn!(order_id = %order.id(), error = %crate::error_chain(&error), "order confirmation not sent");
-        }
+        let confirmation = messages::order_confirmation(&user, &order);
+        self.orders.insert(&order, &[confirmation]).await?;
         Ok(order)
     }
 }
@@ -98,13 +86,10 @@ where
 mod tests {
     use super::*;
     use crate::fakes::admin_caller;
-    use crate::fakes::{
-        FixedClock, InMemoryOrders, InMemoryUsers, RecordingMailer, SequentialIds, user_with_email,
-    };
+    use crate::fakes::{FixedClock, InMemoryOrders, InMemoryUsers, SequentialIds, user_with_email};
     use domain::{Currency, Money, Quantity, Sku, User};
 
-    type Place =
-        PlaceOrder<InMemoryUsers, InMemoryOrders, RecordingMailer, FixedClock, SequentialIds>;
+    type Place = PlaceOrder<InMemoryUsers, InMemoryOrders, FixedClock, SequentialIds>;
 
     fn line(sku: &str, quantity: i64, amount: &str, currency: &str) -> LineRequest {
         LineRequest {
@@ -114,24 +99,17 @@ mod tests {
         }
     }
 
-    fn setup(user: User, mailer: RecordingMailer) -> (Place, InMemoryOrders, User) {
+    fn setup(user: User) -> (Place, InMemoryOrders, User) {
         let users = InMemoryUsers::default();
         let user = users.add(user);
         let orders = InMemoryOrders::default();
-        let use_case = PlaceOrder::new(
-            users,
-            orders.clone(),
-            mailer,
-            FixedClock::default(),
-            SequentialIds,
-        );
+        let use_case = PlaceOrder::new(users, orders.clone(), FixedClock::default(), SequentialIds);
         (use_case, orders, user)
     }
 
     #[tokio::test]
-    async fn an_active_user_places_an_order_that_is_stored_and_confirmed() {
-        let mailer = RecordingMailer::default();
-        let (place, orders, ada) = setup(user_with_email("ada@example.com"), mailer.clone());
+    async fn an_active_user_places_an_order_stored_with_its_confirmation() {
+        let (place, orders, ada) = setup(user_with_email("ada@example.com"));
         let request = PlacementRequest {
             user_id: ada.id(),
             lines: vec![
@@ -143,7 +121,7 @@ mod tests {
 
         assert_eq!(order.total().amount(), "25.99");
         assert_eq!(orders.all(), vec![order.clone()]);
-        let sent = mailer.sent();
+        let sent = orders.outbox().emails();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].to, *ada.email());
         assert!(
@@ -158,7 +136,7 @@ mod tests {
     async fn a_suspended_user_is_refused_and_nothing_is_stored() {
         let mut suspended = user_with_email("s@example.com");
         suspended.suspend().unwrap();
-        let (place, orders, user) = setup(suspended, RecordingMailer::default());
+        let (place, orders, user) = setup(suspended);
         let result = place
             .execute(
                 &admin_caller(),
@@ -181,7 +159,7 @@ mod tests {
     async fn unknown_and_deleted_users_are_not_found() {
         let mut deleted = user_with_email("d@example.com");
         deleted.delete().unwrap();
-        let (place, _, gone) = setup(deleted, RecordingMailer::default());
+        let (place, _, gone) = setup(deleted);
         for user_id in [gone.id(), UserId::generate()] {
             let result = place
                 .execute(
@@ -198,10 +176,7 @@ mod tests {
 
     #[tokio::test]
     async fn mixed_currencies_and_overflowing_totals_are_invalid() {
-        let (place, orders, ada) = setup(
-            user_with_email("ada@example.com"),
-            RecordingMailer::default(),
-        );
+        let (place, orders, ada) = setup(user_with_email("ada@example.com"));
         let mixed = vec![line("A", 1, "1.00", "EUR"), line("B", 1, "1.00", "GBP")];
         let result = place
             .execute(
@@ -234,17 +209,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_store_outage_is_reported_and_sends_no_confirmation() {
+    async fn a_store_outage_is_reported_and_records_no_confirmation() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let mailer = RecordingMailer::default();
-        let place = PlaceOrder::new(
-            users,
-            InMemoryOrders::unavailable(),
-            mailer.clone(),
-            FixedClock::default(),
-            SequentialIds,
-        );
+        let orders = InMemoryOrders::unavailable();
+        let place = PlaceOrder::new(users, orders.clone(), FixedClock::default(), SequentialIds);
         let result = place
             .execute(
                 &admin_caller(),
@@ -258,25 +227,6 @@ mod tests {
             result,
             Err(PlaceOrderError::Repository(RepositoryError::Unavailable(_)))
         ));
-        assert!(mailer.sent().is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_failing_mail_service_does_not_fail_the_order() {
-        let (place, orders, ada) = setup(
-            user_with_email("ada@example.com"),
-            RecordingMailer::failing(),
-        );
-        let order = place
-            .execute(
-                &admin_caller(),
-                PlacementRequest {
-                    user_id: ada.id(),
-                    lines: vec![line("A", 1, "5", "JPY")],
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(orders.all(), vec![order]);
+        assert!(orders.outbox().emails().is_empty());
     }
 }

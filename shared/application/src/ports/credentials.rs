@@ -1,6 +1,6 @@
 //! Credentials: reset tokens, password hashes and the hasher.
 
-use super::{BoxError, RepositoryError};
+use super::{BoxError, OutgoingEmail, RepositoryError};
 use crate::credentials::LoginAttempts;
 use domain::{Email, Password, PasswordHash, Timestamp, UserId};
 use std::future::Future;
@@ -65,8 +65,8 @@ pub trait CredentialRepository: Send + Sync + 'static {
         record: &ResetTokenRecord,
     ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
 
-    /// Makes `record` the user's one reset token, issued at `now`: the user's earlier token
-    /// stops working, in the same atomic write. MUST store nothing and answer `TooSoon` when the
+    /// Makes `record` the user's one reset token, issued at `now`, and records `outbox`: the
+    /// user's earlier token stops working, in the same atomic write. MUST store nothing and answer `TooSoon` when the
     /// user's last token was issued less than `RESET_EMAIL_INTERVAL_SECONDS` before `now`
     /// (also when a concurrent request just issued one), so one address gets at most one
     /// reset email a minute.
@@ -74,6 +74,7 @@ pub trait CredentialRepository: Send + Sync + 'static {
         &self,
         record: &ResetTokenRecord,
         now: Timestamp,
+        outbox: &[OutgoingEmail],
     ) -> impl Future<Output = Result<ResetTokenIssued, RepositoryError>> + Send;
 
     fn find_reset_token(
@@ -82,7 +83,8 @@ pub trait CredentialRepository: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<ResetTokenRecord>, RepositoryError>> + Send;
 
     /// Deletes the token, stores the user's new password hash, marks the user's address as
-    /// verified and revokes the user's sessions as of `now`, in one atomic write (the user's
+    /// verified, revokes the user's sessions as of `now` and records `outbox`, in one atomic
+    /// write (the user's
     /// version grows by one). MUST fail with `TokenGone`, storing nothing, when the token is no
     /// longer stored, its user is no longer active or no longer has the address `sent_to`, so
     /// of two racing redemptions exactly one succeeds, a suspended or deleted user's token
@@ -92,6 +94,7 @@ pub trait CredentialRepository: Send + Sync + 'static {
         record: &ResetTokenRecord,
         password: &PasswordHash,
         now: Timestamp,
+        outbox: &[OutgoingEmail],
     ) -> impl Future<Output = Result<(), RedeemTokenError>> + Send;
 
     /// The failed logins stored for this address (by normalized form), known or not; the

@@ -1,7 +1,12 @@
-//! Email: a plain-text message and the service that delivers it.
+//! Email: a plain-text message, the outbox it is recorded in, and the service that delivers it.
+//!
+//! No request sends email. A use case hands the messages its change causes to the write that
+//! stores the change (an `outbox: &[OutgoingEmail]` argument), and the adapter MUST record them
+//! in the same atomic write: the change and its emails happen together or not at all. The
+//! mailer (`DeliverEmails`) sends recorded messages afterwards and forgets each once sent.
 
-use super::BoxError;
-use domain::Email;
+use super::{BoxError, RepositoryError};
+use domain::{Email, Timestamp};
 use std::future::Future;
 
 /// A message for one recipient, in plain text.
@@ -13,10 +18,40 @@ pub struct OutgoingEmail {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the email could not be sent")]
-pub struct EmailSendError(#[source] pub BoxError);
+pub enum EmailSendError {
+    /// Throttled, timed out or unreachable: the next message would fare no better now.
+    #[error("the mail service is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// This message was refused (or could not be built); others may still go through.
+    #[error("the mail service refused the message")]
+    Rejected(#[source] BoxError),
+}
+
+/// An outbox item: a recorded message, waiting for the mailer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEmail {
+    /// The outbox item's id.
+    pub id: String,
+    pub email: OutgoingEmail,
+    /// When the change that caused it was stored.
+    pub recorded_at: Timestamp,
+}
+
+/// The mailer's side of the outbox.
+pub trait Outbox: Send + Sync + 'static {
+    /// Whether the item is still waiting: `false` once it was sent and forgotten.
+    fn is_pending(&self, id: &str) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// Forgets a sent item; an item forgotten already is no error.
+    fn forget(&self, id: &str) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+}
 
 pub trait EmailSender: Send + Sync + 'static {
+    /// Whether the mail service answers now, asked with a call that sends nothing. The mailer
+    /// asks before a batch: a message handed to a service that stopped answering may still be
+    /// sent when it recovers, after its retry has been sent too.
+    fn ready(&self) -> impl Future<Output = Result<(), EmailSendError>> + Send;
+
     /// Hands the message to the mail service; `Ok` means it was accepted for delivery.
     fn send(
         &self,

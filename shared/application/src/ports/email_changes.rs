@@ -1,6 +1,6 @@
 //! Email changes a user asked for and has yet to prove, by a token sent to the new address.
 
-use super::{RepositoryError, TokenHash};
+use super::{OutgoingEmail, RepositoryError, TokenHash};
 use domain::{Email, Timestamp, User, UserId};
 use std::future::Future;
 
@@ -26,11 +26,12 @@ pub enum ApplyEmailChangeError {
 }
 
 pub trait EmailChangeRepository: Send + Sync + 'static {
-    /// Makes `record` the user's one pending change, to expire by itself at `expires_at`: the
-    /// token of an earlier request stops working, in the same atomic write.
+    /// Makes `record` the user's one pending change, to expire by itself at `expires_at`, and
+    /// records `outbox`: the token of an earlier request stops working, in the same atomic write.
     fn save_email_change(
         &self,
         record: &EmailChangeRecord,
+        outbox: &[OutgoingEmail],
     ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
 
     fn find_email_change(
@@ -38,8 +39,9 @@ pub trait EmailChangeRepository: Send + Sync + 'static {
         hash: &TokenHash,
     ) -> impl Future<Output = Result<Option<EmailChangeRecord>, RepositoryError>> + Send;
 
-    /// Uses the token up and stores `updated` in place of `current` (the user as read, the
-    /// email claim moving as `UserRepository::update` moves it) in one atomic write. MUST fail
+    /// Uses the token up, stores `updated` in place of `current` (the user as read, the email
+    /// claim moving as `UserRepository::update` moves it) and records `outbox`, in one atomic
+    /// write. MUST fail
     /// with `TokenGone` when the token is no longer stored, `EmailTaken` when another user
     /// holds the new address and `VersionConflict` when the user changed since `current` was
     /// read; either way nothing changes. MUST return the user as stored.
@@ -48,5 +50,6 @@ pub trait EmailChangeRepository: Send + Sync + 'static {
         record: &EmailChangeRecord,
         current: &User,
         updated: User,
+        outbox: &[OutgoingEmail],
     ) -> impl Future<Output = Result<User, ApplyEmailChangeError>> + Send;
 }

@@ -1,12 +1,16 @@
 //! Orders, stored in their user's collection.
 
-use super::{Cursor, Page, PageError, PageLimit, RepositoryError};
+use super::{Cursor, OutgoingEmail, Page, PageError, PageLimit, RepositoryError};
 use domain::{Order, OrderId, UserId};
 use std::future::Future;
 
 pub trait OrderRepository: Send + Sync + 'static {
-    /// Stores a new order in its user's collection.
-    fn insert(&self, order: &Order) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+    /// Stores a new order in its user's collection and records `outbox`, in one atomic write.
+    fn insert(
+        &self,
+        order: &Order,
+        outbox: &[OutgoingEmail],
+    ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
 
     /// The order with this id among this user's orders; `None` when there is none, including
     /// when the id belongs to another user's order.

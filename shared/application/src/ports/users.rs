@@ -1,6 +1,6 @@
 //! Users: the repository, listing queries and the `If-Match` precondition.
 
-use super::{Cursor, Page, PageError, PageLimit, RepositoryError};
+use super::{Cursor, OutgoingEmail, Page, PageError, PageLimit, RepositoryError};
 use domain::{Email, User, UserId, UserStatus, Version};
 use std::future::Future;
 
@@ -23,10 +23,14 @@ pub enum UpdateUserError {
 }
 
 pub trait UserRepository: Send + Sync + 'static {
-    /// Stores a newly registered user and claims its email address in one atomic write.
-    /// MUST fail with `EmailTaken`, storing nothing, when a user that is not deleted holds an
-    /// address with the same normalized form.
-    fn insert(&self, user: &User) -> impl Future<Output = Result<(), InsertUserError>> + Send;
+    /// Stores a newly registered user, claims its email address and records `outbox` in one
+    /// atomic write. MUST fail with `EmailTaken`, storing nothing, when a user that is not
+    /// deleted holds an address with the same normalized form.
+    fn insert(
+        &self,
+        user: &User,
+        outbox: &[OutgoingEmail],
+    ) -> impl Future<Output = Result<(), InsertUserError>> + Send;
 
     /// The user with this id, whatever its status; `None` when there is none.
     fn find(
@@ -40,15 +44,16 @@ pub trait UserRepository: Send + Sync + 'static {
         email: &Email,
     ) -> impl Future<Output = Result<Option<User>, RepositoryError>> + Send;
 
-    /// Stores `updated` in place of `current` (the user as read) in one atomic write: the email
-    /// claim moves when the normalized address changes and is released when the user is
-    /// deleted. MUST fail with `VersionConflict` when the stored version is no longer
+    /// Stores `updated` in place of `current` (the user as read) and records `outbox`, in one
+    /// atomic write: the email claim moves when the normalized address changes and is released
+    /// when the user is deleted. MUST fail with `VersionConflict` when the stored version is no longer
     /// `current.version()`, and with `EmailTaken` when another user holds the new address;
     /// either way nothing changes. MUST return the user as stored, at `current.version().next()`.
     fn update(
         &self,
         current: &User,
         updated: User,
+        outbox: &[OutgoingEmail],
     ) -> impl Future<Output = Result<User, UpdateUserError>> + Send;
 
     /// One page of users, newest first. Paging from no cursor to the end MUST return every

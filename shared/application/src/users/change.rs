@@ -391,7 +391,7 @@ mod tests {
         );
         let newcomer = user_with_email("ADA@example.com");
         assert!(
-            users.insert(&newcomer).await.is_ok(),
+            users.insert(&newcomer, &[]).await.is_ok(),
             "the address is free again"
         );
     }
@@ -440,7 +440,7 @@ mod tests {
     async fn the_email_of_a_live_user_stays_claimed() {
         let users = InMemoryUsers::default();
         users.add(user_with_email("ada@example.com"));
-        let result = users.insert(&user_with_email("ada@example.com")).await;
+        let result = users.insert(&user_with_email("ada@example.com"), &[]).await;
         assert!(matches!(result, Err(InsertUserError::EmailTaken)));
     }
 

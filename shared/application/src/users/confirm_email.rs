@@ -1,11 +1,11 @@
 //! `POST /email-change/confirm`: the token that went to the new address comes back, and the
 //! change is made.
 
-use super::update_email::tell_the_old_address;
+use super::update_email::notices;
 use crate::audit::{self, Outcome};
 use crate::ports::{
-    ApplyEmailChangeError, Clock, EmailChangeRecord, EmailChangeRepository, EmailSender,
-    RepositoryError, ResetTokens, UserRepository,
+    ApplyEmailChangeError, Clock, EmailChangeRecord, EmailChangeRepository, RepositoryError,
+    ResetTokens, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::User;
@@ -34,28 +34,25 @@ pub enum ConfirmEmailChangeError {
 /// How often a change that lost a race with another write to the user is retried.
 const ATTEMPTS: usize = 3;
 
-pub struct ConfirmEmailChange<U, M, T, C> {
+pub struct ConfirmEmailChange<U, T, C> {
     users: U,
-    mailer: M,
     tokens: T,
     clock: C,
 }
 
-impl<U, M, T, C> ConfirmEmailChange<U, M, T, C> {
-    pub fn new(users: U, mailer: M, tokens: T, clock: C) -> Self {
+impl<U, T, C> ConfirmEmailChange<U, T, C> {
+    pub fn new(users: U, tokens: T, clock: C) -> Self {
         Self {
             users,
-            mailer,
             tokens,
             clock,
         }
     }
 }
 
-impl<U, M, T, C> UseCase<EmailChangeConfirmation> for ConfirmEmailChange<U, M, T, C>
+impl<U, T, C> UseCase<EmailChangeConfirmation> for ConfirmEmailChange<U, T, C>
 where
     U: UserRepository + EmailChangeRepository,
-    M: EmailSender,
     T: ResetTokens,
     C: Clock,
 {
@@ -80,10 +77,9 @@ where
     }
 }
 
-impl<U, M, T, C> ConfirmEmailChange<U, M, T, C>
+impl<U, T, C> ConfirmEmailChange<U, T, C>
 where
     U: UserRepository + EmailChangeRepository,
-    M: EmailSender,
     C: Clock,
 {
     async fn apply(&self, record: &EmailChangeRecord) -> Result<User, ConfirmEmailChangeError> {
@@ -102,17 +98,13 @@ where
             updated
                 .change_to_proved_email(record.new_email.clone())
                 .map_err(|_deleted| ConfirmEmailChangeError::InvalidToken)?;
+            let outbox = notices(&current, &updated);
             match self
                 .users
-                .apply_email_change(record, &current, updated)
+                .apply_email_change(record, &current, updated, &outbox)
                 .await
             {
-                Ok(user) => {
-                    if current.email() != user.email() {
-                        tell_the_old_address(&self.mailer, &user, current.email().clone()).await;
-                    }
-                    return Ok(user);
-                }
+                Ok(user) => return Ok(user),
                 Err(ApplyEmailChangeError::TokenGone) => {
                     return Err(ConfirmEmailChangeError::InvalidToken);
                 }
@@ -132,8 +124,8 @@ mod tests {
     use super::*;
     use crate::credentials::{NewPasswordRequest, PasswordResetRequest};
     use crate::fakes::{
-        AuditLines, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, RecordingMailer,
-        caller_for, user_with_email,
+        AuditLines, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, caller_for,
+        user_with_email,
     };
     use crate::users::update_email::tests::{change, token_sent_to, update};
     use crate::users::{EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS, EmailChange};
@@ -141,7 +133,6 @@ mod tests {
 
     struct World {
         users: InMemoryUsers,
-        mailer: RecordingMailer,
         ada: User,
     }
 
@@ -149,30 +140,26 @@ mod tests {
         fn new() -> Self {
             let users = InMemoryUsers::default();
             let ada = users.add(user_with_email("ada@example.com"));
-            Self {
-                users,
-                mailer: RecordingMailer::default(),
-                ada,
-            }
+            Self { users, ada }
         }
 
         /// Ada asks to move to `to`; the token that went there.
         async fn ask(&self, to: &str) -> String {
-            let outcome = update(&self.users, &self.mailer)
+            let outcome = update(&self.users)
                 .execute(&caller_for(&self.ada), change(self.ada.id(), to, None))
                 .await
                 .unwrap();
             assert_eq!(outcome, EmailChange::Requested);
-            let token = token_sent_to(&self.mailer, to);
-            self.mailer.take();
+            let token = token_sent_to(&self.users, to);
+            self.users.outbox().take();
             token
         }
 
         fn confirm_at(
             &self,
             clock: FixedClock,
-        ) -> ConfirmEmailChange<InMemoryUsers, RecordingMailer, FakeTokens, FixedClock> {
-            ConfirmEmailChange::new(self.users.clone(), self.mailer.clone(), FakeTokens, clock)
+        ) -> ConfirmEmailChange<InMemoryUsers, FakeTokens, FixedClock> {
+            ConfirmEmailChange::new(self.users.clone(), FakeTokens, clock)
         }
 
         async fn confirm(&self, token: &str) -> Result<User, ConfirmEmailChangeError> {
@@ -195,7 +182,7 @@ mod tests {
         assert_eq!(moved.email().as_str(), "ada@lovelace.org");
         assert!(moved.email_verified());
         assert_eq!(world.users.stored(world.ada.id()), Some(moved));
-        let sent = world.mailer.sent();
+        let sent = world.users.outbox().emails();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].to.as_str(), "ada@example.com");
         assert_eq!(sent[0].subject, "Your email address was changed");
@@ -211,7 +198,7 @@ mod tests {
         assert!(
             world
                 .users
-                .insert(&user_with_email("ada@example.com"))
+                .insert(&user_with_email("ada@example.com"), &[])
                 .await
                 .is_ok(),
             "the old address is free"
@@ -287,7 +274,6 @@ mod tests {
         crate::credentials::RequestPasswordReset::new(
             world.users.clone(),
             credentials.clone(),
-            world.mailer.clone(),
             FakeTokens,
             FixedClock::default(),
         )
@@ -299,7 +285,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let reset_token = world.mailer.take()[0]
+        let reset_token = world.users.outbox().take()[0]
             .text
             .lines()
             .find_map(|line| line.strip_prefix("token="))
@@ -311,7 +297,6 @@ mod tests {
         let reset = crate::credentials::ConfirmPasswordReset::new(
             world.users.clone(),
             credentials,
-            world.mailer.clone(),
             crate::fakes::FakeHasher::default(),
             FakeTokens,
             FixedClock::default(),

@@ -1,7 +1,7 @@
 //! Read, change, write back: the one loop every state-changing use case runs.
 
 use super::UserChangeError;
-use crate::ports::{IfMatch, UpdateUserError, UserRepository};
+use crate::ports::{IfMatch, OutgoingEmail, UpdateUserError, UserRepository};
 use domain::{Changed, User, UserId};
 
 /// How often a write that lost a race with another writer is retried from a fresh read.
@@ -15,7 +15,19 @@ pub(crate) async fn modify_user<R: UserRepository>(
     users: &R,
     id: UserId,
     precondition: Option<&IfMatch>,
+    change: impl FnMut(&mut User) -> Result<Changed, UserChangeError>,
+) -> Result<User, UserChangeError> {
+    modify_user_and_tell(users, id, precondition, change, |_, _| Vec::new()).await
+}
+
+/// `modify_user`, recording with the change the emails `tell` writes about it (given the user
+/// before and after).
+pub(crate) async fn modify_user_and_tell<R: UserRepository>(
+    users: &R,
+    id: UserId,
+    precondition: Option<&IfMatch>,
     mut change: impl FnMut(&mut User) -> Result<Changed, UserChangeError>,
+    tell: impl Fn(&User, &User) -> Vec<OutgoingEmail>,
 ) -> Result<User, UserChangeError> {
     for _ in 0..ATTEMPTS {
         let current = users.find(id).await?.ok_or(UserChangeError::NotFound)?;
@@ -26,7 +38,8 @@ pub(crate) async fn modify_user<R: UserRepository>(
         if change(&mut updated)? == Changed::No {
             return Ok(current);
         }
-        match users.update(&current, updated).await {
+        let outbox = tell(&current, &updated);
+        match users.update(&current, updated, &outbox).await {
             Ok(stored) => return Ok(stored),
             Err(UpdateUserError::EmailTaken) => return Err(UserChangeError::EmailTaken),
             Err(UpdateUserError::VersionConflict) if precondition.is_some() => {

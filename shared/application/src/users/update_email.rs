@@ -1,12 +1,13 @@
 //! Changing a user's address: an administrator's change applies at once; the user's own
 //! waits for proof that the new address is theirs, a token sent there
-//! (`ConfirmEmailChange`). Either way the old address is told once the change is made.
+//! (`ConfirmEmailChange`). Either way the old address is told once the change is made: the
+//! notice is recorded with the change.
 
 use super::UserChangeError;
-use super::modify::modify_user;
+use super::modify::modify_user_and_tell;
 use crate::messages;
 use crate::ports::{
-    Clock, EmailChangeRecord, EmailChangeRepository, EmailSender, IfMatch, RepositoryError,
+    Clock, EmailChangeRecord, EmailChangeRepository, IfMatch, OutgoingEmail, RepositoryError,
     ResetTokens, UserRepository,
 };
 use crate::{Caller, Policy, UseCase, command};
@@ -35,28 +36,25 @@ pub enum EmailChange {
 /// How long an email-change token works.
 pub const EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS: i64 = 60 * 60;
 
-pub struct UpdateUserEmail<U, M, T, C> {
+pub struct UpdateUserEmail<U, T, C> {
     users: U,
-    mailer: M,
     tokens: T,
     clock: C,
 }
 
-impl<U, M, T, C> UpdateUserEmail<U, M, T, C> {
-    pub fn new(users: U, mailer: M, tokens: T, clock: C) -> Self {
+impl<U, T, C> UpdateUserEmail<U, T, C> {
+    pub fn new(users: U, tokens: T, clock: C) -> Self {
         Self {
             users,
-            mailer,
             tokens,
             clock,
         }
     }
 }
 
-impl<U, M, T, C> UseCase<ChangeEmail> for UpdateUserEmail<U, M, T, C>
+impl<U, T, C> UseCase<ChangeEmail> for UpdateUserEmail<U, T, C>
 where
     U: UserRepository + EmailChangeRepository,
-    M: EmailSender,
     T: ResetTokens,
     C: Clock,
 {
@@ -85,10 +83,9 @@ where
     }
 }
 
-impl<U, M, T, C> UpdateUserEmail<U, M, T, C>
+impl<U, T, C> UpdateUserEmail<U, T, C>
 where
     U: UserRepository + EmailChangeRepository,
-    M: EmailSender,
     T: ResetTokens,
     C: Clock,
 {
@@ -98,18 +95,12 @@ where
             email,
             if_match,
         } = command;
-        let mut previous = None;
         // A deleted user has no address to change: as unknown as any other.
         let change = |user: &mut User| {
-            previous = Some(user.email().clone());
             user.change_email(email.clone())
                 .map_err(|UserIsDeleted| UserChangeError::NotFound)
         };
-        let user = modify_user(&self.users, id, if_match.as_ref(), change).await?;
-        if let Some(previous) = previous.filter(|previous| previous != user.email()) {
-            tell_the_old_address(&self.mailer, &user, previous).await;
-        }
-        Ok(user)
+        modify_user_and_tell(&self.users, id, if_match.as_ref(), change, notices).await
     }
 
     async fn ask_for_proof(&self, command: ChangeEmail) -> Result<EmailChange, UserChangeError> {
@@ -148,48 +139,38 @@ where
             new_email: email,
             expires_at,
         };
-        self.users.save_email_change(&record).await?;
         let message = messages::email_change_token(
             &user,
             &record.new_email,
             &issued.token,
             EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS / 60,
         );
-        if let Err(error) = self.mailer.send(&message).await {
-            tracing::warn!(user_id = %id, error = %crate::error_chain(&error), "email-change token not sent");
-        }
+        self.users.save_email_change(&record, &[message]).await?;
         Ok(EmailChange::Requested)
     }
 }
 
-/// "Your email was changed", to the address the user had before `user`'s change. The change
-/// is made already: a failure here is logged, and must not turn the answer into an error.
-pub(crate) async fn tell_the_old_address(mailer: &impl EmailSender, user: &User, previous: Email) {
-    if let Err(error) = mailer.send(&messages::email_changed(user, previous)).await {
-        tracing::warn!(user_id = %user.id(), error = %crate::error_chain(&error), "email-change notice not sent");
+/// "Your email was changed", to the address the user had before, when a change of `before`
+/// into `after` moved the user to another address.
+pub(crate) fn notices(before: &User, after: &User) -> Vec<OutgoingEmail> {
+    if before.email() == after.email() {
+        return Vec::new();
     }
+    vec![messages::email_changed(after, before.email().clone())]
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::fakes::{
-        AuditLines, FakeTokens, FixedClock, RecordingMailer, admin_caller, caller_for,
-    };
+    use crate::fakes::{AuditLines, FakeTokens, FixedClock, admin_caller, caller_for};
     use crate::fakes::{InMemoryUsers, user_with_email};
     use crate::ports::{OutgoingEmail, UserRepository};
     use domain::Version;
 
-    pub(crate) type Update =
-        UpdateUserEmail<InMemoryUsers, RecordingMailer, FakeTokens, FixedClock>;
+    pub(crate) type Update = UpdateUserEmail<InMemoryUsers, FakeTokens, FixedClock>;
 
-    pub(crate) fn update(users: &InMemoryUsers, mailer: &RecordingMailer) -> Update {
-        UpdateUserEmail::new(
-            users.clone(),
-            mailer.clone(),
-            FakeTokens,
-            FixedClock::default(),
-        )
+    pub(crate) fn update(users: &InMemoryUsers) -> Update {
+        UpdateUserEmail::new(users.clone(), FakeTokens, FixedClock::default())
     }
 
     pub(crate) fn change(id: UserId, email: &str, if_match: Option<IfMatch>) -> ChangeEmail {
@@ -200,10 +181,11 @@ pub(crate) mod tests {
         }
     }
 
-    /// The token of the one email-change message `mailer` sent to `to`.
-    pub(crate) fn token_sent_to(mailer: &RecordingMailer, to: &str) -> String {
-        let sent: Vec<OutgoingEmail> = mailer
-            .sent()
+    /// The token of the one email-change message recorded for `to`.
+    pub(crate) fn token_sent_to(users: &InMemoryUsers, to: &str) -> String {
+        let sent: Vec<OutgoingEmail> = users
+            .outbox()
+            .emails()
             .into_iter()
             .filter(|email| email.to.as_str() == to && email.text.contains("token="))
             .collect();
@@ -229,9 +211,8 @@ pub(crate) mod tests {
         let mut ada = user_with_email("ada@example.com");
         ada.verify_email();
         let ada = users.add(ada);
-        let mailer = RecordingMailer::default();
         let moved = applied(
-            update(&users, &mailer)
+            update(&users)
                 .execute(&admin_caller(), change(ada.id(), "ada@lovelace.org", None))
                 .await,
         );
@@ -241,17 +222,17 @@ pub(crate) mod tests {
         assert!(!moved.email_verified(), "nobody proved the new address");
         assert!(
             users
-                .insert(&user_with_email("ada@example.com"))
+                .insert(&user_with_email("ada@example.com"), &[])
                 .await
                 .is_ok()
         );
         assert!(
             users
-                .insert(&user_with_email("ADA@lovelace.org"))
+                .insert(&user_with_email("ADA@lovelace.org"), &[])
                 .await
                 .is_err()
         );
-        let sent = mailer.sent();
+        let sent = users.outbox().emails();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].to.as_str(), "ada@example.com");
         assert_eq!(sent[0].subject, "Your email address was changed");
@@ -262,8 +243,7 @@ pub(crate) mod tests {
     async fn the_users_own_change_sends_a_token_to_the_new_address_and_changes_nothing() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let mailer = RecordingMailer::default();
-        let outcome = update(&users, &mailer)
+        let outcome = update(&users)
             .execute(
                 &caller_for(&ada),
                 change(ada.id(), "ada@lovelace.org", None),
@@ -272,9 +252,9 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(outcome, EmailChange::Requested);
         assert_eq!(users.stored(ada.id()), Some(ada));
-        token_sent_to(&mailer, "ada@lovelace.org");
+        token_sent_to(&users, "ada@lovelace.org");
         assert_eq!(
-            mailer.sent().len(),
+            users.outbox().emails().len(),
             1,
             "the old address hears once it is changed"
         );
@@ -285,45 +265,42 @@ pub(crate) mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         users.add(user_with_email("grace@example.com"));
-        let mailer = RecordingMailer::default();
         for caller in [admin_caller(), caller_for(&ada)] {
-            let result = update(&users, &mailer)
+            let result = update(&users)
                 .execute(&caller, change(ada.id(), "Grace@Example.com", None))
                 .await;
             assert!(matches!(result, Err(UserChangeError::EmailTaken)));
         }
         assert_eq!(users.stored(ada.id()), Some(ada));
-        assert!(mailer.sent().is_empty());
+        assert!(users.outbox().emails().is_empty());
     }
 
     #[tokio::test]
     async fn the_same_address_again_is_a_no_op_for_anyone() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let mailer = RecordingMailer::default();
         for caller in [admin_caller(), caller_for(&ada)] {
-            let same = update(&users, &mailer)
+            let same = update(&users)
                 .execute(&caller, change(ada.id(), "ada@example.com", None))
                 .await;
             assert_eq!(applied(same), ada);
         }
-        assert!(mailer.sent().is_empty());
+        assert!(users.outbox().emails().is_empty());
     }
 
     #[tokio::test]
     async fn a_stale_if_match_fails_and_a_current_one_succeeds() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let mailer = RecordingMailer::default();
         let stale = || Some(IfMatch::OneOf(vec![Version::new(7)]));
         for caller in [admin_caller(), caller_for(&ada)] {
-            let result = update(&users, &mailer)
+            let result = update(&users)
                 .execute(&caller, change(ada.id(), "new@example.com", stale()))
                 .await;
             assert!(matches!(result, Err(UserChangeError::PreconditionFailed)));
         }
         let current = Some(IfMatch::OneOf(vec![ada.version()]));
-        let result = update(&users, &mailer)
+        let result = update(&users)
             .execute(
                 &admin_caller(),
                 change(ada.id(), "new@example.com", current),
@@ -337,7 +314,7 @@ pub(crate) mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         users.conflict_on_next_updates(1);
-        let result = update(&users, &RecordingMailer::default())
+        let result = update(&users)
             .execute(
                 &admin_caller(),
                 change(ada.id(), "new@example.com", Some(IfMatch::Any)),
@@ -352,14 +329,13 @@ pub(crate) mod tests {
         let mut gone = user_with_email("gone@example.com");
         gone.delete().unwrap();
         let gone = users.add(gone);
-        let mailer = RecordingMailer::default();
         for id in [gone.id(), UserId::generate()] {
-            let result = update(&users, &mailer)
+            let result = update(&users)
                 .execute(&admin_caller(), change(id, "x@example.com", None))
                 .await;
             assert!(matches!(result, Err(UserChangeError::NotFound)));
         }
-        let own = update(&users, &mailer)
+        let own = update(&users)
             .execute(&caller_for(&gone), change(gone.id(), "x@example.com", None))
             .await;
         assert!(matches!(own, Err(UserChangeError::NotFound)));
@@ -371,8 +347,7 @@ pub(crate) mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let grace = users.add(user_with_email("grace@example.com"));
-        let mailer = RecordingMailer::default();
-        let use_case = update(&users, &mailer);
+        let use_case = update(&users);
         use_case
             .execute(
                 &caller_for(&ada),

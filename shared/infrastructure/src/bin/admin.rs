@@ -50,7 +50,7 @@ async fn ensure_admin(users: &impl UserRepository, email: &Email) -> anyhow::Res
                 UserName::parse("Local Admin")?,
                 Timestamp::now(),
             );
-            users.insert(&user).await?;
+            users.insert(&user, &[]).await?;
             user
         }
     };
@@ -71,7 +71,7 @@ async fn make_admin(
     if admin == user {
         return Ok(user);
     }
-    Ok(users.update(&user, admin).await?)
+    Ok(users.update(&user, admin, &[]).await?)
 }
 
 /// Through a reset token, as a user would: the address counts as verified.
@@ -97,7 +97,7 @@ async fn set_password(aws: &Aws, admin: &User, password: &Password) -> anyhow::R
     };
     credentials.save_reset_token(&record).await?;
     credentials
-        .redeem_reset_token(&record, &hasher.hash(password)?, now)
+        .redeem_reset_token(&record, &hasher.hash(password)?, now, &[])
         .await?;
     Ok(())
 }

@@ -1,10 +1,11 @@
 use super::errors::{build_failed, corrupt_item, repository_error};
 use super::items::{self, Item};
+use super::outbox::outbox_writes;
 use super::transactions::{TransactionError, transact};
 use application::credentials::{LoginAttempts, QUIET_SECONDS};
 use application::ports::{
-    CredentialRepository, RESET_EMAIL_INTERVAL_SECONDS, RedeemTokenError, RepositoryError,
-    ResetTokenIssued, ResetTokenRecord, SaveAttemptsError, TokenHash,
+    CredentialRepository, OutgoingEmail, RESET_EMAIL_INTERVAL_SECONDS, RedeemTokenError,
+    RepositoryError, ResetTokenIssued, ResetTokenRecord, SaveAttemptsError, TokenHash,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -105,6 +106,7 @@ impl CredentialRepository for DynamoCredentialRepository {
         &self,
         record: &ResetTokenRecord,
         now: Timestamp,
+        outbox: &[OutgoingEmail],
     ) -> Result<ResetTokenIssued, RepositoryError> {
         let key = latest_reset_key(record.user_id);
         let latest = items::read(&self.client, &self.table, key.clone()).await?;
@@ -158,6 +160,7 @@ impl CredentialRepository for DynamoCredentialRepository {
                 .map_err(build_failed)?;
             writes.push(TransactWriteItem::builder().delete(revoke).build());
         }
+        writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
             Ok(()) => Ok(ResetTokenIssued::Issued),
             Err(TransactionError::ConditionFailed { .. } | TransactionError::Conflict) => {
@@ -199,6 +202,7 @@ impl CredentialRepository for DynamoCredentialRepository {
         record: &ResetTokenRecord,
         password: &PasswordHash,
         now: Timestamp,
+        outbox: &[OutgoingEmail],
     ) -> Result<(), RedeemTokenError> {
         let consume = Delete::builder()
             .table_name(&self.table)
@@ -236,11 +240,12 @@ impl CredentialRepository for DynamoCredentialRepository {
             .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
             .build()
             .map_err(build_failed)?;
-        let writes = vec![
+        let mut writes = vec![
             TransactWriteItem::builder().delete(consume).build(),
             TransactWriteItem::builder().put(store).build(),
             TransactWriteItem::builder().update(verify).build(),
         ];
+        writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
             Ok(()) => Ok(()),
             Err(TransactionError::ConditionFailed { .. }) => Err(RedeemTokenError::TokenGone),

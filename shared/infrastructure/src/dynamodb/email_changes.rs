@@ -3,11 +3,12 @@
 
 use super::errors::{build_failed, corrupt_item};
 use super::items::{self, EXPIRES_AT, Item};
+use super::outbox::outbox_writes;
 use super::transactions::{TransactionError, transact};
 use super::users::{DynamoUserRepository, update_error};
 use application::ports::{
-    ApplyEmailChangeError, EmailChangeRecord, EmailChangeRepository, RepositoryError, TokenHash,
-    UpdateUserError,
+    ApplyEmailChangeError, EmailChangeRecord, EmailChangeRepository, OutgoingEmail,
+    RepositoryError, TokenHash, UpdateUserError,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use domain::{Email, User, UserId};
@@ -45,7 +46,11 @@ impl DynamoUserRepository {
 }
 
 impl EmailChangeRepository for DynamoUserRepository {
-    async fn save_email_change(&self, record: &EmailChangeRecord) -> Result<(), RepositoryError> {
+    async fn save_email_change(
+        &self,
+        record: &EmailChangeRecord,
+        outbox: &[OutgoingEmail],
+    ) -> Result<(), RepositoryError> {
         let key = pending_key(record.user_id);
         let earlier = items::read(&self.client, &self.table, key.clone())
             .await?
@@ -88,6 +93,7 @@ impl EmailChangeRepository for DynamoUserRepository {
         if let Some(hash) = earlier {
             writes.push(self.delete(token_key(&hash), None)?);
         }
+        writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
             Ok(()) => Ok(()),
             Err(TransactionError::ConditionFailed { .. } | TransactionError::Conflict) => {
@@ -126,6 +132,7 @@ impl EmailChangeRepository for DynamoUserRepository {
         record: &EmailChangeRecord,
         current: &User,
         updated: User,
+        outbox: &[OutgoingEmail],
     ) -> Result<User, ApplyEmailChangeError> {
         let stored = updated.stored_at(current.version().next());
         let (mut writes, claim_index) = self.writes_moving_the_claim(current, &stored)?;
@@ -135,6 +142,7 @@ impl EmailChangeRepository for DynamoUserRepository {
             Some("attribute_exists(pk)"),
         )?);
         writes.push(self.delete(pending_key(record.user_id), None)?);
+        writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
             Ok(()) => Ok(stored),
             Err(TransactionError::ConditionFailed { index }) if index == token_index => {

@@ -1,9 +1,13 @@
 use super::cursor::{self, Listed};
-use super::errors::{corrupt_item, repository_error};
+use super::errors::{build_failed, corrupt_item};
 use super::items::{self, Item};
-use application::ports::{Cursor, OrderRepository, Page, PageError, PageLimit, RepositoryError};
+use super::outbox::outbox_writes;
+use super::transactions::{TransactionError, transact};
+use application::ports::{
+    Cursor, OrderRepository, OutgoingEmail, Page, PageError, PageLimit, RepositoryError,
+};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use domain::{
     Currency, LineRequest, Money, Order, OrderId, OrderStatus, Quantity, Sku, Timestamp, UserId,
 };
@@ -124,18 +128,27 @@ impl DynamoOrderRepository {
 }
 
 impl OrderRepository for DynamoOrderRepository {
-    async fn insert(&self, order: &Order) -> Result<(), RepositoryError> {
+    async fn insert(&self, order: &Order, outbox: &[OutgoingEmail]) -> Result<(), RepositoryError> {
         let item: Item = serde_dynamo::to_item(OrderItem::from_order(order))
             .map_err(|error| RepositoryError::Failed(error.into()))?;
-        self.client
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(repository_error)?;
-        Ok(())
+            .build()
+            .map_err(build_failed)?;
+        let mut writes = vec![TransactWriteItem::builder().put(put).build()];
+        writes.extend(outbox_writes(&self.table, outbox)?);
+        match transact(&self.client, writes).await {
+            Ok(()) => Ok(()),
+            Err(TransactionError::ConditionFailed { .. }) => Err(RepositoryError::Failed(
+                "an order with this id exists".into(),
+            )),
+            Err(TransactionError::Conflict) => Err(RepositoryError::Unavailable(
+                "a concurrent write held the order".into(),
+            )),
+            Err(TransactionError::Repository(error)) => Err(error),
+        }
     }
 
     async fn find(

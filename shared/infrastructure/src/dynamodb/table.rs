@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
 pub const PARTITION_KEY: &str = "pk";
@@ -35,7 +35,11 @@ pub const LIVE_USERS: Index = Index {
 
 pub const INDEXES: [Index; 2] = [USERS_BY_STATUS, LIVE_USERS];
 
-/// Creates the table, on demand, with its indexes. Creating one that exists is not an error.
+/// The table's stream carries each new item's image: the mailer reads outbox items from it.
+pub const STREAM_VIEW_TYPE: StreamViewType = StreamViewType::NewImage;
+
+/// Creates the table, on demand, with its indexes and its stream. Creating one that exists is
+/// not an error.
 pub async fn create(client: &Client, table_name: &str) -> Result<(), anyhow::Error> {
     let key = |name: &str, key_type: KeyType| {
         KeySchemaElement::builder()
@@ -56,7 +60,13 @@ pub async fn create(client: &Client, table_name: &str) -> Result<(), anyhow::Err
         .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
         .key_schema(key(SORT_KEY, KeyType::Range)?)
         .attribute_definitions(string_attribute(PARTITION_KEY)?)
-        .attribute_definitions(string_attribute(SORT_KEY)?);
+        .attribute_definitions(string_attribute(SORT_KEY)?)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(STREAM_VIEW_TYPE)
+                .build()?,
+        );
     for index in INDEXES {
         request = request
             .attribute_definitions(string_attribute(index.partition_key)?)

@@ -1,11 +1,12 @@
 use super::cursor::{self, Listed};
 use super::errors::repository_error;
 use super::items::{self, Item};
+use super::outbox::outbox_writes;
 use super::table::{LIVE_USERS, USERS_BY_STATUS};
 use super::transactions::{TransactionError, transact};
 use application::ports::{
-    InsertUserError, Page, PageError, RepositoryError, StatusFilter, UpdateUserError,
-    UserListQuery, UserRepository,
+    InsertUserError, OutgoingEmail, Page, PageError, RepositoryError, StatusFilter,
+    UpdateUserError, UserListQuery, UserRepository,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -121,8 +122,8 @@ fn number(value: u64) -> AttributeValue {
 }
 
 impl UserRepository for DynamoUserRepository {
-    async fn insert(&self, user: &User) -> Result<(), InsertUserError> {
-        let writes = vec![
+    async fn insert(&self, user: &User, outbox: &[OutgoingEmail]) -> Result<(), InsertUserError> {
+        let mut writes = vec![
             TransactWriteItem::builder()
                 .put(self.put(items::to_item(user)?, ITEM_ABSENT)?)
                 .build(),
@@ -130,6 +131,7 @@ impl UserRepository for DynamoUserRepository {
                 .put(self.put(items::email_claim(user.email(), user.id()), ITEM_ABSENT)?)
                 .build(),
         ];
+        writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
             Ok(()) => Ok(()),
             Err(TransactionError::ConditionFailed { index: 1 }) => Err(InsertUserError::EmailTaken),
@@ -164,10 +166,16 @@ impl UserRepository for DynamoUserRepository {
         }
     }
 
-    async fn update(&self, current: &User, updated: User) -> Result<User, UpdateUserError> {
+    async fn update(
+        &self,
+        current: &User,
+        updated: User,
+        outbox: &[OutgoingEmail],
+    ) -> Result<User, UpdateUserError> {
         let stored = updated.stored_at(current.version().next());
         let (old_claim, new_claim) = claims(current, &stored);
-        if old_claim.map(Email::normalized) == new_claim.map(Email::normalized) {
+        if old_claim.map(Email::normalized) == new_claim.map(Email::normalized) && outbox.is_empty()
+        {
             // No claim changes hands: one conditional put, half the cost of a transaction.
             let put = self.versioned_put(&stored, current)?;
             let result = self
@@ -194,7 +202,8 @@ impl UserRepository for DynamoUserRepository {
             };
         }
 
-        let (writes, claim_index) = self.writes_moving_the_claim(current, &stored)?;
+        let (mut writes, claim_index) = self.writes_moving_the_claim(current, &stored)?;
+        writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
             Ok(()) => Ok(stored),
             Err(error) => Err(update_error(error, claim_index)),

@@ -98,37 +98,28 @@ mod tests {
     use crate::testing::{Answer, TestRequest, assert_body_rows};
     use application::credentials::{ConfirmPasswordReset, RequestPasswordReset};
     use application::fakes::{
-        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, RecordingMailer,
-        StoreHealth, user_with_email,
+        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, StoreHealth,
+        user_with_email,
     };
     use application::ports::{Clock, CredentialRepository, ResetTokenRecord, ResetTokens};
-    use domain::UserId;
     use serde_json::json;
 
-    type Ask = RequestPasswordReset<
-        InMemoryUsers,
-        InMemoryCredentials,
-        RecordingMailer,
-        FakeTokens,
-        FixedClock,
-    >;
+    type Ask = RequestPasswordReset<InMemoryUsers, InMemoryCredentials, FakeTokens, FixedClock>;
     type Confirm = application::fakes::InMemoryConfirmReset;
 
-    fn requesting(users: &InMemoryUsers, mailer: &RecordingMailer) -> Ask {
+    fn requesting(users: &InMemoryUsers) -> Ask {
         RequestPasswordReset::new(
             users.clone(),
-            InMemoryCredentials::default(),
-            mailer.clone(),
+            InMemoryCredentials::beside(users),
             FakeTokens,
             FixedClock::default(),
         )
     }
 
-    fn confirming(credentials: &InMemoryCredentials) -> Confirm {
+    fn confirming(users: &InMemoryUsers, credentials: &InMemoryCredentials) -> Confirm {
         ConfirmPasswordReset::new(
-            InMemoryUsers::default(),
+            users.clone(),
             credentials.clone(),
-            RecordingMailer::default(),
             FakeHasher::default(),
             FakeTokens,
             FixedClock::default(),
@@ -143,27 +134,31 @@ mod tests {
         TestRequest::new("POST", "/password-reset/confirm")
     }
 
-    async fn ask(users: &InMemoryUsers, mailer: &RecordingMailer, email: &str) -> Answer {
+    async fn ask(users: &InMemoryUsers, email: &str) -> Answer {
         let request = post_reset().json(json!({ "email": email })).build();
-        Answer::of(request_password_reset(&requesting(users, mailer), request).await)
+        Answer::of(request_password_reset(&requesting(users), request).await)
     }
 
-    async fn confirm(credentials: &InMemoryCredentials, token: &str) -> Answer {
+    async fn confirm(
+        users: &InMemoryUsers,
+        credentials: &InMemoryCredentials,
+        token: &str,
+    ) -> Answer {
         let body = json!({"token": token, "new_password": "correct horse battery"});
         let request = post_confirm().json(body).build();
-        Answer::of(confirm_password_reset(&confirming(credentials), request).await)
+        Answer::of(confirm_password_reset(&confirming(users, credentials), request).await)
     }
 
     #[tokio::test]
     async fn a_reset_is_a_202_for_known_and_unknown_addresses_alike() {
-        let (users, mailer) = (InMemoryUsers::default(), RecordingMailer::default());
+        let users = InMemoryUsers::default();
         users.add(user_with_email("ada@example.com"));
-        let known = ask(&users, &mailer, "ada@example.com").await;
-        let unknown = ask(&users, &mailer, "nobody@example.com").await;
+        let known = ask(&users, "ada@example.com").await;
+        let unknown = ask(&users, "nobody@example.com").await;
         assert_eq!((known.status, unknown.status), (202, 202));
         assert_eq!(known.body, unknown.body);
         assert_eq!(
-            mailer.sent().len(),
+            users.outbox().emails().len(),
             1,
             "only the known address gets a token"
         );
@@ -171,49 +166,50 @@ mod tests {
 
     #[tokio::test]
     async fn bad_reset_bodies_are_400_413_and_422() {
-        let use_case = requesting(&InMemoryUsers::default(), &RecordingMailer::default());
+        let use_case = requesting(&InMemoryUsers::default());
         let handle = |request| request_password_reset(&use_case, request);
         assert_body_rows(post_reset, handle, &["email"]).await;
     }
 
     #[tokio::test]
     async fn reset_store_failures_are_503_and_500() {
-        let mailer = RecordingMailer::default();
         let unavailable = InMemoryUsers::with_health(StoreHealth::Unavailable);
-        ask(&unavailable, &mailer, "ada@example.com")
-            .await
-            .unavailable();
+        ask(&unavailable, "ada@example.com").await.unavailable();
         let failing = InMemoryUsers::with_health(StoreHealth::Failing);
-        ask(&failing, &mailer, "ada@example.com").await.internal();
+        ask(&failing, "ada@example.com").await.internal();
     }
 
     #[tokio::test]
     async fn a_valid_token_is_a_204_once_and_then_the_one_invalid_token_400() {
-        let credentials = InMemoryCredentials::default();
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let credentials = InMemoryCredentials::beside(&users);
         let issued = FakeTokens.issue().unwrap();
         let expires_at = FixedClock::default().now().plus_seconds(3600).unwrap();
         let record = ResetTokenRecord {
             hash: issued.hash,
-            user_id: UserId::generate(),
-            sent_to: Email::parse("ada@example.com").unwrap(),
+            user_id: ada.id(),
+            sent_to: ada.email().clone(),
             expires_at,
         };
         credentials.save_reset_token(&record).await.unwrap();
-        let first = confirm(&credentials, &issued.token).await;
+        let first = confirm(&users, &credentials, &issued.token).await;
         assert_eq!((first.status, &first.body), (204, &serde_json::Value::Null));
         assert_eq!(
-            confirm(&credentials, &issued.token).await.problem(400),
+            confirm(&users, &credentials, &issued.token)
+                .await
+                .problem(400),
             INVALID_TOKEN_DETAIL
         );
         assert_eq!(
-            confirm(&credentials, "made-up").await.problem(400),
+            confirm(&users, &credentials, "made-up").await.problem(400),
             INVALID_TOKEN_DETAIL
         );
     }
 
     #[tokio::test]
     async fn bad_confirm_bodies_are_400_413_and_422_naming_every_field() {
-        let use_case = confirming(&InMemoryCredentials::default());
+        let use_case = confirming(&InMemoryUsers::default(), &InMemoryCredentials::default());
         let handle = |request| confirm_password_reset(&use_case, request);
         assert_body_rows(post_confirm, handle, &["token", "new_password"]).await;
         let short = post_confirm()
@@ -225,14 +221,10 @@ mod tests {
 
     #[tokio::test]
     async fn confirm_store_failures_are_503_and_500() {
-        confirm(
-            &InMemoryCredentials::with_health(StoreHealth::Unavailable),
-            "t",
-        )
-        .await
-        .unavailable();
-        confirm(&InMemoryCredentials::with_health(StoreHealth::Failing), "t")
-            .await
-            .internal();
+        let users = InMemoryUsers::default();
+        let unavailable = InMemoryCredentials::with_health(StoreHealth::Unavailable);
+        confirm(&users, &unavailable, "t").await.unavailable();
+        let failing = InMemoryCredentials::with_health(StoreHealth::Failing);
+        confirm(&users, &failing, "t").await.internal();
     }
 }

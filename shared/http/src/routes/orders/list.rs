@@ -62,7 +62,7 @@ mod tests {
         let (users, orders) = (InMemoryUsers::default(), InMemoryOrders::default());
         let ada = users.add(user_with_email("ada@example.com"));
         for _ in 0..3 {
-            orders.insert(&order_for(ada.id())).await.unwrap();
+            orders.insert(&order_for(ada.id()), &[]).await.unwrap();
         }
         let first = list(&users, &orders, get(ada.id()).query("limit", "2")).await;
         assert_eq!(

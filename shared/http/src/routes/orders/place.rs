@@ -120,21 +120,18 @@ mod tests {
         Answer, TestRequest, assert_authentication_rows, assert_body_rows, token_of,
     };
     use application::fakes::{
-        FixedClock, InMemoryOrders, InMemoryUsers, RecordingMailer, SequentialIds, StoreHealth,
-        user_with_email,
+        FixedClock, InMemoryOrders, InMemoryUsers, SequentialIds, StoreHealth, user_with_email,
     };
     use application::orders::PlaceOrder;
     use domain::{User, UserId};
     use serde_json::json;
 
-    type Place =
-        PlaceOrder<InMemoryUsers, InMemoryOrders, RecordingMailer, FixedClock, SequentialIds>;
+    type Place = PlaceOrder<InMemoryUsers, InMemoryOrders, FixedClock, SequentialIds>;
 
     fn use_case(users: &InMemoryUsers) -> Place {
         PlaceOrder::new(
             users.clone(),
             InMemoryOrders::default(),
-            RecordingMailer::default(),
             FixedClock::default(),
             SequentialIds,
         )

@@ -62,20 +62,15 @@ mod tests {
     use super::*;
     use crate::testing::{Answer, TestRequest, assert_body_rows};
     use application::fakes::{
-        FixedClock, InMemoryUsers, RecordingMailer, SequentialIds, StoreHealth, user_with_email,
+        FixedClock, InMemoryUsers, SequentialIds, StoreHealth, user_with_email,
     };
     use application::users::CreateUser;
     use serde_json::json;
 
-    type Create = CreateUser<InMemoryUsers, RecordingMailer, FixedClock, SequentialIds>;
+    type Create = CreateUser<InMemoryUsers, FixedClock, SequentialIds>;
 
     fn use_case(users: &InMemoryUsers) -> Create {
-        CreateUser::new(
-            users.clone(),
-            RecordingMailer::default(),
-            FixedClock::default(),
-            SequentialIds,
-        )
+        CreateUser::new(users.clone(), FixedClock::default(), SequentialIds)
     }
 
     fn post() -> TestRequest {

@@ -65,9 +65,7 @@ mod tests {
     use crate::testing::{
         Answer, TestRequest, assert_authentication_rows, assert_body_rows, token_of,
     };
-    use application::fakes::{
-        FakeTokens, FixedClock, InMemoryUsers, RecordingMailer, StoreHealth, user_with_email,
-    };
+    use application::fakes::{FakeTokens, FixedClock, InMemoryUsers, StoreHealth, user_with_email};
     use application::users::UpdateUserEmail;
     use domain::{User, UserId};
     use serde_json::json;
@@ -76,15 +74,10 @@ mod tests {
         TestRequest::new("PUT", "/users/x/email").path("id", id)
     }
 
-    type Update = UpdateUserEmail<InMemoryUsers, RecordingMailer, FakeTokens, FixedClock>;
+    type Update = UpdateUserEmail<InMemoryUsers, FakeTokens, FixedClock>;
 
     fn use_case(users: InMemoryUsers) -> Update {
-        UpdateUserEmail::new(
-            users,
-            RecordingMailer::default(),
-            FakeTokens,
-            FixedClock::default(),
-        )
+        UpdateUserEmail::new(users, FakeTokens, FixedClock::default())
     }
 
     async fn change(users: &InMemoryUsers, request: TestRequest) -> Answer {

@@ -54,21 +54,14 @@ mod tests {
     use super::*;
     use crate::errors::INVALID_TOKEN_DETAIL;
     use crate::testing::{Answer, TestRequest, assert_body_rows, token_of};
-    use application::fakes::{
-        FakeTokens, FixedClock, InMemoryUsers, RecordingMailer, StoreHealth, user_with_email,
-    };
+    use application::fakes::{FakeTokens, FixedClock, InMemoryUsers, StoreHealth, user_with_email};
     use application::users::{ConfirmEmailChange, UpdateUserEmail};
     use serde_json::json;
 
-    type Confirm = ConfirmEmailChange<InMemoryUsers, RecordingMailer, FakeTokens, FixedClock>;
+    type Confirm = ConfirmEmailChange<InMemoryUsers, FakeTokens, FixedClock>;
 
     fn confirming(users: &InMemoryUsers) -> Confirm {
-        ConfirmEmailChange::new(
-            users.clone(),
-            RecordingMailer::default(),
-            FakeTokens,
-            FixedClock::default(),
-        )
+        ConfirmEmailChange::new(users.clone(), FakeTokens, FixedClock::default())
     }
 
     fn post() -> TestRequest {
@@ -83,13 +76,7 @@ mod tests {
     /// Ada asks to move to `to` through the real route; the token that went there.
     async fn token_for_move(users: &InMemoryUsers, to: &str) -> String {
         let ada = users.add(user_with_email("ada@example.com"));
-        let mailer = RecordingMailer::default();
-        let update = UpdateUserEmail::new(
-            users.clone(),
-            mailer.clone(),
-            FakeTokens,
-            FixedClock::default(),
-        );
+        let update = UpdateUserEmail::new(users.clone(), FakeTokens, FixedClock::default());
         let request = TestRequest::new("PUT", "/users/x/email")
             .path("id", ada.id())
             .by(token_of(&ada))
@@ -97,7 +84,7 @@ mod tests {
             .build();
         let answer = Answer::of(super::super::email::update_user_email(&update, request).await);
         assert_eq!(answer.status, 202);
-        mailer.sent()[0]
+        users.outbox().emails()[0]
             .text
             .lines()
             .find_map(|line| line.strip_prefix("token="))

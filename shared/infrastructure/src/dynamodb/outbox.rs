@@ -1,0 +1,168 @@
+//! The outbox: every email is an item written in the same transaction as the change that
+//! causes it. The table's stream hands inserted outbox items to the mailer, which sends each and
+//! then deletes it; an item that could not be sent stays, for its retries and, after them, for
+//! an operator re-driving the dead-letter queue (it expires after the queue's retention).
+
+use super::errors::{build_failed, repository_error};
+use super::items::{self, Item};
+use application::ports::{Outbox, OutgoingEmail, PendingEmail, RepositoryError};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use domain::{Email, Timestamp};
+use serde::{Deserialize, Serialize};
+
+const OUTBOX_PREFIX: &str = "OUTBOX#";
+const OUTBOX_SORT_KEY: &str = "EMAIL";
+/// The `entity` of outbox items: what the stream's filter selects.
+pub const OUTBOX_ENTITY: &str = "outbox";
+/// As long as the dead-letter queue keeps a message: 14 days.
+const RETENTION_SECONDS: i64 = 14 * 24 * 60 * 60;
+
+fn outbox_key(id: &str) -> Item {
+    items::key(format!("{OUTBOX_PREFIX}{id}"), OUTBOX_SORT_KEY)
+}
+
+/// An outbox item as stored, and as the stream's `NewImage` carries it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    id: String,
+    to: String,
+    subject: String,
+    text: String,
+    recorded_at: String,
+    expires_at: i64,
+}
+
+impl OutboxItem {
+    fn record(email: &OutgoingEmail, now: Timestamp) -> Self {
+        let id = uuid::Uuid::now_v7().to_string();
+        Self {
+            pk: format!("{OUTBOX_PREFIX}{id}"),
+            sk: OUTBOX_SORT_KEY.to_owned(),
+            entity: OUTBOX_ENTITY.to_owned(),
+            id,
+            to: email.to.as_str().to_owned(),
+            subject: email.subject.clone(),
+            text: email.text.clone(),
+            recorded_at: now.to_rfc3339(),
+            expires_at: now
+                .plus_seconds(RETENTION_SECONDS)
+                .map_or(0, |at| at.as_millis() / 1000),
+        }
+    }
+
+    /// The item of a pending message, as the store wrote it.
+    #[cfg(test)]
+    pub(crate) fn of_pending(pending: &PendingEmail) -> Self {
+        let mut item = Self::record(&pending.email, pending.recorded_at);
+        item.pk = format!("{OUTBOX_PREFIX}{}", pending.id);
+        item.id = pending.id.clone();
+        item
+    }
+
+    /// The message to send; `None` when the item is not a well-formed outbox item.
+    pub fn into_pending(self) -> Option<PendingEmail> {
+        if self.entity != OUTBOX_ENTITY {
+            return None;
+        }
+        Some(PendingEmail {
+            email: OutgoingEmail {
+                to: Email::parse(&self.to).ok()?,
+                subject: self.subject,
+                text: self.text,
+            },
+            recorded_at: Timestamp::parse_rfc3339(&self.recorded_at)?,
+            id: self.id,
+        })
+    }
+}
+
+/// The puts that record `outbox`, for the transaction of the change that causes it.
+pub(crate) fn outbox_writes(
+    table: &str,
+    outbox: &[OutgoingEmail],
+) -> Result<Vec<TransactWriteItem>, RepositoryError> {
+    let now = Timestamp::now();
+    outbox
+        .iter()
+        .map(|email| {
+            let item: Item = serde_dynamo::to_item(OutboxItem::record(email, now))
+                .map_err(|error| RepositoryError::Failed(error.into()))?;
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(build_failed)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        })
+        .collect()
+}
+
+/// The mailer's view of the outbox items.
+#[derive(Debug, Clone)]
+pub struct DynamoOutbox {
+    client: Client,
+    table: String,
+}
+
+impl DynamoOutbox {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+impl Outbox for DynamoOutbox {
+    async fn is_pending(&self, id: &str) -> Result<bool, RepositoryError> {
+        Ok(items::read(&self.client, &self.table, outbox_key(id))
+            .await?
+            .is_some())
+    }
+
+    async fn forget(&self, id: &str) -> Result<(), RepositoryError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(outbox_key(id)))
+            .send()
+            .await
+            .map_err(repository_error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamodb::items::EXPIRES_AT;
+
+    #[test]
+    fn an_item_reads_back_as_the_message_it_recorded() {
+        let email = OutgoingEmail {
+            to: Email::parse("ada@xn--bcher-kva.example").unwrap(),
+            subject: "Welcome aboard".to_owned(),
+            text: "Hello Ada,\n".to_owned(),
+        };
+        let now = Timestamp::now();
+        let item = OutboxItem::record(&email, now);
+        assert_eq!(
+            item.expires_at * 1000 - now.as_millis() / 1000 * 1000,
+            RETENTION_SECONDS * 1000
+        );
+        let id = item.id.clone();
+        let stored: Item = serde_dynamo::to_item(&item).unwrap();
+        assert_eq!(
+            stored[EXPIRES_AT].as_n().unwrap(),
+            &item.expires_at.to_string()
+        );
+        let read: OutboxItem = serde_dynamo::from_item(stored).unwrap();
+        let pending = read.into_pending().unwrap();
+        assert_eq!((pending.id, pending.email), (id, email));
+    }
+}
