@@ -88,24 +88,6 @@ async fn read_chunked<R: AsyncBufRead + Unpin>(reader: &mut R) -> anyhow::Result
     }
 }
 
-/// `GET url` over a fresh connection (`http://host:port/path` only), returning the body.
-pub async fn get(url: &str) -> anyhow::Result<Vec<u8>> {
-    let rest = url.strip_prefix("http://").context("only http:// URLs")?;
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let path = if path.is_empty() { "/" } else { path };
-    let mut stream = tokio::net::TcpStream::connect(authority).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n\r\n");
-    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await?;
-    let mut reader = tokio::io::BufReader::new(stream);
-    let response = read_message(&mut reader, true)
-        .await?
-        .context("no response")?;
-    if !response.start_line.contains(" 200 ") {
-        bail!("GET {url}: {}", response.start_line);
-    }
-    Ok(response.body)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

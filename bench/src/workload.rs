@@ -236,20 +236,13 @@ impl Round {
         ))
     }
 
-    /// The reset tokens the local SES holds for this round's users, in user order.
-    pub fn take_tokens(&mut self, store: &Value) -> anyhow::Result<()> {
+    /// The reset tokens of this round's users, in user order, from the emails recorded for
+    /// them as (address, text).
+    pub fn take_tokens(&mut self, emails: &[(String, String)]) -> anyhow::Result<()> {
         let mut by_address = std::collections::HashMap::new();
-        for email in store["emails"].as_array().into_iter().flatten() {
-            let Some(token) = email["body"]["text"]
-                .as_str()
-                .and_then(|text| text.lines().find_map(|line| line.strip_prefix("token=")))
-            else {
-                continue;
-            };
-            for to in email["destination"]["to"].as_array().into_iter().flatten() {
-                if let Some(address) = to.as_str() {
-                    by_address.insert(address.to_owned(), token.trim().to_owned());
-                }
+        for (address, text) in emails {
+            if let Some(token) = text.lines().find_map(|line| line.strip_prefix("token=")) {
+                by_address.insert(address.clone(), token.trim().to_owned());
             }
         }
         self.tokens = self

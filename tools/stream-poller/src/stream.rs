@@ -148,7 +148,10 @@ async fn read_shard<I: Invoker>(
             .and_then(|change| change.sequence_number())
             .map(str::to_owned);
     }
-    let outbox: Vec<EventRecord> = records.iter().filter_map(outbox_insert).collect();
+    let outbox: Vec<EventRecord> = records
+        .iter()
+        .filter_map(|record| outbox_insert(record, stream_arn))
+        .collect();
     let count = outbox.len();
     if !outbox.is_empty() {
         delivery.deliver(outbox).await;
@@ -162,7 +165,7 @@ async fn read_shard<I: Invoker>(
 
 /// The record as Lambda would deliver it, when it is an inserted outbox item: the template's
 /// filter, `eventName` INSERT and `NewImage.entity` "outbox".
-fn outbox_insert(record: &Record) -> Option<EventRecord> {
+fn outbox_insert(record: &Record, stream_arn: &str) -> Option<EventRecord> {
     let change = record.dynamodb()?;
     let image = change.new_image()?;
     let is_outbox = image
@@ -197,6 +200,7 @@ fn outbox_insert(record: &Record) -> Option<EventRecord> {
     event.event_source = Some("aws:dynamodb".to_owned());
     event.event_version = record.event_version().map(str::to_owned);
     event.aws_region = record.aws_region().unwrap_or("us-east-1").to_owned();
+    event.event_source_arn = Some(stream_arn.to_owned());
     event.change.keys = change.keys().map(item).unwrap_or_default();
     event.change.new_image = item(image);
     event.change.sequence_number = change.sequence_number().map(str::to_owned);
