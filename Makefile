@@ -1,7 +1,7 @@
 # The two commands: `make run` serves the API on http://localhost:9000 with DynamoDB Local
 # and a local SES; `make test` sets up the same stack, runs every test, and stops it.
 .DEFAULT_GOAL := help
-.PHONY: help run test install check fmt clippy validate package deploy openapi bench keys admin
+.PHONY: help run test install check fmt clippy validate package deploy openapi bench keys admin redrive
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,3 +45,7 @@ keys: ## a new access-token key pair for a deployment: writes .devstack/keys/dep
 admin: ## make an existing user an admin in a deployed stack: make admin EMAIL=... TABLE=... (AWS credentials)
 	@test -n "$(EMAIL)" -a -n "$(TABLE)" || { echo "usage: make admin EMAIL=you@example.com TABLE=<TableName output>" >&2; exit 2; }
 	TABLE_NAME=$(TABLE) cargo run --quiet -p infrastructure --bin admin -- promote "$(EMAIL)"
+
+redrive: ## send again the emails still in the outbox after MINUTES (default 15): make redrive TABLE=... (AWS credentials)
+	@test -n "$(TABLE)" || { echo "usage: make redrive TABLE=<TableName output> [MINUTES=15]" >&2; exit 2; }
+	TABLE_NAME=$(TABLE) cargo run --quiet -p infrastructure --bin admin -- redrive-outbox $(MINUTES)

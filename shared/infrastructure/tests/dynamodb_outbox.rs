@@ -129,3 +129,44 @@ async fn the_mailer_finds_an_item_pending_until_it_forgets_it() {
     outbox.forget(&id).await.unwrap();
     assert!(recorded(&client, &table).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_email_still_waiting_is_written_back_as_a_new_item_and_a_sent_one_is_not() {
+    let (client, table) = fresh_table().await;
+    let users = DynamoUserRepository::new(client.clone(), table.clone());
+    for address in ["stuck@example.com", "sent@example.com"] {
+        users
+            .insert(&user(address), &[email(address, "Welcome")])
+            .await
+            .unwrap();
+    }
+    let outbox = DynamoOutbox::new(client.clone(), table.clone());
+    let before = recorded(&client, &table).await;
+    let (sent_id, _) = before
+        .iter()
+        .find(|(_, email)| email.to.as_str() == "sent@example.com")
+        .unwrap()
+        .clone();
+    outbox.forget(&sent_id).await.unwrap();
+
+    let a_minute_ago = Timestamp::now().plus_seconds(-60).unwrap();
+    assert_eq!(
+        outbox.redrive(a_minute_ago).await.unwrap(),
+        0,
+        "nothing that old"
+    );
+    let later = Timestamp::now().plus_seconds(60).unwrap();
+    assert_eq!(outbox.redrive(later).await.unwrap(), 1);
+    let after = recorded(&client, &table).await;
+    assert_eq!(after.len(), 1);
+    let (stuck_id, stuck) = before
+        .into_iter()
+        .find(|(_, email)| email.to.as_str() == "stuck@example.com")
+        .unwrap();
+    assert_eq!(after[0].1, stuck, "the same email");
+    assert_ne!(
+        after[0].0, stuck_id,
+        "under a new id: a new insert on the stream"
+    );
+    assert!(!outbox.is_pending(&stuck_id).await.unwrap());
+}

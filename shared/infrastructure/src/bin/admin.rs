@@ -4,8 +4,11 @@
 //!                                 (created if missing; idempotent, run on every start)
 //!   admin promote EMAIL           a deployment, with AWS credentials: an existing user becomes
 //!                                 an admin (its new role shows from its next login or refresh)
+//!   admin redrive-outbox [MINUTES] every email recorded more than MINUTES ago (default 15) and
+//!                                 not sent yet (dead-lettered, or stuck) goes to the mailer
+//!                                 again, written back to the outbox as a new item
 //!
-//! Both act on the table named by `TABLE_NAME`, through the same repositories as the API.
+//! They act on the table named by `TABLE_NAME`, through the same adapters as the functions.
 use application::ports::{
     CredentialRepository, PasswordHasher, ResetTokenRecord, ResetTokens, UserRepository,
 };
@@ -35,7 +38,20 @@ async fn main() -> anyhow::Result<()> {
             make_admin(&users, user, false).await?;
             writeln!(std::io::stdout(), "{email} is an admin")?;
         }
-        _ => anyhow::bail!("usage: admin ensure EMAIL PASSWORD | admin promote EMAIL"),
+        [command, rest @ ..] if command == "redrive-outbox" && rest.len() <= 1 => {
+            let minutes: i64 = rest.first().map_or(Ok(15), |minutes| minutes.parse())?;
+            let cutoff = Timestamp::now()
+                .plus_seconds(-60 * minutes)
+                .ok_or_else(|| anyhow::anyhow!("clock out of range"))?;
+            let redriven = aws.outbox()?.redrive(cutoff).await?;
+            writeln!(
+                std::io::stdout(),
+                "{redriven} email(s) handed to the mailer again"
+            )?;
+        }
+        _ => anyhow::bail!(
+            "usage: admin ensure EMAIL PASSWORD | admin promote EMAIL | admin redrive-outbox [MINUTES]"
+        ),
     }
     Ok(())
 }

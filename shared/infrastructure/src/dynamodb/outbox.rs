@@ -5,9 +5,10 @@
 
 use super::errors::{build_failed, repository_error};
 use super::items::{self, Item};
+use super::transactions::{TransactionError, transact};
 use application::ports::{Outbox, OutgoingEmail, PendingEmail, RepositoryError};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use domain::{Email, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -114,6 +115,77 @@ impl DynamoOutbox {
         Self {
             client,
             table: table.into(),
+        }
+    }
+
+    /// Sends again every email recorded before `cutoff` and still waiting (dead-lettered, or
+    /// stuck): each item is written back under a new id, a new insert on the stream, and the
+    /// old one deleted, in one transaction. An operator's tool, so it scans; returns how many.
+    pub async fn redrive(&self, cutoff: Timestamp) -> Result<usize, RepositoryError> {
+        let mut redriven = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("entity = :outbox AND recorded_at < :cutoff")
+                .expression_attribute_values(":outbox", AttributeValue::S(OUTBOX_ENTITY.to_owned()))
+                .expression_attribute_values(":cutoff", AttributeValue::S(cutoff.to_rfc3339()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(repository_error)?;
+            for item in page.items() {
+                let stuck: OutboxItem = serde_dynamo::from_item(item.clone())
+                    .map_err(|error| RepositoryError::Failed(error.into()))?;
+                if self.write_back(stuck).await? {
+                    redriven += 1;
+                }
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(redriven);
+            }
+        }
+    }
+
+    /// The item under a new id, the old one gone; `false` when the mailer sent and deleted it
+    /// meanwhile.
+    async fn write_back(&self, stuck: OutboxItem) -> Result<bool, RepositoryError> {
+        let old_key = outbox_key(&stuck.id);
+        let id = uuid::Uuid::now_v7().to_string();
+        let again = OutboxItem {
+            pk: format!("{OUTBOX_PREFIX}{id}"),
+            id,
+            ..stuck
+        };
+        let item: Item =
+            serde_dynamo::to_item(again).map_err(|error| RepositoryError::Failed(error.into()))?;
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(old_key))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build_failed)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_failed)?;
+        let writes = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        match transact(&self.client, writes).await {
+            Ok(()) => Ok(true),
+            Err(TransactionError::ConditionFailed { .. }) => Ok(false),
+            Err(TransactionError::Conflict) => Err(RepositoryError::Unavailable(
+                "the mailer was deleting the item".into(),
+            )),
+            Err(TransactionError::Repository(error)) => Err(error),
         }
     }
 }
