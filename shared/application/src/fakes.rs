@@ -984,6 +984,14 @@ impl AuditLines {
     }
 }
 
+/// The `event`/`outcome` pair of each line.
+pub fn events_of(lines: &[AuditLine]) -> Vec<(&str, &str)> {
+    lines
+        .iter()
+        .map(|line| (line["event"].as_str(), line["outcome"].as_str()))
+        .collect()
+}
+
 struct FieldsOf<'a>(&'a mut AuditLine);
 
 impl tracing::field::Visit for FieldsOf<'_> {

@@ -196,7 +196,7 @@ mod tests {
     use super::*;
     use crate::fakes::{
         AuditLines, FakeAccessTokens, FakeHasher, FakeTokens, FixedClock, InMemoryCredentials,
-        InMemorySessions, InMemoryUsers, user_with_email,
+        InMemorySessions, InMemoryUsers, events_of, user_with_email,
     };
     use crate::ports::{AccessTokenVerifier, SessionRepository};
     use domain::Password;
@@ -416,10 +416,7 @@ mod tests {
             .unwrap_err();
 
         let recorded = lines.take();
-        let events: Vec<_> = recorded
-            .iter()
-            .map(|line| (line["event"].as_str(), line["outcome"].as_str()))
-            .collect();
+        let events = events_of(&recorded);
         let mut expected = vec![("login", "failure"); 4];
         expected.extend([
             ("lockout", "success"),

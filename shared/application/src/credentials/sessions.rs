@@ -270,7 +270,7 @@ mod tests {
     use super::*;
     use crate::fakes::{
         AuditLines, FakeAccessTokens, FakeTokens, FixedClock, InMemorySessions, InMemoryUsers,
-        user_with_email,
+        events_of, user_with_email,
     };
     use crate::ports::{ACCESS_TOKEN_SECONDS, AccessTokenVerifier, SESSION_SECONDS};
     use domain::Role;
@@ -358,10 +358,7 @@ mod tests {
             .await
             .unwrap();
         let recorded = lines.take();
-        let events: Vec<_> = recorded
-            .iter()
-            .map(|line| (line["event"].as_str(), line["outcome"].as_str()))
-            .collect();
+        let events = events_of(&recorded);
         assert_eq!(
             events,
             [

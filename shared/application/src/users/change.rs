@@ -156,7 +156,7 @@ impl<R: UserRepository, C: Clock> UseCase<UserChange> for ChangeUser<R, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{AuditLines, admin_caller, caller_for};
+    use crate::fakes::{AuditLines, admin_caller, caller_for, events_of};
     use crate::fakes::{FixedClock, InMemoryUsers, user_with_email};
     use crate::ports::InsertUserError;
     use domain::Version;
@@ -193,10 +193,7 @@ mod tests {
             .await
             .unwrap_err();
         let recorded = lines.take();
-        let events: Vec<_> = recorded
-            .iter()
-            .map(|line| (line["event"].as_str(), line["outcome"].as_str()))
-            .collect();
+        let events = events_of(&recorded);
         assert_eq!(
             events,
             [

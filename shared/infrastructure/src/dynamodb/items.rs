@@ -3,7 +3,7 @@
 use super::errors::corrupt_item;
 use super::table::{LIVE_USERS, PARTITION_KEY, SORT_KEY, USERS_BY_STATUS};
 use application::ports::RepositoryError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use domain::{Email, Role, Timestamp, User, UserId, UserName, UserSnapshot, UserStatus, Version};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -40,6 +40,17 @@ pub(crate) fn expiry(at: Timestamp) -> AttributeValue {
 pub(crate) fn expiry_of(item: &Item) -> Option<Timestamp> {
     let seconds: i64 = item.get(EXPIRES_AT)?.as_n().ok()?.parse().ok()?;
     Timestamp::from_millis(seconds.checked_mul(1000)?)
+}
+
+/// A transaction's put of a new item: refused when an item with its key exists.
+pub(crate) fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, RepositoryError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(super::errors::build_failed)?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 const USER_PREFIX: &str = "USER#";

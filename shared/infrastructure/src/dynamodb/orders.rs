@@ -1,5 +1,5 @@
 use super::cursor::{self, Listed};
-use super::errors::{build_failed, corrupt_item};
+use super::errors::corrupt_item;
 use super::items::{self, Item};
 use super::outbox::outbox_writes;
 use super::transactions::{TransactionError, transact};
@@ -7,7 +7,7 @@ use application::ports::{
     Cursor, OrderRepository, OutgoingEmail, Page, PageError, PageLimit, RepositoryError,
 };
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use domain::{
     Currency, LineRequest, Money, Order, OrderId, OrderStatus, Quantity, Sku, Timestamp, UserId,
 };
@@ -131,13 +131,7 @@ impl OrderRepository for DynamoOrderRepository {
     async fn insert(&self, order: &Order, outbox: &[OutgoingEmail]) -> Result<(), RepositoryError> {
         let item: Item = serde_dynamo::to_item(OrderItem::from_order(order))
             .map_err(|error| RepositoryError::Failed(error.into()))?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(build_failed)?;
-        let mut writes = vec![TransactWriteItem::builder().put(put).build()];
+        let mut writes = vec![items::put_new(&self.table, item)?];
         writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
             Ok(()) => Ok(()),

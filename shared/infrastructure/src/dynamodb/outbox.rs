@@ -8,7 +8,7 @@ use super::items::{self, Item};
 use super::transactions::{TransactionError, transact};
 use application::ports::{Outbox, OutgoingEmail, PendingEmail, RepositoryError};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use domain::{Email, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -92,13 +92,7 @@ pub(crate) fn outbox_writes(
         .map(|email| {
             let item: Item = serde_dynamo::to_item(OutboxItem::record(email, now))
                 .map_err(|error| RepositoryError::Failed(error.into()))?;
-            let put = Put::builder()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(build_failed)?;
-            Ok(TransactWriteItem::builder().put(put).build())
+            items::put_new(table, item)
         })
         .collect()
 }
@@ -169,15 +163,9 @@ impl DynamoOutbox {
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(build_failed)?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(build_failed)?;
         let writes = vec![
             TransactWriteItem::builder().delete(delete).build(),
-            TransactWriteItem::builder().put(put).build(),
+            items::put_new(&self.table, item)?,
         ];
         match transact(&self.client, writes).await {
             Ok(()) => Ok(true),
