@@ -95,6 +95,36 @@ pub async fn transact_write_items(
     Ok(durations)
 }
 
+/// The registration's write through the service's own adapter, timed with what the adapter
+/// does around the call (the three items' serialization, the outbox id): what create-user
+/// spends on its one transaction.
+pub async fn user_insert(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    tag: &str,
+    count: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    use application::ports::UserRepository;
+    let users = infrastructure::DynamoUserRepository::new(client.clone(), table);
+    let mut durations = Vec::with_capacity(count);
+    for index in 0..count {
+        let user = domain::User::register(
+            domain::UserId::generate(),
+            domain::Email::parse(&format!("floor-{tag}-{index}@example.com"))?,
+            domain::UserName::parse("Ada Lovelace")?,
+            domain::Timestamp::now(),
+        );
+        let welcome = application::messages::welcome(&user);
+        let started = Instant::now();
+        users
+            .insert(&user, &[welcome])
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        durations.push(started.elapsed());
+    }
+    Ok(durations)
+}
+
 /// A welcome email's text, for the outbox item's size.
 const WELCOME_TEXT: &str = "Hello Ada Lovelace,\n\nYour account is ready and registered to floor@example.com.\n\n\
 To choose your password, ask for a password-reset email for this address\n\

@@ -330,6 +330,8 @@ impl Bench {
         let times =
             floors::transact_write_items(&self.dynamodb, &self.settings.table, &tag, count).await?;
         self.push_floor("transact_write_items", stats::milliseconds(&times));
+        let times = floors::user_insert(&self.dynamodb, &self.settings.table, &tag, count).await?;
+        self.push_floor("user_insert", stats::milliseconds(&times));
         let times = floors::send_email(&self.ses, &self.settings.sender, count).await?;
         self.push_floor("ses_send_email", stats::milliseconds(&times));
         if let Some(authorization) = &round.authorization {
