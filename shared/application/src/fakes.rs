@@ -7,7 +7,7 @@ use crate::ports::{
     EmailChangeRepository, EmailSendError, EmailSender, HashingError, IdGenerator, InsertUserError,
     IssuedToken, OrderRepository, Outbox, OutgoingEmail, Page, PageError, PageLimit,
     PasswordHasher, PendingEmail, RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens,
-    TokenHash, UpdateUserError, UserListQuery, UserRepository,
+    SessionRepository, TokenHash, UpdateUserError, UserListQuery, UserRepository,
 };
 use domain::{Email, Order, OrderId, Password, PasswordHash, Timestamp, User, UserId, UserName};
 use std::collections::BTreeMap;
@@ -671,15 +671,6 @@ impl CredentialRepository for InMemoryCredentials {
         Ok(())
     }
 
-    async fn clear_login_attempts(&self, email: &Email) -> Result<(), RepositoryError> {
-        self.state
-            .lock()
-            .unwrap()
-            .attempts
-            .remove(email.normalized());
-        Ok(())
-    }
-
     async fn password_hash(
         &self,
         user_id: UserId,
@@ -799,15 +790,41 @@ struct SessionsState {
 #[derive(Clone, Default)]
 pub struct InMemorySessions {
     state: Arc<Mutex<SessionsState>>,
+    /// The users a token's owner is read from, when the test has any.
+    users: Option<InMemoryUsers>,
+    /// Reads by hash alone, and reads with the owner.
+    reads: Arc<Mutex<(usize, usize)>>,
 }
 
 impl InMemorySessions {
+    /// Sessions beside `users`: a token is read with its owner, as the store would.
+    pub fn beside(users: &InMemoryUsers) -> Self {
+        Self {
+            users: Some(users.clone()),
+            ..Self::default()
+        }
+    }
+
     pub fn family_revoked(&self, family: &str) -> bool {
         self.state.lock().unwrap().revoked_families.contains(family)
     }
+
+    /// How many reads were by hash alone, and how many with the owner.
+    pub fn reads(&self) -> (usize, usize) {
+        *self.reads.lock().unwrap()
+    }
+
+    fn stored(&self, hash: &TokenHash) -> Option<crate::ports::RefreshTokenRecord> {
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .get(hash.as_str())
+            .cloned()
+    }
 }
 
-impl crate::ports::SessionRepository for InMemorySessions {
+impl SessionRepository for InMemorySessions {
     async fn save(&self, token: &crate::ports::RefreshTokenRecord) -> Result<(), RepositoryError> {
         self.state
             .lock()
@@ -820,15 +837,19 @@ impl crate::ports::SessionRepository for InMemorySessions {
     async fn find(
         &self,
         hash: &TokenHash,
-    ) -> Result<Option<crate::ports::FoundRefreshToken>, RepositoryError> {
-        let state = self.state.lock().unwrap();
-        Ok(state
-            .tokens
-            .get(hash.as_str())
-            .map(|record| crate::ports::FoundRefreshToken {
-                record: record.clone(),
-                family_revoked: state.revoked_families.contains(&record.family),
-            }))
+    ) -> Result<Option<crate::ports::RefreshTokenRecord>, RepositoryError> {
+        self.reads.lock().unwrap().0 += 1;
+        Ok(self.stored(hash))
+    }
+
+    async fn find_with_owner(
+        &self,
+        hash: &TokenHash,
+        owner: UserId,
+    ) -> Result<(Option<crate::ports::RefreshTokenRecord>, Option<User>), RepositoryError> {
+        self.reads.lock().unwrap().1 += 1;
+        let user = self.users.as_ref().and_then(|users| users.stored(owner));
+        Ok((self.stored(hash), user))
     }
 
     async fn rotate(
@@ -838,10 +859,11 @@ impl crate::ports::SessionRepository for InMemorySessions {
     ) -> Result<(), crate::ports::RotateError> {
         yield_once().await;
         let mut state = self.state.lock().unwrap();
+        if state.revoked_families.contains(&used.family) {
+            return Err(crate::ports::RotateError::Revoked);
+        }
         let current = state.tokens.get(used.hash.as_str());
-        if current.is_none_or(|current| current.used)
-            || state.revoked_families.contains(&used.family)
-        {
+        if current.is_none_or(|current| current.used) {
             return Err(crate::ports::RotateError::Lost);
         }
         let mut spent = used.clone();
@@ -866,9 +888,74 @@ impl crate::ports::SessionRepository for InMemorySessions {
     }
 }
 
+/// What a login reads and writes, over the users, credentials and sessions in memory.
+#[derive(Clone)]
+pub struct InMemoryLoginStore {
+    users: InMemoryUsers,
+    credentials: InMemoryCredentials,
+    sessions: InMemorySessions,
+}
+
+impl InMemoryLoginStore {
+    pub fn new(
+        users: &InMemoryUsers,
+        credentials: &InMemoryCredentials,
+        sessions: &InMemorySessions,
+    ) -> Self {
+        Self {
+            users: users.clone(),
+            credentials: credentials.clone(),
+            sessions: sessions.clone(),
+        }
+    }
+}
+
+impl crate::ports::LoginStore for InMemoryLoginStore {
+    async fn address(&self, email: &Email) -> Result<crate::ports::AddressRecord, RepositoryError> {
+        let attempts = self.credentials.login_attempts(email).await?;
+        let holder = self.users.find_by_email(email).await?.map(|user| user.id());
+        Ok(crate::ports::AddressRecord { attempts, holder })
+    }
+
+    async fn user_and_password(
+        &self,
+        id: UserId,
+    ) -> Result<(Option<User>, Option<PasswordHash>), RepositoryError> {
+        Ok((
+            self.users.find(id).await?,
+            self.credentials.password_hash(id).await?,
+        ))
+    }
+
+    async fn record_login(
+        &self,
+        current: &User,
+        updated: User,
+        first_token: &crate::ports::RefreshTokenRecord,
+        forget_attempts_of: Option<&Email>,
+    ) -> Result<User, crate::ports::RecordLoginError> {
+        yield_once().await;
+        self.users.check_available()?;
+        let stored = self
+            .users
+            .lock()
+            .write(current, updated)
+            .map_err(|error| match error {
+                UpdateUserError::Repository(error) => error.into(),
+                _ => crate::ports::RecordLoginError::UserChanged,
+            })?;
+        self.sessions.save(first_token).await?;
+        if let Some(email) = forget_attempts_of {
+            let mut credentials = self.credentials.state.lock().unwrap();
+            credentials.attempts.remove(email.normalized());
+        }
+        Ok(stored)
+    }
+}
+
 /// `Login` over the fakes, as the tests of several crates build it.
 pub type InMemoryLogin = crate::credentials::Login<
-    InMemoryUsers,
+    InMemoryLoginStore,
     InMemoryCredentials,
     FakeHasher,
     FixedClock,

@@ -3,10 +3,12 @@
 
 mod support;
 
-use application::ports::{RefreshTokenRecord, ResetTokens, RotateError, SessionRepository};
+use application::ports::{
+    RefreshTokenRecord, ResetTokens, RotateError, SessionRepository, UserRepository,
+};
 use domain::{Timestamp, UserId};
-use infrastructure::{DynamoSessionRepository, OsResetTokens};
-use support::fresh_table;
+use infrastructure::{DynamoSessionRepository, DynamoUserRepository, OsResetTokens};
+use support::{fresh_table, user};
 
 async fn store() -> DynamoSessionRepository {
     let (client, name) = fresh_table().await;
@@ -30,15 +32,12 @@ async fn a_token_is_found_by_its_hash_and_rotates_once() {
     let first = token(user_id, "family-1");
     sessions.save(&first).await.unwrap();
     let found = sessions.find(&first.hash).await.unwrap().unwrap();
-    assert_eq!(
-        (found.record.clone(), found.family_revoked),
-        (first.clone(), false)
-    );
+    assert_eq!(found, first);
 
     let next = token(user_id, "family-1");
     sessions.rotate(&first, &next).await.unwrap();
     let spent = sessions.find(&first.hash).await.unwrap().unwrap();
-    assert!(spent.record.used);
+    assert!(spent.used);
     assert!(sessions.find(&next.hash).await.unwrap().is_some());
 
     let again = sessions.rotate(&first, &token(user_id, "family-1")).await;
@@ -57,26 +56,44 @@ async fn of_racing_rotations_of_one_token_exactly_one_wins() {
 }
 
 #[tokio::test]
-async fn a_revoked_family_shows_on_every_token_and_stops_rotation() {
+async fn a_revoked_family_stops_rotation_and_says_so() {
     let sessions = store().await;
     let first = token(UserId::generate(), "family-3");
     sessions.save(&first).await.unwrap();
     sessions.revoke_family(&first).await.unwrap();
-    assert!(
-        sessions
-            .find(&first.hash)
-            .await
-            .unwrap()
-            .unwrap()
-            .family_revoked
-    );
     let next = token(first.user_id, "family-3");
     assert!(matches!(
         sessions.rotate(&first, &next).await,
-        Err(RotateError::Lost)
+        Err(RotateError::Revoked)
     ));
     assert!(
         sessions.find(&next.hash).await.unwrap().is_none(),
         "nothing written"
     );
+}
+
+#[tokio::test]
+async fn a_token_is_read_with_its_owner_in_one_request() {
+    let (client, name) = fresh_table().await;
+    let sessions = DynamoSessionRepository::new(client.clone(), name.clone());
+    let users = DynamoUserRepository::new(client, name);
+    let ada = user("ada@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    let first = token(ada.id(), "family-4");
+    sessions.save(&first).await.unwrap();
+
+    let (found, owner) = sessions
+        .find_with_owner(&first.hash, ada.id())
+        .await
+        .unwrap();
+    assert_eq!((found, owner), (Some(first.clone()), Some(ada.clone())));
+
+    let unknown = OsResetTokens.issue().unwrap().hash;
+    let (found, owner) = sessions.find_with_owner(&unknown, ada.id()).await.unwrap();
+    assert_eq!((found, owner), (None, Some(ada)));
+    let (found, owner) = sessions
+        .find_with_owner(&first.hash, UserId::generate())
+        .await
+        .unwrap();
+    assert_eq!((found, owner), (Some(first), None));
 }

@@ -1,15 +1,12 @@
 use super::lockout::LoginAttempts;
 use super::sessions::{Session, Sessions, StartError};
 use crate::audit::{self, Outcome};
-use crate::ports::SaveAttemptsError;
 use crate::ports::{
-    AccessTokenIssuer, Clock, CredentialRepository, PasswordHasher, RepositoryError, ResetTokens,
-    SessionRepository, UserRepository,
+    AccessTokenIssuer, Clock, CredentialRepository, LoginStore, PasswordHasher, RecordLoginError,
+    RepositoryError, ResetTokens, SaveAttemptsError, SessionRepository,
 };
-use crate::users::UserChangeError;
-use crate::users::modify::modify_user;
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::{Changed, Email, LoginRefused, Timestamp, User, UserId, UserStatus};
+use domain::{Email, LoginRefused, Timestamp, User, UserId, UserStatus};
 
 pub struct LoginRequest {
     pub email: Email,
@@ -38,20 +35,31 @@ pub enum LoginError {
     Repository(#[from] RepositoryError),
 }
 
+impl From<RecordLoginError> for LoginError {
+    fn from(error: RecordLoginError) -> Self {
+        match error {
+            RecordLoginError::UserChanged => Self::Contended,
+            RecordLoginError::Repository(error) => Self::Repository(error),
+        }
+    }
+}
+
 /// Checks a password, records the login (by the same rule as `RecordLogin`) and starts a
-/// session: an access token and the first refresh token of a new family.
-pub struct Login<U, K, H, C, A, S, T> {
-    users: U,
+/// session: an access token and the first refresh token of a new family. Three round trips:
+/// the address (its failures and holder), the holder (user and password), and one write of
+/// the login, the refresh token and the forgotten failures (or of the counted failure).
+pub struct Login<L, K, H, C, A, S, T> {
+    store: L,
     credentials: K,
     hasher: H,
     clock: C,
     sessions: Sessions<A, S, T>,
 }
 
-impl<U, K, H, C, A, S, T> Login<U, K, H, C, A, S, T> {
-    pub fn new(users: U, credentials: K, hasher: H, clock: C, sessions: Sessions<A, S, T>) -> Self {
+impl<L, K, H, C, A, S, T> Login<L, K, H, C, A, S, T> {
+    pub fn new(store: L, credentials: K, hasher: H, clock: C, sessions: Sessions<A, S, T>) -> Self {
         Self {
-            users,
+            store,
             credentials,
             hasher,
             clock,
@@ -60,9 +68,9 @@ impl<U, K, H, C, A, S, T> Login<U, K, H, C, A, S, T> {
     }
 }
 
-impl<U, K, H, C, A, S, T> UseCase<LoginRequest> for Login<U, K, H, C, A, S, T>
+impl<L, K, H, C, A, S, T> UseCase<LoginRequest> for Login<L, K, H, C, A, S, T>
 where
-    U: UserRepository,
+    L: LoginStore,
     K: CredentialRepository,
     H: PasswordHasher,
     C: Clock,
@@ -86,9 +94,9 @@ where
     }
 }
 
-impl<U, K, H, C, A, S, T> Login<U, K, H, C, A, S, T>
+impl<L, K, H, C, A, S, T> Login<L, K, H, C, A, S, T>
 where
-    U: UserRepository,
+    L: LoginStore,
     K: CredentialRepository,
     H: PasswordHasher,
     C: Clock,
@@ -103,36 +111,44 @@ where
         known: &mut Option<UserId>,
     ) -> Result<Session, LoginError> {
         let now = self.clock.now();
-        let stored = self.credentials.login_attempts(&request.email).await?;
+        let address = self.store.address(&request.email).await?;
+        let stored = address.attempts;
         if let Some(retry_after) = stored.as_of(now).locked_for(now) {
             return Err(LoginError::Locked { retry_after });
         }
-        let (user, verified) = self.check_password(request).await?;
+        let (user, verified) = self.check_password(request, address.holder).await?;
         *known = user.as_ref().map(User::id);
         let Some(user) = user.filter(|_| verified) else {
             self.count_failure(&request.email, stored, now, *known)
                 .await?;
             return Err(LoginError::InvalidCredentials);
         };
-        if stored != LoginAttempts::default() {
-            self.credentials
-                .clear_login_attempts(&request.email)
-                .await?;
+        let forget_attempts = (stored != LoginAttempts::default()).then_some(&request.email);
+        let (refresh_token, first_token) = self
+            .sessions
+            .first_token(&user, now)
+            .map_err(StartError::from)?;
+        let mut current = user;
+        for _ in 0..ATTEMPTS_TO_RECORD {
+            let mut updated = current.clone();
+            updated
+                .record_login(now)
+                .map_err(|LoginRefused { status }| LoginError::NotAllowed { status })?;
+            match self
+                .store
+                .record_login(&current, updated, &first_token, forget_attempts)
+                .await
+            {
+                Ok(user) => return Ok(self.sessions.session(user, refresh_token, now)?),
+                // Changed meanwhile (an admin's edit, a twin login): record it on the new state.
+                Err(RecordLoginError::UserChanged) => {
+                    let (user, _) = self.store.user_and_password(current.id()).await?;
+                    current = user.ok_or(LoginError::InvalidCredentials)?;
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
-        let record = |user: &mut User| {
-            user.record_login(now)
-                .map(|()| Changed::Yes)
-                .map_err(|LoginRefused { status }| UserChangeError::NotAllowed { status })
-        };
-        let user = modify_user(&self.users, user.id(), None, record)
-            .await
-            .map_err(|error| match error {
-                UserChangeError::NotAllowed { status } => LoginError::NotAllowed { status },
-                UserChangeError::NotFound => LoginError::InvalidCredentials,
-                UserChangeError::Repository(error) => LoginError::Repository(error),
-                _ => LoginError::Contended,
-            })?;
-        Ok(self.sessions.start(user, now).await?)
+        Err(LoginError::Contended)
     }
 
     /// The address's user, if any, and whether this is its password; one Argon2 verification
@@ -141,12 +157,17 @@ where
     async fn check_password(
         &self,
         request: &LoginRequest,
+        holder: Option<UserId>,
     ) -> Result<(Option<User>, bool), LoginError> {
-        let Some(user) = self.users.find_by_email(&request.email).await? else {
+        let (user, hash) = match holder {
+            Some(id) => self.store.user_and_password(id).await?,
+            None => (None, None),
+        };
+        let Some(user) = user else {
             self.hasher.verify_dummy(&request.password);
             return Ok((None, false));
         };
-        let verified = match self.credentials.password_hash(user.id()).await? {
+        let verified = match hash {
             Some(hash) => self.hasher.verify(&request.password, &hash),
             None => {
                 self.hasher.verify_dummy(&request.password);
@@ -188,6 +209,9 @@ where
     }
 }
 
+/// How often a login is recorded again when the user keeps changing under it.
+const ATTEMPTS_TO_RECORD: usize = 3;
+
 /// How often a failure is re-counted when other attempts keep landing first.
 const ATTEMPTS_TO_COUNT: usize = 3;
 
@@ -196,7 +220,7 @@ mod tests {
     use super::*;
     use crate::fakes::{
         AuditLines, FakeAccessTokens, FakeHasher, FakeTokens, FixedClock, InMemoryCredentials,
-        InMemorySessions, InMemoryUsers, events_of, user_with_email,
+        InMemoryLoginStore, InMemorySessions, InMemoryUsers, events_of, user_with_email,
     };
     use crate::ports::{AccessTokenVerifier, SessionRepository};
     use domain::Password;
@@ -236,7 +260,7 @@ mod tests {
 
         fn login_at(&self, now: Timestamp) -> LogIn {
             Login::new(
-                self.users.clone(),
+                InMemoryLoginStore::new(&self.users, &self.credentials, &self.sessions),
                 self.credentials.clone(),
                 self.hasher.clone(),
                 FixedClock::at(now),
@@ -278,10 +302,27 @@ mod tests {
             .await
             .unwrap()
             .expect("the refresh token is stored by its hash");
-        assert_eq!(
-            (stored.record.user_id, stored.record.family_started_at),
-            (ada.id(), now)
-        );
+        assert_eq!((stored.user_id, stored.family_started_at), (ada.id(), now));
+    }
+
+    #[tokio::test]
+    async fn a_login_that_races_a_change_to_the_user_is_recorded_on_the_changed_user() {
+        let world = World::new();
+        let ada = world.with_password(user_with_email("ada@example.com"), "correct horse battery");
+        let right = || request("ada@example.com", "correct horse battery");
+        world.users.conflict_on_next_updates(2);
+        let session = world
+            .login()
+            .execute(&Caller::Anonymous, right())
+            .await
+            .unwrap();
+        assert_eq!(world.users.stored(ada.id()), Some(session.user));
+
+        world.users.conflict_on_next_updates(3);
+        let contended = world.login().execute(&Caller::Anonymous, right()).await;
+        assert!(matches!(contended, Err(LoginError::Contended)));
+        let next = world.login().execute(&Caller::Anonymous, right()).await;
+        assert!(next.is_ok(), "and the next login works");
     }
 
     #[tokio::test]

@@ -4,8 +4,8 @@
 
 use crate::audit::{self, Outcome};
 use crate::ports::{
-    AccessToken, AccessTokenIssuer, BoxError, Clock, FoundRefreshToken, RefreshTokenRecord,
-    RepositoryError, ResetTokens, RotateError, SessionRepository, TokenHash, UserRepository,
+    AccessToken, AccessTokenIssuer, BoxError, Clock, RefreshTokenRecord, RepositoryError,
+    ResetTokens, RotateError, SessionRepository, TokenHash, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Timestamp, User, UserId};
@@ -41,32 +41,38 @@ impl<A, S, T> Sessions<A, S, T> {
 }
 
 impl<A: AccessTokenIssuer, S: SessionRepository, T: ResetTokens> Sessions<A, S, T> {
-    /// A new family for `user`, logged in `now`.
-    pub(crate) async fn start(&self, user: User, now: Timestamp) -> Result<Session, StartError> {
+    /// The first refresh token of a new family for `user`, logged in `now`: the secret and
+    /// its record, for the login to store with the login itself.
+    pub(crate) fn first_token(
+        &self,
+        user: &User,
+        now: Timestamp,
+    ) -> Result<(String, RefreshTokenRecord), IssuingError> {
         let family = self.secrets.issue().map_err(IssuingError)?;
-        let (refresh_token, record) = self.next_token(&user, family.hash.as_str(), now)?;
-        self.store.save(&record).await?;
-        self.session(user, refresh_token, now)
+        self.next_token(user, family.hash.as_str(), now)
     }
 
+    /// A refresh token names its owner before the secret (`<user id>.<secret>`), so a refresh
+    /// reads the token and its user in one request; the whole string is what is hashed.
     fn next_token(
         &self,
         user: &User,
         family: &str,
         family_started_at: Timestamp,
     ) -> Result<(String, RefreshTokenRecord), IssuingError> {
-        let issued = self.secrets.issue().map_err(IssuingError)?;
+        let secret = self.secrets.issue().map_err(IssuingError)?.token;
+        let token = format!("{}{OWNER_SEPARATOR}{secret}", user.id());
         let record = RefreshTokenRecord {
-            hash: issued.hash,
+            hash: self.secrets.hash(&token),
             user_id: user.id(),
             family: family.to_owned(),
             family_started_at,
             used: false,
         };
-        Ok((issued.token, record))
+        Ok((token, record))
     }
 
-    fn session(
+    pub(crate) fn session(
         &self,
         user: User,
         refresh_token: String,
@@ -83,6 +89,15 @@ impl<A: AccessTokenIssuer, S: SessionRepository, T: ResetTokens> Sessions<A, S, 
     fn hash(&self, token: &str) -> TokenHash {
         self.secrets.hash(token)
     }
+}
+
+const OWNER_SEPARATOR: char = '.';
+
+/// The user a refresh token names; `None` for a token issued before tokens named their owner
+/// (or for anything else that is not a token).
+fn owner_named_by(token: &str) -> Option<UserId> {
+    let (owner, _secret) = token.split_once(OWNER_SEPARATOR)?;
+    UserId::parse(owner).ok()
 }
 
 /// How starting a session fails: never the client's fault.
@@ -171,12 +186,8 @@ where
         owner: &mut Option<UserId>,
     ) -> Result<Session, RefreshError> {
         let now = self.clock.now();
-        let hash = self.sessions.hash(&request.refresh_token);
-        let Some(FoundRefreshToken {
-            record,
-            family_revoked,
-        }) = self.sessions.store.find(&hash).await?
-        else {
+        let (record, user) = self.token_and_owner(&request.refresh_token).await?;
+        let Some(record) = record else {
             return Err(RefreshError::InvalidToken);
         };
         *owner = Some(record.user_id);
@@ -187,13 +198,15 @@ where
         let expired = record
             .expires_at()
             .is_none_or(|expires_at| expires_at <= now);
-        if family_revoked || expired {
-            return Err(RefreshError::InvalidToken);
-        }
-        // The user is read anyway, for its status and current role: revocations are checked
-        // here at no extra cost.
-        let user = match self.users.find(record.user_id).await? {
-            Some(user) if user.can_login() && user.session_is_valid(record.family_started_at) => {
+        // The user is read anyway, for its status and current role: revocations of all its
+        // sessions are checked here at no extra cost; a revoked family, by the rotation.
+        let user = match user {
+            Some(user)
+                if !expired
+                    && user.id() == record.user_id
+                    && user.can_login()
+                    && user.session_is_valid(record.family_started_at) =>
+            {
                 user
             }
             _ => return Err(RefreshError::InvalidToken),
@@ -206,8 +219,26 @@ where
             Ok(()) => Ok(self.sessions.session(user, refresh_token, now)?),
             // A twin request used it first: a reuse like any other.
             Err(RotateError::Lost) => self.revoke_on_reuse(&record).await,
+            Err(RotateError::Revoked) => Err(RefreshError::InvalidToken),
             Err(RotateError::Repository(error)) => Err(error.into()),
         }
+    }
+
+    /// The stored token and its user: one read for a token that names its owner, two for
+    /// one issued before tokens did.
+    async fn token_and_owner(
+        &self,
+        token: &str,
+    ) -> Result<(Option<RefreshTokenRecord>, Option<User>), RepositoryError> {
+        let hash = self.sessions.hash(token);
+        if let Some(owner) = owner_named_by(token) {
+            return self.sessions.store.find_with_owner(&hash, owner).await;
+        }
+        let Some(record) = self.sessions.store.find(&hash).await? else {
+            return Ok((None, None));
+        };
+        let user = self.users.find(record.user_id).await?;
+        Ok((Some(record), user))
     }
 
     async fn revoke_on_reuse(&self, record: &RefreshTokenRecord) -> Result<Session, RefreshError> {
@@ -256,9 +287,9 @@ impl<S: SessionRepository, T: ResetTokens> UseCase<LogoutRequest> for Logout<S, 
 
     async fn run(&self, _caller: &Caller, request: LogoutRequest) -> Result<(), LogoutError> {
         let hash = self.secrets.hash(&request.refresh_token);
-        if let Some(found) = self.store.find(&hash).await? {
-            self.store.revoke_family(&found.record).await?;
-            let owner = Some(found.record.user_id);
+        if let Some(record) = self.store.find(&hash).await? {
+            self.store.revoke_family(&record).await?;
+            let owner = Some(record.user_id);
             audit::record("logout", Outcome::Success, owner, owner);
         }
         Ok(())
@@ -288,8 +319,8 @@ mod tests {
             let users = InMemoryUsers::default();
             let user = users.add(user_with_email("ada@example.com"));
             Self {
+                store: InMemorySessions::beside(&users),
                 users,
-                store: InMemorySessions::default(),
                 user,
             }
         }
@@ -300,7 +331,10 @@ mod tests {
 
         async fn login(&self) -> Session {
             let now = FixedClock::default().now();
-            self.sessions().start(self.user.clone(), now).await.unwrap()
+            let sessions = self.sessions();
+            let (token, record) = sessions.first_token(&self.user, now).unwrap();
+            self.store.save(&record).await.unwrap();
+            sessions.session(self.user.clone(), token, now).unwrap()
         }
 
         fn refresh_at(
@@ -343,6 +377,50 @@ mod tests {
         assert_eq!(renewed.access.expires_in, ACCESS_TOKEN_SECONDS);
         let again = world.refresh(&renewed.refresh_token).await;
         assert!(again.is_ok(), "the new token works in turn");
+    }
+
+    #[tokio::test]
+    async fn a_token_names_its_owner_and_is_read_with_it_in_one_request() {
+        let world = World::new();
+        let login = world.login().await;
+        let (owner, _secret) = login.refresh_token.split_once('.').unwrap();
+        assert_eq!(owner, world.user.id().to_string());
+        world.refresh(&login.refresh_token).await.unwrap();
+        assert_eq!(world.store.reads(), (0, 1), "(by hash, with the owner)");
+
+        let stranger = world.users.add(user_with_email("eve@example.com"));
+        let renamed = login
+            .refresh_token
+            .replacen(owner, &stranger.id().to_string(), 1);
+        assert!(matches!(
+            world.refresh(&renamed).await,
+            Err(RefreshError::InvalidToken)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_token_issued_before_tokens_named_their_owner_still_works() {
+        let world = World::new();
+        let legacy = "a-secret-with-no-owner";
+        let now = FixedClock::default().now();
+        let record = RefreshTokenRecord {
+            hash: FakeTokens.hash(legacy),
+            user_id: world.user.id(),
+            family: "an-older-family".to_owned(),
+            family_started_at: now,
+            used: false,
+        };
+        world.store.save(&record).await.unwrap();
+        let renewed = world.refresh(legacy).await.unwrap();
+        assert_eq!(renewed.user.id(), world.user.id());
+        assert_eq!(world.store.reads(), (1, 0), "(by hash, with the owner)");
+        assert!(
+            renewed
+                .refresh_token
+                .starts_with(&world.user.id().to_string()),
+            "its successor names the owner"
+        );
+        world.refresh(&renewed.refresh_token).await.unwrap();
     }
 
     #[tokio::test]
@@ -471,10 +549,16 @@ mod tests {
             )
             .await
             .unwrap();
+        let (lines, _guard) = AuditLines::capture();
         assert!(matches!(
             world.refresh(&login.refresh_token).await,
             Err(RefreshError::InvalidToken)
         ));
+        assert_eq!(
+            events_of(&lines.take()),
+            [("token_refresh", "failure")],
+            "a logged-out token is refused, not taken for a reuse"
+        );
         let unknown = LogoutRequest {
             refresh_token: "made-up".to_owned(),
         };

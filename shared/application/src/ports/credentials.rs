@@ -114,12 +114,6 @@ pub trait CredentialRepository: Send + Sync + 'static {
         next: &LoginAttempts,
     ) -> impl Future<Output = Result<(), SaveAttemptsError>> + Send;
 
-    /// Forgets the address's failures, after a successful login.
-    fn clear_login_attempts(
-        &self,
-        email: &Email,
-    ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
-
     /// The user's password hash; `None` until a password was set.
     fn password_hash(
         &self,

@@ -4,6 +4,7 @@
 mod credentials;
 mod email;
 mod email_changes;
+mod logins;
 mod orders;
 mod paging;
 mod sessions;
@@ -13,6 +14,7 @@ mod users;
 pub use credentials::*;
 pub use email::*;
 pub use email_changes::*;
+pub use logins::*;
 pub use orders::*;
 pub use paging::*;
 pub use sessions::*;

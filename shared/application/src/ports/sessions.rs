@@ -66,18 +66,14 @@ impl RefreshTokenRecord {
     }
 }
 
-/// A stored refresh token and whether its family was revoked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundRefreshToken {
-    pub record: RefreshTokenRecord,
-    pub family_revoked: bool,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum RotateError {
-    /// The token was used meanwhile, or its family revoked: nothing was written.
-    #[error("the refresh token was used or revoked meanwhile")]
+    /// The token was used meanwhile (by a twin request, say): nothing was written.
+    #[error("the refresh token was used meanwhile")]
     Lost,
+    /// The token's family is revoked (logout, reuse): nothing was written.
+    #[error("the refresh token's family is revoked")]
+    Revoked,
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -90,14 +86,22 @@ pub trait SessionRepository: Send + Sync + 'static {
         token: &RefreshTokenRecord,
     ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
 
+    /// The stored token; whether its family is revoked is for `rotate` to tell.
     fn find(
         &self,
         hash: &TokenHash,
-    ) -> impl Future<Output = Result<Option<FoundRefreshToken>, RepositoryError>> + Send;
+    ) -> impl Future<Output = Result<Option<RefreshTokenRecord>, RepositoryError>> + Send;
 
-    /// Marks `used` as used and stores `next` in its family, in one atomic write. MUST fail
-    /// with `Lost`, writing nothing, when `used` was used already or its family is revoked, so
-    /// of two racing refreshes with one token exactly one succeeds.
+    /// The stored token and the user `owner` (whom the token names), in one read.
+    fn find_with_owner(
+        &self,
+        hash: &TokenHash,
+        owner: UserId,
+    ) -> impl Future<Output = Result<(Option<RefreshTokenRecord>, Option<User>), RepositoryError>> + Send;
+
+    /// Marks `used` as used and stores `next` in its family, in one atomic write. MUST fail,
+    /// writing nothing, with `Lost` when `used` was used already (so of two racing refreshes
+    /// with one token exactly one succeeds) and with `Revoked` when its family is revoked.
     fn rotate(
         &self,
         used: &RefreshTokenRecord,

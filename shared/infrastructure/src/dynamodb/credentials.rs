@@ -27,11 +27,40 @@ const ATTEMPTS_PREFIX: &str = "LOGIN#";
 const ATTEMPTS_SORT_KEY: &str = "ATTEMPTS";
 
 /// The failed logins of an address, by its normalized form, known to the service or not.
-fn attempts_key(email: &Email) -> Item {
+pub(super) fn attempts_key(email: &Email) -> Item {
     items::key(
         format!("{ATTEMPTS_PREFIX}{}", email.normalized()),
         ATTEMPTS_SORT_KEY,
     )
+}
+
+/// The failed logins an attempts item holds; the default when there is none.
+pub(super) fn attempts_from(item: Option<&Item>) -> Result<LoginAttempts, RepositoryError> {
+    let Some(item) = item else {
+        return Ok(LoginAttempts::default());
+    };
+    let failures = item
+        .get("failures")
+        .and_then(|value| value.as_n().ok())
+        .and_then(|raw| raw.parse().ok())
+        .ok_or_else(|| corrupt_item("a login-attempts item has no failures"))?;
+    Ok(LoginAttempts {
+        failures,
+        last_failure_at: timestamp_attribute(item, "last_failure_at")?,
+        locked_until: timestamp_attribute(item, "locked_until")?,
+    })
+}
+
+/// The hash a password item holds; `None` when there is none.
+pub(super) fn password_from(item: Option<&Item>) -> Result<Option<PasswordHash>, RepositoryError> {
+    let Some(item) = item else {
+        return Ok(None);
+    };
+    let phc = item
+        .get("password_hash")
+        .and_then(|value| value.as_s().ok())
+        .ok_or_else(|| corrupt_item("a password item has no hash"))?;
+    Ok(Some(PasswordHash::new(phc.as_str())))
 }
 
 fn timestamp_attribute(item: &Item, name: &str) -> Result<Option<Timestamp>, RepositoryError> {
@@ -65,7 +94,7 @@ fn latest_reset_key(user_id: UserId) -> Item {
     items::key(items::user_partition(user_id), LATEST_RESET_SORT_KEY)
 }
 
-fn password_key(user_id: UserId) -> Item {
+pub(super) fn password_key(user_id: UserId) -> Item {
     items::key(items::user_partition(user_id), PASSWORD_SORT_KEY)
 }
 
@@ -259,19 +288,8 @@ impl CredentialRepository for DynamoCredentialRepository {
     }
 
     async fn login_attempts(&self, email: &Email) -> Result<LoginAttempts, RepositoryError> {
-        let Some(item) = items::read(&self.client, &self.table, attempts_key(email)).await? else {
-            return Ok(LoginAttempts::default());
-        };
-        let failures = item
-            .get("failures")
-            .and_then(|value| value.as_n().ok())
-            .and_then(|raw| raw.parse().ok())
-            .ok_or_else(|| corrupt_item("a login-attempts item has no failures"))?;
-        Ok(LoginAttempts {
-            failures,
-            last_failure_at: timestamp_attribute(&item, "last_failure_at")?,
-            locked_until: timestamp_attribute(&item, "locked_until")?,
-        })
+        let item = items::read(&self.client, &self.table, attempts_key(email)).await?;
+        attempts_from(item.as_ref())
     }
 
     async fn save_login_attempts(
@@ -330,29 +348,11 @@ impl CredentialRepository for DynamoCredentialRepository {
         }
     }
 
-    async fn clear_login_attempts(&self, email: &Email) -> Result<(), RepositoryError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(attempts_key(email)))
-            .send()
-            .await
-            .map_err(repository_error)?;
-        Ok(())
-    }
-
     async fn password_hash(
         &self,
         user_id: UserId,
     ) -> Result<Option<PasswordHash>, RepositoryError> {
-        let Some(item) = items::read(&self.client, &self.table, password_key(user_id)).await?
-        else {
-            return Ok(None);
-        };
-        let phc = item
-            .get("password_hash")
-            .and_then(|value| value.as_s().ok())
-            .ok_or_else(|| corrupt_item("a password item has no hash"))?;
-        Ok(Some(PasswordHash::new(phc.as_str())))
+        let item = items::read(&self.client, &self.table, password_key(user_id)).await?;
+        password_from(item.as_ref())
     }
 }

@@ -3,7 +3,7 @@
 use super::errors::corrupt_item;
 use super::table::{LIVE_USERS, PARTITION_KEY, SORT_KEY, USERS_BY_STATUS};
 use application::ports::RepositoryError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use domain::{Email, Role, Timestamp, User, UserId, UserName, UserSnapshot, UserStatus, Version};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -26,6 +26,65 @@ pub(crate) async fn read(
         .await
         .map_err(super::errors::repository_error)?;
     Ok(output.item)
+}
+
+/// The items under `keys` (at most 100, all different), read strongly consistent in one
+/// request, each in the place of its key (`None` where no item is). Keys DynamoDB leaves
+/// unprocessed (it may, under throttling) are asked for again after a short pause.
+pub(crate) async fn read_all<const N: usize>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: [Item; N],
+) -> Result<[Option<Item>; N], RepositoryError> {
+    let mut found: [Option<Item>; N] = std::array::from_fn(|_| None);
+    let mut pending = keys.to_vec();
+    for pause_ms in UNPROCESSED_PAUSES_MS {
+        if pause_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+        }
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(pending))
+            .consistent_read(true)
+            .build()
+            .map_err(super::errors::build_failed)?;
+        let output = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(super::errors::repository_error)?;
+        for item in output
+            .responses
+            .and_then(|mut tables| tables.remove(table))
+            .unwrap_or_default()
+        {
+            if let Some(place) = keys.iter().position(|key| is_key_of(key, &item)) {
+                found[place] = Some(item);
+            }
+        }
+        pending = output
+            .unprocessed_keys
+            .and_then(|mut tables| tables.remove(table))
+            .map(|rest| rest.keys)
+            .unwrap_or_default();
+        if pending.is_empty() {
+            return Ok(found);
+        }
+    }
+    Err(RepositoryError::Unavailable(
+        "DynamoDB kept leaving keys of a batch read unprocessed".into(),
+    ))
+}
+
+/// Pauses before each request of a batch read; all but the first ask again for keys it left
+/// unprocessed (the SDK's own retries
+/// do not cover them).
+const UNPROCESSED_PAUSES_MS: [u64; 4] = [0, 25, 100, 400];
+
+fn is_key_of(key: &Item, item: &Item) -> bool {
+    [PARTITION_KEY, SORT_KEY]
+        .iter()
+        .all(|name| key.get(*name) == item.get(*name))
 }
 
 /// The table's TTL attribute: epoch seconds.
@@ -205,6 +264,19 @@ pub(crate) fn to_user(item: Item) -> Result<User, RepositoryError> {
 }
 
 /// The item that reserves a normalized email address for one user.
+/// The user an email claim names; `None` when there is no claim.
+pub(crate) fn claim_holder(claim: Option<&Item>) -> Result<Option<UserId>, RepositoryError> {
+    let Some(claim) = claim else {
+        return Ok(None);
+    };
+    claim
+        .get("user_id")
+        .and_then(|id| id.as_s().ok())
+        .and_then(|id| UserId::parse(id).ok())
+        .map(Some)
+        .ok_or_else(|| corrupt_item("an email claim has a bad user_id"))
+}
+
 pub(crate) fn email_claim(email: &Email, owner: UserId) -> Item {
     let mut item = email_claim_key(email);
     item.insert(

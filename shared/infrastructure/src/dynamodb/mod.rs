@@ -7,6 +7,7 @@ mod email_changes;
 mod errors;
 mod idempotency;
 mod items;
+mod logins;
 mod orders;
 mod outbox;
 mod sessions;

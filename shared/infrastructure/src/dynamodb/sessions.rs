@@ -5,12 +5,11 @@ use super::errors::{build_failed, corrupt_item, repository_error};
 use super::items::{self, Item};
 use super::transactions::{TransactionError, transact};
 use application::ports::{
-    FoundRefreshToken, RefreshTokenRecord, RepositoryError, RotateError, SessionRepository,
-    TokenHash,
+    RefreshTokenRecord, RepositoryError, RotateError, SessionRepository, TokenHash,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
-use domain::{Timestamp, UserId};
+use domain::{Timestamp, User, UserId};
 
 const TOKEN_PREFIX: &str = "REFRESH#";
 const TOKEN_SORT_KEY: &str = "TOKEN";
@@ -37,7 +36,7 @@ fn family_expiry(token: &RefreshTokenRecord) -> AttributeValue {
     AttributeValue::N(end.to_string())
 }
 
-fn token_item(token: &RefreshTokenRecord) -> Item {
+pub(super) fn token_item(token: &RefreshTokenRecord) -> Item {
     let mut item = token_key(&token.hash);
     item.extend([
         ("entity".to_owned(), string("refresh_token")),
@@ -100,16 +99,26 @@ impl SessionRepository for DynamoSessionRepository {
         Ok(())
     }
 
-    async fn find(&self, hash: &TokenHash) -> Result<Option<FoundRefreshToken>, RepositoryError> {
-        let Some(item) = items::read(&self.client, &self.table, token_key(hash)).await? else {
-            return Ok(None);
-        };
-        let record = read_token(hash, &item)?;
-        let revoked = items::read(&self.client, &self.table, revoked_key(&record.family)).await?;
-        Ok(Some(FoundRefreshToken {
-            record,
-            family_revoked: revoked.is_some(),
-        }))
+    async fn find(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
+        let item = items::read(&self.client, &self.table, token_key(hash)).await?;
+        item.map(|item| read_token(hash, &item)).transpose()
+    }
+
+    async fn find_with_owner(
+        &self,
+        hash: &TokenHash,
+        owner: UserId,
+    ) -> Result<(Option<RefreshTokenRecord>, Option<User>), RepositoryError> {
+        let [token, user] = items::read_all(
+            &self.client,
+            &self.table,
+            [token_key(hash), items::user_key(owner)],
+        )
+        .await?;
+        Ok((
+            token.map(|item| read_token(hash, &item)).transpose()?,
+            user.map(items::to_user).transpose()?,
+        ))
     }
 
     async fn rotate(
@@ -145,7 +154,8 @@ impl SessionRepository for DynamoSessionRepository {
         ];
         match transact(&self.client, writes).await {
             Ok(()) => Ok(()),
-            // A twin refresh or a revocation got there first: nothing was written.
+            Err(TransactionError::ConditionFailed { index: 2 }) => Err(RotateError::Revoked),
+            // A twin refresh got there first: nothing was written.
             Err(TransactionError::ConditionFailed { .. } | TransactionError::Conflict) => {
                 Err(RotateError::Lost)
             }

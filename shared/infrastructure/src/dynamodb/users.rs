@@ -44,7 +44,11 @@ impl DynamoUserRepository {
     }
 
     /// The stored user, written only if the stored version is still `expected`'s.
-    fn versioned_put(&self, stored: &User, expected: &User) -> Result<Put, RepositoryError> {
+    pub(super) fn versioned_put(
+        &self,
+        stored: &User,
+        expected: &User,
+    ) -> Result<Put, RepositoryError> {
         Put::builder()
             .table_name(&self.table)
             .set_item(Some(items::to_item(stored)?))
@@ -153,16 +157,9 @@ impl UserRepository for DynamoUserRepository {
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepositoryError> {
         let claim = items::read(&self.client, &self.table, items::email_claim_key(email)).await?;
-        let owner = claim
-            .as_ref()
-            .and_then(|item| item.get("user_id"))
-            .and_then(|id| id.as_s().ok());
-        match owner.map(|id| UserId::parse(id)) {
+        match items::claim_holder(claim.as_ref())? {
+            Some(id) => self.find(id).await,
             None => Ok(None),
-            Some(Ok(id)) => self.find(id).await,
-            Some(Err(_)) => Err(super::errors::corrupt_item(
-                "an email claim has a bad user_id",
-            )),
         }
     }
 

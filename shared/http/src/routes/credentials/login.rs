@@ -57,7 +57,7 @@ mod tests {
     use application::credentials::{Login, Sessions};
     use application::fakes::{
         FakeAccessTokens, FakeHasher, FakeTokens, FixedClock, InMemoryCredentials,
-        InMemorySessions, InMemoryUsers, StoreHealth, user_with_email,
+        InMemoryLoginStore, InMemorySessions, InMemoryUsers, StoreHealth, user_with_email,
     };
     use domain::PasswordHash;
     use serde_json::json;
@@ -74,12 +74,13 @@ mod tests {
         for id in [ada.id(), grace.id()] {
             credentials.set_password(id, PasswordHash::new("fake:correct horse battery"));
         }
+        let sessions = InMemorySessions::default();
         Login::new(
-            users,
+            InMemoryLoginStore::new(&users, &credentials, &sessions),
             credentials,
             FakeHasher::default(),
             FixedClock::default(),
-            Sessions::new(FakeAccessTokens, InMemorySessions::default(), FakeTokens),
+            Sessions::new(FakeAccessTokens, sessions, FakeTokens),
         )
     }
 

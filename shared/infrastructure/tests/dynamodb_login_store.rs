@@ -1,0 +1,142 @@
+//! A login's batched reads and its one write against DynamoDB Local, held to the
+//! `LoginStore` contract.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use application::credentials::LoginAttempts;
+use application::ports::{
+    AddressRecord, CredentialRepository, LoginStore, RecordLoginError, RefreshTokenRecord,
+    ResetTokenRecord, ResetTokens, SessionRepository, UserRepository,
+};
+use domain::{Email, PasswordHash, Timestamp, User};
+use infrastructure::{
+    DynamoCredentialRepository, DynamoSessionRepository, DynamoUserRepository, OsResetTokens,
+};
+use support::{fresh_credential_repositories, fresh_table, user};
+
+fn first_token(user: &User) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        hash: OsResetTokens.issue().unwrap().hash,
+        user_id: user.id(),
+        family: "a-family".to_owned(),
+        family_started_at: Timestamp::now(),
+        used: false,
+    }
+}
+
+async fn one_failure(credentials: &DynamoCredentialRepository, email: &Email) -> LoginAttempts {
+    let once = LoginAttempts::default().after_failure(Timestamp::now());
+    credentials
+        .save_login_attempts(email, &LoginAttempts::default(), &once)
+        .await
+        .unwrap();
+    once
+}
+
+#[tokio::test]
+async fn an_address_is_read_with_its_failures_and_its_holder() {
+    let (credentials, users) = fresh_credential_repositories().await;
+    let ada = user("ada@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    let email = Email::parse("ADA@example.com").unwrap();
+    assert_eq!(
+        users.address(&email).await.unwrap(),
+        AddressRecord {
+            attempts: LoginAttempts::default(),
+            holder: Some(ada.id()),
+        }
+    );
+
+    let nobody = Email::parse("nobody@example.com").unwrap();
+    let once = one_failure(&credentials, &nobody).await;
+    assert_eq!(
+        users.address(&nobody).await.unwrap(),
+        AddressRecord {
+            attempts: once,
+            holder: None,
+        },
+        "an unknown address has failures too"
+    );
+}
+
+#[tokio::test]
+async fn a_user_is_read_with_its_password() {
+    let (credentials, users) = fresh_credential_repositories().await;
+    let ada = user("ada@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    assert_eq!(
+        users.user_and_password(ada.id()).await.unwrap(),
+        (Some(ada.clone()), None)
+    );
+    let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    let issued = OsResetTokens.issue().unwrap();
+    let token = ResetTokenRecord {
+        hash: issued.hash,
+        user_id: ada.id(),
+        sent_to: ada.email().clone(),
+        expires_at: Timestamp::now().plus_seconds(3600).unwrap(),
+    };
+    credentials.save_reset_token(&token).await.unwrap();
+    let now = Timestamp::now();
+    credentials
+        .redeem_reset_token(&token, &hash, now, &[])
+        .await
+        .unwrap();
+    let with_password = users.find(ada.id()).await.unwrap();
+    assert_eq!(
+        users.user_and_password(ada.id()).await.unwrap(),
+        (with_password, Some(hash))
+    );
+    let stranger = user("grace@example.com");
+    assert_eq!(
+        users.user_and_password(stranger.id()).await.unwrap(),
+        (None, None)
+    );
+}
+
+#[tokio::test]
+async fn a_login_records_the_user_stores_the_token_and_forgets_the_failures_at_once() {
+    let (client, table) = fresh_table().await;
+    let users = DynamoUserRepository::new(client.clone(), table.clone());
+    let credentials = DynamoCredentialRepository::new(client.clone(), table.clone());
+    let sessions = DynamoSessionRepository::new(client, table);
+    let ada = user("ada@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    one_failure(&credentials, ada.email()).await;
+
+    let mut logged_in = ada.clone();
+    logged_in.record_login(Timestamp::now()).unwrap();
+    let token = first_token(&ada);
+    let stored = users
+        .record_login(&ada, logged_in, &token, Some(ada.email()))
+        .await
+        .unwrap();
+    assert_eq!(users.find(ada.id()).await.unwrap(), Some(stored.clone()));
+    assert_eq!(sessions.find(&token.hash).await.unwrap(), Some(token));
+    assert_eq!(
+        credentials.login_attempts(ada.email()).await.unwrap(),
+        LoginAttempts::default()
+    );
+
+    // Against the version read before that write: nothing is written.
+    one_failure(&credentials, ada.email()).await;
+    let mut again = ada.clone();
+    again.record_login(Timestamp::now()).unwrap();
+    let late = first_token(&ada);
+    let stale = users
+        .record_login(&ada, again, &late, Some(ada.email()))
+        .await;
+    assert!(matches!(stale, Err(RecordLoginError::UserChanged)));
+    assert_eq!(users.find(ada.id()).await.unwrap(), Some(stored));
+    assert_eq!(sessions.find(&late.hash).await.unwrap(), None);
+    assert_eq!(
+        credentials
+            .login_attempts(ada.email())
+            .await
+            .unwrap()
+            .failures,
+        1,
+        "the failures stay"
+    );
+}
