@@ -7,11 +7,6 @@ use std::process::{Child, Command, Stdio};
 
 /// Where distributions keep their one file of trusted CA certificates (Amazon Linux and
 /// Fedora, Debian and Ubuntu).
-const CA_BUNDLES: [&str; 2] = [
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/certs/ca-certificates.crt",
-];
-
 /// The environment Lambda gives a `provided.al2023` function, with dummy credentials, plus
 /// the function's own variables.
 pub fn lambda_environment(
@@ -47,10 +42,9 @@ pub fn lambda_environment(
         "AWS_LAMBDA_LOG_GROUP_NAME".to_owned(),
         format!("/aws/lambda/{function}"),
     ));
-    // template.yaml names the one CA bundle of Lambda's image; here, this machine's.
-    if let Some(bundle) = CA_BUNDLES.iter().find(|path| Path::new(path).exists()) {
-        environment.push(("SSL_CERT_FILE".to_owned(), (*bundle).to_owned()));
-    }
+    // As template.yaml: no SSL_CERT_FILE, so the AWS clients trust their compiled-in roots.
+    // `BENCH_FUNCTION_ENV=SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt` measures the
+    // system bundle instead.
     environment.extend(own.iter().cloned());
     environment
 }

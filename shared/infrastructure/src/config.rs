@@ -1,4 +1,5 @@
 use crate::DynamoSessionRepository;
+use crate::trust::{Trust, https_client};
 use crate::tokens::{JwtIssuer, JwtVerifier, KeyError, TokenAudience};
 use crate::{
     DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository, DynamoOutbox,
@@ -65,7 +66,14 @@ pub fn retries() -> RetryConfig {
 
 impl Aws {
     pub async fn from_env() -> Self {
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        match https_client(Trust::from_env()) {
+            Ok(client) => loader = loader.http_client(client),
+            // Not expected (the roots are compiled in and checked by a test); the SDK's own
+            // client, with the system store, is the fallback.
+            Err(error) => tracing::warn!(%error, "kept the SDK's default HTTPS client"),
+        }
+        let sdk = loader
             .timeout_config(timeouts())
             .retry_config(retries())
             .load()

@@ -9,6 +9,7 @@ pub mod passwords;
 pub mod ses;
 pub mod system;
 pub mod tokens;
+pub mod trust;
 
 pub use config::{Aws, SENDER_EMAIL, SettingsError, TABLE_NAME};
 pub use dynamodb::{
