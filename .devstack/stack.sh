@@ -275,12 +275,16 @@ bench() {
   for dir in functions/*/; do
     packages+=(--package "$(basename "$dir")")
   done
-  say "building the functions and the bench (release profile, $triple)"
-  cargo build --release --target "$triple" "${packages[@]}" --package bench
-  local bin_dir="$root/target/$triple/release" zip_dir="$root/target/bench/zips"
+  # BENCH_BIN_DIR: binaries built elsewhere (a variant to compare); nothing is built then.
+  local bin_dir="${BENCH_BIN_DIR:-$root/target/$triple/release}" zip_dir="$root/target/bench/zips"
+  if [ -z "${BENCH_BIN_DIR:-}" ]; then
+    say "building the functions and the bench (release profile, $triple)"
+    cargo build --release --target "$triple" "${packages[@]}" --package bench
+  fi
   mkdir -p "$zip_dir"
   for dir in functions/*/; do
     name=$(basename "$dir")
+    [ -f "$bin_dir/$name" ] || continue
     python3 - "$bin_dir/$name" "$zip_dir/$name.zip" <<'PY'
 import sys, zipfile
 binary, archive = sys.argv[1:]
