@@ -161,7 +161,11 @@ impl Results {
             if name == "empty-lambda" {
                 continue;
             }
-            if let (Some(init), Some(empty_init)) = (self.init_p50(name), empty_init) {
+            // Argon2id's 19 MiB and its hashing are these two functions' memory and time.
+            let hashes_passwords = PASSWORD_HASHING.contains(&name.as_str());
+            if let (Some(init), Some(empty_init)) = (self.init_p50(name), empty_init)
+                && !hashes_passwords
+            {
                 targets.push(target(
                     format!("{name} init p50 / empty-lambda init p50"),
                     init / empty_init,
@@ -173,14 +177,14 @@ impl Results {
             targets.push(target(
                 format!("{name} peak RSS"),
                 rss_bytes / 1e6,
-                10.0,
+                if hashes_passwords { 32.0 } else { 10.0 },
                 "MB",
             ));
             if let Some((Some(binary), _)) = self.sizes.get(name) {
                 targets.push(target(
                     format!("{name} stripped binary"),
                     *binary as f64 / 1e6,
-                    8.0,
+                    6.0,
                     "MB",
                 ));
             }
@@ -188,6 +192,9 @@ impl Results {
         targets
     }
 }
+
+/// The functions that hash passwords with Argon2id.
+const PASSWORD_HASHING: [&str; 2] = ["login", "confirm-password-reset"];
 
 /// Requests plus billed duration at 128 MB on arm64, per million invocations.
 fn usd_per_million(billed_ms: f64) -> f64 {

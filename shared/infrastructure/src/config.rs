@@ -1,14 +1,15 @@
 use crate::DynamoSessionRepository;
-use crate::trust::{Trust, https_client};
 use crate::tokens::{JwtIssuer, JwtVerifier, KeyError, TokenAudience};
+use crate::trust::{Trust, https_client};
 use crate::{
     DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository, DynamoOutbox,
     DynamoUserRepository, SesEmailSender, table,
 };
 use application::ports::BoxError;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use domain::{Email, EmailError};
 use std::env;
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub const JWT_PUBLIC_KEYS: &str = "JWT_PUBLIC_KEYS";
 pub const JWT_SIGNING_KID: &str = "JWT_SIGNING_KID";
 pub const JWT_SIGNING_KEY: &str = "JWT_SIGNING_KEY";
 pub const JWT_SIGNING_KEY_PARAMETER: &str = "JWT_SIGNING_KEY_PARAMETER";
+/// Set by Lambda (and `cargo lambda watch`) in every function's environment.
+pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// `true` opens the DynamoDB connection during init (docs/performance.md has the trade-off).
 pub const WARM_DYNAMODB_CONNECTION: &str = "WARM_DYNAMODB_CONNECTION";
 
@@ -67,6 +70,18 @@ pub fn retries() -> RetryConfig {
 impl Aws {
     pub async fn from_env() -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if env::var_os(AWS_LAMBDA_FUNCTION_NAME).is_some() {
+            // In Lambda the role's credentials and the region are environment variables. The
+            // default chains would also build, at every cold start, providers for profile
+            // files, web identity (with an STS client), ECS and IMDS that are never asked.
+            loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+            if let Some(region) = env::var("AWS_REGION")
+                .ok()
+                .filter(|region| !region.is_empty())
+            {
+                loader = loader.region(Region::new(region));
+            }
+        }
         match https_client(Trust::from_env()) {
             Ok(client) => loader = loader.http_client(client),
             // Not expected (the roots are compiled in and checked by a test); the SDK's own

@@ -50,11 +50,9 @@ impl Trust {
 
     fn store(self) -> TrustStore {
         match self {
-            Self::AwsRoots => AWS_ROOTS
-                .iter()
-                .fold(TrustStore::empty(), |store, root| {
-                    store.with_pem_certificate(root.as_bytes())
-                }),
+            Self::AwsRoots => AWS_ROOTS.iter().fold(TrustStore::empty(), |store, root| {
+                store.with_pem_certificate(root.as_bytes())
+            }),
             Self::CertFile => TrustStore::default(),
         }
     }
@@ -62,7 +60,9 @@ impl Trust {
 
 /// The SDK's own HTTPS client (hyper, rustls with aws-lc), trusting what `trust` says.
 pub fn https_client(trust: Trust) -> Result<SharedHttpClient, HttpClientError> {
-    let context = TlsContext::builder().with_trust_store(trust.store()).build()?;
+    let context = TlsContext::builder()
+        .with_trust_store(trust.store())
+        .build()?;
     Ok(Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::AwsLc,

@@ -49,24 +49,27 @@ fn test_pki() -> TestPki {
 }
 
 /// Serves TLS on a free port; answers every request with an empty DynamoDB `ListTables`
-/// result, and records whether each handshake completed.
-async fn serve(config: ServerConfig) -> (u16, Arc<Mutex<Vec<bool>>>) {
+/// result, and records whether each handshake completed and the requests' heads.
+async fn serve(config: ServerConfig) -> (u16, Arc<Mutex<Vec<bool>>>, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let handshakes = Arc::new(Mutex::new(Vec::new()));
+    let requests = Arc::new(Mutex::new(Vec::new()));
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    let recorded = handshakes.clone();
+    let (recorded, heads) = (handshakes.clone(), requests.clone());
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             let acceptor = acceptor.clone();
-            let recorded = recorded.clone();
+            let (recorded, heads) = (recorded.clone(), heads.clone());
             tokio::spawn(async move {
                 let accepted = acceptor.accept(stream).await;
                 recorded.lock().unwrap().push(accepted.is_ok());
                 let Ok(mut tls) = accepted else { return };
                 let mut request = [0_u8; 4096];
-                let _ = tls.read(&mut request).await;
+                let read = tls.read(&mut request).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&request[..read]).into_owned();
+                heads.lock().unwrap().push(head);
                 let body = "{\"TableNames\":[]}";
                 let response = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\n\
@@ -78,20 +81,28 @@ async fn serve(config: ServerConfig) -> (u16, Arc<Mutex<Vec<bool>>>) {
             });
         }
     });
-    (port, handshakes)
+    (port, handshakes, requests)
 }
 
 /// Runs `client_in_a_child_process` in a child with the given trust configuration.
 fn run_client(port: u16, expect: &str, cert_file: Option<&std::path::Path>) {
     let mut child = Command::new(std::env::current_exe().unwrap());
     child
+        // As in Lambda: credentials and region from these variables alone.
+        .env(
+            infrastructure::config::AWS_LAMBDA_FUNCTION_NAME,
+            "trust-test",
+        )
         .args(["--exact", "client_in_a_child_process", "--nocapture"])
         .env(PORT, port.to_string())
         .env(EXPECT, expect)
         .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_ACCESS_KEY_ID", "AKIDLAMBDAENVIRONMENT")
         .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_ENDPOINT_URL_DYNAMODB", format!("https://127.0.0.1:{port}"))
+        .env(
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            format!("https://127.0.0.1:{port}"),
+        )
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("SSL_CERT_DIR");
     match cert_file {
@@ -111,7 +122,7 @@ fn run_client(port: u16, expect: &str, cert_file: Option<&std::path::Path>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_aws_roots_by_default_and_the_file_named_by_ssl_cert_file_instead() {
     let pki = test_pki();
-    let (port, handshakes) = serve(pki.server).await;
+    let (port, handshakes, requests) = serve(pki.server).await;
 
     run_client(port, "refused", None);
     let refused = std::mem::take(&mut *handshakes.lock().unwrap());
@@ -122,6 +133,12 @@ async fn only_aws_roots_by_default_and_the_file_named_by_ssl_cert_file_instead()
     run_client(port, "accepted", Some(&root_file));
     std::fs::remove_file(&root_file).unwrap();
     assert_eq!(*handshakes.lock().unwrap(), [true]);
+    let requests = requests.lock().unwrap();
+    assert!(
+        requests[0].contains("Credential=AKIDLAMBDAENVIRONMENT/"),
+        "signed with the environment's credentials: {}",
+        requests[0]
+    );
 }
 
 /// The client side, in the child process `run_client` starts; does nothing elsewhere.
