@@ -4,9 +4,14 @@
 use crate::HandlerResult;
 use lambda_http::http::{HeaderValue, header};
 use lambda_http::{Body, Request, Response};
+use std::sync::LazyLock;
 
-/// Answers either route from the document and the page built at start-up.
-pub async fn documentation(document: &str, page: &str, request: Request) -> HandlerResult {
+/// Answers either route from the document and the page, which is built when first asked for.
+pub async fn documentation(
+    document: &str,
+    page: &LazyLock<String>,
+    request: Request,
+) -> HandlerResult {
     Ok(if request.uri().path().ends_with("/openapi.json") {
         openapi_document(document)
     } else {
@@ -46,19 +51,19 @@ mod tests {
     #[tokio::test]
     async fn each_path_gets_its_own_content_type_and_both_are_cacheable() {
         let ask = |path: &str| TestRequest::new("GET", path).build();
-        let document = Answer::of(
-            documentation("{\"openapi\":\"3.1.0\"}", "<html>", ask("/openapi.json")).await,
-        );
+        let page: LazyLock<String> = LazyLock::new(|| "<html>".to_owned());
+        let document =
+            Answer::of(documentation("{\"openapi\":\"3.1.0\"}", &page, ask("/openapi.json")).await);
         assert_eq!(
             (document.status, document.header("content-type")),
             (200, Some("application/json"))
         );
         assert_eq!(document.body["openapi"], "3.1.0");
-        let page = Answer::of(documentation("{}", "<html>", ask("/docs")).await);
+        let html = Answer::of(documentation("{}", &page, ask("/docs")).await);
         assert_eq!(
-            page.header("content-type"),
+            html.header("content-type"),
             Some("text/html; charset=utf-8")
         );
-        assert_eq!(page.header("cache-control"), Some("public, max-age=300"));
+        assert_eq!(html.header("cache-control"), Some("public, max-age=300"));
     }
 }
