@@ -12,6 +12,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use domain::{Email, EmailError};
 use std::env;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub const TABLE_NAME: &str = "TABLE_NAME";
@@ -49,6 +50,10 @@ pub enum SettingsError {
 #[derive(Debug, Clone)]
 pub struct Aws {
     sdk: SdkConfig,
+    /// Built by the first repository that needs it and shared by all: building a client
+    /// parses the SDK's endpoint rules, a cost worth paying once per cold start, not per
+    /// repository.
+    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
 }
 
 /// Bounds on every AWS call, so that an unreachable or frozen service answers 503 long before
@@ -93,7 +98,7 @@ impl Aws {
             .retry_config(retries())
             .load()
             .await;
-        let aws = Self { sdk };
+        let aws = Self::from_sdk_config(sdk);
         if env::var(WARM_DYNAMODB_CONNECTION).is_ok_and(|value| value == "true") {
             aws.warm_dynamodb_connection().await;
         }
@@ -123,11 +128,17 @@ impl Aws {
     }
 
     pub fn from_sdk_config(sdk: SdkConfig) -> Self {
-        Self { sdk }
+        Self {
+            sdk,
+            dynamodb: OnceLock::new(),
+        }
     }
 
+    /// The one DynamoDB client of this process (clones share its connections).
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.sdk)
+        self.dynamodb
+            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.sdk))
+            .clone()
     }
 
     pub fn sesv2(&self) -> aws_sdk_sesv2::Client {
