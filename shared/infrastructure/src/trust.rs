@@ -35,8 +35,8 @@ const AWS_ROOTS: [&str; 5] = [
 pub enum Trust {
     /// The roots AWS endpoints chain to, compiled in.
     AwsRoots,
-    /// The file `SSL_CERT_FILE` names (read by `rustls-native-certs` when the client first
-    /// connects).
+    /// The file `SSL_CERT_FILE` names (read by `rustls-native-certs` when the SDK builds its
+    /// connector, in init).
     CertFile,
 }
 
