@@ -814,6 +814,15 @@ impl InMemorySessions {
         *self.reads.lock().unwrap()
     }
 
+    /// Stores a token, as a login does.
+    pub fn add(&self, token: &crate::ports::RefreshTokenRecord) {
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .insert(token.hash.as_str().to_owned(), token.clone());
+    }
+
     fn stored(&self, hash: &TokenHash) -> Option<crate::ports::RefreshTokenRecord> {
         self.state
             .lock()
@@ -825,15 +834,6 @@ impl InMemorySessions {
 }
 
 impl SessionRepository for InMemorySessions {
-    async fn save(&self, token: &crate::ports::RefreshTokenRecord) -> Result<(), RepositoryError> {
-        self.state
-            .lock()
-            .unwrap()
-            .tokens
-            .insert(token.hash.as_str().to_owned(), token.clone());
-        Ok(())
-    }
-
     async fn find(
         &self,
         hash: &TokenHash,
@@ -944,7 +944,7 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
                 UpdateUserError::Repository(error) => error.into(),
                 _ => crate::ports::RecordLoginError::UserChanged,
             })?;
-        self.sessions.save(first_token).await?;
+        self.sessions.add(first_token);
         if let Some(email) = forget_attempts_of {
             let mut credentials = self.credentials.state.lock().unwrap();
             credentials.attempts.remove(email.normalized());

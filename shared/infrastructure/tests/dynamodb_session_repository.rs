@@ -4,15 +4,23 @@
 mod support;
 
 use application::ports::{
-    RefreshTokenRecord, ResetTokens, RotateError, SessionRepository, UserRepository,
+    LoginStore, RefreshTokenRecord, ResetTokens, RotateError, SessionRepository, UserRepository,
 };
-use domain::{Timestamp, UserId};
+use domain::{Timestamp, User, UserId};
 use infrastructure::{DynamoSessionRepository, DynamoUserRepository, OsResetTokens};
 use support::{fresh_table, user};
 
-async fn store() -> DynamoSessionRepository {
+struct Table {
+    sessions: DynamoSessionRepository,
+    users: DynamoUserRepository,
+}
+
+async fn table() -> Table {
     let (client, name) = fresh_table().await;
-    DynamoSessionRepository::new(client, name)
+    Table {
+        sessions: DynamoSessionRepository::new(client.clone(), name.clone()),
+        users: DynamoUserRepository::new(client, name),
+    }
 }
 
 fn token(user_id: UserId, family: &str) -> RefreshTokenRecord {
@@ -25,12 +33,27 @@ fn token(user_id: UserId, family: &str) -> RefreshTokenRecord {
     }
 }
 
+/// A new user logged in, as a login stores it: the user as stored and its family's first token.
+async fn logged_in(table: &Table, family: &str) -> (User, RefreshTokenRecord) {
+    let ada = user("ada@example.com");
+    table.users.insert(&ada, &[]).await.unwrap();
+    let first = token(ada.id(), family);
+    let mut updated = ada.clone();
+    updated.record_login(Timestamp::now()).unwrap();
+    let stored = table
+        .users
+        .record_login(&ada, updated, &first, None)
+        .await
+        .unwrap();
+    (stored, first)
+}
+
 #[tokio::test]
 async fn a_token_is_found_by_its_hash_and_rotates_once() {
-    let sessions = store().await;
-    let user_id = UserId::generate();
-    let first = token(user_id, "family-1");
-    sessions.save(&first).await.unwrap();
+    let table = table().await;
+    let sessions = &table.sessions;
+    let (ada, first) = logged_in(&table, "family-1").await;
+    let user_id = ada.id();
     let found = sessions.find(&first.hash).await.unwrap().unwrap();
     assert_eq!(found, first);
 
@@ -46,9 +69,9 @@ async fn a_token_is_found_by_its_hash_and_rotates_once() {
 
 #[tokio::test]
 async fn of_racing_rotations_of_one_token_exactly_one_wins() {
-    let sessions = store().await;
-    let first = token(UserId::generate(), "family-2");
-    sessions.save(&first).await.unwrap();
+    let table = table().await;
+    let sessions = &table.sessions;
+    let (_, first) = logged_in(&table, "family-2").await;
     let nexts: Vec<RefreshTokenRecord> = (0..5).map(|_| token(first.user_id, "family-2")).collect();
     let results =
         futures::future::join_all(nexts.iter().map(|next| sessions.rotate(&first, next))).await;
@@ -57,9 +80,9 @@ async fn of_racing_rotations_of_one_token_exactly_one_wins() {
 
 #[tokio::test]
 async fn a_revoked_family_stops_rotation_and_says_so() {
-    let sessions = store().await;
-    let first = token(UserId::generate(), "family-3");
-    sessions.save(&first).await.unwrap();
+    let table = table().await;
+    let sessions = &table.sessions;
+    let (_, first) = logged_in(&table, "family-3").await;
     sessions.revoke_family(&first).await.unwrap();
     let next = token(first.user_id, "family-3");
     assert!(matches!(
@@ -74,13 +97,9 @@ async fn a_revoked_family_stops_rotation_and_says_so() {
 
 #[tokio::test]
 async fn a_token_is_read_with_its_owner_in_one_request() {
-    let (client, name) = fresh_table().await;
-    let sessions = DynamoSessionRepository::new(client.clone(), name.clone());
-    let users = DynamoUserRepository::new(client, name);
-    let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
-    let first = token(ada.id(), "family-4");
-    sessions.save(&first).await.unwrap();
+    let table = table().await;
+    let sessions = &table.sessions;
+    let (ada, first) = logged_in(&table, "family-4").await;
 
     let (found, owner) = sessions
         .find_with_owner(&first.hash, ada.id())

@@ -333,7 +333,7 @@ mod tests {
             let now = FixedClock::default().now();
             let sessions = self.sessions();
             let (token, record) = sessions.first_token(&self.user, now).unwrap();
-            self.store.save(&record).await.unwrap();
+            self.store.add(&record);
             sessions.session(self.user.clone(), token, now).unwrap()
         }
 
@@ -410,7 +410,7 @@ mod tests {
             family_started_at: now,
             used: false,
         };
-        world.store.save(&record).await.unwrap();
+        world.store.add(&record);
         let renewed = world.refresh(legacy).await.unwrap();
         assert_eq!(renewed.user.id(), world.user.id());
         assert_eq!(world.store.reads(), (1, 0), "(by hash, with the owner)");

@@ -79,13 +79,6 @@ pub enum RotateError {
 }
 
 pub trait SessionRepository: Send + Sync + 'static {
-    /// Stores a new token (the first of a family at login), to expire by itself with its
-    /// family.
-    fn save(
-        &self,
-        token: &RefreshTokenRecord,
-    ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
-
     /// The stored token; whether its family is revoked is for `rotate` to tell.
     fn find(
         &self,

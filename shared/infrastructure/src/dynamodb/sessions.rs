@@ -87,18 +87,6 @@ impl DynamoSessionRepository {
 }
 
 impl SessionRepository for DynamoSessionRepository {
-    async fn save(&self, token: &RefreshTokenRecord) -> Result<(), RepositoryError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(token_item(token)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(repository_error)?;
-        Ok(())
-    }
-
     async fn find(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
         let item = items::read(&self.client, &self.table, token_key(hash)).await?;
         item.map(|item| read_token(hash, &item)).transpose()

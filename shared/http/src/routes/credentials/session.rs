@@ -69,7 +69,7 @@ mod tests {
     use application::fakes::{
         FakeAccessTokens, FakeTokens, FixedClock, InMemorySessions, InMemoryUsers, user_with_email,
     };
-    use application::ports::{Clock, RefreshTokenRecord, ResetTokens, SessionRepository};
+    use application::ports::{Clock, RefreshTokenRecord, ResetTokens};
     use domain::User;
     use serde_json::json;
 
@@ -89,7 +89,7 @@ mod tests {
             family_started_at: FixedClock::default().now(),
             used: false,
         };
-        store.save(&record).await.unwrap();
+        store.add(&record);
         let sessions = Sessions::new(FakeAccessTokens, store.clone(), FakeTokens);
         let refresh = RefreshSession::new(users, FixedClock::default(), sessions);
         (refresh, store, issued.token, ada)
