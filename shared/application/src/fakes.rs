@@ -1051,11 +1051,34 @@ pub type AuditLine = BTreeMap<String, String>;
 #[derive(Clone, Default)]
 pub struct AuditLines(Arc<Mutex<Vec<AuditLine>>>);
 
+thread_local! {
+    static CAPTURING: std::cell::RefCell<Option<AuditLines>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Stops the capture of its thread when dropped.
+#[must_use = "the capture ends when the guard is dropped"]
+pub struct CaptureGuard(());
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURING.with(|capturing| capturing.borrow_mut().take());
+    }
+}
+
 impl AuditLines {
-    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+    /// One process-wide subscriber hands each audit line to its thread's capture. A
+    /// thread-scoped subscriber per test (`set_default`) races: tracing caches a callsite's
+    /// interest process-wide, so a test thread without one could turn the audit callsite off
+    /// for a test that has one.
+    pub fn capture() -> (Self, CaptureGuard) {
+        static ROUTER: std::sync::Once = std::sync::Once::new();
+        ROUTER.call_once(|| {
+            tracing::subscriber::set_global_default(AuditRouter)
+                .expect("no other subscriber in the application's tests");
+        });
         let lines = Self::default();
-        let guard = tracing::subscriber::set_default(lines.clone());
-        (lines, guard)
+        CAPTURING.with(|capturing| *capturing.borrow_mut() = Some(lines.clone()));
+        (lines, CaptureGuard(()))
     }
 
     pub fn take(&self) -> Vec<AuditLine> {
@@ -1091,13 +1114,18 @@ impl tracing::field::Visit for FieldsOf<'_> {
     }
 }
 
-impl tracing::Subscriber for AuditLines {
-    // Asked per event, never cached: other tests' subscribers share the callsites.
+struct AuditRouter;
+
+impl tracing::Subscriber for AuditRouter {
     fn register_callsite(
         &self,
-        _: &'static tracing::Metadata<'static>,
+        metadata: &'static tracing::Metadata<'static>,
     ) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::sometimes()
+        if self.enabled(metadata) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
     }
 
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
@@ -1113,9 +1141,13 @@ impl tracing::Subscriber for AuditLines {
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
 
     fn event(&self, event: &tracing::Event<'_>) {
-        let mut line = AuditLine::new();
-        event.record(&mut FieldsOf(&mut line));
-        self.0.lock().expect("audit lines poisoned").push(line);
+        CAPTURING.with(|capturing| {
+            if let Some(lines) = capturing.borrow().as_ref() {
+                let mut line = AuditLine::new();
+                event.record(&mut FieldsOf(&mut line));
+                lines.0.lock().expect("audit lines poisoned").push(line);
+            }
+        });
     }
 
     fn enter(&self, _: &tracing::span::Id) {}
