@@ -15,18 +15,28 @@ pub async fn get_item(
     let mut durations = Vec::with_capacity(user_ids.len());
     for id in user_ids {
         let started = Instant::now();
-        let output = client
-            .get_item()
-            .table_name(table)
-            .key("pk", AttributeValue::S(format!("USER#{id}")))
-            .key("sk", AttributeValue::S("PROFILE".to_owned()))
-            .consistent_read(true)
-            .send()
-            .await?;
+        let found = read_user(client, table, id).await?;
         durations.push(started.elapsed());
-        anyhow::ensure!(output.item.is_some(), "user {id} is not in the table");
+        anyhow::ensure!(found, "user {id} is not in the table");
     }
     Ok(durations)
+}
+
+/// The floor's one `GetItem`: whether the user's item is there.
+pub async fn read_user(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &str,
+) -> anyhow::Result<bool> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(format!("USER#{id}")))
+        .key("sk", AttributeValue::S("PROFILE".to_owned()))
+        .consistent_read(true)
+        .send()
+        .await?;
+    Ok(output.item.is_some())
 }
 
 /// `TransactWriteItems` shaped like a registration: an item with a user's attributes and
@@ -41,58 +51,73 @@ pub async fn transact_write_items(
 ) -> anyhow::Result<Vec<Duration>> {
     let mut durations = Vec::with_capacity(count);
     for index in 0..count {
-        let id = format!("{tag}-{index}");
-        let email = format!("floor-{id}@example.com");
-        let user = item([
-            ("pk", format!("BENCH#{id}")),
-            ("sk", "PROFILE".to_owned()),
-            ("entity", "bench".to_owned()),
-            ("id", id.clone()),
-            ("email", email.clone()),
-            ("email_normalized", email.clone()),
-            ("name", "Ada Lovelace".to_owned()),
-            ("status", "active".to_owned()),
-            ("created_at", "2026-11-24T00:00:00.000000Z".to_owned()),
-            ("version", "1".to_owned()),
-            ("gsi1pk", "BENCH-STATUS#active".to_owned()),
-            ("gsi1sk", id.clone()),
-            ("gsi2pk", "BENCH-LIVE".to_owned()),
-            ("gsi2sk", id.clone()),
-        ]);
-        let claim = item([
-            ("pk", format!("BENCH-CLAIM#{email}")),
-            ("sk", "CLAIM".to_owned()),
-            ("entity", "bench".to_owned()),
-            ("user_id", id.clone()),
-        ]);
-        let outbox = item([
-            ("pk", format!("BENCH-OUTBOX#{id}")),
-            ("sk", "EMAIL".to_owned()),
-            ("entity", "bench".to_owned()),
-            ("id", id),
-            ("to", email),
-            ("subject", "Welcome aboard".to_owned()),
-            ("text", WELCOME_TEXT.to_owned()),
-            ("recorded_at", "2026-11-24T00:00:00.000000Z".to_owned()),
-        ]);
-        let writes = [user, claim, outbox].into_iter().map(|item| {
+        let writes = registration_writes(table, &format!("{tag}-{index}"))?;
+        let started = Instant::now();
+        write_registration(client, writes).await?;
+        durations.push(started.elapsed());
+    }
+    Ok(durations)
+}
+
+/// The floor's one `TransactWriteItems`.
+pub async fn write_registration(
+    client: &aws_sdk_dynamodb::Client,
+    writes: Vec<TransactWriteItem>,
+) -> anyhow::Result<()> {
+    client
+        .transact_write_items()
+        .set_transact_items(Some(writes))
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// The three conditional puts of a registration-shaped transaction for `id`.
+pub fn registration_writes(table: &str, id: &str) -> anyhow::Result<Vec<TransactWriteItem>> {
+    let email = format!("floor-{id}@example.com");
+    let user = item([
+        ("pk", format!("BENCH#{id}")),
+        ("sk", "PROFILE".to_owned()),
+        ("entity", "bench".to_owned()),
+        ("id", id.to_owned()),
+        ("email", email.clone()),
+        ("email_normalized", email.clone()),
+        ("name", "Ada Lovelace".to_owned()),
+        ("status", "active".to_owned()),
+        ("created_at", "2026-11-24T00:00:00.000000Z".to_owned()),
+        ("version", "1".to_owned()),
+        ("gsi1pk", "BENCH-STATUS#active".to_owned()),
+        ("gsi1sk", id.to_owned()),
+        ("gsi2pk", "BENCH-LIVE".to_owned()),
+        ("gsi2sk", id.to_owned()),
+    ]);
+    let claim = item([
+        ("pk", format!("BENCH-CLAIM#{email}")),
+        ("sk", "CLAIM".to_owned()),
+        ("entity", "bench".to_owned()),
+        ("user_id", id.to_owned()),
+    ]);
+    let outbox = item([
+        ("pk", format!("BENCH-OUTBOX#{id}")),
+        ("sk", "EMAIL".to_owned()),
+        ("entity", "bench".to_owned()),
+        ("id", id.to_owned()),
+        ("to", email),
+        ("subject", "Welcome aboard".to_owned()),
+        ("text", WELCOME_TEXT.to_owned()),
+        ("recorded_at", "2026-11-24T00:00:00.000000Z".to_owned()),
+    ]);
+    [user, claim, outbox]
+        .into_iter()
+        .map(|item| {
             let put = Put::builder()
                 .table_name(table)
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()?;
             Ok(TransactWriteItem::builder().put(put).build())
-        });
-        let writes = writes.collect::<anyhow::Result<Vec<_>>>()?;
-        let started = Instant::now();
-        client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await?;
-        durations.push(started.elapsed());
-    }
-    Ok(durations)
+        })
+        .collect()
 }
 
 /// The registration's write through the service's own adapter, timed with what the adapter

@@ -1,7 +1,6 @@
 //! `make bench`: every function's release bootstrap under a loopback Lambda Runtime API,
 //! against DynamoDB Local and the local SES. See docs/performance.md.
 
-mod floors;
 mod http1;
 mod process;
 mod proxy;
@@ -11,6 +10,7 @@ mod stats;
 mod workload;
 
 use anyhow::Context;
+use bench::floors;
 use infrastructure::{SENDER_EMAIL, TABLE_NAME};
 use process::{cpu_ticks, lambda_environment, launch, peak_rss_kib, stop};
 use proxy::Calls;
@@ -22,6 +22,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use workload::{FUNCTIONS, Round};
 
@@ -129,6 +130,50 @@ struct ProcessRun {
     cpu_ms_per_1000: f64,
 }
 
+/// A running function process under its own Runtime API; killed when dropped.
+struct Process {
+    function: &'static str,
+    api: RuntimeApi,
+    child: Child,
+    init_ms: f64,
+    durations_ms: Vec<f64>,
+    ticks_after_first: u64,
+}
+
+impl Process {
+    /// Invocation `index` of the function's workload; its duration in milliseconds.
+    async fn invoke(&mut self, round: &mut Round, index: usize) -> anyhow::Result<f64> {
+        let event = round.event(self.function, index)?;
+        let invocation = self.api.invoke(&event, INVOCATION_LIMIT).await?;
+        round.record(self.function, index, &invocation.response)?;
+        let duration_ms = invocation.duration.as_secs_f64() * 1000.0;
+        self.durations_ms.push(duration_ms);
+        if self.durations_ms.len() == 1 {
+            self.ticks_after_first = cpu_ticks(self.child.id())?;
+        }
+        Ok(duration_ms)
+    }
+
+    /// What the process measured; the CPU is counted from the end of the first invocation.
+    fn finish(mut self, ms_per_tick: f64) -> anyhow::Result<ProcessRun> {
+        let pid = self.child.id();
+        let warm = self.durations_ms.len().saturating_sub(1).max(1) as f64;
+        let cpu_ms = (cpu_ticks(pid)? - self.ticks_after_first) as f64 * ms_per_tick;
+        Ok(ProcessRun {
+            init_ms: self.init_ms,
+            peak_rss_kib: peak_rss_kib(pid)?,
+            cpu_ms_per_1000: cpu_ms / warm * 1000.0,
+            durations_ms: std::mem::take(&mut self.durations_ms),
+        })
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
 struct Bench {
     settings: Settings,
     ms_per_tick: f64,
@@ -137,17 +182,29 @@ struct Bench {
     results: Results,
 }
 
+/// Invocations of each in one turn of `Bench::measure_beside_floors`.
+const TURN: usize = 50;
+
+/// The functions with a target relative to their floors.
+const BESIDE_FLOORS: [&str; 2] = ["create-user", "get-user"];
+
 impl Bench {
-    /// Runs `indices` of `function`'s workload in one fresh process.
-    async fn run_process(
+    fn log_path(&self, function: &str) -> PathBuf {
+        self.settings
+            .out_dir
+            .join("logs")
+            .join(format!("{function}.log"))
+    }
+
+    /// Starts `function` and waits for the end of its init; the DynamoDB calls made in it
+    /// when `calls_in_init` counts them.
+    async fn start(
         &self,
-        function: &str,
-        round: &mut Round,
-        indices: Range<usize>,
+        function: &'static str,
         dynamodb_endpoint: &str,
         calls_in_init: Option<&Calls>,
-    ) -> anyhow::Result<(ProcessRun, BTreeMap<String, u64>)> {
-        let mut api = RuntimeApi::start(function).await?;
+    ) -> anyhow::Result<(Process, BTreeMap<String, u64>)> {
+        let api = RuntimeApi::start(function).await?;
         let mut own = vec![
             (TABLE_NAME.to_owned(), self.settings.table.clone()),
             (SENDER_EMAIL.to_owned(), self.settings.sender.clone()),
@@ -174,57 +231,60 @@ impl Bench {
         }
         own.extend(self.settings.function_env.iter().cloned());
         let environment = lambda_environment(function, &api.address(), &own);
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(
-            self.settings
-                .out_dir
-                .join("logs")
-                .join(format!("{function}.log")),
-        )?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(function))?;
         let binary = self.settings.bin_dir.join(function);
         let launched = Instant::now();
-        let child = launch(&binary, &environment, &log)?;
-        let pid = child.id();
+        let mut process = Process {
+            function,
+            api,
+            child: launch(&binary, &environment, &log)?,
+            init_ms: 0.0,
+            durations_ms: Vec::new(),
+            ticks_after_first: 0,
+        };
+        let initialized =
+            process.api.initialized(INIT_LIMIT).await.with_context(|| {
+                format!("{function} (log: {})", self.log_path(function).display())
+            })?;
+        process.init_ms = (initialized - launched).as_secs_f64() * 1000.0;
+        let init_calls = calls_in_init.map(Calls::take).unwrap_or_default();
+        Ok((process, init_calls))
+    }
+
+    /// Runs `indices` of `function`'s workload in one fresh process.
+    async fn run_process(
+        &self,
+        function: &'static str,
+        round: &mut Round,
+        indices: Range<usize>,
+        dynamodb_endpoint: &str,
+        calls_in_init: Option<&Calls>,
+    ) -> anyhow::Result<(ProcessRun, BTreeMap<String, u64>)> {
+        let (mut process, init_calls) = self
+            .start(function, dynamodb_endpoint, calls_in_init)
+            .await?;
         let run = async {
-            let initialized = api.initialized(INIT_LIMIT).await?;
-            let init_calls = calls_in_init.map(Calls::take).unwrap_or_default();
-            let mut durations_ms = Vec::with_capacity(indices.len());
-            let mut ticks_after_first = 0;
             for index in indices {
-                let event = round.event(function, index)?;
-                let invocation = api.invoke(&event, INVOCATION_LIMIT).await?;
-                round.record(function, index, &invocation.response)?;
-                durations_ms.push(invocation.duration.as_secs_f64() * 1000.0);
-                if durations_ms.len() == 1 {
-                    ticks_after_first = cpu_ticks(pid)?;
-                }
+                process.invoke(round, index).await?;
             }
-            let warm = durations_ms.len().saturating_sub(1).max(1) as f64;
-            let cpu_ms = (cpu_ticks(pid)? - ticks_after_first) as f64 * self.ms_per_tick;
-            let run = ProcessRun {
-                init_ms: (initialized - launched).as_secs_f64() * 1000.0,
-                durations_ms,
-                peak_rss_kib: peak_rss_kib(pid)?,
-                cpu_ms_per_1000: cpu_ms / warm * 1000.0,
-            };
-            anyhow::Ok((run, init_calls))
+            process.finish(self.ms_per_tick)
         }
         .await;
-        stop(child);
-        run.with_context(|| {
-            format!(
-                "{function} (log: {})",
-                self.settings
-                    .out_dir
-                    .join("logs")
-                    .join(format!("{function}.log"))
-                    .display()
-            )
-        })
+        let run = run
+            .with_context(|| format!("{function} (log: {})", self.log_path(function).display()))?;
+        Ok((run, init_calls))
     }
 
     /// Cold starts (each a fresh process and one invocation), then one process for the warm
     /// invocations.
-    async fn measure(&self, function: &str, round: &mut Round) -> anyhow::Result<RoundSample> {
+    async fn measure(
+        &self,
+        function: &'static str,
+        round: &mut Round,
+    ) -> anyhow::Result<RoundSample> {
         let endpoint = self.settings.dynamodb_endpoint.clone();
         let mut sample = RoundSample::default();
         let cold = self.settings.cold_starts;
@@ -341,6 +401,104 @@ impl Bench {
         Ok(())
     }
 
+    /// The samples of a ratio target: turns of `TURN` warm invocations of `function`, of the
+    /// empty Lambda, of the floor's Lambda (the processes kept warm side by side) and of
+    /// `function`'s floors, so all of them meet DynamoDB Local in the same state: its latency
+    /// drifts by tenths of a millisecond over seconds, more than the difference the ratio
+    /// looks for.
+    async fn measure_beside_floors(
+        &mut self,
+        function: &'static str,
+        measured_round: &Round,
+    ) -> anyhow::Result<()> {
+        // Its own round, so the users it registers are not among those later functions
+        // expect a reset email for.
+        let round = &mut Round::new(format!("{}-beside", measured_round.tag));
+        round.users = measured_round.users.clone();
+        let endpoint = self.settings.dynamodb_endpoint.clone();
+        let (mut measured, _) = self.start(function, &endpoint, None).await?;
+        let (mut empty, _) = self.start("empty-lambda", &endpoint, None).await?;
+        // The floor as a Lambda, where the bench was built with it (not in older variants).
+        let floor_lambda = match function {
+            "create-user" => "transact-lambda",
+            _ => "get-item-lambda",
+        };
+        let mut floor_lambda = if self.settings.bin_dir.join(floor_lambda).exists() {
+            Some(self.start(floor_lambda, &endpoint, None).await?.0)
+        } else {
+            None
+        };
+        let user_ids: Vec<String> = round.users.iter().map(|user| user.id.clone()).collect();
+        // A create-user invocation registers a new user: its index is the next user's.
+        let index_of = |round: &Round, turn_index: usize| match function {
+            "create-user" => round.users.len(),
+            _ => turn_index % user_ids.len().max(1),
+        };
+        // Each process's first invocation is its cold one, as in `measure`.
+        let first = index_of(round, 0);
+        measured.invoke(round, first).await?;
+        empty.invoke(round, 0).await?;
+        if let Some(floor_lambda) = &mut floor_lambda {
+            floor_lambda.invoke(round, 0).await?;
+        }
+        let mut series: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let turns = self.settings.warm_invocations.div_ceil(TURN);
+        for turn in 0..turns {
+            for offset in 0..TURN {
+                let index = index_of(round, turn * TURN + offset);
+                let duration = measured.invoke(round, index).await?;
+                series.entry(function).or_default().push(duration);
+            }
+            for _ in 0..TURN {
+                let duration = empty.invoke(round, 0).await?;
+                series.entry("empty-lambda").or_default().push(duration);
+            }
+            if let Some(floor_lambda) = &mut floor_lambda {
+                for offset in 0..TURN {
+                    let index = turn * TURN + offset;
+                    let duration = floor_lambda
+                        .invoke(round, index % user_ids.len().max(1))
+                        .await?;
+                    series
+                        .entry(floor_lambda.function)
+                        .or_default()
+                        .push(duration);
+                }
+            }
+            let (client, table) = (&self.dynamodb, &self.settings.table);
+            let tag = format!("{}-beside-{turn}", round.tag);
+            let floors = match function {
+                "create-user" => vec![
+                    (
+                        "transact_write_items",
+                        floors::transact_write_items(client, table, &tag, TURN).await?,
+                    ),
+                    (
+                        "user_insert",
+                        floors::user_insert(client, table, &tag, TURN).await?,
+                    ),
+                ],
+                _ => {
+                    let ids: Vec<String> = (0..TURN)
+                        .map(|offset| user_ids[index_of(round, turn * TURN + offset)].clone())
+                        .collect();
+                    vec![("get_item", floors::get_item(client, table, &ids).await?)]
+                }
+            };
+            for (name, times) in floors {
+                series
+                    .entry(name)
+                    .or_default()
+                    .extend(stats::milliseconds(&times));
+            }
+        }
+        let samples = self.results.beside.entry(function.to_owned()).or_default();
+        for (name, times) in series {
+            samples.entry(name.to_owned()).or_default().push(times);
+        }
+        Ok(())
+    }
+
     fn push_floor(&mut self, name: &str, times: Vec<f64>) {
         self.results
             .floors
@@ -383,6 +541,13 @@ impl Bench {
                 {
                     eprintln!("==> round {number}/{}: floors", self.settings.rounds);
                     self.measure_floors(&round).await?;
+                }
+                if BESIDE_FLOORS.contains(&function) {
+                    eprintln!(
+                        "==> round {number}/{}: {function} beside the empty Lambda and its floors",
+                        self.settings.rounds
+                    );
+                    self.measure_beside_floors(function, &round).await?;
                 }
             }
         }

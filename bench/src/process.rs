@@ -66,7 +66,7 @@ pub fn launch(
 }
 
 /// Stops a function process (Lambda freezes or kills it; nothing runs after the last event).
-pub fn stop(mut child: Child) {
+pub fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -27,6 +27,9 @@ pub struct Results {
     pub functions: BTreeMap<String, Vec<RoundSample>>,
     /// Floor name → one list of round-trip times per round.
     pub floors: BTreeMap<String, Vec<Vec<f64>>>,
+    /// Function → the function, the empty Lambda and its floors measured in turns (the
+    /// ratio targets) → one list of times per round.
+    pub beside: BTreeMap<String, BTreeMap<String, Vec<Vec<f64>>>>,
     /// Function → DynamoDB operation → calls per request.
     pub calls: BTreeMap<String, BTreeMap<String, f64>>,
     /// Function → DynamoDB operation → calls during init.
@@ -72,10 +75,29 @@ impl Results {
                 (name.clone(), stats)
             })
             .collect();
+        let beside: serde_json::Map<String, Value> = self
+            .beside
+            .iter()
+            .map(|(function, series)| {
+                let p50s: serde_json::Map<String, Value> = series
+                    .iter()
+                    .map(|(name, rounds)| {
+                        let stats = json!({
+                            "p50": round3(floor_percentile(rounds, 50.0)),
+                            "p90": round3(floor_percentile(rounds, 90.0)),
+                            "samples_per_round": rounds.first().map_or(0, Vec::len),
+                        });
+                        (name.clone(), stats)
+                    })
+                    .collect();
+                (function.clone(), p50s.into())
+            })
+            .collect();
         json!({
             "settings": self.settings,
             "machine": machine(),
             "floors_ms": floors,
+            "beside_floors_ms": beside,
             "functions": functions,
             "targets": self.targets(),
         })
@@ -125,6 +147,14 @@ impl Results {
         Some(floor_percentile(self.floors.get(floor)?, 50.0))
     }
 
+    /// The p50 of `series` measured in turns with `function`.
+    fn beside_p50(&self, function: &str, series: &str) -> Option<f64> {
+        Some(floor_percentile(
+            self.beside.get(function)?.get(series)?,
+            50.0,
+        ))
+    }
+
     /// The targets, each as measured value against its limit.
     pub fn targets(&self) -> Vec<Value> {
         let mut targets = Vec::new();
@@ -138,17 +168,27 @@ impl Results {
             ("get-user", "get_item", verify),
             ("create-user", "transact_write_items", 0.0),
         ] {
-            if let (Some(measured), Some(floor_ms), Some(empty)) =
+            // Measured in turns when the run did so; else apart, minutes from each other.
+            let in_turns = self.beside.contains_key(function);
+            let (measured, floor_ms, empty) = if in_turns {
+                (
+                    self.beside_p50(function, function),
+                    self.beside_p50(function, floor),
+                    self.beside_p50(function, "empty-lambda"),
+                )
+            } else {
                 (self.warm_p50(function), self.floor_p50(floor), empty)
-            {
+            };
+            if let (Some(measured), Some(floor_ms), Some(empty)) = (measured, floor_ms, empty) {
                 let verified = if verification > 0.0 {
                     " + verify_token p50"
                 } else {
                     ""
                 };
+                let how = if in_turns { ", in turns" } else { "" };
                 targets.push(target(
                     format!(
-                        "{function} warm p50 / ({floor} p50{verified} + empty-lambda warm p50)"
+                        "{function} warm p50 / ({floor} p50{verified} + empty-lambda warm p50){how}"
                     ),
                     measured / (floor_ms + verification + empty),
                     1.05,
@@ -275,6 +315,20 @@ pub fn markdown(summary: &Value) -> String {
             floor["p99"].as_f64().unwrap_or_default(),
         );
     }
+    let beside = summary["beside_floors_ms"].as_object().unwrap_or(&empty);
+    if !beside.is_empty() {
+        out.push_str("\n| measured in turns (the ratio targets) | series | p50 | p90 |\n| --- | --- | ---: | ---: |\n");
+    }
+    for (function, series) in beside {
+        for (name, stats) in series.as_object().unwrap_or(&empty) {
+            let _ = writeln!(
+                out,
+                "| {function} | {name} | {:.3} ms | {:.3} ms |",
+                stats["p50"].as_f64().unwrap_or_default(),
+                stats["p90"].as_f64().unwrap_or_default(),
+            );
+        }
+    }
     out.push_str("\n| target | measured | limit | met |\n| --- | ---: | ---: | --- |\n");
     for target in summary["targets"].as_array().into_iter().flatten() {
         let _ = writeln!(
@@ -292,4 +346,62 @@ pub fn markdown(summary: &Value) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ratio_of(results: &Results, function: &str) -> (String, f64) {
+        let target = results
+            .targets()
+            .into_iter()
+            .find(|target| {
+                target["target"]
+                    .as_str()
+                    .is_some_and(|name| name.starts_with(&format!("{function} warm")))
+            })
+            .expect("a ratio target");
+        (
+            target["target"].as_str().unwrap_or_default().to_owned(),
+            target["value"].as_f64().unwrap_or_default(),
+        )
+    }
+
+    fn warm(ms: f64) -> RoundSample {
+        RoundSample {
+            warm_ms: vec![ms; 3],
+            ..RoundSample::default()
+        }
+    }
+
+    #[test]
+    fn the_ratio_is_read_from_the_turns_when_the_run_measured_them() {
+        let mut results = Results::default();
+        results
+            .functions
+            .insert("create-user".into(), vec![warm(3.0)]);
+        results
+            .functions
+            .insert("empty-lambda".into(), vec![warm(0.5)]);
+        results
+            .floors
+            .insert("transact_write_items".into(), vec![vec![2.5; 3]]);
+        let (name, apart) = ratio_of(&results, "create-user");
+        assert!(!name.ends_with("in turns"), "{name}");
+        assert_eq!(apart, 1.0);
+
+        let turns = [
+            ("create-user", 2.2),
+            ("empty-lambda", 0.1),
+            ("transact_write_items", 2.0),
+        ]
+        .map(|(series, ms)| (series.to_owned(), vec![vec![ms; 3]]));
+        results
+            .beside
+            .insert("create-user".into(), turns.into_iter().collect());
+        let (name, in_turns) = ratio_of(&results, "create-user");
+        assert!(name.ends_with("in turns"), "{name}");
+        assert_eq!(in_turns, 1.048);
+    }
 }
