@@ -23,7 +23,11 @@ pub enum Authentication {
 impl Authentication {
     /// Reads and verifies the bearer token of `request`.
     pub fn of(request: &Request, verifier: &impl AccessTokenVerifier) -> Self {
-        let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        let Some(value) = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .filter(|_| verifier.reads_tokens())
+        else {
             return Self::Anonymous;
         };
         let token = value
@@ -89,6 +93,10 @@ impl AccessTokenVerifier for NoTokens {
     fn verify(&self, _: &str, _: Timestamp) -> Result<AccessClaims, InvalidAccessToken> {
         Err(InvalidAccessToken("this function takes no tokens"))
     }
+
+    fn reads_tokens(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +144,25 @@ mod tests {
                 Authentication::of(&with(Some(&refused)), &FakeAccessTokens),
                 Authentication::Refused,
                 "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_function_that_takes_no_tokens_reads_every_request_as_anonymous() {
+        let token = FakeAccessTokens
+            .issue(&user_with_email("ada@example.com"), Timestamp::now())
+            .unwrap()
+            .token;
+        for header in [
+            Some(format!("Bearer {token}")),
+            Some("junk".to_owned()),
+            None,
+        ] {
+            assert_eq!(
+                Authentication::of(&with(header.as_deref()), &NoTokens),
+                Authentication::Anonymous,
+                "{header:?}"
             );
         }
     }

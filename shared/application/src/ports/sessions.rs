@@ -45,6 +45,12 @@ pub trait AccessTokenVerifier: Send + Sync + 'static {
     /// for its issuer and audience, not expired at `now`. Anything else, `alg: none` and
     /// foreign signatures included, MUST be refused.
     fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, InvalidAccessToken>;
+
+    /// False where no route reads a caller (public functions): their requests are anonymous
+    /// whatever they carry, with no verification and nothing logged.
+    fn reads_tokens(&self) -> bool {
+        true
+    }
 }
 
 /// One refresh token, as stored (by its hash). Every token descends from one login: its family.
