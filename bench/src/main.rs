@@ -429,10 +429,12 @@ impl Bench {
             None
         };
         let user_ids: Vec<String> = round.users.iter().map(|user| user.id.clone()).collect();
+        // The round's users in turn, for the functions (and floors) that read one.
+        let user_index = |count: usize| count % user_ids.len().max(1);
         // A create-user invocation registers a new user: its index is the next user's.
-        let index_of = |round: &Round, turn_index: usize| match function {
+        let index_of = |round: &Round, count: usize| match function {
             "create-user" => round.users.len(),
-            _ => turn_index % user_ids.len().max(1),
+            _ => user_index(count),
         };
         // Each process's first invocation is its cold one, as in `measure`.
         let first = index_of(round, 0);
@@ -455,10 +457,8 @@ impl Bench {
             }
             if let Some(floor_lambda) = &mut floor_lambda {
                 for offset in 0..TURN {
-                    let index = turn * TURN + offset;
-                    let duration = floor_lambda
-                        .invoke(round, index % user_ids.len().max(1))
-                        .await?;
+                    let index = user_index(turn * TURN + offset);
+                    let duration = floor_lambda.invoke(round, index).await?;
                     series
                         .entry(floor_lambda.function)
                         .or_default()
@@ -480,7 +480,7 @@ impl Bench {
                 ],
                 _ => {
                     let ids: Vec<String> = (0..TURN)
-                        .map(|offset| user_ids[index_of(round, turn * TURN + offset)].clone())
+                        .map(|offset| user_ids[user_index(turn * TURN + offset)].clone())
                         .collect();
                     vec![("get_item", floors::get_item(client, table, &ids).await?)]
                 }
