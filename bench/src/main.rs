@@ -196,6 +196,11 @@ impl Bench {
             .join(format!("{function}.log"))
     }
 
+    /// What an error of `function` says, so its log can be found.
+    fn log_context(&self, function: &str) -> String {
+        format!("{function} (log: {})", self.log_path(function).display())
+    }
+
     /// Starts `function` and waits for the end of its init; the DynamoDB calls made in it
     /// when `calls_in_init` counts them.
     async fn start(
@@ -245,10 +250,11 @@ impl Bench {
             durations_ms: Vec::new(),
             ticks_after_first: 0,
         };
-        let initialized =
-            process.api.initialized(INIT_LIMIT).await.with_context(|| {
-                format!("{function} (log: {})", self.log_path(function).display())
-            })?;
+        let initialized = process
+            .api
+            .initialized(INIT_LIMIT)
+            .await
+            .with_context(|| self.log_context(function))?;
         process.init_ms = (initialized - launched).as_secs_f64() * 1000.0;
         let init_calls = calls_in_init.map(Calls::take).unwrap_or_default();
         Ok((process, init_calls))
@@ -273,8 +279,7 @@ impl Bench {
             process.finish(self.ms_per_tick)
         }
         .await;
-        let run = run
-            .with_context(|| format!("{function} (log: {})", self.log_path(function).display()))?;
+        let run = run.with_context(|| self.log_context(function))?;
         Ok((run, init_calls))
     }
 

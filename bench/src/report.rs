@@ -51,6 +51,16 @@ fn floor_percentile(rounds: &[Vec<f64>], p: f64) -> f64 {
     )
 }
 
+/// p50, p90 and p99 (each the median over rounds) of a series of times.
+fn series_stats(rounds: &[Vec<f64>]) -> Value {
+    json!({
+        "p50": round3(floor_percentile(rounds, 50.0)),
+        "p90": round3(floor_percentile(rounds, 90.0)),
+        "p99": round3(floor_percentile(rounds, 99.0)),
+        "samples_per_round": rounds.first().map_or(0, Vec::len),
+    })
+}
+
 fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
@@ -65,15 +75,7 @@ impl Results {
         let floors: serde_json::Map<String, Value> = self
             .floors
             .iter()
-            .map(|(name, rounds)| {
-                let stats = json!({
-                    "p50": round3(floor_percentile(rounds, 50.0)),
-                    "p90": round3(floor_percentile(rounds, 90.0)),
-                    "p99": round3(floor_percentile(rounds, 99.0)),
-                    "samples_per_round": rounds.first().map_or(0, Vec::len),
-                });
-                (name.clone(), stats)
-            })
+            .map(|(name, rounds)| (name.clone(), series_stats(rounds)))
             .collect();
         let beside: serde_json::Map<String, Value> = self
             .beside
@@ -81,14 +83,7 @@ impl Results {
             .map(|(function, series)| {
                 let p50s: serde_json::Map<String, Value> = series
                     .iter()
-                    .map(|(name, rounds)| {
-                        let stats = json!({
-                            "p50": round3(floor_percentile(rounds, 50.0)),
-                            "p90": round3(floor_percentile(rounds, 90.0)),
-                            "samples_per_round": rounds.first().map_or(0, Vec::len),
-                        });
-                        (name.clone(), stats)
-                    })
+                    .map(|(name, rounds)| (name.clone(), series_stats(rounds)))
                     .collect();
                 (function.clone(), p50s.into())
             })
