@@ -263,7 +263,6 @@ pub(crate) fn to_user(item: Item) -> Result<User, RepositoryError> {
         .into_user()
 }
 
-/// The item that reserves a normalized email address for one user.
 /// The user an email claim names; `None` when there is no claim.
 pub(crate) fn claim_holder(claim: Option<&Item>) -> Result<Option<UserId>, RepositoryError> {
     let Some(claim) = claim else {
@@ -277,6 +276,7 @@ pub(crate) fn claim_holder(claim: Option<&Item>) -> Result<Option<UserId>, Repos
         .ok_or_else(|| corrupt_item("an email claim has a bad user_id"))
 }
 
+/// The item that reserves a normalized email address for one user.
 pub(crate) fn email_claim(email: &Email, owner: UserId) -> Item {
     let mut item = email_claim_key(email);
     item.insert(
