@@ -497,11 +497,11 @@ impl Bench {
             // Each group leads as many turns as the others: whichever runs first after the
             // others pays for it (about 0.05 ms at p50 on create-user's floors, found by
             // swapping two), so a fixed order would charge it to one series only.
+            let turn_start = turn * TURN;
             for group in Group::in_turn(&groups, turn) {
-                let first = turn * TURN;
                 match group {
                     Group::Function => {
-                        let index = |round: &Round, offset| index_of(round, first + offset);
+                        let index = |round: &Round, offset| index_of(round, turn_start + offset);
                         let durations = measured.invoke_turn(round, index).await?;
                         series.entry(function).or_default().extend(durations);
                     }
@@ -511,7 +511,7 @@ impl Bench {
                     }
                     Group::FloorLambda => {
                         if let Some(floor_lambda) = &mut floor_lambda {
-                            let index = |_: &Round, offset| user_index(first + offset);
+                            let index = |_: &Round, offset| user_index(turn_start + offset);
                             let durations = floor_lambda.invoke_turn(round, index).await?;
                             let name = floor_lambda.function;
                             series.entry(name).or_default().extend(durations);
@@ -520,7 +520,7 @@ impl Bench {
                     Group::BareFloors => {
                         let tag = format!("{}-beside-{turn}", round.tag);
                         let ids: Vec<String> = (0..TURN)
-                            .filter_map(|offset| user_ids.get(user_index(first + offset)))
+                            .filter_map(|offset| user_ids.get(user_index(turn_start + offset)))
                             .cloned()
                             .collect();
                         for (name, times) in self.bare_floors(function, &tag, &ids).await? {
