@@ -13,6 +13,7 @@ mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod request;
+mod request_record;
 pub mod response;
 pub mod routes;
 pub mod runtime;

@@ -2,11 +2,13 @@
 
 use crate::HandlerResult;
 use crate::auth::Authentication;
-use crate::metrics::RequestMetrics;
+use crate::request_record::{RequestRecord, WriteAfterResponse};
 use application::audit::{self, Origin};
 use application::ports::AccessTokenVerifier;
+use lambda_http::lambda_runtime::Runtime;
+use lambda_http::lambda_runtime::layers::TracingLayer;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
+use lambda_http::{Adapter, Body, Error, Request, RequestExt, Response, service_fn};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,7 +64,8 @@ static COLD_START: AtomicBool = AtomicBool::new(true);
 
 /// Runs the Lambda loop with `handler`. Each request's bearer token is verified first (its
 /// `Authentication` rides in the request's extensions); problems become problem-JSON
-/// responses; every request leaves one log line and one metrics record.
+/// responses; every request leaves one log line and one metrics record, written once its
+/// response is on its way.
 pub async fn serve<V, F, Fut>(verifier: V, handler: F) -> Result<(), Error>
 where
     V: AccessTokenVerifier,
@@ -70,7 +73,7 @@ where
     Fut: Future<Output = HandlerResult> + Send,
 {
     let (handler, verifier) = (&handler, &verifier);
-    lambda_http::run(service_fn(move |mut request: Request| async move {
+    let service = service_fn(move |mut request: Request| async move {
         let authentication = Authentication::of(&request, verifier);
         request.extensions_mut().insert(authentication);
         let started = Instant::now();
@@ -89,26 +92,23 @@ where
             .await
             .unwrap_or_else(|problem| problem.into_response());
 
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let status = response.status().as_u16();
-        tracing::info!(
-            request_id = request_id.as_deref().unwrap_or("-"),
+        RequestRecord {
+            request_id,
             method,
             route,
-            status,
-            latency_ms,
-            cold_start,
-            "request"
-        );
-        RequestMetrics {
-            status,
-            latency_ms,
+            status: response.status().as_u16(),
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             cold_start,
         }
-        .emit();
+        .write_after_response();
         Ok::<_, Infallible>(response)
-    }))
-    .await
+    });
+    // `lambda_http::run`'s runtime, with each request's record written after its response.
+    Runtime::new(Adapter::from(service))
+        .layer(WriteAfterResponse)
+        .layer(TracingLayer::new())
+        .run()
+        .await
 }
 
 /// The client's address as API Gateway saw it.
