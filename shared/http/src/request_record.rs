@@ -13,7 +13,7 @@ use std::task::{Context, Poll, ready};
 use tokio::task::futures::TaskLocalFuture;
 
 /// What one request leaves in the log and in the metrics.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub(crate) struct RequestRecord {
     pub request_id: Option<String>,
     pub method: String,
@@ -65,7 +65,7 @@ fn lock(slot: &Slot) -> MutexGuard<'_, Option<RequestRecord>> {
 }
 
 /// The Runtime layer that writes each invocation's record after its response is sent.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct WriteAfterResponse;
 
 impl<S> Layer<S> for WriteAfterResponse {
