@@ -163,9 +163,30 @@ token_keys() {
   chmod 600 "$state/functions.env"
 }
 
+# A full disk can fail a function's build after the workspace's, and then its first request
+# waits forever on an instance that never starts. So check first: a first build and test run
+# take about 8 GB, later ones far less.
+require_disk() {
+  local target="${CARGO_TARGET_DIR:-$root/target}" needed_gb=2 free_gb
+  [ -d "$target/debug" ] || needed_gb=9
+  mkdir -p "$target"
+  free_gb=$(df --output=avail -B1G "$target" | tail -n 1 | tr -d ' ')
+  [ "$free_gb" -ge "$needed_gb" ] ||
+    die "only ${free_gb} GB free on the disk of $target; the build and the tests need about ${needed_gb} GB (cargo clean frees old builds)"
+}
+
 build() {
+  require_disk
   say "building the workspace (debug profile; the first build takes several minutes)"
   cargo build --workspace --all-targets
+  # `cargo lambda watch` starts a function with `cargo run --bin <function>`, whose features
+  # are that package's alone, not the workspace's: a build of its own. Made here, it is fresh
+  # when the first request comes, so no request waits for a link (seconds each).
+  say "building each function as cargo lambda watch runs it"
+  local function
+  for function in functions/*/; do
+    cargo build --quiet --bin "$(basename "$function")"
+  done
 }
 
 # ---- commands -------------------------------------------------------------------------------
@@ -258,7 +279,7 @@ fuzz() {
   PYTHONPATH="$here" SCHEMATHESIS_HOOKS=schemathesis_hooks "$venv/bin/schemathesis" run docs/openapi.json \
     --url "http://127.0.0.1:$API_PORT" --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection \
-    --max-examples "${FUZZ_EXAMPLES:-25}" --seed 20261124 \
+    --max-examples "${FUZZ_EXAMPLES:-25}" --seed 20261124 --request-timeout 60 \
     --report junit --report-dir "$state/schemathesis"
 }
 

@@ -18,17 +18,43 @@ pub fn unique_email(who: &str) -> String {
     format!("{who}.{}@example.com", uuid::Uuid::new_v4().simple())
 }
 
+/// How long a test waits for any one answer of the local stack. Far above the slowest real one
+/// (a function's first start, or a request held by a frozen DynamoDB), so that a function that
+/// never answers fails its test instead of hanging the run.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// An HTTP client that gives up after [`ANSWER_WITHIN`]. One per use: a client's connections
+/// belong to the runtime of the test that made it.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(ANSWER_WITHIN)
+        .build()
+        .expect("an HTTP client")
+}
+
+/// What a test says when the local stack did not answer.
+fn no_answer(what: &str, error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        format!(
+            "{what} did not answer within {} s ({error}); the end of .devstack/run/api.log \
+             says why (e.g. a function that could not start on a full disk)",
+            ANSWER_WITHIN.as_secs()
+        )
+    } else {
+        format!("{what} is not reachable ({error}): `make test` starts it")
+    }
+}
+
 /// A client of the API, calling as someone: the local admin unless a test says otherwise, so
 /// tests about a route's behaviour are not about who may call it.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Api {
     client: reqwest::Client,
     identity: Identity,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 enum Identity {
-    #[default]
     Admin,
     Anonymous,
     Bearer(String),
@@ -50,12 +76,12 @@ async fn admin_token() -> String {
     TOKEN
         .get_or_init(|| async {
             let (email, password) = local_admin();
-            let response = reqwest::Client::new()
+            let response = http_client()
                 .post(format!("{}/login", api_url()))
                 .json(&serde_json::json!({"email": email, "password": password}))
                 .send()
                 .await
-                .expect("the API is up (make test starts it)");
+                .unwrap_or_else(|error| panic!("{}", no_answer("the API", &error)));
             let reply = read(response).await;
             assert_eq!(reply.status, 200, "the local admin logs in: {}", reply.body);
             reply.body["access_token"].as_str().unwrap().to_owned()
@@ -107,21 +133,28 @@ impl Reply {
     }
 }
 
+impl Default for Api {
+    fn default() -> Self {
+        Self::calling_as(Identity::Admin)
+    }
+}
+
 impl Api {
+    fn calling_as(identity: Identity) -> Self {
+        Self {
+            client: http_client(),
+            identity,
+        }
+    }
+
     /// A client that sends no token.
     pub fn anonymous() -> Self {
-        Self {
-            identity: Identity::Anonymous,
-            ..Self::default()
-        }
+        Self::calling_as(Identity::Anonymous)
     }
 
     /// A client that sends this access token.
     pub fn with_token(token: &str) -> Self {
-        Self {
-            identity: Identity::Bearer(token.to_owned()),
-            ..Self::default()
-        }
+        Self::calling_as(Identity::Bearer(token.to_owned()))
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -150,7 +183,7 @@ impl Api {
             self.client
                 .execute(request)
                 .await
-                .expect("the API is up (make test starts it)"),
+                .unwrap_or_else(|error| panic!("{}", no_answer("the API", &error))),
         )
         .await
     }
@@ -203,9 +236,11 @@ async fn read(response: Response) -> Reply {
 
 /// The emails the local SES holds, as JSON.
 async fn stored_emails() -> Vec<Value> {
-    let store: Value = reqwest::get(format!("{}/store", ses_url()))
+    let store: Value = http_client()
+        .get(format!("{}/store", ses_url()))
+        .send()
         .await
-        .expect("the local SES is up")
+        .unwrap_or_else(|error| panic!("{}", no_answer("the local SES", &error)))
         .json()
         .await
         .expect("the store is JSON");
