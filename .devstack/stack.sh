@@ -163,9 +163,9 @@ token_keys() {
   chmod 600 "$state/functions.env"
 }
 
-# A full disk can fail a function's build after the workspace's, and then its first request
-# waits forever on an instance that never starts. So check first: a first build and test run
-# take about 8 GB, later ones far less.
+# A full disk fails a build minutes in, with a linker's error, or (for a build left to `cargo
+# lambda watch`) leaves a request waiting on an instance that never starts. So say it first: a
+# first build and test run take about 8 GB, later ones far less.
 require_disk() {
   local target="${CARGO_TARGET_DIR:-$root/target}" needed_gb=2 free_gb
   [ -d "$target/debug" ] || needed_gb=9
