@@ -1,7 +1,7 @@
 # The two commands: `make run` serves the API on http://localhost:9000 with DynamoDB Local
 # and a local SES; `make test` sets up the same stack, runs every test, and stops it.
 .DEFAULT_GOAL := help
-.PHONY: help run test install check fmt clippy validate package deploy openapi bench keys admin redrive
+.PHONY: help run test install check fmt clippy hakari validate package deploy openapi bench keys admin redrive
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -9,7 +9,7 @@ help: ## list the targets
 run: ## install what is missing, start DynamoDB Local, the local SES and the API; Ctrl-C stops all
 	@.devstack/stack.sh run
 
-test: validate ## the same set-up, then every test; stops what it started, also when tests fail
+test: ## the template checks, the same set-up, then every test; stops what it started, also when tests fail; ends with the time per phase
 	@.devstack/stack.sh test
 
 bench: ## release builds under a loopback Lambda Runtime API: cold start, latency, memory (docs/performance.md)
@@ -18,7 +18,8 @@ bench: ## release builds under a loopback Lambda Runtime API: cold start, latenc
 install: ## install the local stack's tools into the repository (.devstack/)
 	@.devstack/stack.sh install
 
-check: install fmt clippy ## formatting and lints, as CI expects them
+check: ## formatting, lints and the one feature set (cargo hakari verify), as CI expects them; ends with the time per phase
+	@.devstack/stack.sh check
 
 fmt: ## cargo fmt --check
 	cargo fmt --all -- --check
@@ -26,9 +27,11 @@ fmt: ## cargo fmt --check
 clippy: ## cargo clippy with warnings as errors
 	cargo clippy --workspace --all-targets -- -D warnings
 
-validate: install ## lint template.yaml offline: cfn-lint and sam validate --lint
-	.devstack/venv/bin/cfn-lint template.yaml
-	SAM_CLI_TELEMETRY=0 .devstack/venv/bin/sam validate --lint --region us-east-1 --template-file template.yaml
+validate: ## lint template.yaml offline: cfn-lint and sam validate --lint
+	@.devstack/stack.sh validate
+
+hakari: ## after a dependency change: regenerate workspace-hack/ (cargo hakari), then commit it
+	@.devstack/stack.sh hakari
 
 package: install ## one release zip per function in target/lambda/<name>/ (arm64 where possible)
 	@.devstack/package.sh

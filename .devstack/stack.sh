@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # The local stack: DynamoDB Local (8000), the local SES (8005) and `cargo lambda watch` (9000).
 #
-#   stack.sh run    install what is missing, start everything, serve until Ctrl-C
-#   stack.sh test   the same set-up, then every test; stops what it started, pass or fail
+#   stack.sh run       install what is missing, start everything, serve until Ctrl-C
+#   stack.sh test      the template checks and the same set-up, then every test; stops what it
+#                      started, pass or fail
+#   stack.sh check     formatting, lints and the one feature set (cargo hakari), as CI runs them
+#   stack.sh validate  the template checks (cfn-lint, sam validate --lint)
+#   stack.sh hakari    regenerates workspace-hack/ after a dependency change
 #
-# Everything is installed inside the repository (.devstack/node_modules, .devstack/venv) and
-# every process started here is stopped on exit.
+# Everything is installed inside the repository (.devstack/node_modules, .devstack/venv,
+# .devstack/cargo-hakari-*) and every process started here is stopped on exit. test and check
+# end with how long each of their phases took.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,6 +26,54 @@ API_CONCURRENCY="${API_CONCURRENCY:-4}"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# ---- time per phase -------------------------------------------------------------------------
+
+# Each phase's wall time, printed in one summary when the command ends, pass or fail, so that a
+# slow CI run says where its time went.
+phase_names=()
+phase_seconds=()
+command_started=$EPOCHREALTIME
+current_phase=""
+current_phase_started=""
+
+seconds_since() { awk -v from="$1" -v to="$EPOCHREALTIME" 'BEGIN { printf "%.1f", to - from }'; }
+
+# phase NAME COMMAND...: runs COMMAND (under set -e, like any other line) and records its time.
+phase() {
+  current_phase=$1 current_phase_started=$EPOCHREALTIME
+  shift
+  "$@"
+  record_phase "$current_phase" "$(seconds_since "$current_phase_started")"
+  current_phase=""
+}
+
+record_phase() {
+  phase_names+=("$1")
+  phase_seconds+=("$2")
+}
+
+# The lines of .devstack/test_times.py's file, as phases.
+record_phases_from() {
+  local name seconds
+  [ -f "$1" ] || return 0
+  while IFS=$'\t' read -r name seconds; do
+    record_phase "$name" "$seconds"
+  done <"$1"
+}
+
+print_phases() {
+  [ ${#phase_names[@]} -gt 0 ] || [ -n "$current_phase" ] || return 0
+  say "time per phase"
+  local index
+  for index in "${!phase_names[@]}"; do
+    printf '    %7s s  %s\n' "${phase_seconds[$index]}" "${phase_names[$index]}"
+  done
+  if [ -n "$current_phase" ]; then
+    printf '    %7s s  %s (stopped here)\n' "$(seconds_since "$current_phase_started")" "$current_phase"
+  fi
+  printf '    %7s s  in all\n' "$(seconds_since "$command_started")"
+}
 
 # ---- prerequisites --------------------------------------------------------------------------
 
@@ -47,6 +100,51 @@ install() {
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
     cp "$here/requirements.txt" "$venv/.requirements"
   fi
+}
+
+# cargo-hakari, which keeps workspace-hack/ (one feature set for the whole workspace), from
+# crates.io into .devstack/; `make check` and `make hakari` need it, `make run` and `make test`
+# do not. A debug build: it takes about a minute, a release build three, and runs in seconds.
+HAKARI_VERSION=0.9.39
+hakari_root="$here/cargo-hakari-$HAKARI_VERSION"
+hakari_build_log="$here/cargo-hakari-$HAKARI_VERSION.log"
+hakari_installing=""
+
+# Starts the build in the background, so that it overlaps with the other installs and the
+# formatting check; wait_for_hakari waits for it.
+start_hakari_install() {
+  [ -x "$hakari_root/bin/cargo-hakari" ] && return 0
+  say "installing cargo-hakari $HAKARI_VERSION (crates.io, into ${hakari_root#"$root"/}; in the background)"
+  cargo install --locked --debug --quiet --root "$hakari_root" cargo-hakari --version "$HAKARI_VERSION" \
+    >"$hakari_build_log" 2>&1 </dev/null &
+  hakari_installing=$!
+}
+
+wait_for_hakari() {
+  if [ -n "$hakari_installing" ]; then
+    wait "$hakari_installing" || { cat "$hakari_build_log" >&2; die "cargo-hakari could not be installed (log above)"; }
+    hakari_installing=""
+  fi
+  [ -x "$hakari_root/bin/cargo-hakari" ] || start_hakari_install
+  [ -z "$hakari_installing" ] || wait_for_hakari
+}
+
+hakari() { PATH="$hakari_root/bin:$PATH" cargo hakari "$@"; }
+
+# The one feature set: workspace-hack/ is what `cargo hakari generate` makes of today's
+# dependencies, every member depends on it, and with it every package of the workspace builds
+# each third-party crate with the same features. If not, `cargo run --bin <function>` (cargo
+# lambda watch) would compile the shared crates again with features of its own.
+check_features() {
+  hakari generate --diff >/dev/null 2>&1 || {
+    hakari generate --diff || true
+    die "workspace-hack/Cargo.toml no longer matches the dependencies (diff above): run make hakari and commit the result"
+  }
+  hakari manage-deps --dry-run >/dev/null 2>&1 || {
+    hakari manage-deps --dry-run || true
+    die "a workspace member does not depend on workspace-hack (above): run make hakari and commit the result"
+  }
+  hakari verify
 }
 
 # Headless Chromium for the /docs browser test (Debian's package; `make test` only).
@@ -144,20 +242,36 @@ start_services() {
   cargo run --quiet -p infrastructure --bin admin -- ensure "$LOCAL_ADMIN_EMAIL" "$LOCAL_ADMIN_PASSWORD" >/dev/null
 }
 
+start_api() {
+  api_command
+  start "the API on 127.0.0.1:$API_PORT ($API_CONCURRENCY instances per function)" "$state/api.log" "${api[@]}"
+  wait_for_port "$API_PORT" "cargo lambda watch" 120 "$state/api.log"
+}
+
+start_stack() {
+  start_services
+  start_api
+  start_poller
+}
+
 # The local access-token keys: generated once into .devstack/keys/ (git-ignored), then given to
 # the functions in .devstack/run/functions.env: every public key in the directory is published
-# (a rotation lists two), and JWT_SIGNING_KID names the one that signs.
+# (a rotation lists two), and JWT_SIGNING_KID names the one that signs. cargo lambda watch logs
+# the variables of its env file with every instance it spawns, so the file names the private
+# key's path (JWT_SIGNING_KEY_FILE), never the key, and leaves out the local admin's password,
+# which no function needs.
 keys_dir="$here/keys"
 token_keys() {
   if [ ! -f "$keys_dir/$JWT_SIGNING_KID.private" ]; then
     say "generating the local access-token key pair ($JWT_SIGNING_KID) in .devstack/keys/"
     cargo run --quiet -p infrastructure --bin keys -- generate "$JWT_SIGNING_KID" "$keys_dir"
   fi
+  # For the tests, which sign tokens of their own (not exported: the API must not inherit it).
   JWT_SIGNING_KEY=$(cat "$keys_dir/$JWT_SIGNING_KID.private")
   JWT_PUBLIC_KEYS=$(python3 -c 'import json, pathlib, sys; print(json.dumps({"keys": [json.loads(p.read_text()) for p in sorted(pathlib.Path(sys.argv[1]).glob("*.jwk.json"))]}, separators=(",", ":")))' "$keys_dir")
-  export JWT_SIGNING_KEY JWT_PUBLIC_KEYS
-  { cat "$here/local.env"
-    echo "JWT_SIGNING_KEY='$JWT_SIGNING_KEY'"
+  export JWT_PUBLIC_KEYS
+  { grep -v '^LOCAL_ADMIN_' "$here/local.env"
+    echo "JWT_SIGNING_KEY_FILE='$keys_dir/$JWT_SIGNING_KID.private'"
     echo "JWT_PUBLIC_KEYS='$JWT_PUBLIC_KEYS'"
   } >"$state/functions.env"
   chmod 600 "$state/functions.env"
@@ -178,15 +292,27 @@ require_disk() {
 build() {
   require_disk
   say "building the workspace (debug profile; the first build takes several minutes)"
-  cargo build --workspace --all-targets
-  # `cargo lambda watch` starts a function with `cargo run --bin <function>`, whose features
-  # are that package's alone, not the workspace's: a build of its own. Made here, it is fresh
-  # when the first request comes, so no request waits for a link (seconds each).
-  say "building each function as cargo lambda watch runs it"
-  local function
+  phase "build: the workspace" cargo build --workspace --all-targets
+  say "checking each function as cargo lambda watch builds it"
+  phase "build: each function as cargo lambda watch runs it" build_functions
+}
+
+# `cargo lambda watch` starts a function with `cargo run --bin <function>`, which resolves that
+# package's features alone. workspace-hack makes them the workspace's, so each of these builds
+# finds everything fresh (about 0.2 s). One that compiles means the feature sets drifted apart
+# (`make check` fails then too): it is built here, so no request waits for it, and named.
+build_functions() {
+  local function output rebuilt=()
   for function in functions/*/; do
-    cargo build --quiet --bin "$(basename "$function")"
+    function=$(basename "$function")
+    output=$(cargo build --bin "$function" 2>&1) || { printf '%s\n' "$output" >&2; return 1; }
+    if grep -q '^ *Compiling' <<<"$output"; then
+      rebuilt+=("$function")
+    fi
   done
+  if [ ${#rebuilt[@]} -gt 0 ]; then
+    say "warning: built again with features of their own (run make hakari): ${rebuilt[*]}"
+  fi
 }
 
 # ---- commands -------------------------------------------------------------------------------
@@ -197,7 +323,7 @@ build() {
 # on loopback only. Cargo is kept quiet: it starts each new instance with `cargo run`, and its
 # status lines (which end without a newline) would run into the functions' JSON log lines.
 api_command() {
-  api=(env PATH="$venv/bin:$PATH" CARGO_TERM_QUIET=true "$venv/bin/cargo-lambda" lambda watch
+  api=(env -u LOCAL_ADMIN_PASSWORD PATH="$venv/bin:$PATH" CARGO_TERM_QUIET=true "$venv/bin/cargo-lambda" lambda watch
     --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --concurrency "$API_CONCURRENCY"
     --ignore-changes --env-file "$state/functions.env")
 }
@@ -213,42 +339,50 @@ start_poller() {
     cargo run --quiet -p stream-poller
 }
 
+# After the banner the console shows one line per request and every warning and error
+# (.devstack/console.py); the full output of the API and the poller stays in .devstack/run/.
 run() {
   install
   load_env
   trap 'echo; say "stopping"; stop_all' EXIT
   trap 'exit 130' INT TERM
   build
-  start_services
-  start_poller
+  start_stack
   say "API:     http://localhost:$API_PORT   (e.g. curl localhost:$API_PORT/users)"
   say "Mailbox: http://localhost:$SES_PORT   (sent email as JSON: http://localhost:$SES_PORT/store)"
   say "DynamoDB Local: http://localhost:$DYNAMODB_PORT, table $TABLE_NAME."
   say "Local admin: $LOCAL_ADMIN_EMAIL / $LOCAL_ADMIN_PASSWORD (POST /login for a token). Ctrl-C stops everything."
-  api_command
-  "${api[@]}"
+  say "Requests and errors follow; everything else is in .devstack/run/api.log and poller.log."
+  # In the background, so that a signal to this script (Ctrl-C, kill) is handled at once: bash
+  # defers a trap while a foreground child runs, but not during `wait`.
+  python3 "$here/console.py" "$state/api.log" "$state/poller.log" &
+  started+=("$!")
+  wait "$!"
 }
 
 test_all() {
-  install
-  install_browser
-  load_env
-  trap 'stop_all' EXIT
+  trap 'stop_all; print_phases' EXIT
   trap 'exit 130' INT TERM
+  phase "install (npm, PyPI)" install
+  phase "install chromium" install_browser
+  phase "template checks (cfn-lint, sam validate)" validate_template
+  load_env
   build
-  start_services
-  api_command
-  start "the API on 127.0.0.1:$API_PORT ($API_CONCURRENCY instances per function)" "$state/api.log" "${api[@]}"
-  wait_for_port "$API_PORT" "cargo lambda watch" 120 "$state/api.log"
-  start_poller
+  phase "stack start (DynamoDB Local, SES, table, keys, admin, API, poller)" start_stack
   say "running every test"
   local status=0
+  rm -f "$state/test-times.tsv"
   API_URL="http://127.0.0.1:$API_PORT" SES_URL="http://127.0.0.1:$SES_PORT" \
     DYNAMODB_URL="http://127.0.0.1:$DYNAMODB_PORT" API_LOG="$state/api.log" \
     DYNAMODB_PID_FILE="$state/dynamodb.pid" SES_PID_FILE="$state/ses.pid" \
     POLLER_LOG="$state/poller.log" DEAD_LETTER_FILE="$state/dead-letters.jsonl" \
-    cargo test --workspace --all-targets || status=$?
+    JWT_SIGNING_KEY="$JWT_SIGNING_KEY" \
+    cargo test --workspace --all-targets 2>&1 | python3 "$here/test_times.py" "$state/test-times.tsv" ||
+    status=$?
+  record_phases_from "$state/test-times.tsv"
+  local fuzz_started=$EPOCHREALTIME
   fuzz || status=$?
+  record_phase "schemathesis" "$(seconds_since "$fuzz_started")"
   if [ $status -ne 0 ]; then
     say "tests failed; the last lines of the API log (.devstack/run/api.log):"
     tail -n 40 "$state/api.log" || true
@@ -256,6 +390,32 @@ test_all() {
     tail -n 20 "$state/poller.log" || true
   fi
   return $status
+}
+
+validate_template() {
+  "$venv/bin/cfn-lint" template.yaml
+  SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint --region us-east-1 --template-file template.yaml
+}
+
+# `make check`: what CI runs before `make test`. cargo-hakari builds in the background meanwhile.
+check() {
+  trap '[ -z "$hakari_installing" ] || kill "$hakari_installing" 2>/dev/null; print_phases' EXIT
+  start_hakari_install
+  phase "install (npm, PyPI)" install
+  phase "cargo fmt --check" cargo fmt --all -- --check
+  phase "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+  phase "cargo-hakari (the rest of its build)" wait_for_hakari
+  phase "one feature set (cargo hakari)" check_features
+}
+
+# `make hakari`: workspace-hack/ regenerated from today's dependencies, and every member
+# depending on it; commit what changes.
+regenerate_hakari() {
+  start_hakari_install
+  wait_for_hakari
+  hakari generate
+  hakari manage-deps --yes
+  check_features
 }
 
 # An access token of the local admin, from POST /login.
@@ -275,7 +435,7 @@ PY
 fuzz() {
   say "fuzzing the API with schemathesis (docs/openapi.json), as the local admin"
   local token
-  token=$(admin_token)
+  token=$(admin_token) || return 1
   PYTHONPATH="$here" SCHEMATHESIS_HOOKS=schemathesis_hooks "$venv/bin/schemathesis" run docs/openapi.json \
     --url "http://127.0.0.1:$API_PORT" --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection \
@@ -327,7 +487,7 @@ PY
   fi
   say "running the bench (rounds: ${BENCH_ROUNDS:-3}, warm invocations: ${BENCH_INVOCATIONS:-1000}${pin[*]:+, pinned: ${pin[*]}})"
   BENCH_BIN_DIR="$bin_dir" BENCH_ZIP_DIR="$zip_dir" BENCH_OUT="$root/target/bench" \
-    "${pin[@]}" "$bin_dir/bench"
+    JWT_SIGNING_KEY="$JWT_SIGNING_KEY" "${pin[@]}" "$bin_dir/bench"
 }
 
 case "${1:-}" in
@@ -335,6 +495,9 @@ case "${1:-}" in
   fuzz) load_env; fuzz ;;
   run) run ;;
   test) test_all ;;
+  check) check ;;
+  validate) install; validate_template ;;
+  hakari) regenerate_hakari ;;
   bench) bench ;;
-  *) die "usage: $0 install|run|test|bench" ;;
+  *) die "usage: $0 install|run|test|check|validate|hakari|bench" ;;
 esac

@@ -1,5 +1,5 @@
-//! In-memory fakes of the ports, held to the contracts written on the traits. Exported with
-//! the `test-support` feature, so the http crate tests its handlers against them.
+//! In-memory fakes of the ports, held to the contracts written on the traits. Public, so the
+//! http and infrastructure crates test against them too.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a poisoned lock is a failed test
 
 use crate::ports::{

@@ -14,7 +14,9 @@ pub mod ports;
 mod use_case;
 pub mod users;
 
-#[cfg(any(test, feature = "test-support"))]
+// The in-memory fakes of every port, for the tests of the crates that use the use cases. An
+// ordinary module rather than a test-only feature: a feature that only tests turn on gives
+// the functions a second build of this crate and everything above it (see the README, "Builds").
 pub mod fakes;
 
 pub use identity::{Caller, Denied, Policy};

@@ -56,7 +56,7 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
 }
 
-#[cfg(any(test, feature = "test-support"))]
+// The in-memory store, for the tests of the crates that use the port; an ordinary module for
+// the reason given on `application::fakes`.
 mod memory;
-#[cfg(any(test, feature = "test-support"))]
 pub use memory::InMemoryIdempotencyStore;
