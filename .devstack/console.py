@@ -1,6 +1,8 @@
 """What `make run` shows after its banner: one line per request and every error.
 
-    console.py API_LOG [POLLER_LOG]
+    console.py [--once] API_LOG [POLLER_LOG]
+
+With --once it shows what the logs hold now and exits (tests/observability.rs runs it so).
 
 Follows the logs as they grow (the full output stays in them) and prints:
 - a function's request line: time, status, route, latency, and whether it was a cold start;
@@ -83,7 +85,7 @@ def shown(source, line):
     return None
 
 
-def follow(paths):
+def follow(paths, once=False):
     sources = {path: ("api" if index == 0 else "poller") for index, path in enumerate(paths)}
     files = {}
     pending = {path: "" for path in paths}
@@ -105,11 +107,15 @@ def follow(paths):
                 if text:
                     print(text, flush=True)
         if idle:
+            if once:
+                return
             time.sleep(0.1)
 
 
 if __name__ == "__main__":
+    arguments = sys.argv[1:]
+    once = arguments[:1] == ["--once"]
     try:
-        follow(sys.argv[1:])
+        follow(arguments[1:] if once else arguments, once)
     except KeyboardInterrupt:
         pass

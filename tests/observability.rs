@@ -5,7 +5,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use service_tests::{Api, api_log, mailbox_for, unique_email};
+use service_tests::{Api, api_log, api_log_path, local_admin, mailbox_for, unique_email};
 use std::time::Duration;
 
 /// The JSON lines the functions wrote (the emulator's own lines are plain text).
@@ -170,4 +170,69 @@ async fn a_full_cycle_logs_every_request_with_its_fields_and_no_personal_data() 
             .any(|record| record["5xx"] == 0 && record["4xx"] == 1),
         "a 4xx was counted"
     );
+}
+
+/// `cargo lambda watch` logs the environment of every function instance it starts, into the
+/// API log and, before `make run` filtered its console, onto the screen: the stack hands the
+/// functions the signing key's path and no password, so neither secret is there.
+#[tokio::test]
+async fn the_stack_s_secrets_never_reach_the_api_log() {
+    Api::default().get("/.well-known/jwks.json").await;
+    let log = api_log();
+    assert!(
+        log.contains("AWS_LAMBDA_RUNTIME_API="),
+        "the log holds the environment of the instances it started"
+    );
+    let signing_key = std::env::var("JWT_SIGNING_KEY").expect("make test sets JWT_SIGNING_KEY");
+    assert!(
+        !log.contains(signing_key.trim()),
+        "the log holds the private signing key"
+    );
+    let (_, admin_password) = local_admin();
+    assert!(
+        !log.contains(&admin_password),
+        "the log holds the local admin's password"
+    );
+}
+
+/// What `make run` shows of the same log (.devstack/console.py): a line per request and the
+/// warnings and errors; none of cargo lambda watch's spawn lines (with each instance's
+/// environment), no metrics records, no audit lines, no per-instance emulator notices.
+#[tokio::test]
+async fn the_console_of_make_run_shows_requests_and_problems_only() {
+    Api::default().get("/.well-known/jwks.json").await;
+    let output = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../.devstack/console.py"
+        ))
+        .arg("--once")
+        .arg(api_log_path())
+        .output()
+        .expect("python3 runs the console");
+    assert!(output.status.success(), "{output:?}");
+    let console = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        console.contains("  200  ") && console.contains("GET /.well-known/jwks.json"),
+        "a line per request: {console}"
+    );
+    for line in console.lines() {
+        let request = line.contains(" ms  ")
+            && (line.contains(" GET ")
+                || line.contains(" POST ")
+                || line.contains(" PUT ")
+                || line.contains(" DELETE "));
+        let problem = line.contains("WARN") || line.contains("ERROR") || line.contains("error");
+        let no_route = line.contains("no route matches the path");
+        assert!(request || problem || no_route, "the console shows: {line}");
+        for noise in [
+            "spawning",
+            "_aws",
+            "AWS_LAMBDA_MAX_CONCURRENCY",
+            "\"audit\"",
+            "JWT_",
+        ] {
+            assert!(!line.contains(noise), "the console shows {noise}: {line}");
+        }
+    }
 }

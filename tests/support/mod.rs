@@ -293,11 +293,16 @@ pub async fn mailbox_for(address: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Where `make test` has `cargo lambda watch` write its log.
+pub fn api_log_path() -> String {
+    std::env::var("API_LOG").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../.devstack/run/api.log").to_owned()
+    })
+}
+
 /// The log of `cargo lambda watch` (`make test` writes it): the functions' output.
 pub fn api_log() -> String {
-    let path = std::env::var("API_LOG").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../.devstack/run/api.log").to_owned()
-    });
+    let path = api_log_path();
     std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("cannot read {path} ({error}): run make test"))
 }
