@@ -535,6 +535,10 @@ fn the_functions_check_tokens_themselves_and_the_openapi_document_says_which_rou
             own.get("JWT_SIGNING_KEY").is_none(),
             "{binary}: the private key never sits in the template"
         );
+        assert!(
+            own.get("JWT_SIGNING_KEY_FILE").is_none(),
+            "{binary}: a key file is the local stack's; deployed, the key comes from SSM"
+        );
     }
     let allowed =
         &template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]["AllowHeaders"];
