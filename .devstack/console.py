@@ -7,8 +7,8 @@ With --once it shows what the logs hold now and exits (tests/observability.rs ru
 Follows the logs as they grow (the full output stays in them) and prints:
 - a function's request line: time, status, route, latency, and whether it was a cold start;
 - a function's WARN and ERROR lines, with their fields;
-- cargo lambda watch's WARN and ERROR lines, and cargo's errors (a function that fails to
-  build or panics);
+- cargo lambda watch's WARN and ERROR lines, and the errors of a function that fails to
+  build, to start (its `main` returns the cause) or panics;
 - the stream poller's WARN and ERROR lines (an email it retries or dead-letters).
 Everything else (cargo lambda watch's INFO lines, each instance's environment among them, the
 EMF metrics records, audit lines) stays in the logs only.
@@ -24,7 +24,7 @@ import time
 # Lambda Managed Instances, which these functions do not use.
 EMULATOR_NOTICES = ("AWS_LAMBDA_MAX_CONCURRENCY is set",)
 # cargo lambda watch's ERROR lines that tell a person nothing:
-WATCHER_NOISE = (
+WATCH_NOISE = (
     # it registers a file watcher per instance even with --ignore-changes, and says so when
     # that passes the machine's inotify limit: nothing for a stack that never reloads;
     "Native fs watcher error",
@@ -38,7 +38,8 @@ WATCHER_NOISE = (
 NO_ROUTE = "the default function route is disabled"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LEVEL = re.compile(r"^\s*(?:\S+\s+)?(WARN|ERROR)\s")
-CARGO_ERROR = re.compile(r"^(error(\[E\d+\])?:|thread '.*' panicked)")
+# cargo's compile errors, a function's `main` returning an error, a panic.
+FUNCTION_ERROR = re.compile(r"^(error(\[E\d+\])?:|Error: |thread '.*' panicked)")
 
 
 def now():
@@ -76,11 +77,11 @@ def shown(source, line):
                 return None
             return problem_line(source, record)
         return None
-    if any(noise in line for noise in WATCHER_NOISE):
+    if any(noise in line for noise in WATCH_NOISE):
         return None
     if NO_ROUTE in line:
         return f"{now()}  404             no route matches the path (cargo lambda watch)"
-    if LEVEL.match(line) or CARGO_ERROR.match(line):
+    if LEVEL.match(line) or FUNCTION_ERROR.match(line):
         return f"{now()}  {source}: {line.strip()}"
     return None
 

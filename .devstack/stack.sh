@@ -172,8 +172,11 @@ install_browser() {
 started=()
 
 stop_all() {
-  local pid
-  for pid in "${started[@]}"; do
+  local pid index
+  # Last started first: make run's console goes before the API, so the functions' complaints
+  # about a Runtime API that went away are not what it shows last.
+  for ((index = ${#started[@]} - 1; index >= 0; index--)); do
+    pid=${started[$index]}
     # Each service runs in its own process group, so its children stop with it.
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   done

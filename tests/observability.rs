@@ -222,7 +222,9 @@ async fn the_console_of_make_run_shows_requests_and_problems_only() {
                 || line.contains(" POST ")
                 || line.contains(" PUT ")
                 || line.contains(" DELETE "));
-        let problem = line.contains("WARN") || line.contains("ERROR") || line.contains("error");
+        let problem = ["WARN", "ERROR", "Error", "error", "panicked"]
+            .iter()
+            .any(|word| line.contains(word));
         let no_route = line.contains("no route matches the path");
         assert!(request || problem || no_route, "the console shows: {line}");
         for noise in [
