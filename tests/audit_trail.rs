@@ -129,6 +129,14 @@ async fn a_whole_account_life_leaves_one_audit_line_per_event_and_no_personal_da
         })
         .collect();
     assert_eq!(recorded, expected);
+    // A wrong password is somebody's attempt on the account, not the account's act.
+    for failure in lines
+        .iter()
+        .filter(|line| line["event"] == "login" && line["outcome"] == "failure")
+    {
+        assert_eq!(failure["target_id"], ada.id.as_str(), "{failure}");
+        assert!(failure.get("actor_id").is_none(), "no actor: {failure}");
+    }
     // A locked address is refused before anyone's account is looked up: no target.
     let refused_while_locked = api_log()
         .lines()

@@ -89,7 +89,10 @@ where
             Err(LoginError::Locked { .. }) => Outcome::Denied,
             result => Outcome::of(result),
         };
-        audit::record("login", outcome, known, known);
+        // Whoever tried a wrong password or a locked address is not known to be the account's
+        // user: only a success names an actor.
+        let actor = known.filter(|_| outcome == Outcome::Success);
+        audit::record("login", outcome, actor, known);
         result
     }
 }
@@ -468,8 +471,14 @@ mod tests {
         ]);
         assert_eq!(events, expected);
         let ada_id = ada.id().to_string();
+        assert_eq!(recorded[0].get("target_id"), Some(&ada_id), "a failure");
+        assert_eq!(
+            recorded[0].get("actor_id"),
+            None,
+            "a failure names no actor"
+        );
         assert_eq!(recorded[7].get("target_id"), Some(&ada_id));
-        assert_eq!(recorded[7].get("actor_id"), Some(&ada_id));
+        assert_eq!(recorded[7].get("actor_id"), Some(&ada_id), "a success");
         assert_eq!(recorded[4].get("target_id"), Some(&ada_id), "the lockout");
         assert_eq!(recorded[8].get("target_id"), None, "an unknown address");
         for line in &recorded {
