@@ -634,6 +634,7 @@ impl CredentialRepository for InMemoryCredentials {
             *user = verified.stored_at(user.version().next());
         }
         state.passwords.insert(record.user_id, password.clone());
+        state.attempts.remove(record.sent_to.normalized());
         self.outbox.record(outbox);
         Ok(())
     }

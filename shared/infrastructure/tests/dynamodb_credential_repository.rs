@@ -143,6 +143,39 @@ async fn a_user_is_found_by_any_case_of_its_address_until_deleted() {
 }
 
 #[tokio::test]
+async fn a_redeemed_token_lifts_the_lockout_of_the_address_it_was_sent_to() {
+    use application::credentials::LoginAttempts;
+    let (credentials, users) = fresh_credential_repositories().await;
+    let ada = user("ada@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    let now = Timestamp::now();
+    let mut locked = LoginAttempts::default();
+    for _ in 0..5 {
+        let next = locked.after_failure(now);
+        credentials
+            .save_login_attempts(ada.email(), &locked, &next)
+            .await
+            .unwrap();
+        locked = next;
+    }
+    assert!(locked.locked_for(now).is_some());
+    let (_, saved) = record(&ada);
+    credentials.save_reset_token(&saved).await.unwrap();
+    let hash = Argon2Hasher::default()
+        .hash(&Password::parse("correct horse battery").unwrap())
+        .unwrap();
+    credentials
+        .redeem_reset_token(&saved, &hash, now, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        credentials.login_attempts(ada.email()).await.unwrap(),
+        LoginAttempts::default(),
+        "neither count nor lock is left"
+    );
+}
+
+#[tokio::test]
 async fn failed_logins_are_counted_by_address_and_a_concurrent_count_is_not_lost() {
     use application::credentials::LoginAttempts;
     use application::ports::SaveAttemptsError;

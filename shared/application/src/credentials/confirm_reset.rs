@@ -219,6 +219,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_password_set_through_a_reset_lifts_the_lockout_of_the_address() {
+        use crate::credentials::LoginAttempts;
+        let (users, ada, credentials) = world();
+        let now = FixedClock::default().now();
+        let mut locked = LoginAttempts::default();
+        for _ in 0..5 {
+            let next = locked.after_failure(now);
+            credentials
+                .save_login_attempts(ada.email(), &locked, &next)
+                .await
+                .unwrap();
+            locked = next;
+        }
+        let token = stored_token(&credentials, &ada, later(3600)).await;
+        confirm(&users, &credentials, FixedClock::default())
+            .execute(&admin_caller(), request(&token, "correct horse battery"))
+            .await
+            .unwrap();
+        assert_eq!(
+            credentials.login_attempts(ada.email()).await.unwrap(),
+            LoginAttempts::default()
+        );
+    }
+
+    #[tokio::test]
     async fn an_expired_token_is_refused_even_while_still_stored() {
         let (users, ada, credentials) = world();
         let token = stored_token(&credentials, &ada, later(3600)).await;

@@ -83,9 +83,9 @@ pub trait CredentialRepository: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<ResetTokenRecord>, RepositoryError>> + Send;
 
     /// Deletes the token, stores the user's new password hash, marks the user's address as
-    /// verified, revokes the user's sessions as of `now` and records `outbox`, in one atomic
-    /// write (the user's
-    /// version grows by one). MUST fail with `TokenGone`, storing nothing, when the token is no
+    /// verified, revokes the user's sessions as of `now`, forgets the failed logins of the
+    /// address `sent_to` (count and lock) and records `outbox`, in one atomic write (the
+    /// user's version grows by one). MUST fail with `TokenGone`, storing nothing, when the token is no
     /// longer stored, its user is no longer active or no longer has the address `sent_to`, so
     /// of two racing redemptions exactly one succeeds, a suspended or deleted user's token
     /// does nothing, and an email change revokes the token sent to the old address.

@@ -269,10 +269,17 @@ impl CredentialRepository for DynamoCredentialRepository {
             .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
             .build()
             .map_err(build_failed)?;
+        // A password the owner just proved the address for lifts the address's lockout.
+        let forget_attempts = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(attempts_key(&record.sent_to)))
+            .build()
+            .map_err(build_failed)?;
         let mut writes = vec![
             TransactWriteItem::builder().delete(consume).build(),
             TransactWriteItem::builder().put(store).build(),
             TransactWriteItem::builder().update(verify).build(),
+            TransactWriteItem::builder().delete(forget_attempts).build(),
         ];
         writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
