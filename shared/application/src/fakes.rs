@@ -41,6 +41,25 @@ pub fn user_with_email(email: &str) -> User {
     )
 }
 
+/// Five failed logins at `email` by `now`, saved through `credentials` (a fake or the real
+/// store): the address is locked.
+pub async fn lock_the_address(
+    credentials: &impl CredentialRepository,
+    email: &Email,
+    now: Timestamp,
+) {
+    let mut attempts = crate::credentials::LoginAttempts::default();
+    for _ in 0..crate::credentials::FAILURES_BEFORE_LOCK {
+        let next = attempts.after_failure(now);
+        credentials
+            .save_login_attempts(email, &attempts, &next)
+            .await
+            .unwrap();
+        attempts = next;
+    }
+    assert!(attempts.locked_for(now).is_some());
+}
+
 /// A one-line order of one JPY item for this user.
 pub fn order_for(user_id: UserId) -> Order {
     let line = domain::LineRequest {

@@ -149,16 +149,7 @@ async fn a_redeemed_token_lifts_the_lockout_of_the_address_it_was_sent_to() {
     let ada = user("ada@example.com");
     users.insert(&ada, &[]).await.unwrap();
     let now = Timestamp::now();
-    let mut locked = LoginAttempts::default();
-    for _ in 0..5 {
-        let next = locked.after_failure(now);
-        credentials
-            .save_login_attempts(ada.email(), &locked, &next)
-            .await
-            .unwrap();
-        locked = next;
-    }
-    assert!(locked.locked_for(now).is_some());
+    application::fakes::lock_the_address(&credentials, ada.email(), now).await;
     let (_, saved) = record(&ada);
     credentials.save_reset_token(&saved).await.unwrap();
     let hash = Argon2Hasher::default()

@@ -122,7 +122,8 @@ mod tests {
     use super::*;
     use crate::fakes::admin_caller;
     use crate::fakes::{
-        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
+        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, lock_the_address,
+        user_with_email,
     };
     use crate::ports::ResetTokenRecord;
     use domain::{Timestamp, User};
@@ -222,16 +223,7 @@ mod tests {
     async fn a_password_set_through_a_reset_lifts_the_lockout_of_the_address() {
         use crate::credentials::LoginAttempts;
         let (users, ada, credentials) = world();
-        let now = FixedClock::default().now();
-        let mut locked = LoginAttempts::default();
-        for _ in 0..5 {
-            let next = locked.after_failure(now);
-            credentials
-                .save_login_attempts(ada.email(), &locked, &next)
-                .await
-                .unwrap();
-            locked = next;
-        }
+        lock_the_address(&credentials, ada.email(), FixedClock::default().now()).await;
         let token = stored_token(&credentials, &ada, later(3600)).await;
         confirm(&users, &credentials, FixedClock::default())
             .execute(&admin_caller(), request(&token, "correct horse battery"))
