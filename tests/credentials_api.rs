@@ -306,3 +306,56 @@ async fn five_wrong_passwords_lock_the_address_and_the_lock_lifts() {
         200
     );
 }
+
+/// Counts the statuses of `replies`.
+fn statuses(replies: &[Reply]) -> std::collections::BTreeMap<u16, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for reply in replies {
+        *counts.entry(reply.status.as_u16()).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn twenty_simultaneous_wrong_passwords_get_at_most_five_401s_and_a_reset_lifts_the_lock() {
+    let api = Api::default();
+    let email = unique_email("burst");
+    api.create_user(&email, "Burst").await;
+    let guesses = (0..20).map(|_| login(&api, &email, "wrong horse battery"));
+    let replies = futures::future::join_all(guesses).await;
+    let counts = statuses(&replies);
+    let checked = counts.get(&401).copied().unwrap_or(0);
+    assert!((1..=5).contains(&checked), "{counts:?}");
+    assert_eq!(
+        checked + counts.get(&429).copied().unwrap_or(0),
+        20,
+        "{counts:?}"
+    );
+
+    // Each failure after a lock doubles it: 2, 4, then 8 seconds.
+    let mut lock = 1;
+    while lock < 8 {
+        tokio::time::sleep(std::time::Duration::from_millis(lock * 1_000 + 100)).await;
+        login(&api, &email, "wrong horse battery")
+            .await
+            .expect_problem(401);
+        lock *= 2;
+    }
+    let locked_at = std::time::Instant::now();
+    let locked = login(&api, &email, "correct horse battery").await;
+    locked.expect_problem(429);
+    assert_eq!(locked.header("retry-after"), Some("8"));
+
+    assert_eq!(request_reset(&api, &email).await.status, 202);
+    let token = reset_tokens(&email).await.pop().expect("a reset email");
+    assert_eq!(
+        confirm(&api, &token, "correct horse battery").await.status,
+        204
+    );
+    let reply = login(&api, &email, "correct horse battery").await;
+    assert!(
+        locked_at.elapsed() < std::time::Duration::from_secs(8),
+        "the reset took longer than the lock, so this proves nothing"
+    );
+    assert_eq!(reply.status, 200, "the new password lifted the lock");
+}

@@ -10,7 +10,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let aws = Aws::from_env().await;
     let use_case = Login::new(
         aws.user_repository()?,
-        aws.credential_repository()?,
         Argon2Hasher::default(),
         SystemClock,
         Sessions::new(

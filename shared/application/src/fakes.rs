@@ -41,22 +41,21 @@ pub fn user_with_email(email: &str) -> User {
     )
 }
 
-/// Five failed logins at `email` by `now`, saved through `credentials` (a fake or the real
-/// store): the address is locked.
+/// Five failed logins at `email` by `now`, reserved through `credentials` (a fake or the
+/// real store): the address is locked.
 pub async fn lock_the_address(
     credentials: &impl CredentialRepository,
     email: &Email,
     now: Timestamp,
 ) {
-    let mut attempts = crate::credentials::LoginAttempts::default();
     for _ in 0..crate::credentials::FAILURES_BEFORE_LOCK {
-        let next = attempts.after_failure(now);
-        credentials
-            .save_login_attempts(email, &attempts, &next)
-            .await
-            .unwrap();
-        attempts = next;
+        let reservation = credentials.reserve_login_attempt(email, now).await.unwrap();
+        assert!(matches!(
+            reservation,
+            crate::credentials::Reservation::Granted(_)
+        ));
     }
+    let attempts = credentials.login_attempts(email).await.unwrap();
     assert!(attempts.locked_for(now).is_some());
 }
 
@@ -671,24 +670,27 @@ impl CredentialRepository for InMemoryCredentials {
             .unwrap_or_default())
     }
 
-    async fn save_login_attempts(
+    async fn reserve_login_attempt(
         &self,
         email: &Email,
-        stored: &crate::credentials::LoginAttempts,
-        next: &crate::credentials::LoginAttempts,
-    ) -> Result<(), crate::ports::SaveAttemptsError> {
+        now: Timestamp,
+    ) -> Result<crate::credentials::Reservation, RepositoryError> {
+        // Yield first, so racing reservations interleave before they reach the record.
         yield_once().await;
+        self.health.check()?;
         let mut state = self.state.lock().unwrap();
-        let current = state
+        let stored = state
             .attempts
             .get(email.normalized())
             .copied()
             .unwrap_or_default();
-        if current != *stored {
-            return Err(crate::ports::SaveAttemptsError::AttemptsChanged);
+        let reservation = stored.reserve(now);
+        if let crate::credentials::Reservation::Granted(counted) = reservation {
+            state
+                .attempts
+                .insert(email.normalized().to_owned(), counted);
         }
-        state.attempts.insert(email.normalized().to_owned(), *next);
-        Ok(())
+        Ok(reservation)
     }
 
     async fn password_hash(
@@ -931,10 +933,17 @@ impl InMemoryLoginStore {
 }
 
 impl crate::ports::LoginStore for InMemoryLoginStore {
-    async fn address(&self, email: &Email) -> Result<crate::ports::AddressRecord, RepositoryError> {
-        let attempts = self.credentials.login_attempts(email).await?;
+    async fn address(
+        &self,
+        email: &Email,
+        now: Timestamp,
+    ) -> Result<crate::ports::AddressRecord, RepositoryError> {
+        let reservation = self.credentials.reserve_login_attempt(email, now).await?;
         let holder = self.users.find_by_email(email).await?.map(|user| user.id());
-        Ok(crate::ports::AddressRecord { attempts, holder })
+        Ok(crate::ports::AddressRecord {
+            reservation,
+            holder,
+        })
     }
 
     async fn user_and_password(
@@ -952,7 +961,7 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
         current: &User,
         updated: User,
         first_token: &crate::ports::RefreshTokenRecord,
-        forget_attempts_of: Option<&Email>,
+        address: &Email,
     ) -> Result<User, crate::ports::RecordLoginError> {
         yield_once().await;
         self.users.check_available()?;
@@ -965,10 +974,8 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
                 _ => crate::ports::RecordLoginError::UserChanged,
             })?;
         self.sessions.add(first_token);
-        if let Some(email) = forget_attempts_of {
-            let mut credentials = self.credentials.state.lock().unwrap();
-            credentials.attempts.remove(email.normalized());
-        }
+        let mut credentials = self.credentials.state.lock().unwrap();
+        credentials.attempts.remove(address.normalized());
         Ok(stored)
     }
 }
@@ -976,7 +983,6 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
 /// `Login` over the fakes, as the tests of several crates build it.
 pub type InMemoryLogin = crate::credentials::Login<
     InMemoryLoginStore,
-    InMemoryCredentials,
     FakeHasher,
     FixedClock,
     FakeAccessTokens,

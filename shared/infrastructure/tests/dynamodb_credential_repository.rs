@@ -166,25 +166,61 @@ async fn a_redeemed_token_lifts_the_lockout_of_the_address_it_was_sent_to() {
     );
 }
 
+/// How many of `count` concurrent reservations at `now` were granted.
+async fn granted_of_concurrent(
+    credentials: &infrastructure::DynamoCredentialRepository,
+    email: &Email,
+    count: usize,
+    now: Timestamp,
+) -> usize {
+    use application::credentials::Reservation;
+    let reservations = (0..count).map(|_| credentials.reserve_login_attempt(email, now));
+    futures::future::join_all(reservations)
+        .await
+        .into_iter()
+        .filter(|reservation| matches!(reservation, Ok(Reservation::Granted(_))))
+        .count()
+}
+
 #[tokio::test]
-async fn failed_logins_are_counted_by_address_and_a_concurrent_count_is_not_lost() {
-    use application::credentials::LoginAttempts;
-    use application::ports::SaveAttemptsError;
+async fn of_many_concurrent_attempts_at_one_address_only_as_many_as_the_lockout_allows_are_granted()
+{
+    use application::credentials::{LoginAttempts, QUIET_SECONDS};
     let (credentials, _) = fresh_credential_repositories().await;
     let email = Email::parse("Nobody@Example.com").unwrap();
     let same = Email::parse("nobody@example.com").unwrap();
-    let none = credentials.login_attempts(&email).await.unwrap();
-    assert_eq!(none, LoginAttempts::default());
-
+    assert_eq!(
+        credentials.login_attempts(&email).await.unwrap(),
+        LoginAttempts::default()
+    );
     let now = Timestamp::now();
-    let once = none.after_failure(now);
-    credentials
-        .save_login_attempts(&email, &none, &once)
-        .await
-        .unwrap();
-    assert_eq!(credentials.login_attempts(&same).await.unwrap().failures, 1);
-    let stale = credentials.save_login_attempts(&same, &none, &once).await;
-    assert!(matches!(stale, Err(SaveAttemptsError::AttemptsChanged)));
+    assert_eq!(
+        granted_of_concurrent(&credentials, &email, 20, now).await,
+        5
+    );
+    let stored = credentials.login_attempts(&same).await.unwrap();
+    assert_eq!(stored.failures, 5, "counted by the normalized address");
+    assert_eq!(stored.locked_for(now), Some(1));
+
+    let lifted = now.plus_seconds(1).unwrap();
+    assert_eq!(
+        granted_of_concurrent(&credentials, &same, 10, lifted).await,
+        1,
+        "one attempt per lock"
+    );
+    let stored = credentials.login_attempts(&same).await.unwrap();
+    assert_eq!((stored.failures, stored.locked_for(lifted)), (6, Some(2)));
+
+    let quiet = lifted.plus_seconds(QUIET_SECONDS).unwrap();
+    assert_eq!(
+        granted_of_concurrent(&credentials, &same, 3, quiet).await,
+        3
+    );
+    assert_eq!(
+        credentials.login_attempts(&same).await.unwrap().failures,
+        3,
+        "after a quiet spell the count starts again"
+    );
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 mod support;
 
-use application::credentials::LoginAttempts;
+use application::credentials::{LoginAttempts, Reservation};
 use application::ports::{
     AddressRecord, CredentialRepository, LoginStore, RecordLoginError, RefreshTokenRecord,
     ResetTokenRecord, ResetTokens, SessionRepository, UserRepository,
@@ -25,38 +25,38 @@ fn first_token(user: &User) -> RefreshTokenRecord {
     }
 }
 
-async fn one_failure(credentials: &DynamoCredentialRepository, email: &Email) -> LoginAttempts {
-    let once = LoginAttempts::default().after_failure(Timestamp::now());
-    credentials
-        .save_login_attempts(email, &LoginAttempts::default(), &once)
+async fn one_failure(credentials: &DynamoCredentialRepository, email: &Email) {
+    let reservation = credentials
+        .reserve_login_attempt(email, Timestamp::now())
         .await
         .unwrap();
-    once
+    assert!(matches!(reservation, Reservation::Granted(_)));
 }
 
 #[tokio::test]
-async fn an_address_is_read_with_its_failures_and_its_holder() {
+async fn an_address_reserves_the_attempt_and_reads_its_holder() {
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
     users.insert(&ada, &[]).await.unwrap();
     let email = Email::parse("ADA@example.com").unwrap();
+    let now = Timestamp::now();
+    let first = LoginAttempts::default().after_failure(now);
     assert_eq!(
-        users.address(&email).await.unwrap(),
+        users.address(&email, now).await.unwrap(),
         AddressRecord {
-            attempts: LoginAttempts::default(),
+            reservation: Reservation::Granted(first),
             holder: Some(ada.id()),
         }
     );
+    assert_eq!(credentials.login_attempts(&email).await.unwrap(), first);
 
     let nobody = Email::parse("nobody@example.com").unwrap();
-    let once = one_failure(&credentials, &nobody).await;
-    assert_eq!(
-        users.address(&nobody).await.unwrap(),
-        AddressRecord {
-            attempts: once,
-            holder: None,
-        },
-        "an unknown address has failures too"
+    one_failure(&credentials, &nobody).await;
+    let second = users.address(&nobody, now).await.unwrap();
+    assert_eq!(second.holder, None);
+    assert!(
+        matches!(second.reservation, Reservation::Granted(counted) if counted.failures == 2),
+        "an unknown address counts too"
     );
 }
 
@@ -109,7 +109,7 @@ async fn a_login_records_the_user_stores_the_token_and_forgets_the_failures_at_o
     logged_in.record_login(Timestamp::now()).unwrap();
     let token = first_token(&ada);
     let stored = users
-        .record_login(&ada, logged_in, &token, Some(ada.email()))
+        .record_login(&ada, logged_in, &token, ada.email())
         .await
         .unwrap();
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(stored.clone()));
@@ -124,9 +124,7 @@ async fn a_login_records_the_user_stores_the_token_and_forgets_the_failures_at_o
     let mut again = ada.clone();
     again.record_login(Timestamp::now()).unwrap();
     let late = first_token(&ada);
-    let stale = users
-        .record_login(&ada, again, &late, Some(ada.email()))
-        .await;
+    let stale = users.record_login(&ada, again, &late, ada.email()).await;
     assert!(matches!(stale, Err(RecordLoginError::UserChanged)));
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(stored));
     assert_eq!(sessions.find(&late.hash).await.unwrap(), None);

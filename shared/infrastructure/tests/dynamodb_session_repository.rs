@@ -42,7 +42,7 @@ async fn logged_in(table: &Table, family: &str) -> (User, RefreshTokenRecord) {
     updated.record_login(Timestamp::now()).unwrap();
     let stored = table
         .users
-        .record_login(&ada, updated, &first, None)
+        .record_login(&ada, updated, &first, ada.email())
         .await
         .unwrap();
     (stored, first)

@@ -2,6 +2,11 @@
 //! Cognito's numbers: after 5 consecutive failures the address is locked for 1 second, and
 //! each further failure doubles the lock, up to 15 minutes. While locked, no password is
 //! checked. A success forgets the failures, and so do 15 minutes without one.
+//!
+//! The count is kept atomically by counting each attempt as a failure *before* its password
+//! is checked (a reservation, conditional on the stored record); a success then forgets the
+//! record. So of any number of simultaneous attempts, no more are checked than the rule lets
+//! through one at a time.
 
 use domain::Timestamp;
 
@@ -11,6 +16,19 @@ const FIRST_LOCK_SECONDS: i64 = 1;
 pub const MAX_LOCK_SECONDS: i64 = 15 * 60;
 /// Quiet time after which the failures are forgotten.
 pub const QUIET_SECONDS: i64 = 15 * 60;
+/// Reservations that lock nothing however they interleave (those before the locking one): a
+/// store may count them with a plain atomic increment while the count is below this.
+pub const FAILURES_COUNTED_BLINDLY: u32 = FAILURES_BEFORE_LOCK - 1;
+
+/// Whether an attempt may check a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt is counted as a failure already (the record as stored now); a success
+    /// must forget the record.
+    Granted(LoginAttempts),
+    /// The address is locked: nothing was counted, no password may be checked.
+    Locked { retry_after: i64 },
+}
 
 /// The failed logins of one address, as stored (the default: none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +66,18 @@ impl LoginAttempts {
             failures,
             last_failure_at: Some(now),
             locked_until,
+        }
+    }
+}
+
+impl LoginAttempts {
+    /// The record with one more attempt counted at `now`, or how long the address stays
+    /// locked when it is locked at `now`.
+    pub fn reserve(self, now: Timestamp) -> Reservation {
+        let current = self.as_of(now);
+        match current.locked_for(now) {
+            Some(retry_after) => Reservation::Locked { retry_after },
+            None => Reservation::Granted(current.after_failure(now)),
         }
     }
 }
@@ -96,6 +126,29 @@ mod tests {
         assert_eq!(attempts.locked_for(at(1)), None);
         assert_eq!(attempts.as_of(at(QUIET_SECONDS - 1)).failures, 5);
         assert_eq!(attempts.as_of(at(QUIET_SECONDS)), LoginAttempts::default());
+    }
+
+    #[test]
+    fn a_reservation_counts_the_attempt_in_advance_and_a_locked_address_reserves_nothing() {
+        let mut attempts = LoginAttempts::default();
+        for failure in 1..=FAILURES_BEFORE_LOCK {
+            match attempts.reserve(at(0)) {
+                Reservation::Granted(next) => attempts = next,
+                Reservation::Locked { .. } => panic!("attempt {failure} was refused"),
+            }
+            assert_eq!(attempts.failures, failure);
+        }
+        assert_eq!(
+            attempts.reserve(at(0)),
+            Reservation::Locked { retry_after: 1 }
+        );
+        assert!(
+            matches!(attempts.reserve(at(1)), Reservation::Granted(next) if next.failures == 6)
+        );
+        assert!(
+            matches!(attempts.reserve(at(QUIET_SECONDS)), Reservation::Granted(next) if next.failures == 1),
+            "a quiet address counts from one again"
+        );
     }
 
     proptest! {

@@ -1,12 +1,12 @@
-use super::lockout::LoginAttempts;
+use super::lockout::Reservation;
 use super::sessions::{Session, Sessions, StartError};
 use crate::audit::{self, Outcome};
 use crate::ports::{
-    AccessTokenIssuer, Clock, CredentialRepository, LoginStore, PasswordHasher, RecordLoginError,
-    RepositoryError, ResetTokens, SaveAttemptsError, SessionRepository,
+    AccessTokenIssuer, Clock, LoginStore, PasswordHasher, RecordLoginError, RepositoryError,
+    ResetTokens, SessionRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::{Email, LoginRefused, Timestamp, User, UserId, UserStatus};
+use domain::{Email, LoginRefused, User, UserId, UserStatus};
 
 pub struct LoginRequest {
     pub email: Email,
@@ -46,21 +46,20 @@ impl From<RecordLoginError> for LoginError {
 
 /// Checks a password, records the login (by the same rule as `RecordLogin`) and starts a
 /// session: an access token and the first refresh token of a new family. Three round trips:
-/// the address (its failures and holder), the holder (user and password), and one write of
-/// the login, the refresh token and the forgotten failures (or of the counted failure).
-pub struct Login<L, K, H, C, A, S, T> {
+/// the address (the attempt reserved, counted as a failure in advance, and its holder), the
+/// holder (user and password), and on success one write of the login, the refresh token and
+/// the forgotten failures. A failure writes nothing more: it was counted by its reservation.
+pub struct Login<L, H, C, A, S, T> {
     store: L,
-    credentials: K,
     hasher: H,
     clock: C,
     sessions: Sessions<A, S, T>,
 }
 
-impl<L, K, H, C, A, S, T> Login<L, K, H, C, A, S, T> {
-    pub fn new(store: L, credentials: K, hasher: H, clock: C, sessions: Sessions<A, S, T>) -> Self {
+impl<L, H, C, A, S, T> Login<L, H, C, A, S, T> {
+    pub fn new(store: L, hasher: H, clock: C, sessions: Sessions<A, S, T>) -> Self {
         Self {
             store,
-            credentials,
             hasher,
             clock,
             sessions,
@@ -68,10 +67,9 @@ impl<L, K, H, C, A, S, T> Login<L, K, H, C, A, S, T> {
     }
 }
 
-impl<L, K, H, C, A, S, T> UseCase<LoginRequest> for Login<L, K, H, C, A, S, T>
+impl<L, H, C, A, S, T> UseCase<LoginRequest> for Login<L, H, C, A, S, T>
 where
     L: LoginStore,
-    K: CredentialRepository,
     H: PasswordHasher,
     C: Clock,
     A: AccessTokenIssuer,
@@ -97,10 +95,9 @@ where
     }
 }
 
-impl<L, K, H, C, A, S, T> Login<L, K, H, C, A, S, T>
+impl<L, H, C, A, S, T> Login<L, H, C, A, S, T>
 where
     L: LoginStore,
-    K: CredentialRepository,
     H: PasswordHasher,
     C: Clock,
     A: AccessTokenIssuer,
@@ -114,19 +111,20 @@ where
         known: &mut Option<UserId>,
     ) -> Result<Session, LoginError> {
         let now = self.clock.now();
-        let address = self.store.address(&request.email).await?;
-        let stored = address.attempts;
-        if let Some(retry_after) = stored.as_of(now).locked_for(now) {
-            return Err(LoginError::Locked { retry_after });
-        }
+        let address = self.store.address(&request.email, now).await?;
+        let counted = match address.reservation {
+            Reservation::Granted(counted) => counted,
+            Reservation::Locked { retry_after } => return Err(LoginError::Locked { retry_after }),
+        };
         let (user, verified) = self.check_password(request, address.holder).await?;
         *known = user.as_ref().map(User::id);
         let Some(user) = user.filter(|_| verified) else {
-            self.count_failure(&request.email, stored, now, *known)
-                .await?;
+            // The reservation that counted this failure locked the address.
+            if counted.locked_for(now).is_some() {
+                audit::record("lockout", Outcome::Success, None, *known);
+            }
             return Err(LoginError::InvalidCredentials);
         };
-        let forget_attempts = (stored != LoginAttempts::default()).then_some(&request.email);
         let (refresh_token, first_token) = self
             .sessions
             .first_token(&user, now)
@@ -139,7 +137,7 @@ where
                 .map_err(|LoginRefused { status }| LoginError::NotAllowed { status })?;
             match self
                 .store
-                .record_login(&current, updated, &first_token, forget_attempts)
+                .record_login(&current, updated, &first_token, &request.email)
                 .await
             {
                 Ok(user) => return Ok(self.sessions.session(user, refresh_token, now)?),
@@ -179,54 +177,21 @@ where
         };
         Ok((Some(user), verified))
     }
-
-    /// Counts one failure for the address; a concurrent one is counted too, from a re-read.
-    /// The failure that locks the address is a `lockout` audit event.
-    async fn count_failure(
-        &self,
-        email: &Email,
-        mut stored: LoginAttempts,
-        now: Timestamp,
-        known: Option<UserId>,
-    ) -> Result<(), LoginError> {
-        for _ in 0..ATTEMPTS_TO_COUNT {
-            let next = stored.as_of(now).after_failure(now);
-            match self
-                .credentials
-                .save_login_attempts(email, &stored, &next)
-                .await
-            {
-                Ok(()) => {
-                    if next.locked_for(now).is_some() {
-                        audit::record("lockout", Outcome::Success, None, known);
-                    }
-                    return Ok(());
-                }
-                Err(SaveAttemptsError::AttemptsChanged) => {
-                    stored = self.credentials.login_attempts(email).await?;
-                }
-                Err(SaveAttemptsError::Repository(error)) => return Err(error.into()),
-            }
-        }
-        Err(LoginError::Contended)
-    }
 }
 
 /// How often a login is recorded again when the user keeps changing under it.
 const ATTEMPTS_TO_RECORD: usize = 3;
 
-/// How often a failure is re-counted when other attempts keep landing first.
-const ATTEMPTS_TO_COUNT: usize = 3;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::LoginAttempts;
     use crate::fakes::{
         AuditLines, FakeAccessTokens, FakeHasher, FakeTokens, FixedClock, InMemoryCredentials,
         InMemoryLoginStore, InMemorySessions, InMemoryUsers, events_of, user_with_email,
     };
-    use crate::ports::{AccessTokenVerifier, SessionRepository};
-    use domain::Password;
+    use crate::ports::{AccessTokenVerifier, CredentialRepository, SessionRepository};
+    use domain::{Password, Timestamp};
 
     struct World {
         users: InMemoryUsers,
@@ -264,7 +229,6 @@ mod tests {
         fn login_at(&self, now: Timestamp) -> LogIn {
             Login::new(
                 InMemoryLoginStore::new(&self.users, &self.credentials, &self.sessions),
-                self.credentials.clone(),
                 self.hasher.clone(),
                 FixedClock::at(now),
                 Sessions::new(FakeAccessTokens, self.sessions.clone(), FakeTokens),
@@ -427,6 +391,26 @@ mod tests {
             LoginAttempts::default(),
             "a success forgets the failures"
         );
+    }
+
+    #[tokio::test]
+    async fn of_twenty_simultaneous_wrong_passwords_five_are_checked_and_the_rest_find_the_lock() {
+        let world = World::new();
+        world.with_password(user_with_email("ada@example.com"), "correct horse battery");
+        let login = world.login();
+        let attempts = (0..20)
+            .map(|_| login.execute(&Caller::Anonymous, request("ada@example.com", "wrong one")));
+        let results = futures::future::join_all(attempts).await;
+        let checked = results
+            .iter()
+            .filter(|result| matches!(result, Err(LoginError::InvalidCredentials)))
+            .count();
+        let locked = results
+            .iter()
+            .filter(|result| matches!(result, Err(LoginError::Locked { .. })))
+            .count();
+        assert_eq!((checked, locked), (5, 15));
+        assert_eq!(world.hasher.verifications(), 5, "five passwords checked");
     }
 
     #[tokio::test]

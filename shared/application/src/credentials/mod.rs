@@ -7,7 +7,10 @@ mod request_reset;
 mod sessions;
 
 pub use confirm_reset::{ConfirmPasswordReset, ConfirmPasswordResetError, NewPasswordRequest};
-pub use lockout::{FAILURES_BEFORE_LOCK, LoginAttempts, MAX_LOCK_SECONDS, QUIET_SECONDS};
+pub use lockout::{
+    FAILURES_BEFORE_LOCK, FAILURES_COUNTED_BLINDLY, LoginAttempts, MAX_LOCK_SECONDS, QUIET_SECONDS,
+    Reservation,
+};
 pub use login::{Login, LoginError, LoginRequest};
 pub use request_reset::{
     PasswordResetRequest, RESET_TOKEN_LIFETIME_SECONDS, RequestPasswordReset,

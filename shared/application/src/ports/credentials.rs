@@ -1,7 +1,7 @@
 //! Credentials: reset tokens, password hashes and the hasher.
 
 use super::{BoxError, OutgoingEmail, RepositoryError};
-use crate::credentials::LoginAttempts;
+use crate::credentials::{LoginAttempts, Reservation};
 use domain::{Email, Password, PasswordHash, Timestamp, UserId};
 use std::future::Future;
 
@@ -104,15 +104,18 @@ pub trait CredentialRepository: Send + Sync + 'static {
         email: &Email,
     ) -> impl Future<Output = Result<LoginAttempts, RepositoryError>> + Send;
 
-    /// Stores `next` in place of `stored` (the record as read), to expire by itself
-    /// `QUIET_SECONDS` after its last failure. MUST fail with `AttemptsChanged`, writing
-    /// nothing, when another attempt was counted since `stored` was read, so none is lost.
-    fn save_login_attempts(
+    /// Reserves one password check at this address at `now` (see `credentials::lockout`):
+    /// counts it as a failure in advance, to expire by itself `QUIET_SECONDS` after, and
+    /// answers the record as stored. MUST answer `Locked`, counting nothing, when the address
+    /// is locked at `now`, and MUST count every granted reservation exactly once, even among
+    /// concurrent ones, so that no more are granted than `LoginAttempts::reserve` applied one
+    /// at a time would grant. It MAY answer `Locked` (1 s) to a reservation that keeps
+    /// losing races.
+    fn reserve_login_attempt(
         &self,
         email: &Email,
-        stored: &LoginAttempts,
-        next: &LoginAttempts,
-    ) -> impl Future<Output = Result<(), SaveAttemptsError>> + Send;
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Reservation, RepositoryError>> + Send;
 
     /// The user's password hash; `None` until a password was set.
     fn password_hash(
@@ -130,14 +133,6 @@ pub enum ResetTokenIssued {
     Issued,
     /// Within a minute of the last one: nothing stored, nothing to send.
     TooSoon,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SaveAttemptsError {
-    #[error("another attempt was counted meanwhile")]
-    AttemptsChanged,
-    #[error(transparent)]
-    Repository(#[from] RepositoryError),
 }
 
 #[derive(Debug, thiserror::Error)]

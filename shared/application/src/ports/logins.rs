@@ -1,16 +1,16 @@
-//! What a login reads and writes, batched so that a login is at most three round trips: one
-//! read by the address, one by the user, one write.
+//! What a login reads and writes, batched so that a login is at most three round trips: the
+//! address (its reservation and its holder, at once), the user, one write.
 
 use super::{RefreshTokenRecord, RepositoryError};
-use crate::credentials::LoginAttempts;
-use domain::{Email, PasswordHash, User, UserId};
+use crate::credentials::Reservation;
+use domain::{Email, PasswordHash, Timestamp, User, UserId};
 use std::future::Future;
 
 /// What the store knows of an address, read together.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressRecord {
-    /// The address's failed logins (the default when there are none).
-    pub attempts: LoginAttempts,
+    /// This attempt's reservation (see `CredentialRepository::reserve_login_attempt`).
+    pub reservation: Reservation,
     /// The live user who holds the address, if any.
     pub holder: Option<UserId>,
 }
@@ -25,10 +25,12 @@ pub enum RecordLoginError {
 }
 
 pub trait LoginStore: Send + Sync + 'static {
-    /// The address's failed logins and its holder, in one read.
+    /// Reserves a password check at the address (by the contract of
+    /// `CredentialRepository::reserve_login_attempt`) and reads its holder, in one round trip.
     fn address(
         &self,
         email: &Email,
+        now: Timestamp,
     ) -> impl Future<Output = Result<AddressRecord, RepositoryError>> + Send;
 
     /// The user and its password hash (`None` until one is set), in one read.
@@ -38,14 +40,14 @@ pub trait LoginStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(Option<User>, Option<PasswordHash>), RepositoryError>> + Send;
 
     /// All or nothing: stores `updated` (the login recorded) in place of `current` if the
-    /// stored version is still `current`'s, stores `first_token` (a new family's), and, when
-    /// `forget_attempts_of` names the address, forgets its failures. Answers the user as
-    /// stored; MUST fail with `UserChanged`, writing nothing, on a stale version.
+    /// stored version is still `current`'s, stores `first_token` (a new family's) and forgets
+    /// the failures of `address` (the reservation included). Answers the user as stored;
+    /// MUST fail with `UserChanged`, writing nothing, on a stale version.
     fn record_login(
         &self,
         current: &User,
         updated: User,
         first_token: &RefreshTokenRecord,
-        forget_attempts_of: Option<&Email>,
+        address: &Email,
     ) -> impl Future<Output = Result<User, RecordLoginError>> + Send;
 }

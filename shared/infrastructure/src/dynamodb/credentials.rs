@@ -2,15 +2,21 @@ use super::errors::{build_failed, corrupt_item, repository_error};
 use super::items::{self, Item};
 use super::outbox::outbox_writes;
 use super::transactions::{TransactionError, transact};
-use application::credentials::{LoginAttempts, QUIET_SECONDS};
+use application::credentials::{
+    FAILURES_COUNTED_BLINDLY, LoginAttempts, QUIET_SECONDS, Reservation,
+};
 use application::ports::{
     CredentialRepository, OutgoingEmail, RESET_EMAIL_INTERVAL_SECONDS, RedeemTokenError,
-    RepositoryError, ResetTokenIssued, ResetTokenRecord, SaveAttemptsError, TokenHash,
+    RepositoryError, ResetTokenIssued, ResetTokenRecord, TokenHash,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
 use domain::{Email, PasswordHash, Timestamp, UserId, UserStatus};
 use std::collections::HashMap;
 
@@ -61,6 +67,143 @@ pub(super) fn password_from(item: Option<&Item>) -> Result<Option<PasswordHash>,
         .and_then(|value| value.as_s().ok())
         .ok_or_else(|| corrupt_item("a password item has no hash"))?;
     Ok(Some(PasswordHash::new(phc.as_str())))
+}
+
+/// The attempts item holding `attempts`, to expire by itself once quiet long enough (the
+/// code's own check forgets it before that).
+fn attempts_item(email: &Email, attempts: &LoginAttempts) -> Item {
+    let mut item = attempts_key(email);
+    item.insert("entity".to_owned(), string(ATTEMPTS_ENTITY));
+    item.insert(
+        "failures".to_owned(),
+        AttributeValue::N(attempts.failures.to_string()),
+    );
+    for (name, at) in [
+        ("last_failure_at", attempts.last_failure_at),
+        ("locked_until", attempts.locked_until),
+    ] {
+        if let Some(at) = at {
+            item.insert(name.to_owned(), string(at.to_rfc3339()));
+        }
+    }
+    if let Some(forget_at) = attempts
+        .last_failure_at
+        .and_then(|at| at.plus_seconds(QUIET_SECONDS))
+    {
+        item.insert(EXPIRES_AT.to_owned(), items::expiry(forget_at));
+    }
+    item
+}
+
+const ATTEMPTS_ENTITY: &str = "login_attempts";
+
+/// How many races a reservation may lose before it gives up with a 1 s lock.
+const RACES_TO_LOSE: usize = 5;
+
+/// Reserves one password check at the address, by the contract of `reserve_login_attempt`.
+/// Below the first lock, one `ADD` (concurrent attempts all count, none waits or retries);
+/// from there, or once the record is quiet, a put of the next record conditional on the
+/// record as stored, so each slot goes to exactly one of racing attempts and the others find
+/// the address locked. Either write answers the stored record when its condition fails, so a
+/// locked address costs one round trip.
+pub(super) async fn reserve_attempt(
+    client: &Client,
+    table: &str,
+    email: &Email,
+    now: Timestamp,
+) -> Result<Reservation, RepositoryError> {
+    let quiet_since = now
+        .plus_seconds(-QUIET_SECONDS)
+        .ok_or_else(|| corrupt_item("the clock is out of range"))?;
+    let forget_at = now
+        .plus_seconds(QUIET_SECONDS)
+        .ok_or_else(|| corrupt_item("the clock is out of range"))?;
+    let blind = client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(attempts_key(email)))
+        .update_expression(
+            "SET entity = :entity, last_failure_at = :now, #expires = :forget ADD failures :one",
+        )
+        .condition_expression(
+            "attribute_not_exists(pk) OR (failures < :blind AND last_failure_at > :quiet_since \
+             AND attribute_not_exists(locked_until))",
+        )
+        .expression_attribute_names("#expires", EXPIRES_AT)
+        .expression_attribute_values(":entity", string(ATTEMPTS_ENTITY))
+        .expression_attribute_values(":now", string(now.to_rfc3339()))
+        .expression_attribute_values(":forget", items::expiry(forget_at))
+        .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+        .expression_attribute_values(
+            ":blind",
+            AttributeValue::N(FAILURES_COUNTED_BLINDLY.to_string()),
+        )
+        .expression_attribute_values(":quiet_since", string(quiet_since.to_rfc3339()))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    let mut stored = match blind {
+        Ok(output) => return Ok(Reservation::Granted(attempts_from(output.attributes())?)),
+        Err(SdkError::ServiceError(service))
+            if matches!(
+                service.err(),
+                UpdateItemError::ConditionalCheckFailedException(_)
+            ) =>
+        {
+            match service.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => failed.item,
+                _ => None,
+            }
+        }
+        Err(error) => return Err(repository_error(error)),
+    };
+    for _ in 0..RACES_TO_LOSE {
+        let record = attempts_from(stored.as_ref())?;
+        let counted = match record.reserve(now) {
+            Reservation::Granted(counted) => counted,
+            locked @ Reservation::Locked { .. } => return Ok(locked),
+        };
+        let put = client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(attempts_item(email, &counted)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let put = match &stored {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(_) => put
+                .condition_expression("failures = :failures AND last_failure_at = :last")
+                .expression_attribute_values(
+                    ":failures",
+                    AttributeValue::N(record.failures.to_string()),
+                )
+                .expression_attribute_values(
+                    ":last",
+                    string(
+                        record
+                            .last_failure_at
+                            .map(|at| at.to_rfc3339())
+                            .unwrap_or_default(),
+                    ),
+                ),
+        };
+        match put.send().await {
+            Ok(_) => return Ok(Reservation::Granted(counted)),
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    PutItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                stored = match service.into_err() {
+                    PutItemError::ConditionalCheckFailedException(failed) => failed.item,
+                    _ => None,
+                };
+            }
+            Err(error) => return Err(repository_error(error)),
+        }
+    }
+    Ok(Reservation::Locked { retry_after: 1 })
 }
 
 fn timestamp_attribute(item: &Item, name: &str) -> Result<Option<Timestamp>, RepositoryError> {
@@ -299,60 +442,12 @@ impl CredentialRepository for DynamoCredentialRepository {
         attempts_from(item.as_ref())
     }
 
-    async fn save_login_attempts(
+    async fn reserve_login_attempt(
         &self,
         email: &Email,
-        stored: &LoginAttempts,
-        next: &LoginAttempts,
-    ) -> Result<(), SaveAttemptsError> {
-        let mut item = attempts_key(email);
-        item.insert("entity".to_owned(), string("login_attempts"));
-        item.insert(
-            "failures".to_owned(),
-            AttributeValue::N(next.failures.to_string()),
-        );
-        for (name, at) in [
-            ("last_failure_at", next.last_failure_at),
-            ("locked_until", next.locked_until),
-        ] {
-            if let Some(at) = at {
-                item.insert(name.to_owned(), string(at.to_rfc3339()));
-            }
-        }
-        // Forgotten by TTL once quiet long enough (and by the code's own check before that).
-        let forget_at = next
-            .last_failure_at
-            .and_then(|at| at.plus_seconds(QUIET_SECONDS))
-            .map_or(0, |at| at.as_millis().div_euclid(1000) + 1);
-        item.insert(
-            EXPIRES_AT.to_owned(),
-            AttributeValue::N(forget_at.to_string()),
-        );
-        // Written only over the record as read: a concurrent failure makes this one re-count.
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR failures = :failures")
-            .expression_attribute_values(
-                ":failures",
-                AttributeValue::N(stored.failures.to_string()),
-            )
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service))
-                if matches!(
-                    service.err(),
-                    PutItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                Err(SaveAttemptsError::AttemptsChanged)
-            }
-            Err(error) => Err(repository_error(error).into()),
-        }
+        now: Timestamp,
+    ) -> Result<Reservation, RepositoryError> {
+        reserve_attempt(&self.client, &self.table, email, now).await
     }
 
     async fn password_hash(

@@ -1,9 +1,9 @@
-//! A login in three round trips: a batch read of the address's failed-login item and its
-//! email claim, a batch read of the holder's user and password items, and one transaction
-//! that records the login, stores the new family's first refresh token and forgets the
-//! address's failures.
+//! A login in three round trips: the reservation of the attempt on the address's
+//! failed-login item together with a read of its email claim, a batch read of the holder's
+//! user and password items, and one transaction that records the login, stores the new
+//! family's first refresh token and forgets the address's failures.
 
-use super::credentials::{attempts_from, attempts_key, password_from, password_key};
+use super::credentials::{attempts_key, password_from, password_key, reserve_attempt};
 use super::errors::build_failed;
 use super::items::{self, put_new};
 use super::sessions::token_item;
@@ -13,19 +13,21 @@ use application::ports::{
     AddressRecord, LoginStore, RecordLoginError, RefreshTokenRecord, RepositoryError,
 };
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
-use domain::{Email, PasswordHash, User, UserId};
+use domain::{Email, PasswordHash, Timestamp, User, UserId};
 
 impl LoginStore for DynamoUserRepository {
-    async fn address(&self, email: &Email) -> Result<AddressRecord, RepositoryError> {
-        let [attempts, claim] = items::read_all(
-            &self.client,
-            &self.table,
-            [attempts_key(email), items::email_claim_key(email)],
-        )
-        .await?;
+    async fn address(
+        &self,
+        email: &Email,
+        now: Timestamp,
+    ) -> Result<AddressRecord, RepositoryError> {
+        let (reservation, claim) = tokio::join!(
+            reserve_attempt(&self.client, &self.table, email, now),
+            items::read(&self.client, &self.table, items::email_claim_key(email)),
+        );
         Ok(AddressRecord {
-            attempts: attempts_from(attempts.as_ref())?,
-            holder: items::claim_holder(claim.as_ref())?,
+            reservation: reservation?,
+            holder: items::claim_holder(claim?.as_ref())?,
         })
     }
 
@@ -50,23 +52,21 @@ impl LoginStore for DynamoUserRepository {
         current: &User,
         updated: User,
         first_token: &RefreshTokenRecord,
-        forget_attempts_of: Option<&Email>,
+        address: &Email,
     ) -> Result<User, RecordLoginError> {
         let stored = updated.stored_at(current.version().next());
-        let mut writes = vec![
+        let forget = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(attempts_key(address)))
+            .build()
+            .map_err(build_failed)?;
+        let writes = vec![
             TransactWriteItem::builder()
                 .put(self.versioned_put(&stored, current)?)
                 .build(),
             put_new(&self.table, token_item(first_token))?,
+            TransactWriteItem::builder().delete(forget).build(),
         ];
-        if let Some(email) = forget_attempts_of {
-            let forget = Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(attempts_key(email)))
-                .build()
-                .map_err(build_failed)?;
-            writes.push(TransactWriteItem::builder().delete(forget).build());
-        }
         match transact(&self.client, writes).await {
             Ok(()) => Ok(stored),
             // A stale version, or another write on the user at that moment.

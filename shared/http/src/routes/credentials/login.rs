@@ -77,7 +77,6 @@ mod tests {
         let sessions = InMemorySessions::default();
         Login::new(
             InMemoryLoginStore::new(&users, &credentials, &sessions),
-            credentials,
             FakeHasher::default(),
             FixedClock::default(),
             Sessions::new(FakeAccessTokens, sessions, FakeTokens),
