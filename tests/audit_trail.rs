@@ -45,13 +45,6 @@ async fn a_whole_account_life_leaves_one_audit_line_per_event_and_no_personal_da
     let session = login(&ada.email, "correct horse battery").await.body;
     let refresh = session["refresh_token"].as_str().unwrap().to_owned();
     let access = session["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(
-        post("/logout", json!({"refresh_token": refresh}))
-            .await
-            .status,
-        204
-    );
-
     let new_email = unique_email("audited-new");
     let request = Api::with_token(&access)
         .send_json(
@@ -73,6 +66,13 @@ async fn a_whole_account_life_leaves_one_audit_line_per_event_and_no_personal_da
             .await
             .status,
         200
+    );
+    // After the request: a logged-out session's access token no longer works.
+    assert_eq!(
+        post("/logout", json!({"refresh_token": refresh}))
+            .await
+            .status,
+        204
     );
 
     for _ in 0..6 {

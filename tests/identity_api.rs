@@ -6,11 +6,16 @@
 use application::ports::{AccessTokenIssuer, AccessTokenVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::{Email, Role, Timestamp, User, UserId, UserName};
+use domain::{
+    AuthMethods, Email, Role, SessionId, SessionProof, Timestamp, User, UserId, UserName,
+};
 use infrastructure::{JwtIssuer, JwtVerifier, TokenAudience};
 use reqwest::Method;
 use serde_json::{Value, json};
-use service_tests::{Api, Reply, local_admin, login, new_user_session, reset_token, unique_email};
+use service_tests::{
+    Api, Reply, Session, local_admin, login, new_admin_session, new_user_session, reset_token,
+    set_role, unique_email,
+};
 
 fn audience() -> TokenAudience {
     TokenAudience {
@@ -19,9 +24,9 @@ fn audience() -> TokenAudience {
     }
 }
 
-/// A token signed with the local private key (which `make test` hands the tests), for the
-/// cases a login cannot produce.
-fn minted(subject: &str, role: Role, now: Timestamp, audience: TokenAudience) -> String {
+/// A token of `session`'s user and session, signed with the local private key (which
+/// `make test` hands the tests), for the cases a login cannot produce.
+fn minted(session: &Session, role: Role, now: Timestamp, audience: TokenAudience) -> String {
     let issuer = JwtIssuer::new(
         &std::env::var("JWT_SIGNING_KID").unwrap(),
         &std::env::var("JWT_SIGNING_KEY").expect("make test sets JWT_SIGNING_KEY"),
@@ -29,13 +34,18 @@ fn minted(subject: &str, role: Role, now: Timestamp, audience: TokenAudience) ->
     )
     .unwrap();
     let mut user = User::register(
-        UserId::parse(subject).unwrap(),
+        UserId::parse(&session.id).unwrap(),
         Email::parse("minted@example.com").unwrap(),
         UserName::parse("Minted").unwrap(),
         now,
     );
     user.change_role(role).unwrap();
-    issuer.issue(&user, now).unwrap().token
+    let proof = SessionProof {
+        session: SessionId::parse(payload(&session.access)["sid"].as_str().unwrap()).unwrap(),
+        auth_time: now,
+        methods: AuthMethods::Password,
+    };
+    issuer.issue(&user, &proof, now).unwrap().token
 }
 
 fn payload(token: &str) -> Value {
@@ -79,6 +89,12 @@ async fn login_answers_a_bearer_session_whose_token_the_published_keys_verify() 
         900
     );
     assert!(claims["jti"].is_string());
+    assert_eq!(claims["amr"], json!(["pwd"]));
+    assert!(SessionId::parse(claims["sid"].as_str().unwrap()).is_ok());
+    assert!(
+        (claims["auth_time"].as_i64().unwrap() - claims["iat"].as_i64().unwrap()).abs() <= 1,
+        "signed in just now"
+    );
 
     let keys = Api::anonymous().get("/.well-known/jwks.json").await;
     assert_eq!(keys.status, 200);
@@ -229,13 +245,13 @@ async fn expired_foreign_audience_and_unsigned_tokens_are_refused() {
     let session = new_user_session("mint").await;
     let path = format!("/users/{}", session.id);
     let long_ago = Timestamp::from_millis(Timestamp::now().as_millis() - 3_600_000).unwrap();
-    let expired = minted(&session.id, Role::User, long_ago, audience());
+    let expired = minted(&session, Role::User, long_ago, audience());
     let elsewhere = TokenAudience {
         audience: "another-service".to_owned(),
         ..audience()
     };
-    let foreign = minted(&session.id, Role::User, Timestamp::now(), elsewhere);
-    let fresh = minted(&session.id, Role::User, Timestamp::now(), audience());
+    let foreign = minted(&session, Role::User, Timestamp::now(), elsewhere);
+    let fresh = minted(&session, Role::User, Timestamp::now(), audience());
     let claims = fresh.split('.').nth(1).unwrap();
     let none = format!(
         "{}.{claims}.",
@@ -359,33 +375,92 @@ async fn suspending_deleting_and_a_new_password_revoke_every_session() {
 }
 
 #[tokio::test]
-async fn an_admin_promotes_a_user_whose_next_refresh_carries_the_role() {
+async fn a_role_change_ends_the_users_sessions_and_the_next_login_carries_the_role() {
     let ada = new_user_session("promoted").await;
-    let admin = Api::default();
-    let reply = admin
-        .send_json(
-            Method::PUT,
-            &format!("/users/{}/role", ada.id),
-            &json!({"role": "admin"}),
-        )
-        .await;
-    assert_eq!(reply.expect_user(200)["role"], "admin");
+    set_role(&Api::default(), &ada.id, "admin")
+        .await
+        .expect_user(200);
     ada.api().get("/users").await.expect_problem(403);
-    let renewed = refresh(&ada.refresh).await;
+    let own = ada.api().get(&format!("/users/{}", ada.id)).await;
+    own.expect_problem(401);
     assert_eq!(
-        payload(renewed.body["access_token"].as_str().unwrap())["role"],
-        "admin"
+        own.header("www-authenticate"),
+        Some(r#"Bearer error="invalid_token""#),
+        "the session ended with the role change"
     );
-    let promoted = Api::with_token(renewed.body["access_token"].as_str().unwrap());
+    refresh(&ada.refresh).await.expect_problem(401);
+
+    let reply = login(&ada.email, "correct horse battery").await;
+    let access = reply.body["access_token"].as_str().unwrap();
+    assert_eq!(payload(access)["role"], "admin");
+    let promoted = Api::with_token(access);
     assert_eq!(promoted.get("/users?limit=1").await.status, 200);
-    let own = promoted
+    set_role(&promoted, &ada.id, "user")
+        .await
+        .expect_problem(409);
+}
+
+#[tokio::test]
+async fn a_suspended_or_demoted_admins_still_valid_token_is_refused_at_once() {
+    let admin = Api::default();
+    let (suspended, demoted) = tokio::join!(
+        new_admin_session(&admin, "suspended-admin"),
+        new_admin_session(&admin, "demoted-admin")
+    );
+    let victim = new_user_session("victim").await;
+    let suspend = format!("/users/{}/suspend", suspended.id);
+    let (suspension, demotion) =
+        tokio::join!(admin.post(&suspend), set_role(&admin, &demoted.id, "user"),);
+    suspension.expect_user(200);
+    demotion.expect_user(200);
+    for former in [&suspended, &demoted] {
+        let api = former.api();
+        let comeback = api.post(&format!("/users/{}/activate", former.id)).await;
+        comeback.expect_problem(401);
+        assert_eq!(
+            comeback.header("www-authenticate"),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+        api.get("/users").await.expect_problem(401);
+        set_role(&api, &victim.id, "admin")
+            .await
+            .expect_problem(401);
+        api.get(&format!("/users/{}", victim.id))
+            .await
+            .expect_problem(401);
+    }
+    let untouched = admin.get(&format!("/users/{}", victim.id)).await;
+    assert_eq!(untouched.expect_user(200)["role"], "user");
+    let suspended_now = admin.get("/users?status=suspended&limit=100").await;
+    assert!(
+        suspended_now.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|user| user["id"] == suspended.id.as_str()),
+        "the suspended admin did not come back"
+    );
+}
+
+#[tokio::test]
+async fn a_logged_out_sessions_access_token_is_refused_by_self_routes_at_once() {
+    let session = new_user_session("logged-out").await;
+    let own = format!("/users/{}", session.id);
+    assert_eq!(session.api().get(&own).await.status, 200);
+    let reply = Api::anonymous()
         .send_json(
-            Method::PUT,
-            &format!("/users/{}/role", ada.id),
-            &json!({"role": "user"}),
+            Method::POST,
+            "/logout",
+            &json!({"refresh_token": session.refresh}),
         )
         .await;
-    own.expect_problem(409);
+    assert_eq!(reply.status, 204);
+    session.api().get(&own).await.expect_problem(401);
+    session
+        .api()
+        .get(&format!("{own}/orders"))
+        .await
+        .expect_problem(401);
 }
 
 #[tokio::test]

@@ -192,6 +192,8 @@ struct Bench {
     settings: Settings,
     ms_per_tick: f64,
     dynamodb: aws_sdk_dynamodb::Client,
+    /// `Bearer <token>` of the bench's administrator (see `workload::admin_authorization`).
+    authorization: Option<String>,
     ses: aws_sdk_sesv2::Client,
     results: Results,
 }
@@ -400,7 +402,7 @@ impl Bench {
         let calls = Calls::default();
         let proxy = proxy::start(upstream, calls.clone()).await?;
         let endpoint = format!("http://{proxy}");
-        let mut round = Round::new(format!("{run_tag}-count"));
+        let mut round = Round::new(format!("{run_tag}-count"), self.authorization.clone());
         let count = self.settings.count_invocations.max(1);
         for function in self.settings.functions.clone() {
             eprintln!("==> counting DynamoDB calls: {function}");
@@ -457,7 +459,10 @@ impl Bench {
     ) -> anyhow::Result<()> {
         // Its own round, so the users it registers are not among those later functions
         // expect a reset email for.
-        let round = &mut Round::new(format!("{}-beside", measured_round.tag));
+        let round = &mut Round::new(
+            format!("{}-beside", measured_round.tag),
+            self.authorization.clone(),
+        );
         round.users = measured_round.users.clone();
         let endpoint = self.settings.dynamodb_endpoint.clone();
         let (mut measured, _) = self.start(function, &endpoint, None).await?;
@@ -588,7 +593,7 @@ impl Bench {
         }
         self.count_calls(&run_tag).await?;
         for number in 1..=self.settings.rounds {
-            let mut round = Round::new(format!("{run_tag}-r{number}"));
+            let mut round = Round::new(format!("{run_tag}-r{number}"), self.authorization.clone());
             for function in self.settings.functions.clone() {
                 eprintln!("==> round {number}/{}: {function}", self.settings.rounds);
                 if function == "confirm-password-reset" {
@@ -628,10 +633,13 @@ async fn main() -> anyhow::Result<()> {
         ..Results::default()
     };
     let out_dir = settings.out_dir.clone();
+    let dynamodb = aws.dynamodb();
+    let authorization = workload::admin_authorization(&dynamodb, &settings.table).await?;
     let mut bench = Bench {
         settings,
         ms_per_tick: process::milliseconds_per_tick(),
-        dynamodb: aws.dynamodb(),
+        authorization,
+        dynamodb,
         ses: aws.sesv2(),
         results,
     };

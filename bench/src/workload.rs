@@ -46,10 +46,10 @@ pub struct Round {
 }
 
 impl Round {
-    pub fn new(tag: String) -> Self {
+    pub fn new(tag: String, authorization: Option<String>) -> Self {
         Self {
             tag,
-            authorization: admin_authorization(),
+            authorization,
             ..Self::default()
         }
     }
@@ -268,31 +268,77 @@ fn json_body(response: &Value) -> anyhow::Result<Value> {
 }
 
 /// An API Gateway HTTP API (payload 2.0) event, as Lambda delivers it.
-/// An access token of an administrator, minted with the local stack's signing key (which
+/// `Bearer <token>` of an administrator, minted with the local stack's signing key (which
 /// `make bench` hands over like `make test`): every protected route lets it in, so the bench
-/// measures routes, not authorization refusals. Fresh per round, so it never expires.
-fn admin_authorization() -> Option<String> {
-    use application::ports::AccessTokenIssuer;
-    let variable = |name: &str| std::env::var(name).ok();
-    let audience = infrastructure::TokenAudience {
-        issuer: variable("JWT_ISSUER")?,
-        audience: variable("JWT_AUDIENCE")?,
+/// measures routes, not authorization refusals. The administrator and its session are stored
+/// in the table first, as a sign-in stores them, since admin routes read both with what they
+/// read anyway. `None` without a signing key.
+pub async fn admin_authorization(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> anyhow::Result<Option<String>> {
+    use application::ports::{
+        AccessTokenIssuer, LoginStore, RefreshTokenRecord, ResetTokens, SessionOrigin,
+        SessionRecord, UserRepository,
     };
-    let issuer = infrastructure::JwtIssuer::new(
-        &variable("JWT_SIGNING_KID")?,
-        &variable("JWT_SIGNING_KEY")?,
-        audience,
-    )
-    .ok()?;
-    let mut admin = domain::User::register(
+    let variable = |name: &str| std::env::var(name).ok();
+    let (Some(issuer), Some(audience), Some(kid), Some(key)) = (
+        variable("JWT_ISSUER"),
+        variable("JWT_AUDIENCE"),
+        variable("JWT_SIGNING_KID"),
+        variable("JWT_SIGNING_KEY"),
+    ) else {
+        return Ok(None);
+    };
+    let audience = infrastructure::TokenAudience { issuer, audience };
+    let issuer = infrastructure::JwtIssuer::new(&kid, &key, audience)?;
+    let now = domain::Timestamp::now();
+    let email = domain::Email::parse(&format!(
+        "bench-admin-{}@example.com",
+        domain::UserId::generate()
+    ))?;
+    let registered = domain::User::register(
         domain::UserId::generate(),
-        domain::Email::parse("bench-admin@example.com").ok()?,
-        domain::UserName::parse("Bench Admin").ok()?,
-        domain::Timestamp::now(),
+        email.clone(),
+        domain::UserName::parse("Bench Admin")?,
+        now,
     );
-    admin.change_role(domain::Role::Admin).ok()?;
-    let token = issuer.issue(&admin, domain::Timestamp::now()).ok()?;
-    Some(format!("Bearer {}", token.token))
+    let users = infrastructure::DynamoUserRepository::new(client.clone(), table);
+    users.insert(&registered, &[]).await?;
+    // Promoted as `admin promote` does, so the table's count of active admins counts it.
+    let mut admin = registered.clone();
+    admin.change_role(domain::Role::Admin)?;
+    let admin = users.update(&registered, admin, &[]).await?;
+    let proof = domain::SessionProof {
+        session: domain::SessionId::start(now),
+        auth_time: now,
+        methods: domain::AuthMethods::Password,
+    };
+    let session = SessionRecord {
+        user_id: admin.id(),
+        id: proof.session,
+        methods: proof.methods,
+        last_used_at: now,
+        origin: SessionOrigin::default(),
+    };
+    let first_token = RefreshTokenRecord {
+        hash: infrastructure::OsResetTokens
+            .issue()
+            .map_err(|error| anyhow::anyhow!(error))?
+            .hash,
+        user_id: admin.id(),
+        proof,
+        used: false,
+    };
+    let mut signed_in = admin.clone();
+    signed_in.record_login(now)?;
+    let admin = users
+        .record_login(&admin, signed_in, &session, &first_token, &email)
+        .await?;
+    let token = issuer
+        .issue(&admin, &proof, now)
+        .map_err(|error| anyhow::anyhow!(error))?;
+    Ok(Some(format!("Bearer {}", token.token)))
 }
 
 pub fn api_event(

@@ -393,3 +393,27 @@ pub async fn new_user_session(who: &str) -> Session {
         refresh: reply.body["refresh_token"].as_str().unwrap().to_owned(),
     }
 }
+
+/// `PUT /users/{id}/role` by `admin`.
+pub async fn set_role(admin: &Api, id: &str, role: &str) -> Reply {
+    admin
+        .send_json(
+            Method::PUT,
+            &format!("/users/{id}/role"),
+            &serde_json::json!({ "role": role }),
+        )
+        .await
+}
+
+/// A new user, promoted by `admin`, signed in again as an admin.
+pub async fn new_admin_session(admin: &Api, who: &str) -> Session {
+    let user = new_user_session(who).await;
+    set_role(admin, &user.id, "admin").await.expect_user(200);
+    let reply = login(&user.email, "correct horse battery").await;
+    assert_eq!(reply.body["user"]["role"], "admin");
+    Session {
+        access: reply.body["access_token"].as_str().unwrap().to_owned(),
+        refresh: reply.body["refresh_token"].as_str().unwrap().to_owned(),
+        ..user
+    }
+}

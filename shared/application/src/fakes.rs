@@ -16,19 +16,30 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 
-/// An administrator calling: every policy lets it in.
+/// An administrator calling: every policy lets it in (its account is not stored anywhere,
+/// so use cases that check it refuse it: see `InMemoryUsers::add_admin`).
 pub fn admin_caller() -> crate::Caller {
-    crate::Caller::User {
-        id: UserId::generate(),
-        role: domain::Role::Admin,
-    }
+    caller_with(UserId::generate(), domain::Role::Admin)
 }
 
-/// `user` calling for itself.
+/// `user` calling for itself, in a session signed in with a password at the fixed clock's
+/// instant.
 pub fn caller_for(user: &User) -> crate::Caller {
+    caller_with(user.id(), user.role())
+}
+
+/// A caller with this id and role, in a password session started at the fixed clock's
+/// instant.
+pub fn caller_with(id: UserId, role: domain::Role) -> crate::Caller {
+    let now = FixedClock::default().now();
     crate::Caller::User {
-        id: user.id(),
-        role: user.role(),
+        id,
+        role,
+        proof: domain::SessionProof {
+            session: domain::SessionId::start(now),
+            auth_time: now,
+            methods: domain::AuthMethods::Password,
+        },
     }
 }
 
@@ -116,6 +127,10 @@ struct UsersState {
     /// normalized email -> owner
     claims: BTreeMap<String, UserId>,
     conflicts_to_inject: usize,
+    /// The administrator `admin_caller_once` calls as.
+    standing_admin: Option<UserId>,
+    /// The sessions stored (in DynamoDB, in their users' item collections).
+    sessions: BTreeMap<domain::SessionId, crate::ports::SessionRecord>,
     /// Pending email changes by token hash, and each user's one pending token.
     email_changes: BTreeMap<String, EmailChangeRecord>,
     pending_email_change: BTreeMap<UserId, String>,
@@ -131,6 +146,13 @@ impl UsersState {
         }
         if state.users.get(&current.id()).map(User::version) != Some(current.version()) {
             return Err(UpdateUserError::VersionConflict);
+        }
+        let others_active = state
+            .users
+            .values()
+            .any(|user| user.id() != current.id() && user.is_active_admin());
+        if current.is_active_admin() && !updated.is_active_admin() && !others_active {
+            return Err(UpdateUserError::LastAdmin);
         }
         let old_claim = (!current.is_deleted()).then(|| current.email().normalized().to_owned());
         let new_claim = (!updated.is_deleted()).then(|| updated.email().normalized().to_owned());
@@ -195,6 +217,51 @@ impl InMemoryUsers {
         self.lock().users.get(&id).cloned()
     }
 
+    /// Stores a session of `user` (stored already), signed in with a password at the fixed
+    /// clock's instant, and answers `user` calling in it.
+    pub fn sign_in(&self, user: &User) -> crate::Caller {
+        let caller = caller_with(user.id(), user.role());
+        if let Some(proof) = caller.proof() {
+            self.store_session(crate::ports::SessionRecord {
+                user_id: user.id(),
+                id: proof.session,
+                methods: proof.methods,
+                last_used_at: proof.auth_time,
+                origin: crate::ports::SessionOrigin::default(),
+            });
+        }
+        caller
+    }
+
+    /// A new active administrator, stored and signed in: the caller of admin routes.
+    pub fn admin_caller(&self) -> crate::Caller {
+        let mut admin = user_with_email(&format!("admin-{}@example.com", UserId::generate()));
+        admin.change_role(domain::Role::Admin).unwrap();
+        let admin = self.add(admin);
+        self.sign_in(&admin)
+    }
+
+    /// One administrator for every call: stored by the first, signed in again by the next.
+    pub fn admin_caller_once(&self) -> crate::Caller {
+        let standing = self.lock().standing_admin;
+        match standing.and_then(|id| self.stored(id)) {
+            Some(admin) => self.sign_in(&admin),
+            None => {
+                let caller = self.admin_caller();
+                self.lock().standing_admin = caller.user_id();
+                caller
+            }
+        }
+    }
+
+    pub fn store_session(&self, session: crate::ports::SessionRecord) {
+        self.lock().sessions.insert(session.id, session);
+    }
+
+    pub fn stored_session(&self, id: domain::SessionId) -> Option<crate::ports::SessionRecord> {
+        self.lock().sessions.get(&id).cloned()
+    }
+
     /// The emails recorded with this store's writes.
     pub fn outbox(&self) -> &InMemoryOutbox {
         &self.outbox
@@ -232,6 +299,25 @@ impl UserRepository for InMemoryUsers {
     async fn find(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
         self.check_available()?;
         Ok(self.stored(id))
+    }
+
+    async fn find_with_caller(
+        &self,
+        subject: Option<UserId>,
+        caller: UserId,
+        session: domain::SessionId,
+    ) -> Result<(Option<User>, crate::ports::CallerRecord), RepositoryError> {
+        self.check_available()?;
+        let state = self.lock();
+        let record = crate::ports::CallerRecord {
+            account: state.users.get(&caller).cloned(),
+            session_stored: state
+                .sessions
+                .get(&session)
+                .is_some_and(|stored| stored.user_id == caller),
+        };
+        let user = subject.and_then(|id| state.users.get(&id).cloned());
+        Ok((user, record))
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepositoryError> {
@@ -322,7 +408,9 @@ impl EmailChangeRepository for InMemoryUsers {
         }
         let stored = state.write(current, updated).map_err(|error| match error {
             UpdateUserError::EmailTaken => ApplyEmailChangeError::EmailTaken,
-            UpdateUserError::VersionConflict => ApplyEmailChangeError::VersionConflict,
+            UpdateUserError::VersionConflict | UpdateUserError::LastAdmin => {
+                ApplyEmailChangeError::VersionConflict
+            }
             UpdateUserError::Repository(error) => ApplyEmailChangeError::Repository(error),
         })?;
         state.email_changes.remove(record.hash.as_str());
@@ -758,16 +846,20 @@ impl crate::ports::AccessTokenIssuer for FakeAccessTokens {
     fn issue(
         &self,
         user: &User,
+        proof: &domain::SessionProof,
         now: Timestamp,
     ) -> Result<crate::ports::AccessToken, crate::ports::BoxError> {
         let seconds = crate::ports::ACCESS_TOKEN_SECONDS;
         let expires = now.plus_seconds(seconds).ok_or("clock out of range")?;
         Ok(crate::ports::AccessToken {
             token: format!(
-                "access:{}:{}:{}",
+                "access:{}:{}:{}:{}:{}:{}",
                 user.id(),
                 user.role(),
-                expires.as_millis()
+                expires.as_millis(),
+                proof.session,
+                proof.auth_time.as_millis(),
+                proof.methods.names().join("+"),
             ),
             expires_in: seconds,
         })
@@ -781,23 +873,24 @@ impl crate::ports::AccessTokenVerifier for FakeAccessTokens {
         now: Timestamp,
     ) -> Result<crate::ports::AccessClaims, crate::ports::InvalidAccessToken> {
         let invalid = crate::ports::InvalidAccessToken;
-        let mut parts = token.split(':');
-        let (Some("access"), Some(id), Some(role), Some(expires), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let parts: Vec<&str> = token.split(':').collect();
+        let ["access", id, role, expires, session, auth_time, methods] = parts[..] else {
             return Err(invalid("malformed"));
         };
-        let expires: i64 = expires.parse().map_err(|_| invalid("malformed"))?;
-        if expires <= now.as_millis() {
+        let millis = |raw: &str| raw.parse::<i64>().map_err(|_| invalid("malformed"));
+        if millis(expires)? <= now.as_millis() {
             return Err(invalid("expired"));
         }
+        let methods: Vec<&str> = methods.split('+').collect();
         Ok(crate::ports::AccessClaims {
             user_id: UserId::parse(id).map_err(|_| invalid("malformed"))?,
             role: domain::Role::parse(role).ok_or(invalid("malformed"))?,
+            proof: domain::SessionProof {
+                session: domain::SessionId::parse(session).map_err(|_| invalid("malformed"))?,
+                auth_time: Timestamp::from_millis(millis(auth_time)?)
+                    .ok_or(invalid("malformed"))?,
+                methods: domain::AuthMethods::from_names(&methods).ok_or(invalid("malformed"))?,
+            },
         })
     }
 }
@@ -805,15 +898,14 @@ impl crate::ports::AccessTokenVerifier for FakeAccessTokens {
 #[derive(Default)]
 struct SessionsState {
     tokens: BTreeMap<String, crate::ports::RefreshTokenRecord>,
-    revoked_families: std::collections::BTreeSet<String>,
 }
 
-/// Refresh tokens in memory, with the rotation contract of the trait.
-#[derive(Clone, Default)]
+/// Refresh tokens in memory, with the rotation contract of the trait; the sessions
+/// themselves live beside their users, as in the table.
+#[derive(Clone)]
 pub struct InMemorySessions {
     state: Arc<Mutex<SessionsState>>,
-    /// The users a token's owner is read from, when the test has any.
-    users: Option<InMemoryUsers>,
+    users: InMemoryUsers,
     /// Reads by hash alone, and reads with the owner.
     reads: Arc<Mutex<(usize, usize)>>,
 }
@@ -822,13 +914,14 @@ impl InMemorySessions {
     /// Sessions beside `users`: a token is read with its owner, as the store would.
     pub fn beside(users: &InMemoryUsers) -> Self {
         Self {
-            users: Some(users.clone()),
-            ..Self::default()
+            state: Arc::default(),
+            users: users.clone(),
+            reads: Arc::default(),
         }
     }
 
-    pub fn family_revoked(&self, family: &str) -> bool {
-        self.state.lock().unwrap().revoked_families.contains(family)
+    pub fn session_ended(&self, session: domain::SessionId) -> bool {
+        self.users.stored_session(session).is_none()
     }
 
     /// How many reads were by hash alone, and how many with the owner.
@@ -836,8 +929,18 @@ impl InMemorySessions {
         *self.reads.lock().unwrap()
     }
 
-    /// Stores a token, as a login does.
+    /// Stores a token and its session, as a login does.
     pub fn add(&self, token: &crate::ports::RefreshTokenRecord) {
+        let proof = token.proof;
+        if self.users.stored_session(proof.session).is_none() {
+            self.users.store_session(crate::ports::SessionRecord {
+                user_id: token.user_id,
+                id: proof.session,
+                methods: proof.methods,
+                last_used_at: proof.auth_time,
+                origin: crate::ports::SessionOrigin::default(),
+            });
+        }
         self.state
             .lock()
             .unwrap()
@@ -870,24 +973,26 @@ impl SessionRepository for InMemorySessions {
         owner: UserId,
     ) -> Result<(Option<crate::ports::RefreshTokenRecord>, Option<User>), RepositoryError> {
         self.reads.lock().unwrap().1 += 1;
-        let user = self.users.as_ref().and_then(|users| users.stored(owner));
-        Ok((self.stored(hash), user))
+        Ok((self.stored(hash), self.users.stored(owner)))
     }
 
     async fn rotate(
         &self,
         used: &crate::ports::RefreshTokenRecord,
         next: &crate::ports::RefreshTokenRecord,
+        now: Timestamp,
     ) -> Result<(), crate::ports::RotateError> {
         yield_once().await;
         let mut state = self.state.lock().unwrap();
-        if state.revoked_families.contains(&used.family) {
+        let mut users = self.users.lock();
+        let Some(session) = users.sessions.get_mut(&used.session()) else {
             return Err(crate::ports::RotateError::Revoked);
-        }
+        };
         let current = state.tokens.get(used.hash.as_str());
         if current.is_none_or(|current| current.used) {
             return Err(crate::ports::RotateError::Lost);
         }
+        session.last_used_at = now;
         let mut spent = used.clone();
         spent.used = true;
         state.tokens.insert(spent.hash.as_str().to_owned(), spent);
@@ -897,16 +1002,35 @@ impl SessionRepository for InMemorySessions {
         Ok(())
     }
 
-    async fn revoke_family(
+    async fn end_session(
         &self,
-        token: &crate::ports::RefreshTokenRecord,
-    ) -> Result<(), RepositoryError> {
-        self.state
+        user_id: UserId,
+        session: domain::SessionId,
+    ) -> Result<bool, RepositoryError> {
+        let mut users = self.users.lock();
+        let owned = users
+            .sessions
+            .get(&session)
+            .is_some_and(|stored| stored.user_id == user_id);
+        if owned {
+            users.sessions.remove(&session);
+        }
+        Ok(owned)
+    }
+
+    async fn list(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<crate::ports::SessionRecord>, RepositoryError> {
+        self.users.check_available()?;
+        Ok(self
+            .users
             .lock()
-            .unwrap()
-            .revoked_families
-            .insert(token.family.clone());
-        Ok(())
+            .sessions
+            .values()
+            .filter(|session| session.user_id == user_id)
+            .cloned()
+            .collect())
     }
 }
 
@@ -960,6 +1084,7 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
         &self,
         current: &User,
         updated: User,
+        session: &crate::ports::SessionRecord,
         first_token: &crate::ports::RefreshTokenRecord,
         address: &Email,
     ) -> Result<User, crate::ports::RecordLoginError> {
@@ -973,6 +1098,7 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
                 UpdateUserError::Repository(error) => error.into(),
                 _ => crate::ports::RecordLoginError::UserChanged,
             })?;
+        self.users.store_session(session.clone());
         self.sessions.add(first_token);
         let mut credentials = self.credentials.state.lock().unwrap();
         credentials.attempts.remove(address.normalized());

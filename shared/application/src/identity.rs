@@ -2,7 +2,7 @@
 //! admin only. Authentication (a token into a `Caller`) is the edge's job; deciding what a
 //! caller may do is the use case's, in one line, through `Policy`.
 
-use domain::{Role, UserId};
+use domain::{Role, SessionProof, User, UserId};
 
 /// The caller of a use case, as its access token proved it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,7 +11,9 @@ pub enum Caller {
     Anonymous,
     User {
         id: UserId,
+        /// The role the token claims; an admin route checks it against the stored account.
         role: Role,
+        proof: SessionProof,
     },
 }
 
@@ -20,6 +22,39 @@ impl Caller {
         match self {
             Self::Anonymous => None,
             Self::User { id, .. } => Some(*id),
+        }
+    }
+
+    pub fn proof(&self) -> Option<&SessionProof> {
+        match self {
+            Self::Anonymous => None,
+            Self::User { proof, .. } => Some(proof),
+        }
+    }
+
+    /// Whether the caller's token still speaks for `account` (its own record, as stored now):
+    /// the account is there, no revocation of its sessions came after the token's session
+    /// started, and the session was not ended (`session_stored`). Acting as an administrator
+    /// (on someone else, or on an admin route) needs an active admin account too.
+    pub fn vouched_by(
+        &self,
+        account: Option<&User>,
+        session_stored: bool,
+        as_admin: bool,
+    ) -> Result<(), Denied> {
+        let Self::User { id, proof, .. } = self else {
+            return Ok(());
+        };
+        let honoured = account.is_some_and(|account| {
+            account.id() == *id
+                && session_stored
+                && account.session_is_valid(proof.session.started_at())
+                && (!as_admin || (account.role() == Role::Admin && account.can_login()))
+        });
+        if honoured {
+            Ok(())
+        } else {
+            Err(Denied::Revoked)
         }
     }
 
@@ -56,6 +91,10 @@ pub enum Denied {
     /// cannot be probed.
     #[error("no such user")]
     NotFound,
+    /// A valid token whose session was ended or revoked, or an admin's token whose account
+    /// is no longer an active admin: refused as an invalid token.
+    #[error("the access token no longer holds")]
+    Revoked,
 }
 
 impl Policy {
@@ -83,17 +122,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn user(id: UserId) -> Caller {
-        Caller::User {
-            id,
-            role: Role::User,
-        }
+        crate::fakes::caller_with(id, Role::User)
     }
 
     fn admin() -> Caller {
-        Caller::User {
-            id: UserId::generate(),
-            role: Role::Admin,
-        }
+        crate::fakes::caller_with(UserId::generate(), Role::Admin)
     }
 
     #[test]
@@ -144,7 +177,7 @@ mod tests {
             let subject = if is_self { me } else { UserId::generate() };
             let role = if is_admin { Role::Admin } else { Role::User };
             let policy = if admin_only { Policy::Admin } else { Policy::SelfOrAdmin };
-            let allowed = policy.check(&Caller::User { id: me, role }, Some(subject)).is_ok();
+            let allowed = policy.check(&crate::fakes::caller_with(me, role), Some(subject)).is_ok();
             prop_assert_eq!(allowed, is_admin || (is_self && !admin_only));
         }
     }

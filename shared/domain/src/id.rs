@@ -6,7 +6,7 @@ use uuid::Uuid;
 pub struct IdError;
 
 /// Parses the canonical text form of a UUIDv7; any other spelling or version is not an id.
-fn parse_v7(raw: &str) -> Result<Uuid, IdError> {
+pub(crate) fn parse_v7(raw: &str) -> Result<Uuid, IdError> {
     let uuid = Uuid::try_parse(raw).map_err(|_| IdError)?;
     if uuid.hyphenated().to_string() != raw || uuid.get_version_num() != 7 {
         return Err(IdError);

@@ -8,6 +8,7 @@ mod id;
 mod money;
 mod order;
 mod password;
+mod session;
 mod timestamp;
 mod user;
 mod user_name;
@@ -19,6 +20,7 @@ pub use order::{
     LineRequest, Order, OrderError, OrderLine, OrderStatus, Quantity, QuantityError, Sku, SkuError,
 };
 pub use password::{Password, PasswordError, PasswordHash};
+pub use session::{AuthMethods, SessionId, SessionProof};
 pub use timestamp::Timestamp;
 pub use user::{
     Changed, LoginRefused, Role, User, UserIsDeleted, UserSnapshot, UserStatus, Version,

@@ -6,8 +6,10 @@ use std::fmt;
 pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {
+    pub const EPOCH: Self = Self(DateTime::UNIX_EPOCH);
+
     pub fn now() -> Self {
-        Self::from_millis(Utc::now().timestamp_millis()).unwrap_or(Self(DateTime::UNIX_EPOCH))
+        Self::from_millis(Utc::now().timestamp_millis()).unwrap_or(Self::EPOCH)
     }
 
     /// Milliseconds since the Unix epoch; `None` outside the representable range.

@@ -203,6 +203,11 @@ impl User {
         self.status == UserStatus::Active
     }
 
+    /// An administrator who can act: one of those the service must always keep.
+    pub fn is_active_admin(&self) -> bool {
+        self.role == Role::Admin && self.can_login()
+    }
+
     /// The same user as stored at `version`; repositories call this after a successful write.
     pub fn stored_at(mut self, version: Version) -> Self {
         self.version = version;

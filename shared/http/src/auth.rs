@@ -64,6 +64,7 @@ pub fn caller(policy: Policy, request: &Request) -> Result<Caller, Problem> {
         (Authentication::Bearer(claims), _) => Caller::User {
             id: claims.user_id,
             role: claims.role,
+            proof: claims.proof,
         },
         (_, Policy::Anyone) => Caller::Anonymous,
         (Authentication::Anonymous, _) => return Err(Problem::missing_token(false)),
@@ -107,6 +108,15 @@ mod tests {
     use lambda_http::Body;
     use lambda_http::http::Request as HttpRequest;
 
+    fn proof() -> domain::SessionProof {
+        let now = Timestamp::now();
+        domain::SessionProof {
+            session: domain::SessionId::start(now),
+            auth_time: now,
+            methods: domain::AuthMethods::Password,
+        }
+    }
+
     fn with(authorization: Option<&str>) -> Request {
         let mut builder = HttpRequest::builder().uri("/users/x");
         if let Some(value) = authorization {
@@ -119,7 +129,7 @@ mod tests {
     fn a_bearer_token_is_verified_and_anything_else_is_refused() {
         let ada = user_with_email("ada@example.com");
         let token = FakeAccessTokens
-            .issue(&ada, Timestamp::now())
+            .issue(&ada, &proof(), Timestamp::now())
             .unwrap()
             .token;
         let verified =
@@ -151,7 +161,11 @@ mod tests {
     #[test]
     fn a_function_that_takes_no_tokens_reads_every_request_as_anonymous() {
         let token = FakeAccessTokens
-            .issue(&user_with_email("ada@example.com"), Timestamp::now())
+            .issue(
+                &user_with_email("ada@example.com"),
+                &proof(),
+                Timestamp::now(),
+            )
             .unwrap()
             .token;
         for header in [

@@ -39,6 +39,7 @@ impl From<Denied> for Problem {
             Denied::Unauthenticated => Problem::missing_token(false),
             Denied::Forbidden => Problem::forbidden("only an administrator may do this"),
             Denied::NotFound => Problem::user_not_found(),
+            Denied::Revoked => Problem::missing_token(true),
         }
     }
 }
@@ -113,6 +114,11 @@ impl From<UserChangeError> for Problem {
                 "own-role",
                 "Own role",
                 "administrators cannot change their own role; ask another administrator",
+            ),
+            UserChangeError::LastAdmin => Problem::conflict(
+                "last-admin",
+                "Last administrator",
+                "the service must keep an active administrator; promote another one first",
             ),
             UserChangeError::PreconditionFailed => Problem::precondition_failed(),
             UserChangeError::Contended => contended(),

@@ -257,18 +257,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_same_key_from_two_callers_is_two_keys() {
-        use crate::auth::Authentication;
-        use application::ports::AccessClaims;
-        use domain::{Role, UserId};
+        use crate::testing::token_of;
+        use application::fakes::user_with_email;
         let idempotency = Idempotency::new(MemoryStore::default(), Now);
         let runs = AtomicUsize::new(0);
         for _ in 0..2 {
             let mut sent = request(Some("shared-key"), "{}");
             sent.extensions_mut()
-                .insert(Authentication::Bearer(AccessClaims {
-                    user_id: UserId::generate(),
-                    role: Role::User,
-                }));
+                .insert(token_of(&user_with_email("ada@example.com")));
             let response = idempotency
                 .run(sent, handler(&runs, 201))
                 .await

@@ -341,6 +341,17 @@ pub fn single_query_value(
     }
 }
 
+/// Where a sign-in comes from: the client's `User-Agent` (cut to what a session keeps) and
+/// the source address API Gateway saw.
+pub(crate) fn session_origin(request: &Request) -> application::ports::SessionOrigin {
+    let user_agent = request
+        .headers()
+        .get(lambda_http::http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
+    let ip = crate::runtime::source_ip_of(request);
+    application::ports::SessionOrigin::new(user_agent, ip.as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

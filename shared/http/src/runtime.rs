@@ -112,7 +112,7 @@ where
 }
 
 /// The client's address as API Gateway saw it.
-fn source_ip_of(request: &Request) -> Option<String> {
+pub(crate) fn source_ip_of(request: &Request) -> Option<String> {
     match request.request_context_ref()? {
         RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
         _ => None,

@@ -4,6 +4,8 @@
 use crate::HandlerResult;
 use crate::auth::Authentication;
 use crate::request::MAX_BODY_BYTES;
+use application::Caller;
+use application::fakes::{InMemoryUsers, caller_with};
 use application::ports::AccessClaims;
 use domain::{Role, User, UserId};
 use lambda_http::http::{HeaderMap, header};
@@ -19,23 +21,40 @@ pub struct TestRequest {
     path: HashMap<String, String>,
     query: HashMap<String, Vec<String>>,
     body: Body,
-    authentication: Authentication,
+    /// `None`: an administrator's (see `build` and `build_in`).
+    authentication: Option<Authentication>,
 }
 
-/// The claims of an administrator's token.
+/// The claims of an administrator's token, whose account no store holds: enough for the
+/// checks made before anything is read, refused (401) by a use case that reads the account.
 pub fn admin() -> Authentication {
-    Authentication::Bearer(AccessClaims {
-        user_id: UserId::generate(),
-        role: Role::Admin,
-    })
+    claims_of(caller_with(UserId::generate(), Role::Admin))
 }
 
-/// The claims of `user`'s own token.
+/// The claims of `user`'s own token, in a session no store holds (see `admin`).
 pub fn token_of(user: &User) -> Authentication {
-    Authentication::Bearer(AccessClaims {
-        user_id: user.id(),
-        role: user.role(),
-    })
+    claims_of(caller_with(user.id(), user.role()))
+}
+
+/// The claims of a new administrator stored in `users`, signed in.
+pub fn admin_of(users: &InMemoryUsers) -> Authentication {
+    claims_of(users.admin_caller())
+}
+
+/// The claims of `user` (stored in `users`) signed in.
+pub fn signed_in(users: &InMemoryUsers, user: &User) -> Authentication {
+    claims_of(users.sign_in(user))
+}
+
+pub fn claims_of(caller: Caller) -> Authentication {
+    match caller {
+        Caller::User { id, role, proof } => Authentication::Bearer(AccessClaims {
+            user_id: id,
+            role,
+            proof,
+        }),
+        Caller::Anonymous => Authentication::Anonymous,
+    }
 }
 
 impl TestRequest {
@@ -47,13 +66,13 @@ impl TestRequest {
             path: HashMap::new(),
             query: HashMap::new(),
             body: Body::Empty,
-            authentication: admin(),
+            authentication: None,
         }
     }
 
     /// The request as sent with this authentication instead.
     pub fn by(mut self, authentication: Authentication) -> Self {
-        self.authentication = authentication;
+        self.authentication = Some(authentication);
         self
     }
 
@@ -86,7 +105,23 @@ impl TestRequest {
         self
     }
 
+    /// The request; unless `by` said otherwise, by an administrator no store holds (see
+    /// `admin`).
     pub fn build(self) -> Request {
+        let authentication = self.authentication.unwrap_or_else(admin);
+        self.build_by(authentication)
+    }
+
+    /// The request; unless `by` said otherwise, by an administrator stored in `users` (the
+    /// same one for every request of a test).
+    pub fn build_in(self, users: &InMemoryUsers) -> Request {
+        let authentication = self
+            .authentication
+            .unwrap_or_else(|| claims_of(users.admin_caller_once()));
+        self.build_by(authentication)
+    }
+
+    fn build_by(self, authentication: Authentication) -> Request {
         let query: HashMap<String, Vec<String>> = self.query;
         let mut request = self
             .builder
@@ -94,7 +129,7 @@ impl TestRequest {
             .unwrap()
             .with_path_parameters(self.path)
             .with_query_string_parameters(query);
-        request.extensions_mut().insert(self.authentication);
+        request.extensions_mut().insert(authentication);
         request
     }
 }
@@ -226,10 +261,7 @@ pub async fn assert_authentication_rows<F, Fut>(
         refused.header("www-authenticate"),
         Some(r#"Bearer error="invalid_token""#)
     );
-    let stranger = Authentication::Bearer(AccessClaims {
-        user_id: UserId::generate(),
-        role: Role::User,
-    });
+    let stranger = claims_of(caller_with(UserId::generate(), Role::User));
     let broken = Answer::of(handle(request().by(stranger).body("{").build()).await);
     broken.problem(if admin_only { 403 } else { 404 });
     let answer = Answer::of(handle(request().by(stranger).build()).await);

@@ -11,7 +11,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use domain::{Role, Timestamp, User, UserId};
+use domain::{AuthMethods, Role, SessionId, SessionProof, Timestamp, User, UserId};
 use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
     OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
@@ -39,6 +39,12 @@ struct Claims {
     iat: i64,
     exp: i64,
     jti: String,
+    /// The session (OpenID Connect's `sid`).
+    sid: String,
+    /// When the user proved who they are in that session, in seconds (OpenID Connect).
+    auth_time: i64,
+    /// How (RFC 8176).
+    amr: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +96,7 @@ impl JwtVerifier {
         validation.set_issuer(&[&audience.issuer]);
         validation.set_audience(&[&audience.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // `sid`, `auth_time` and `amr` are required by the `Claims` type itself.
         // Expiry is checked against the caller's clock below, to the second, with no leeway:
         // issuer and verifier are the same fleet.
         validation.validate_exp = false;
@@ -117,9 +124,20 @@ impl AccessTokenVerifier for JwtVerifier {
         if claims.exp.saturating_mul(1000) <= now.as_millis() {
             return Err(InvalidAccessToken("expired"));
         }
+        let invalid_session = || InvalidAccessToken("session");
+        let auth_time = claims
+            .auth_time
+            .checked_mul(1000)
+            .and_then(Timestamp::from_millis)
+            .ok_or_else(invalid_session)?;
         Ok(AccessClaims {
             user_id: UserId::parse(&claims.sub).map_err(|_| InvalidAccessToken("subject"))?,
             role: Role::parse(&claims.role).ok_or(InvalidAccessToken("role"))?,
+            proof: SessionProof {
+                session: SessionId::parse(&claims.sid).map_err(|_| invalid_session())?,
+                auth_time,
+                methods: AuthMethods::from_names(&claims.amr).ok_or_else(invalid_session)?,
+            },
         })
     }
 }
@@ -147,7 +165,12 @@ impl JwtIssuer {
 }
 
 impl AccessTokenIssuer for JwtIssuer {
-    fn issue(&self, user: &User, now: Timestamp) -> Result<AccessToken, BoxError> {
+    fn issue(
+        &self,
+        user: &User,
+        proof: &SessionProof,
+        now: Timestamp,
+    ) -> Result<AccessToken, BoxError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
         header.kid = Some(self.kid.clone());
@@ -160,6 +183,14 @@ impl AccessTokenIssuer for JwtIssuer {
             iat: issued_at,
             exp: issued_at + ACCESS_TOKEN_SECONDS,
             jti: uuid::Uuid::new_v4().to_string(),
+            sid: proof.session.to_string(),
+            auth_time: proof.auth_time.as_millis().div_euclid(1000),
+            amr: proof
+                .methods
+                .names()
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect(),
         };
         let token = jsonwebtoken::encode(&header, &claims, &self.key)?;
         Ok(AccessToken {
@@ -223,6 +254,14 @@ mod tests {
         )
     }
 
+    fn proof(now: Timestamp) -> SessionProof {
+        SessionProof {
+            session: SessionId::start(now),
+            auth_time: now,
+            methods: AuthMethods::PasswordAndOneTimeCode,
+        }
+    }
+
     fn pair(kid: &str) -> (JwtIssuer, GeneratedKey) {
         let key = generate_key(kid).unwrap();
         (
@@ -237,9 +276,25 @@ mod tests {
         let verifier = JwtVerifier::new(&set(&[&key.public]), audience()).unwrap();
         let user = ada();
         let now = Timestamp::now();
-        let token = issuer.issue(&user, now).unwrap();
+        let proof = proof(now);
+        let token = issuer.issue(&user, &proof, now).unwrap();
         let claims = verifier.verify(&token.token, now).unwrap();
         assert_eq!((claims.user_id, claims.role), (user.id(), Role::User));
+        assert_eq!(claims.proof.session, proof.session);
+        assert_eq!(claims.proof.methods, AuthMethods::PasswordAndOneTimeCode);
+        let seconds = |at: Timestamp| at.as_millis().div_euclid(1000);
+        assert_eq!(
+            seconds(claims.proof.auth_time),
+            seconds(now),
+            "auth_time in seconds"
+        );
+        let (_, payload) = token.token.split_once('.').unwrap();
+        let payload = payload.split('.').next().unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(payload["sid"], proof.session.to_string());
+        assert_eq!(payload["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+        assert_eq!(payload["auth_time"], seconds(now));
         let header = jsonwebtoken::decode_header(&token.token).unwrap();
         assert_eq!(
             (header.typ.as_deref(), header.kid.as_deref(), header.alg),
@@ -261,15 +316,15 @@ mod tests {
             JwtVerifier::new(&set(&[&old_key.public, &new_key.public]), audience()).unwrap();
         let now = Timestamp::now();
         for issuer in [&old, &new] {
-            let token = issuer.issue(&ada(), now).unwrap();
+            let token = issuer.issue(&ada(), &proof(now), now).unwrap();
             assert!(verifier.verify(&token.token, now).is_ok());
         }
-        let forged = foreign.issue(&ada(), now).unwrap();
+        let forged = foreign.issue(&ada(), &proof(now), now).unwrap();
         assert!(
             verifier.verify(&forged.token, now).is_err(),
             "same kid, other key"
         );
-        let unknown = pair("unknown").0.issue(&ada(), now).unwrap();
+        let unknown = pair("unknown").0.issue(&ada(), &proof(now), now).unwrap();
         assert_eq!(
             verifier.verify(&unknown.token, now),
             Err(InvalidAccessToken("unknown key"))
@@ -280,7 +335,7 @@ mod tests {
     fn another_issuer_or_audience_and_alg_none_are_refused() {
         let (issuer, key) = pair("k1");
         let now = Timestamp::now();
-        let token = issuer.issue(&ada(), now).unwrap().token;
+        let token = issuer.issue(&ada(), &proof(now), now).unwrap().token;
         for other in [
             TokenAudience {
                 issuer: "https://elsewhere.example".to_owned(),

@@ -6,24 +6,14 @@ mod support;
 
 use application::credentials::{LoginAttempts, Reservation};
 use application::ports::{
-    AddressRecord, CredentialRepository, LoginStore, RecordLoginError, RefreshTokenRecord,
-    ResetTokenRecord, ResetTokens, SessionRepository, UserRepository,
+    AddressRecord, CredentialRepository, LoginStore, RecordLoginError, ResetTokenRecord,
+    ResetTokens, SessionRepository, UserRepository,
 };
-use domain::{Email, PasswordHash, Timestamp, User};
+use domain::{Email, PasswordHash, Timestamp};
 use infrastructure::{
     DynamoCredentialRepository, DynamoSessionRepository, DynamoUserRepository, OsResetTokens,
 };
-use support::{fresh_credential_repositories, fresh_table, user};
-
-fn first_token(user: &User) -> RefreshTokenRecord {
-    RefreshTokenRecord {
-        hash: OsResetTokens.issue().unwrap().hash,
-        user_id: user.id(),
-        family: "a-family".to_owned(),
-        family_started_at: Timestamp::now(),
-        used: false,
-    }
-}
+use support::{fresh_credential_repositories, fresh_table, new_session, user};
 
 async fn one_failure(credentials: &DynamoCredentialRepository, email: &Email) {
     let reservation = credentials
@@ -107,9 +97,9 @@ async fn a_login_records_the_user_stores_the_token_and_forgets_the_failures_at_o
 
     let mut logged_in = ada.clone();
     logged_in.record_login(Timestamp::now()).unwrap();
-    let token = first_token(&ada);
+    let (session, token) = new_session(&ada);
     let stored = users
-        .record_login(&ada, logged_in, &token, ada.email())
+        .record_login(&ada, logged_in, &session, &token, ada.email())
         .await
         .unwrap();
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(stored.clone()));
@@ -123,8 +113,10 @@ async fn a_login_records_the_user_stores_the_token_and_forgets_the_failures_at_o
     one_failure(&credentials, ada.email()).await;
     let mut again = ada.clone();
     again.record_login(Timestamp::now()).unwrap();
-    let late = first_token(&ada);
-    let stale = users.record_login(&ada, again, &late, ada.email()).await;
+    let (late_session, late) = new_session(&ada);
+    let stale = users
+        .record_login(&ada, again, &late_session, &late, ada.email())
+        .await;
     assert!(matches!(stale, Err(RecordLoginError::UserChanged)));
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(stored));
     assert_eq!(sessions.find(&late.hash).await.unwrap(), None);

@@ -292,3 +292,74 @@ async fn a_missing_table_is_a_failure_not_a_retryable_outage() {
         Err(RepositoryError::Failed(_))
     ));
 }
+
+/// `email` registered, then promoted (as `admin promote` does): an active admin, counted.
+async fn promoted(users: &DynamoUserRepository, email: &str) -> User {
+    let registered = user(email);
+    users.insert(&registered, &[]).await.unwrap();
+    let mut admin = registered.clone();
+    admin.change_role(domain::Role::Admin).unwrap();
+    users.update(&registered, admin, &[]).await.unwrap()
+}
+
+/// Writes `change` of `current` until it is not a lost race: its final outcome.
+async fn settle(
+    users: &DynamoUserRepository,
+    mut current: User,
+    change: fn(&mut User),
+) -> Result<User, UpdateUserError> {
+    loop {
+        let mut updated = current.clone();
+        change(&mut updated);
+        match users.update(&current, updated, &[]).await {
+            Err(UpdateUserError::VersionConflict) => current = stored(users, current.id()).await,
+            outcome => return outcome,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_last_active_admin_cannot_be_taken_away_even_by_racing_writes() {
+    let users = fresh_repository().await;
+    let (ada, grace) = (
+        promoted(&users, "ada@example.com").await,
+        promoted(&users, "grace@example.com").await,
+    );
+    let demote = |user: &mut User| {
+        user.change_role(domain::Role::User).unwrap();
+    };
+    let suspend = |user: &mut User| {
+        user.suspend().unwrap();
+    };
+    // Each write alone would be fine; together they would leave no admin.
+    let (first, second) = futures::join!(
+        settle(&users, ada.clone(), demote),
+        settle(&users, grace.clone(), suspend)
+    );
+    let refused = [&first, &second]
+        .iter()
+        .filter(|outcome| matches!(outcome, Err(UpdateUserError::LastAdmin)))
+        .count();
+    assert_eq!(refused, 1, "{first:?} / {second:?}");
+    assert_eq!(
+        [&first, &second]
+            .iter()
+            .filter(|outcome| outcome.is_ok())
+            .count(),
+        1
+    );
+    let survivor = if first.is_ok() { &grace } else { &ada };
+    let survivor = stored(&users, survivor.id()).await;
+    assert!(survivor.is_active_admin());
+
+    for change in [demote, suspend, |user: &mut User| user.delete().unwrap()] {
+        let outcome = settle(&users, survivor.clone(), change).await;
+        assert!(matches!(outcome, Err(UpdateUserError::LastAdmin)));
+    }
+    let another = promoted(&users, "another@example.com").await;
+    assert!(another.is_active_admin());
+    assert!(
+        settle(&users, survivor, suspend).await.is_ok(),
+        "with another admin, the former last one may go"
+    );
+}

@@ -3,14 +3,16 @@ use super::sessions::{Session, Sessions, StartError};
 use crate::audit::{self, Outcome};
 use crate::ports::{
     AccessTokenIssuer, Clock, LoginStore, PasswordHasher, RecordLoginError, RepositoryError,
-    ResetTokens, SessionRepository,
+    ResetTokens, SessionOrigin, SessionRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::{Email, LoginRefused, User, UserId, UserStatus};
+use domain::{AuthMethods, Email, LoginRefused, User, UserId, UserStatus};
 
 pub struct LoginRequest {
     pub email: Email,
     pub password: String,
+    /// Where the client signs in from, for its list of sessions.
+    pub origin: SessionOrigin,
 }
 
 command!(LoginRequest => Session, LoginError);
@@ -125,9 +127,9 @@ where
             }
             return Err(LoginError::InvalidCredentials);
         };
-        let (refresh_token, first_token) = self
+        let started = self
             .sessions
-            .first_token(&user, now)
+            .start(&user, AuthMethods::Password, request.origin.clone(), now)
             .map_err(StartError::from)?;
         let mut current = user;
         for _ in 0..ATTEMPTS_TO_RECORD {
@@ -137,10 +139,21 @@ where
                 .map_err(|LoginRefused { status }| LoginError::NotAllowed { status })?;
             match self
                 .store
-                .record_login(&current, updated, &first_token, &request.email)
+                .record_login(
+                    &current,
+                    updated,
+                    &started.record,
+                    &started.first_token,
+                    &request.email,
+                )
                 .await
             {
-                Ok(user) => return Ok(self.sessions.session(user, refresh_token, now)?),
+                Ok(user) => {
+                    let proof = started.proof();
+                    return Ok(self
+                        .sessions
+                        .session(user, &proof, started.refresh_token, now)?);
+                }
                 // Changed meanwhile (an admin's edit, a twin login): record it on the new state.
                 Err(RecordLoginError::UserChanged) => {
                     let (user, _) = self.store.user_and_password(current.id()).await?;
@@ -204,11 +217,12 @@ mod tests {
 
     impl World {
         fn new() -> Self {
+            let users = InMemoryUsers::default();
             Self {
-                users: InMemoryUsers::default(),
+                sessions: InMemorySessions::beside(&users),
+                users,
                 credentials: InMemoryCredentials::default(),
                 hasher: FakeHasher::default(),
-                sessions: InMemorySessions::default(),
             }
         }
 
@@ -240,6 +254,7 @@ mod tests {
         LoginRequest {
             email: Email::parse(email).unwrap(),
             password: password.to_owned(),
+            origin: SessionOrigin::new(Some("curl/8.5.0"), Some("203.0.113.7")),
         }
     }
 
@@ -269,7 +284,22 @@ mod tests {
             .await
             .unwrap()
             .expect("the refresh token is stored by its hash");
-        assert_eq!((stored.user_id, stored.family_started_at), (ada.id(), now));
+        assert_eq!(
+            (stored.user_id, stored.session().started_at()),
+            (ada.id(), now)
+        );
+        let proof = claims.proof;
+        assert_eq!(
+            (proof.session, proof.auth_time, proof.methods),
+            (stored.session(), now, AuthMethods::Password)
+        );
+        let listed = world.sessions.list(ada.id()).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].id, listed[0].last_used_at), (proof.session, now));
+        assert_eq!(
+            listed[0].origin,
+            SessionOrigin::new(Some("curl/8.5.0"), Some("203.0.113.7"))
+        );
     }
 
     #[tokio::test]

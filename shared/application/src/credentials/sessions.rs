@@ -1,14 +1,15 @@
-//! Sessions: a login starts a family of refresh tokens; each refresh uses one up for the next
-//! and a fresh access token; a used token presented again, a logout, or a revocation on the
-//! user (suspend, delete, a new password) ends the family.
+//! Sessions: a login starts a session, a family of refresh tokens; each refresh uses one up
+//! for the next and a fresh access token; a used token presented again, a logout, or a
+//! revocation on the user (suspend, delete, a role change, a new password) ends the session.
 
 use crate::audit::{self, Outcome};
 use crate::ports::{
     AccessToken, AccessTokenIssuer, BoxError, Clock, RefreshTokenRecord, RepositoryError,
-    ResetTokens, RotateError, SessionRepository, TokenHash, UserRepository,
+    ResetTokens, RotateError, SessionOrigin, SessionRecord, SessionRepository, TokenHash,
+    UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::{Timestamp, User, UserId};
+use domain::{AuthMethods, SessionId, SessionProof, Timestamp, User, UserId};
 
 /// What a login or a refresh answers.
 #[derive(Debug, Clone)]
@@ -40,16 +41,47 @@ impl<A, S, T> Sessions<A, S, T> {
     }
 }
 
+/// A session just started, for the sign-in to store with the sign-in itself.
+pub(crate) struct Started {
+    pub record: SessionRecord,
+    pub refresh_token: String,
+    pub first_token: RefreshTokenRecord,
+}
+
+impl Started {
+    pub fn proof(&self) -> SessionProof {
+        self.first_token.proof
+    }
+}
+
 impl<A: AccessTokenIssuer, S: SessionRepository, T: ResetTokens> Sessions<A, S, T> {
-    /// The first refresh token of a new family for `user`, logged in `now`: the secret and
-    /// its record, for the login to store with the login itself.
-    pub(crate) fn first_token(
+    /// A new session for `user`, who proved who they are by `methods` at `now`, from
+    /// `origin`: its record and its first refresh token (the secret and its record).
+    pub(crate) fn start(
         &self,
         user: &User,
+        methods: AuthMethods,
+        origin: SessionOrigin,
         now: Timestamp,
-    ) -> Result<(String, RefreshTokenRecord), IssuingError> {
-        let family = self.secrets.issue().map_err(IssuingError)?;
-        self.next_token(user, family.hash.as_str(), now)
+    ) -> Result<Started, IssuingError> {
+        let proof = SessionProof {
+            session: SessionId::start(now),
+            auth_time: now,
+            methods,
+        };
+        let (refresh_token, first_token) = self.next_token(user, proof)?;
+        let record = SessionRecord {
+            user_id: user.id(),
+            id: proof.session,
+            methods,
+            last_used_at: now,
+            origin,
+        };
+        Ok(Started {
+            record,
+            refresh_token,
+            first_token,
+        })
     }
 
     /// A refresh token names its owner before the secret (`<user id>.<secret>`), so a refresh
@@ -57,28 +89,28 @@ impl<A: AccessTokenIssuer, S: SessionRepository, T: ResetTokens> Sessions<A, S, 
     fn next_token(
         &self,
         user: &User,
-        family: &str,
-        family_started_at: Timestamp,
+        proof: SessionProof,
     ) -> Result<(String, RefreshTokenRecord), IssuingError> {
         let secret = self.secrets.issue().map_err(IssuingError)?.token;
         let token = format!("{}{OWNER_SEPARATOR}{secret}", user.id());
         let record = RefreshTokenRecord {
             hash: self.secrets.hash(&token),
             user_id: user.id(),
-            family: family.to_owned(),
-            family_started_at,
+            proof,
             used: false,
         };
         Ok((token, record))
     }
 
+    /// The answer of a sign-in or a refresh: an access token of the session `proof` names.
     pub(crate) fn session(
         &self,
         user: User,
+        proof: &SessionProof,
         refresh_token: String,
         now: Timestamp,
     ) -> Result<Session, StartError> {
-        let access = self.access.issue(&user, now).map_err(IssuingError)?;
+        let access = self.access.issue(&user, proof, now).map_err(IssuingError)?;
         Ok(Session {
             user,
             access,
@@ -205,7 +237,7 @@ where
                 if !expired
                     && user.id() == record.user_id
                     && user.can_login()
-                    && user.session_is_valid(record.family_started_at) =>
+                    && user.session_is_valid(record.session().started_at()) =>
             {
                 user
             }
@@ -213,10 +245,12 @@ where
         };
         let (refresh_token, next) = self
             .sessions
-            .next_token(&user, &record.family, record.family_started_at)
+            .next_token(&user, record.proof)
             .map_err(StartError::from)?;
-        match self.sessions.store.rotate(&record, &next).await {
-            Ok(()) => Ok(self.sessions.session(user, refresh_token, now)?),
+        match self.sessions.store.rotate(&record, &next, now).await {
+            Ok(()) => Ok(self
+                .sessions
+                .session(user, &record.proof, refresh_token, now)?),
             // A twin request used it first: a reuse like any other.
             Err(RotateError::Lost) => self.revoke_on_reuse(&record).await,
             Err(RotateError::Revoked) => Err(RefreshError::InvalidToken),
@@ -248,7 +282,10 @@ where
             None,
             Some(record.user_id),
         );
-        self.sessions.store.revoke_family(record).await?;
+        self.sessions
+            .store
+            .end_session(record.user_id, record.session())
+            .await?;
         Err(RefreshError::InvalidToken)
     }
 }
@@ -288,7 +325,9 @@ impl<S: SessionRepository, T: ResetTokens> UseCase<LogoutRequest> for Logout<S, 
     async fn run(&self, _caller: &Caller, request: LogoutRequest) -> Result<(), LogoutError> {
         let hash = self.secrets.hash(&request.refresh_token);
         if let Some(record) = self.store.find(&hash).await? {
-            self.store.revoke_family(&record).await?;
+            self.store
+                .end_session(record.user_id, record.session())
+                .await?;
             let owner = Some(record.user_id);
             audit::record("logout", Outcome::Success, owner, owner);
         }
@@ -332,9 +371,20 @@ mod tests {
         async fn login(&self) -> Session {
             let now = FixedClock::default().now();
             let sessions = self.sessions();
-            let (token, record) = sessions.first_token(&self.user, now).unwrap();
-            self.store.add(&record);
-            sessions.session(self.user.clone(), token, now).unwrap()
+            let started = sessions
+                .start(
+                    &self.user,
+                    AuthMethods::Password,
+                    SessionOrigin::default(),
+                    now,
+                )
+                .unwrap();
+            self.users.store_session(started.record.clone());
+            self.store.add(&started.first_token);
+            let proof = started.proof();
+            sessions
+                .session(self.user.clone(), &proof, started.refresh_token, now)
+                .unwrap()
         }
 
         fn refresh_at(
@@ -406,8 +456,11 @@ mod tests {
         let record = RefreshTokenRecord {
             hash: FakeTokens.hash(legacy),
             user_id: world.user.id(),
-            family: "an-older-family".to_owned(),
-            family_started_at: now,
+            proof: SessionProof {
+                session: SessionId::start(now),
+                auth_time: now,
+                methods: AuthMethods::Password,
+            },
             used: false,
         };
         world.store.add(&record);

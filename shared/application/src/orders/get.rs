@@ -41,12 +41,12 @@ impl<U: UserRepository, O: OrderRepository> UseCase<OrderLookup> for GetOrder<U,
         Policy::SelfOrAdmin
     }
 
-    async fn run(&self, _caller: &Caller, command: OrderLookup) -> Result<Order, GetOrderError> {
+    async fn run(&self, caller: &Caller, command: OrderLookup) -> Result<Order, GetOrderError> {
         let OrderLookup { user_id, order_id } = command;
         // Both reads at once: one round trip of latency instead of two.
         let (owner, order) = try_join(
-            order_owner(&self.users, user_id),
-            self.orders.find(user_id, order_id),
+            order_owner::<U, GetOrderError>(&self.users, caller, user_id),
+            async { Ok(self.orders.find(user_id, order_id).await?) },
         )
         .await?;
         match (owner, order) {
@@ -59,7 +59,6 @@ impl<U: UserRepository, O: OrderRepository> UseCase<OrderLookup> for GetOrder<U,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::admin_caller;
     use crate::fakes::{InMemoryOrders, InMemoryUsers, order_for, user_with_email};
 
     #[tokio::test]
@@ -69,8 +68,8 @@ mod tests {
         let grace = users.add(user_with_email("grace@example.com"));
         let order = order_for(ada.id());
         orders.insert(&order, &[]).await.unwrap();
-        let get = GetOrder::new(users, orders);
-        let admin = admin_caller();
+        let get = GetOrder::new(users.clone(), orders);
+        let admin = users.admin_caller();
         let lookup = |user_id, order_id| get.execute(&admin, OrderLookup { user_id, order_id });
 
         assert_eq!(lookup(ada.id(), order.id()).await.unwrap(), order);

@@ -47,7 +47,7 @@ impl<U: UserRepository, O: OrderRepository> UseCase<UserOrdersQuery> for ListUse
 
     async fn run(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         query: UserOrdersQuery,
     ) -> Result<Page<Order>, ListUserOrdersError> {
         let UserOrdersQuery {
@@ -57,7 +57,7 @@ impl<U: UserRepository, O: OrderRepository> UseCase<UserOrdersQuery> for ListUse
         } = query;
         // Both reads at once: one round trip of latency instead of two.
         let (owner, page) = join(
-            order_owner(&self.users, user_id),
+            order_owner::<U, ListUserOrdersError>(&self.users, caller, user_id),
             self.orders.list(user_id, limit, cursor.as_ref()),
         )
         .await;
@@ -72,7 +72,6 @@ impl<U: UserRepository, O: OrderRepository> UseCase<UserOrdersQuery> for ListUse
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::admin_caller;
     use crate::fakes::{InMemoryOrders, InMemoryUsers, order_for, user_with_email};
     use domain::OrderId;
 
@@ -89,7 +88,7 @@ mod tests {
             expected.push(order.id());
         }
         expected.reverse();
-        let list = ListUserOrders::new(users, orders);
+        let list = ListUserOrders::new(users.clone(), orders);
 
         let (mut seen, mut cursor) = (Vec::new(), None);
         loop {
@@ -98,7 +97,7 @@ mod tests {
                 limit: PageLimit::parse("2").unwrap(),
                 cursor,
             };
-            let page = list.execute(&admin_caller(), query).await.unwrap();
+            let page = list.execute(&users.admin_caller(), query).await.unwrap();
             seen.extend(page.items.iter().map(Order::id));
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
@@ -112,14 +111,14 @@ mod tests {
     async fn an_unknown_user_is_not_found_and_a_foreign_cursor_is_invalid() {
         let (users, orders) = (InMemoryUsers::default(), InMemoryOrders::default());
         let ada = users.add(user_with_email("ada@example.com"));
-        let list = ListUserOrders::new(users, orders);
+        let list = ListUserOrders::new(users.clone(), orders);
         let unknown = UserOrdersQuery {
             user_id: UserId::generate(),
             limit: PageLimit::DEFAULT,
             cursor: None,
         };
         assert!(matches!(
-            list.execute(&admin_caller(), unknown).await,
+            list.execute(&users.admin_caller(), unknown).await,
             Err(ListUserOrdersError::UserNotFound)
         ));
         let foreign = Cursor::new(format!("{}/{}", UserId::generate(), OrderId::generate()));
@@ -129,7 +128,7 @@ mod tests {
             cursor: Some(foreign),
         };
         assert!(matches!(
-            list.execute(&admin_caller(), query).await,
+            list.execute(&users.admin_caller(), query).await,
             Err(ListUserOrdersError::InvalidCursor)
         ));
     }

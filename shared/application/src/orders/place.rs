@@ -59,10 +59,10 @@ where
 
     async fn run(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         request: PlacementRequest,
     ) -> Result<Order, PlaceOrderError> {
-        let user = order_owner(&self.users, request.user_id)
+        let user = order_owner::<U, PlaceOrderError>(&self.users, caller, request.user_id)
             .await?
             .ok_or(PlaceOrderError::UserNotFound)?;
         if !user.can_login() {
@@ -85,7 +85,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::admin_caller;
     use crate::fakes::{FixedClock, InMemoryOrders, InMemoryUsers, SequentialIds, user_with_email};
     use domain::{Currency, Money, Quantity, Sku, User};
 
@@ -99,17 +98,19 @@ mod tests {
         }
     }
 
-    fn setup(user: User) -> (Place, InMemoryOrders, User) {
+    /// The use case, its orders, `user` as stored, and an administrator calling.
+    fn setup(user: User) -> (Place, InMemoryOrders, User, Caller) {
         let users = InMemoryUsers::default();
         let user = users.add(user);
+        let admin = users.admin_caller();
         let orders = InMemoryOrders::default();
         let use_case = PlaceOrder::new(users, orders.clone(), FixedClock::default(), SequentialIds);
-        (use_case, orders, user)
+        (use_case, orders, user, admin)
     }
 
     #[tokio::test]
     async fn an_active_user_places_an_order_stored_with_its_confirmation() {
-        let (place, orders, ada) = setup(user_with_email("ada@example.com"));
+        let (place, orders, ada, admin) = setup(user_with_email("ada@example.com"));
         let request = PlacementRequest {
             user_id: ada.id(),
             lines: vec![
@@ -117,7 +118,7 @@ mod tests {
                 line("PEN", 1, "0.99", "EUR"),
             ],
         };
-        let order = place.execute(&admin_caller(), request).await.unwrap();
+        let order = place.execute(&admin, request).await.unwrap();
 
         assert_eq!(order.total().amount(), "25.99");
         assert_eq!(orders.all(), vec![order.clone()]);
@@ -136,10 +137,10 @@ mod tests {
     async fn a_suspended_user_is_refused_and_nothing_is_stored() {
         let mut suspended = user_with_email("s@example.com");
         suspended.suspend().unwrap();
-        let (place, orders, user) = setup(suspended);
+        let (place, orders, user, admin) = setup(suspended);
         let result = place
             .execute(
-                &admin_caller(),
+                &admin,
                 PlacementRequest {
                     user_id: user.id(),
                     lines: vec![line("A", 1, "1", "JPY")],
@@ -159,11 +160,11 @@ mod tests {
     async fn unknown_and_deleted_users_are_not_found() {
         let mut deleted = user_with_email("d@example.com");
         deleted.delete().unwrap();
-        let (place, _, gone) = setup(deleted);
+        let (place, _, gone, admin) = setup(deleted);
         for user_id in [gone.id(), UserId::generate()] {
             let result = place
                 .execute(
-                    &admin_caller(),
+                    &admin,
                     PlacementRequest {
                         user_id,
                         lines: vec![line("A", 1, "1", "JPY")],
@@ -176,11 +177,11 @@ mod tests {
 
     #[tokio::test]
     async fn mixed_currencies_and_overflowing_totals_are_invalid() {
-        let (place, orders, ada) = setup(user_with_email("ada@example.com"));
+        let (place, orders, ada, admin) = setup(user_with_email("ada@example.com"));
         let mixed = vec![line("A", 1, "1.00", "EUR"), line("B", 1, "1.00", "GBP")];
         let result = place
             .execute(
-                &admin_caller(),
+                &admin,
                 PlacementRequest {
                     user_id: ada.id(),
                     lines: mixed,
@@ -194,7 +195,7 @@ mod tests {
         let huge = vec![line("A", 1000, "92233720368547758.07", "EUR")];
         let result = place
             .execute(
-                &admin_caller(),
+                &admin,
                 PlacementRequest {
                     user_id: ada.id(),
                     lines: huge,
@@ -213,10 +214,15 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let orders = InMemoryOrders::unavailable();
-        let place = PlaceOrder::new(users, orders.clone(), FixedClock::default(), SequentialIds);
+        let place = PlaceOrder::new(
+            users.clone(),
+            orders.clone(),
+            FixedClock::default(),
+            SequentialIds,
+        );
         let result = place
             .execute(
-                &admin_caller(),
+                &users.admin_caller(),
                 PlacementRequest {
                     user_id: ada.id(),
                     lines: vec![line("A", 1, "5", "JPY")],

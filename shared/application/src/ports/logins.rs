@@ -1,7 +1,7 @@
 //! What a login reads and writes, batched so that a login is at most three round trips: the
 //! address (its reservation and its holder, at once), the user, one write.
 
-use super::{RefreshTokenRecord, RepositoryError};
+use super::{RefreshTokenRecord, RepositoryError, SessionRecord};
 use crate::credentials::Reservation;
 use domain::{Email, PasswordHash, Timestamp, User, UserId};
 use std::future::Future;
@@ -40,13 +40,14 @@ pub trait LoginStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(Option<User>, Option<PasswordHash>), RepositoryError>> + Send;
 
     /// All or nothing: stores `updated` (the login recorded) in place of `current` if the
-    /// stored version is still `current`'s, stores `first_token` (a new family's) and forgets
-    /// the failures of `address` (the reservation included). Answers the user as stored;
-    /// MUST fail with `UserChanged`, writing nothing, on a stale version.
+    /// stored version is still `current`'s, stores the new `session` and its `first_token`,
+    /// and forgets the failures of `address` (the reservation included). Answers the user as
+    /// stored; MUST fail with `UserChanged`, writing nothing, on a stale version.
     fn record_login(
         &self,
         current: &User,
         updated: User,
+        session: &SessionRecord,
         first_token: &RefreshTokenRecord,
         address: &Email,
     ) -> impl Future<Output = Result<User, RecordLoginError>> + Send;

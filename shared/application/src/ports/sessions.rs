@@ -1,7 +1,7 @@
 //! Sessions: signed access tokens, and the refresh tokens that renew them.
 
 use super::{BoxError, RepositoryError, TokenHash};
-use domain::{Role, Timestamp, User, UserId};
+use domain::{AuthMethods, Role, SessionId, SessionProof, Timestamp, User, UserId};
 use std::future::Future;
 
 /// How long an access token works.
@@ -27,6 +27,9 @@ impl std::fmt::Debug for AccessToken {
 pub struct AccessClaims {
     pub user_id: UserId,
     pub role: Role,
+    /// Its session (`sid`), and how and when the user proved who they are (`amr`,
+    /// `auth_time`).
+    pub proof: SessionProof,
 }
 
 /// Why a token was refused; the kind is for logs, never for the client.
@@ -35,9 +38,14 @@ pub struct AccessClaims {
 pub struct InvalidAccessToken(pub &'static str);
 
 pub trait AccessTokenIssuer: Send + Sync + 'static {
-    /// A signed token for `user` (its id and role), issued at `now`, expiring
-    /// `ACCESS_TOKEN_SECONDS` later.
-    fn issue(&self, user: &User, now: Timestamp) -> Result<AccessToken, BoxError>;
+    /// A signed token for `user` (its id and role) in the session `proof` names, issued at
+    /// `now`, expiring `ACCESS_TOKEN_SECONDS` later.
+    fn issue(
+        &self,
+        user: &User,
+        proof: &SessionProof,
+        now: Timestamp,
+    ) -> Result<AccessToken, BoxError>;
 }
 
 pub trait AccessTokenVerifier: Send + Sync + 'static {
@@ -53,22 +61,74 @@ pub trait AccessTokenVerifier: Send + Sync + 'static {
     }
 }
 
-/// One refresh token, as stored (by its hash). Every token descends from one login: its family.
+/// One refresh token, as stored (by its hash). Every token descends from one sign-in: its
+/// session (the family of tokens).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
     pub hash: TokenHash,
     pub user_id: UserId,
-    pub family: String,
-    /// When the login that started the family happened: the family dies `SESSION_SECONDS`
-    /// later, and with any revocation of the user's sessions after it.
-    pub family_started_at: Timestamp,
-    /// Used up by a refresh: presenting it again revokes the family.
+    /// The session: it dies `SESSION_SECONDS` after it started, when it is ended, and with
+    /// any revocation of the user's sessions after it started. Each token carries the
+    /// session's proof, for the access tokens a refresh issues.
+    pub proof: SessionProof,
+    /// Used up by a refresh: presenting it again ends the session.
     pub used: bool,
 }
 
 impl RefreshTokenRecord {
+    pub fn session(&self) -> SessionId {
+        self.proof.session
+    }
+
     pub fn expires_at(&self) -> Option<Timestamp> {
-        self.family_started_at.plus_seconds(SESSION_SECONDS)
+        session_expiry(self.proof.session)
+    }
+}
+
+/// When a session stops working anyway: `SESSION_SECONDS` after it started.
+pub fn session_expiry(session: SessionId) -> Option<Timestamp> {
+    session.started_at().plus_seconds(SESSION_SECONDS)
+}
+
+/// Where a sign-in came from, as the client said: for the user's list of sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionOrigin {
+    /// The `User-Agent` header, cut to `USER_AGENT_CHARACTERS`.
+    pub user_agent: Option<String>,
+    /// The source address of the connection.
+    pub ip: Option<String>,
+}
+
+/// How much of a `User-Agent` header a session keeps.
+pub const USER_AGENT_CHARACTERS: usize = 256;
+
+impl SessionOrigin {
+    pub fn new(user_agent: Option<&str>, ip: Option<&str>) -> Self {
+        Self {
+            user_agent: user_agent.map(|agent| agent.chars().take(USER_AGENT_CHARACTERS).collect()),
+            ip: ip.map(str::to_owned),
+        }
+    }
+}
+
+/// A session as stored while it lives: what the user's list of sessions shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user_id: UserId,
+    pub id: SessionId,
+    pub methods: AuthMethods,
+    /// The last refresh, or the sign-in.
+    pub last_used_at: Timestamp,
+    pub origin: SessionOrigin,
+}
+
+impl SessionRecord {
+    pub fn created_at(&self) -> Timestamp {
+        self.id.started_at()
+    }
+
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        session_expiry(self.id)
     }
 }
 
@@ -85,7 +145,7 @@ pub enum RotateError {
 }
 
 pub trait SessionRepository: Send + Sync + 'static {
-    /// The stored token; whether its family is revoked is for `rotate` to tell.
+    /// The stored token; whether its session lives is for `rotate` to tell.
     fn find(
         &self,
         hash: &TokenHash,
@@ -98,18 +158,30 @@ pub trait SessionRepository: Send + Sync + 'static {
         owner: UserId,
     ) -> impl Future<Output = Result<(Option<RefreshTokenRecord>, Option<User>), RepositoryError>> + Send;
 
-    /// Marks `used` as used and stores `next` in its family, in one atomic write. MUST fail,
-    /// writing nothing, with `Lost` when `used` was used already (so of two racing refreshes
-    /// with one token exactly one succeeds) and with `Revoked` when its family is revoked.
+    /// Marks `used` as used, stores `next` in its session and records the session's use at
+    /// `now`, in one atomic write. MUST fail, writing nothing, with `Lost` when `used` was
+    /// used already (so of two racing refreshes with one token exactly one succeeds) and with
+    /// `Revoked` when its session was ended.
     fn rotate(
         &self,
         used: &RefreshTokenRecord,
         next: &RefreshTokenRecord,
+        now: Timestamp,
     ) -> impl Future<Output = Result<(), RotateError>> + Send;
 
-    /// Revokes every token of the family, present and future, with one write.
-    fn revoke_family(
+    /// Ends the session with one write: its refresh tokens, present and future, stop working,
+    /// and so do its access tokens wherever the caller's session is read. Answers whether the
+    /// user had such a session.
+    fn end_session(
         &self,
-        token: &RefreshTokenRecord,
-    ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+        user_id: UserId,
+        session: SessionId,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// The user's stored sessions (ended ones are gone; expired or revoked ones may remain
+    /// until TTL removes them: `Sessions` filters those).
+    fn list(
+        &self,
+        user_id: UserId,
+    ) -> impl Future<Output = Result<Vec<SessionRecord>, RepositoryError>> + Send;
 }

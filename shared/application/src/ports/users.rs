@@ -1,7 +1,7 @@
 //! Users: the repository, listing queries and the `If-Match` precondition.
 
 use super::{Cursor, OutgoingEmail, Page, PageError, PageLimit, RepositoryError};
-use domain::{Email, User, UserId, UserStatus, Version};
+use domain::{Email, SessionId, User, UserId, UserStatus, Version};
 use std::future::Future;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,9 @@ pub enum UpdateUserError {
     EmailTaken,
     #[error("the user changed since it was read")]
     VersionConflict,
+    /// The write would leave the service without an active administrator.
+    #[error("the last active administrator")]
+    LastAdmin,
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -38,6 +41,16 @@ pub trait UserRepository: Send + Sync + 'static {
         id: UserId,
     ) -> impl Future<Output = Result<Option<User>, RepositoryError>> + Send;
 
+    /// The user `subject` (when there is one to read) and the caller's own record: its
+    /// account and whether its session `session` is stored (not ended), in one read. MUST
+    /// take no more round trips than reading `subject` alone.
+    fn find_with_caller(
+        &self,
+        subject: Option<UserId>,
+        caller: UserId,
+        session: SessionId,
+    ) -> impl Future<Output = Result<(Option<User>, CallerRecord), RepositoryError>> + Send;
+
     /// The user that holds this address (compared by normalized form); deleted users hold none.
     fn find_by_email(
         &self,
@@ -47,8 +60,11 @@ pub trait UserRepository: Send + Sync + 'static {
     /// Stores `updated` in place of `current` (the user as read) and records `outbox`, in one
     /// atomic write: the email claim moves when the normalized address changes and is released
     /// when the user is deleted. MUST fail with `VersionConflict` when the stored version is no longer
-    /// `current.version()`, and with `EmailTaken` when another user holds the new address;
-    /// either way nothing changes. MUST return the user as stored, at `current.version().next()`.
+    /// `current.version()`, with `EmailTaken` when another user holds the new address, and
+    /// with `LastAdmin` when `current` is an active admin, `updated` is not, and no other
+    /// active admin is left, decided in the same atomic write (so of two racing writes that
+    /// would each take one of the last two admins away, one fails); either way nothing
+    /// changes. MUST return the user as stored, at `current.version().next()`.
     fn update(
         &self,
         current: &User,
@@ -62,6 +78,14 @@ pub trait UserRepository: Send + Sync + 'static {
         &self,
         query: &UserListQuery,
     ) -> impl Future<Output = Result<Page<User>, PageError>> + Send;
+}
+
+/// What the store says of the caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerRecord {
+    pub account: Option<User>,
+    /// Whether the session the caller's token belongs to is still stored (not ended).
+    pub session_stored: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

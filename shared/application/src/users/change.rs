@@ -2,7 +2,7 @@
 //! apply a transition, write back under optimistic locking) that differs only in the
 //! transition, so they share one command, one error type and one use case.
 
-use super::modify::modify_user;
+use super::modify::{ChangeOf, modify_user};
 use crate::ports::{Clock, IfMatch, RepositoryError, UserRepository};
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Changed, LoginRefused, Timestamp, User, UserId, UserIsDeleted, UserStatus};
@@ -35,6 +35,9 @@ pub enum UserChangeError {
     /// An administrator changing its own role.
     #[error("administrators cannot change their own role")]
     OwnRole,
+    /// Suspending, deleting or demoting the last active administrator.
+    #[error("the service must keep an active administrator")]
+    LastAdmin,
     #[error("the user has changed since the version named in If-Match")]
     PreconditionFailed,
     #[error("the user kept changing; try again")]
@@ -143,10 +146,15 @@ impl<R: UserRepository, C: Clock> UseCase<UserChange> for ChangeUser<R, C> {
         self.transition.audit_event()
     }
 
-    async fn run(&self, _caller: &Caller, command: UserChange) -> Result<User, UserChangeError> {
+    async fn run(&self, caller: &Caller, command: UserChange) -> Result<User, UserChangeError> {
         let now = self.clock.now();
         let transition = self.transition;
-        modify_user(&self.users, command.id, command.if_match.as_ref(), |user| {
+        let of = ChangeOf {
+            caller,
+            policy: self.policy(),
+            id: command.id,
+        };
+        modify_user(&self.users, of, command.if_match.as_ref(), |user| {
             transition.apply(user, now)
         })
         .await
@@ -156,7 +164,7 @@ impl<R: UserRepository, C: Clock> UseCase<UserChange> for ChangeUser<R, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{AuditLines, admin_caller, caller_for, events_of};
+    use crate::fakes::{AuditLines, events_of};
     use crate::fakes::{FixedClock, InMemoryUsers, user_with_email};
     use crate::ports::InsertUserError;
     use domain::Version;
@@ -175,13 +183,13 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let grace = users.add(user_with_email("grace@example.com"));
         let command = |id| UserChange { id, if_match: None };
-        let admin = admin_caller();
+        let admin = users.admin_caller();
         change(&users, Transition::Suspend)
             .execute(&admin, command(ada.id()))
             .await
             .unwrap();
         change(&users, Transition::Activate)
-            .execute(&caller_for(&grace), command(ada.id()))
+            .execute(&users.sign_in(&grace), command(ada.id()))
             .await
             .unwrap_err();
         change(&users, Transition::Delete)
@@ -242,7 +250,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let suspended = change(&users, Transition::Suspend)
-            .execute(&admin_caller(), of(ada.id()))
+            .execute(&users.admin_caller(), of(ada.id()))
             .await
             .unwrap();
         assert_eq!(suspended.status(), UserStatus::Suspended);
@@ -256,11 +264,11 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let suspend = change(&users, Transition::Suspend);
         let first = suspend
-            .execute(&admin_caller(), of(ada.id()))
+            .execute(&users.admin_caller(), of(ada.id()))
             .await
             .unwrap();
         let second = suspend
-            .execute(&admin_caller(), of(ada.id()))
+            .execute(&users.admin_caller(), of(ada.id()))
             .await
             .unwrap();
         assert_eq!(first, second);
@@ -273,12 +281,12 @@ mod tests {
         let gone = deleted(&users, "gone@example.com");
         let suspend = change(&users, Transition::Suspend);
         assert!(matches!(
-            suspend.execute(&admin_caller(), of(gone.id())).await,
+            suspend.execute(&users.admin_caller(), of(gone.id())).await,
             Err(UserChangeError::Deleted(Transition::Suspend))
         ));
         assert!(matches!(
             suspend
-                .execute(&admin_caller(), of(UserId::generate()))
+                .execute(&users.admin_caller(), of(UserId::generate()))
                 .await,
             Err(UserChangeError::NotFound)
         ));
@@ -290,7 +298,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         users.conflict_on_next_updates(1);
         let suspended = change(&users, Transition::Suspend)
-            .execute(&admin_caller(), of(ada.id()))
+            .execute(&users.admin_caller(), of(ada.id()))
             .await
             .unwrap();
         assert_eq!(suspended.status(), UserStatus::Suspended);
@@ -302,7 +310,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         users.conflict_on_next_updates(10);
         let result = change(&users, Transition::Suspend)
-            .execute(&admin_caller(), of(ada.id()))
+            .execute(&users.admin_caller(), of(ada.id()))
             .await;
         assert!(matches!(result, Err(UserChangeError::Contended)));
         assert_eq!(users.stored(ada.id()), Some(ada));
@@ -315,17 +323,42 @@ mod tests {
         let grace = users.add(user_with_email("grace@example.com"));
         let now = FixedClock::default().now();
         let suspended = change(&users, Transition::Suspend)
-            .execute(&admin_caller(), of(ada.id()))
+            .execute(&users.admin_caller(), of(ada.id()))
             .await
             .unwrap();
         let deleted = change(&users, Transition::Delete)
-            .execute(&admin_caller(), of(grace.id()))
+            .execute(&users.admin_caller(), of(grace.id()))
             .await
             .unwrap();
         for user in [suspended, deleted] {
             assert_eq!(user.sessions_valid_after(), Some(now));
             assert!(!user.session_is_valid(Timestamp::from_millis(1_000).unwrap()));
         }
+    }
+
+    #[tokio::test]
+    async fn the_last_active_admin_cannot_suspend_or_delete_itself_and_the_refusal_is_audited() {
+        let (lines, _guard) = AuditLines::capture();
+        let users = InMemoryUsers::default();
+        let last = users.admin_caller();
+        let id = last.user_id().unwrap();
+        for transition in [Transition::Suspend, Transition::Delete] {
+            let refused = change(&users, transition).execute(&last, of(id)).await;
+            assert!(
+                matches!(refused, Err(UserChangeError::LastAdmin)),
+                "{transition:?}: {refused:?}"
+            );
+        }
+        assert!(users.stored(id).unwrap().is_active_admin());
+        let recorded = lines.take();
+        let events = events_of(&recorded);
+        assert!(events.contains(&("last_admin", "denied")), "{events:?}");
+
+        let another = users.admin_caller();
+        change(&users, Transition::Suspend)
+            .execute(&another, of(id))
+            .await
+            .expect("with another active admin, the former last one may be suspended");
     }
 
     // Activate
@@ -335,7 +368,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = suspended(&users, "ada@example.com");
         let active = change(&users, Transition::Activate)
-            .execute(&admin_caller(), of(ada.id()))
+            .execute(&users.admin_caller(), of(ada.id()))
             .await
             .unwrap();
         assert_eq!(active.status(), UserStatus::Active);
@@ -347,7 +380,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let same = change(&users, Transition::Activate)
-            .execute(&admin_caller(), of(ada.id()))
+            .execute(&users.admin_caller(), of(ada.id()))
             .await
             .unwrap();
         assert_eq!(same, ada);
@@ -359,7 +392,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let gone = deleted(&users, "gone@example.com");
         let result = change(&users, Transition::Activate)
-            .execute(&admin_caller(), of(gone.id()))
+            .execute(&users.admin_caller(), of(gone.id()))
             .await;
         assert!(matches!(
             result,
@@ -378,7 +411,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         change(&users, Transition::Delete)
-            .execute(&admin_caller(), of(ada.id()))
+            .execute(&users.admin_caller(), of(ada.id()))
             .await
             .unwrap();
 
@@ -398,14 +431,17 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let delete = change(&users, Transition::Delete);
-        delete.execute(&admin_caller(), of(ada.id())).await.unwrap();
+        delete
+            .execute(&users.admin_caller(), of(ada.id()))
+            .await
+            .unwrap();
         assert!(matches!(
-            delete.execute(&admin_caller(), of(ada.id())).await,
+            delete.execute(&users.admin_caller(), of(ada.id())).await,
             Err(UserChangeError::NotFound)
         ));
         assert!(matches!(
             delete
-                .execute(&admin_caller(), of(UserId::generate()))
+                .execute(&users.admin_caller(), of(UserId::generate()))
                 .await,
             Err(UserChangeError::NotFound)
         ));
@@ -419,7 +455,7 @@ mod tests {
         let stale = IfMatch::OneOf(vec![Version::new(9)]);
         assert!(matches!(
             delete
-                .execute(&admin_caller(), pinned(ada.id(), stale))
+                .execute(&users.admin_caller(), pinned(ada.id(), stale))
                 .await,
             Err(UserChangeError::PreconditionFailed)
         ));
@@ -427,7 +463,7 @@ mod tests {
         let current = IfMatch::OneOf(vec![ada.version()]);
         assert!(
             delete
-                .execute(&admin_caller(), pinned(ada.id(), current))
+                .execute(&users.admin_caller(), pinned(ada.id(), current))
                 .await
                 .is_ok()
         );
@@ -448,7 +484,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let user = change(&users, Transition::RecordLogin)
-            .execute(&admin_caller(), of(ada.id()))
+            .execute(&users.admin_caller(), of(ada.id()))
             .await
             .unwrap();
         assert_eq!(user.last_login(), Some(FixedClock::default().now()));
@@ -460,7 +496,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = suspended(&users, "ada@example.com");
         let result = change(&users, Transition::RecordLogin)
-            .execute(&admin_caller(), of(ada.id()))
+            .execute(&users.admin_caller(), of(ada.id()))
             .await;
         assert!(matches!(
             result,
@@ -477,12 +513,12 @@ mod tests {
         let gone = deleted(&users, "gone@example.com");
         let record = change(&users, Transition::RecordLogin);
         assert!(matches!(
-            record.execute(&admin_caller(), of(gone.id())).await,
+            record.execute(&users.admin_caller(), of(gone.id())).await,
             Err(UserChangeError::NotFound)
         ));
         assert!(matches!(
             record
-                .execute(&admin_caller(), of(UserId::generate()))
+                .execute(&users.admin_caller(), of(UserId::generate()))
                 .await,
             Err(UserChangeError::NotFound)
         ));

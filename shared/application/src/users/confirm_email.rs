@@ -124,8 +124,7 @@ mod tests {
     use super::*;
     use crate::credentials::{NewPasswordRequest, PasswordResetRequest};
     use crate::fakes::{
-        AuditLines, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, caller_for,
-        user_with_email,
+        AuditLines, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
     };
     use crate::users::update_email::tests::{change, token_sent_to, update};
     use crate::users::{EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS, EmailChange};
@@ -146,7 +145,10 @@ mod tests {
         /// Ada asks to move to `to`; the token that went there.
         async fn ask(&self, to: &str) -> String {
             let outcome = update(&self.users)
-                .execute(&caller_for(&self.ada), change(self.ada.id(), to, None))
+                .execute(
+                    &self.users.sign_in(&self.ada),
+                    change(self.ada.id(), to, None),
+                )
                 .await
                 .unwrap();
             assert_eq!(outcome, EmailChange::Requested);

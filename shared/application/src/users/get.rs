@@ -1,4 +1,5 @@
 use crate::ports::{RepositoryError, UserRepository};
+use crate::standing::read_for;
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{User, UserId};
 
@@ -37,8 +38,10 @@ impl<R: UserRepository> UseCase<UserLookup> for GetUser<R> {
         Policy::SelfOrAdmin
     }
 
-    async fn run(&self, _caller: &Caller, command: UserLookup) -> Result<User, GetUserError> {
-        match self.users.find(command.id).await? {
+    async fn run(&self, caller: &Caller, command: UserLookup) -> Result<User, GetUserError> {
+        let user =
+            read_for::<R, GetUserError>(&self.users, caller, self.policy(), Some(command.id));
+        match user.await? {
             Some(user) if user.can_login() => Ok(user),
             _ => Err(GetUserError::NotFound),
         }
@@ -48,7 +51,6 @@ impl<R: UserRepository> UseCase<UserLookup> for GetUser<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::admin_caller;
     use crate::fakes::{InMemoryUsers, user_with_email};
 
     #[tokio::test]
@@ -56,8 +58,8 @@ mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         assert_eq!(
-            GetUser::new(users)
-                .execute(&admin_caller(), UserLookup { id: ada.id() })
+            GetUser::new(users.clone())
+                .execute(&users.admin_caller(), UserLookup { id: ada.id() })
                 .await
                 .unwrap(),
             ada
@@ -73,11 +75,11 @@ mod tests {
         let mut deleted = user_with_email("d@example.com");
         deleted.delete().unwrap();
         let deleted = users.add(deleted);
-        let get = GetUser::new(users);
+        let get = GetUser::new(users.clone());
 
         for id in [suspended.id(), deleted.id(), UserId::generate()] {
             assert!(matches!(
-                get.execute(&admin_caller(), UserLookup { id }).await,
+                get.execute(&users.admin_caller(), UserLookup { id }).await,
                 Err(GetUserError::NotFound)
             ));
         }

@@ -1,6 +1,8 @@
 use crate::ports::{Page, PageError, RepositoryError, UserListQuery, UserRepository};
+use crate::standing::read_for;
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::User;
+use futures::future::join;
 
 command!(UserListQuery => Page<User>, ListUsersError);
 
@@ -32,10 +34,17 @@ impl<R: UserRepository> UseCase<UserListQuery> for ListUsers<R> {
 
     async fn run(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         query: UserListQuery,
     ) -> Result<Page<User>, ListUsersError> {
-        self.users.list(&query).await.map_err(|error| match error {
+        // The caller's record beside the page: one round trip of latency.
+        let (standing, page) = join(
+            read_for::<R, ListUsersError>(&self.users, caller, self.policy(), None),
+            self.users.list(&query),
+        )
+        .await;
+        standing?;
+        page.map_err(|error| match error {
             PageError::InvalidCursor => ListUsersError::InvalidCursor,
             PageError::Repository(error) => ListUsersError::Repository(error),
         })
@@ -45,7 +54,6 @@ impl<R: UserRepository> UseCase<UserListQuery> for ListUsers<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::admin_caller;
     use crate::fakes::{InMemoryUsers, user_with_email};
     use crate::ports::{Cursor, PageLimit, StatusFilter};
     use domain::{UserId, UserStatus};
@@ -71,17 +79,16 @@ mod tests {
             }
             users.add(user);
         }
+        let admin = users.admin_caller();
+        expected.push(admin.user_id().unwrap());
         expected.reverse();
-        let list = ListUsers::new(users);
+        let list = ListUsers::new(users.clone());
 
         let mut seen = Vec::new();
         let mut cursor = None;
         loop {
             let page = list
-                .execute(
-                    &admin_caller(),
-                    query(StatusFilter::NotDeleted, "2", cursor),
-                )
+                .execute(&admin, query(StatusFilter::NotDeleted, "2", cursor))
                 .await
                 .unwrap();
             assert!(page.items.len() <= 2);
@@ -102,9 +109,9 @@ mod tests {
         let suspended = users.add(suspended);
         users.add(user_with_email("a@example.com"));
 
-        let page = ListUsers::new(users)
+        let page = ListUsers::new(users.clone())
             .execute(
-                &admin_caller(),
+                &users.admin_caller(),
                 query(StatusFilter::Only(UserStatus::Suspended), "20", None),
             )
             .await
@@ -115,10 +122,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_foreign_cursor_is_invalid() {
-        let list = ListUsers::new(InMemoryUsers::default());
+        let users = InMemoryUsers::default();
+        let list = ListUsers::new(users.clone());
         let result = list
             .execute(
-                &admin_caller(),
+                &users.admin_caller(),
                 query(StatusFilter::NotDeleted, "20", Some(Cursor::new("garbage"))),
             )
             .await;

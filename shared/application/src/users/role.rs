@@ -1,11 +1,12 @@
-//! `PUT /users/{id}/role`: an administrator gives a user a role. It takes effect at the
-//! user's next refresh, since access tokens are not looked up per request.
+//! `PUT /users/{id}/role`: an administrator gives a user a role. A change revokes the user's
+//! sessions, so a demoted admin's tokens stop working at once on every route that reads the
+//! account, and the new role comes with the next sign-in.
 
 use super::UserChangeError;
-use super::modify::modify_user;
-use crate::ports::{IfMatch, UserRepository};
+use super::modify::{ChangeOf, modify_user};
+use crate::ports::{Clock, IfMatch, UserRepository};
 use crate::{Caller, Policy, UseCase, command};
-use domain::{Role, User, UserId, UserIsDeleted};
+use domain::{Changed, Role, User, UserId, UserIsDeleted};
 
 #[derive(Debug, Clone)]
 pub struct RoleChange {
@@ -16,17 +17,18 @@ pub struct RoleChange {
 
 command!(RoleChange => User, UserChangeError; subject = id);
 
-pub struct ChangeRole<R> {
+pub struct ChangeRole<R, C> {
     users: R,
+    clock: C,
 }
 
-impl<R> ChangeRole<R> {
-    pub fn new(users: R) -> Self {
-        Self { users }
+impl<R, C> ChangeRole<R, C> {
+    pub fn new(users: R, clock: C) -> Self {
+        Self { users, clock }
     }
 }
 
-impl<R: UserRepository> UseCase<RoleChange> for ChangeRole<R> {
+impl<R: UserRepository, C: Clock> UseCase<RoleChange> for ChangeRole<R, C> {
     fn policy(&self) -> Policy {
         Policy::Admin
     }
@@ -40,11 +42,22 @@ impl<R: UserRepository> UseCase<RoleChange> for ChangeRole<R> {
         if caller.user_id() == Some(command.id) {
             return Err(UserChangeError::OwnRole);
         }
+        let now = self.clock.now();
         let change = |user: &mut User| {
-            user.change_role(command.role)
-                .map_err(|UserIsDeleted| UserChangeError::NotFound)
+            let changed = user
+                .change_role(command.role)
+                .map_err(|UserIsDeleted| UserChangeError::NotFound)?;
+            if changed == Changed::Yes {
+                user.revoke_sessions(now);
+            }
+            Ok(changed)
         };
-        modify_user(&self.users, command.id, command.if_match.as_ref(), change).await
+        let of = ChangeOf {
+            caller,
+            policy: self.policy(),
+            id: command.id,
+        };
+        modify_user(&self.users, of, command.if_match.as_ref(), change).await
     }
 }
 
@@ -52,7 +65,7 @@ impl<R: UserRepository> UseCase<RoleChange> for ChangeRole<R> {
 mod tests {
     use super::*;
     use crate::Denied;
-    use crate::fakes::{InMemoryUsers, admin_caller, caller_for, user_with_email};
+    use crate::fakes::{FixedClock, InMemoryUsers, user_with_email};
 
     fn to(id: UserId, role: Role) -> RoleChange {
         RoleChange {
@@ -66,16 +79,16 @@ mod tests {
     async fn an_admin_promotes_a_user_and_a_user_may_not() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let change = ChangeRole::new(users.clone());
+        let change = ChangeRole::new(users.clone(), FixedClock::default());
         let refused = change
-            .execute(&caller_for(&ada), to(ada.id(), Role::Admin))
+            .execute(&users.sign_in(&ada), to(ada.id(), Role::Admin))
             .await;
         assert!(matches!(
             refused,
             Err(UserChangeError::Denied(Denied::Forbidden))
         ));
         let promoted = change
-            .execute(&admin_caller(), to(ada.id(), Role::Admin))
+            .execute(&users.admin_caller(), to(ada.id(), Role::Admin))
             .await
             .unwrap();
         assert_eq!(promoted.role(), Role::Admin);
@@ -88,17 +101,92 @@ mod tests {
         let mut root = user_with_email("root@example.com");
         root.change_role(Role::Admin).unwrap();
         let root = users.add(root);
-        let change = ChangeRole::new(users.clone());
+        let change = ChangeRole::new(users.clone(), FixedClock::default());
         let own = change
-            .execute(&caller_for(&root), to(root.id(), Role::User))
+            .execute(&users.sign_in(&root), to(root.id(), Role::User))
             .await;
         assert!(matches!(own, Err(UserChangeError::OwnRole)));
         let mut gone = user_with_email("gone@example.com");
         gone.delete().unwrap();
         let gone = users.add(gone);
         let result = change
-            .execute(&caller_for(&root), to(gone.id(), Role::Admin))
+            .execute(&users.sign_in(&root), to(gone.id(), Role::Admin))
             .await;
         assert!(matches!(result, Err(UserChangeError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn a_role_change_ends_the_users_sessions_and_their_tokens_at_once() {
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let ada_calling = users.sign_in(&ada);
+        let admin = users.admin_caller();
+        let change = ChangeRole::new(users.clone(), FixedClock::default());
+        let promoted = change
+            .execute(&admin, to(ada.id(), Role::Admin))
+            .await
+            .unwrap();
+        assert_eq!(
+            promoted.sessions_valid_after(),
+            Some(FixedClock::default().now())
+        );
+        let with_old_token = change.execute(&ada_calling, to(ada.id(), Role::User)).await;
+        assert!(
+            matches!(
+                with_old_token,
+                Err(UserChangeError::Denied(Denied::Forbidden))
+            ),
+            "a user's token stays a user's token"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_demoted_admins_token_is_refused_at_once_and_so_is_a_deleted_ones() {
+        let users = InMemoryUsers::default();
+        let first = users.admin_caller();
+        let second = users.admin_caller();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let change = ChangeRole::new(users.clone(), FixedClock::default());
+        change
+            .execute(&first, to(second.user_id().unwrap(), Role::User))
+            .await
+            .unwrap();
+        let refused = change.execute(&second, to(ada.id(), Role::Admin)).await;
+        assert!(matches!(
+            refused,
+            Err(UserChangeError::Denied(Denied::Revoked))
+        ));
+        assert_eq!(users.stored(ada.id()).unwrap().role(), Role::User);
+        let stranger = crate::fakes::admin_caller();
+        let unknown = change.execute(&stranger, to(ada.id(), Role::Admin)).await;
+        assert!(
+            matches!(unknown, Err(UserChangeError::Denied(Denied::Revoked))),
+            "a token whose account is not stored"
+        );
+    }
+
+    #[tokio::test]
+    async fn of_two_admins_demoting_each_other_at_once_one_stays() {
+        let users = InMemoryUsers::default();
+        let (first, second) = (users.admin_caller(), users.admin_caller());
+        let change = ChangeRole::new(users.clone(), FixedClock::default());
+        let (one, other) = futures::join!(
+            change.execute(&first, to(second.user_id().unwrap(), Role::User)),
+            change.execute(&second, to(first.user_id().unwrap(), Role::User)),
+        );
+        let refused = |outcome: &Result<User, UserChangeError>| {
+            matches!(
+                outcome,
+                Err(UserChangeError::LastAdmin | UserChangeError::Denied(Denied::Revoked))
+            )
+        };
+        assert!(one.is_ok() != other.is_ok(), "{one:?} / {other:?}");
+        assert!(refused(&one) || refused(&other));
+        let admins = [first, second]
+            .iter()
+            .filter_map(|caller| users.stored(caller.user_id().unwrap()))
+            .filter(User::is_active_admin)
+            .count();
+        assert_eq!(admins, 1);
     }
 }

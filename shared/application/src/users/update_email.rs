@@ -4,12 +4,13 @@
 //! notice is recorded with the change.
 
 use super::UserChangeError;
-use super::modify::modify_user_and_tell;
+use super::modify::{ChangeOf, modify_user_and_tell};
 use crate::messages;
 use crate::ports::{
     Clock, EmailChangeRecord, EmailChangeRepository, IfMatch, OutgoingEmail, RepositoryError,
     ResetTokens, UserRepository,
 };
+use crate::standing::read_for;
 use crate::{Caller, Policy, UseCase, command};
 use domain::{Email, User, UserId, UserIsDeleted};
 
@@ -76,9 +77,11 @@ where
         command: ChangeEmail,
     ) -> Result<EmailChange, UserChangeError> {
         if caller.is_admin() {
-            self.change_at_once(command).await.map(EmailChange::Applied)
+            self.change_at_once(caller, command)
+                .await
+                .map(EmailChange::Applied)
         } else {
-            self.ask_for_proof(command).await
+            self.ask_for_proof(caller, command).await
         }
     }
 }
@@ -89,7 +92,11 @@ where
     T: ResetTokens,
     C: Clock,
 {
-    async fn change_at_once(&self, command: ChangeEmail) -> Result<User, UserChangeError> {
+    async fn change_at_once(
+        &self,
+        caller: &Caller,
+        command: ChangeEmail,
+    ) -> Result<User, UserChangeError> {
         let ChangeEmail {
             id,
             email,
@@ -100,18 +107,25 @@ where
             user.change_email(email.clone())
                 .map_err(|UserIsDeleted| UserChangeError::NotFound)
         };
-        modify_user_and_tell(&self.users, id, if_match.as_ref(), change, notices).await
+        let of = ChangeOf {
+            caller,
+            policy: self.policy(),
+            id,
+        };
+        modify_user_and_tell(&self.users, of, if_match.as_ref(), change, notices).await
     }
 
-    async fn ask_for_proof(&self, command: ChangeEmail) -> Result<EmailChange, UserChangeError> {
+    async fn ask_for_proof(
+        &self,
+        caller: &Caller,
+        command: ChangeEmail,
+    ) -> Result<EmailChange, UserChangeError> {
         let ChangeEmail {
             id,
             email,
             if_match,
         } = command;
-        let user = self
-            .users
-            .find(id)
+        let user = read_for::<U, UserChangeError>(&self.users, caller, self.policy(), Some(id))
             .await?
             .filter(|user| !user.is_deleted())
             .ok_or(UserChangeError::NotFound)?;
@@ -162,7 +176,7 @@ pub(crate) fn notices(before: &User, after: &User) -> Vec<OutgoingEmail> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::fakes::{AuditLines, FakeTokens, FixedClock, admin_caller, caller_for};
+    use crate::fakes::{AuditLines, FakeTokens, FixedClock};
     use crate::fakes::{InMemoryUsers, user_with_email};
     use crate::ports::{OutgoingEmail, UserRepository};
     use domain::Version;
@@ -213,7 +227,10 @@ pub(crate) mod tests {
         let ada = users.add(ada);
         let moved = applied(
             update(&users)
-                .execute(&admin_caller(), change(ada.id(), "ada@lovelace.org", None))
+                .execute(
+                    &users.admin_caller(),
+                    change(ada.id(), "ada@lovelace.org", None),
+                )
                 .await,
         );
 
@@ -245,7 +262,7 @@ pub(crate) mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let outcome = update(&users)
             .execute(
-                &caller_for(&ada),
+                &users.sign_in(&ada),
                 change(ada.id(), "ada@lovelace.org", None),
             )
             .await
@@ -265,7 +282,7 @@ pub(crate) mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         users.add(user_with_email("grace@example.com"));
-        for caller in [admin_caller(), caller_for(&ada)] {
+        for caller in [users.admin_caller(), users.sign_in(&ada)] {
             let result = update(&users)
                 .execute(&caller, change(ada.id(), "Grace@Example.com", None))
                 .await;
@@ -279,7 +296,7 @@ pub(crate) mod tests {
     async fn the_same_address_again_is_a_no_op_for_anyone() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        for caller in [admin_caller(), caller_for(&ada)] {
+        for caller in [users.admin_caller(), users.sign_in(&ada)] {
             let same = update(&users)
                 .execute(&caller, change(ada.id(), "ada@example.com", None))
                 .await;
@@ -293,7 +310,7 @@ pub(crate) mod tests {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let stale = || Some(IfMatch::OneOf(vec![Version::new(7)]));
-        for caller in [admin_caller(), caller_for(&ada)] {
+        for caller in [users.admin_caller(), users.sign_in(&ada)] {
             let result = update(&users)
                 .execute(&caller, change(ada.id(), "new@example.com", stale()))
                 .await;
@@ -302,7 +319,7 @@ pub(crate) mod tests {
         let current = Some(IfMatch::OneOf(vec![ada.version()]));
         let result = update(&users)
             .execute(
-                &admin_caller(),
+                &users.admin_caller(),
                 change(ada.id(), "new@example.com", current),
             )
             .await;
@@ -316,7 +333,7 @@ pub(crate) mod tests {
         users.conflict_on_next_updates(1);
         let result = update(&users)
             .execute(
-                &admin_caller(),
+                &users.admin_caller(),
                 change(ada.id(), "new@example.com", Some(IfMatch::Any)),
             )
             .await;
@@ -331,12 +348,15 @@ pub(crate) mod tests {
         let gone = users.add(gone);
         for id in [gone.id(), UserId::generate()] {
             let result = update(&users)
-                .execute(&admin_caller(), change(id, "x@example.com", None))
+                .execute(&users.admin_caller(), change(id, "x@example.com", None))
                 .await;
             assert!(matches!(result, Err(UserChangeError::NotFound)));
         }
         let own = update(&users)
-            .execute(&caller_for(&gone), change(gone.id(), "x@example.com", None))
+            .execute(
+                &users.sign_in(&gone),
+                change(gone.id(), "x@example.com", None),
+            )
             .await;
         assert!(matches!(own, Err(UserChangeError::NotFound)));
     }
@@ -350,17 +370,23 @@ pub(crate) mod tests {
         let use_case = update(&users);
         use_case
             .execute(
-                &caller_for(&ada),
+                &users.sign_in(&ada),
                 change(ada.id(), "ada@lovelace.org", None),
             )
             .await
             .unwrap();
         use_case
-            .execute(&caller_for(&grace), change(ada.id(), "x@example.com", None))
+            .execute(
+                &users.sign_in(&grace),
+                change(ada.id(), "x@example.com", None),
+            )
             .await
             .unwrap_err();
         use_case
-            .execute(&admin_caller(), change(ada.id(), "ada@lovelace.org", None))
+            .execute(
+                &users.admin_caller(),
+                change(ada.id(), "ada@lovelace.org", None),
+            )
             .await
             .unwrap();
         let events = lines.events();

@@ -148,9 +148,11 @@ impl EmailChangeRepository for DynamoUserRepository {
             Err(TransactionError::ConditionFailed { index }) if index == token_index => {
                 Err(ApplyEmailChangeError::TokenGone)
             }
-            Err(error) => Err(match update_error(error, claim_index) {
+            Err(error) => Err(match update_error(error, claim_index, usize::MAX) {
                 UpdateUserError::EmailTaken => ApplyEmailChangeError::EmailTaken,
-                UpdateUserError::VersionConflict => ApplyEmailChangeError::VersionConflict,
+                UpdateUserError::VersionConflict | UpdateUserError::LastAdmin => {
+                    ApplyEmailChangeError::VersionConflict
+                }
                 UpdateUserError::Repository(error) => ApplyEmailChangeError::Repository(error),
             }),
         }

@@ -1,16 +1,16 @@
 //! A login in three round trips: the reservation of the attempt on the address's
 //! failed-login item together with a read of its email claim, a batch read of the holder's
 //! user and password items, and one transaction that records the login, stores the new
-//! family's first refresh token and forgets the address's failures.
+//! session and its first refresh token, and forgets the address's failures.
 
 use super::credentials::{attempts_key, password_from, password_key, reserve_attempt};
 use super::errors::build_failed;
 use super::items::{self, put_new};
-use super::sessions::token_item;
+use super::sessions::{session_item, token_item};
 use super::transactions::{TransactionError, transact};
 use super::users::DynamoUserRepository;
 use application::ports::{
-    AddressRecord, LoginStore, RecordLoginError, RefreshTokenRecord, RepositoryError,
+    AddressRecord, LoginStore, RecordLoginError, RefreshTokenRecord, RepositoryError, SessionRecord,
 };
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use domain::{Email, PasswordHash, Timestamp, User, UserId};
@@ -51,6 +51,7 @@ impl LoginStore for DynamoUserRepository {
         &self,
         current: &User,
         updated: User,
+        session: &SessionRecord,
         first_token: &RefreshTokenRecord,
         address: &Email,
     ) -> Result<User, RecordLoginError> {
@@ -66,6 +67,7 @@ impl LoginStore for DynamoUserRepository {
                 .build(),
             put_new(&self.table, token_item(first_token))?,
             TransactWriteItem::builder().delete(forget).build(),
+            put_new(&self.table, session_item(session))?,
         ];
         match transact(&self.client, writes).await {
             Ok(()) => Ok(stored),

@@ -2,17 +2,18 @@ use super::cursor::{self, Listed};
 use super::errors::repository_error;
 use super::items::{self, Item};
 use super::outbox::outbox_writes;
+use super::sessions::session_key;
 use super::table::{LIVE_USERS, USERS_BY_STATUS};
 use super::transactions::{TransactionError, transact};
 use application::ports::{
-    InsertUserError, OutgoingEmail, Page, PageError, RepositoryError, StatusFilter,
+    CallerRecord, InsertUserError, OutgoingEmail, Page, PageError, RepositoryError, StatusFilter,
     UpdateUserError, UserListQuery, UserRepository,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
-use domain::{Email, User, UserId};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use domain::{Email, SessionId, User, UserId};
 
 const ITEM_ABSENT: &str = "attribute_not_exists(pk)";
 const VERSION_IS: &str = "#version = :expected_version";
@@ -63,8 +64,8 @@ impl DynamoUserRepository {
 impl DynamoUserRepository {
     /// The writes that store `stored` in place of `current` and move the email claim with
     /// it: the versioned user first, then the old claim's release, then the new claim, whose
-    /// position is returned (to tell a taken address from the other refusals; past the end
-    /// when no claim moves).
+    /// position is returned (to tell a taken address from the other refusals; `usize::MAX`
+    /// when no new claim is written).
     pub(super) fn writes_moving_the_claim(
         &self,
         current: &User,
@@ -89,11 +90,12 @@ impl DynamoUserRepository {
                 .map_err(|error| RepositoryError::Failed(error.into()))?;
             writes.push(TransactWriteItem::builder().delete(release).build());
         }
+        let Some(new) = new_claim else {
+            return Ok((writes, usize::MAX));
+        };
         let claim_index = writes.len();
-        if let Some(new) = new_claim {
-            let claim = self.put(items::email_claim(new, stored.id()), ITEM_ABSENT)?;
-            writes.push(TransactWriteItem::builder().put(claim).build());
-        }
+        let claim = self.put(items::email_claim(new, stored.id()), ITEM_ABSENT)?;
+        writes.push(TransactWriteItem::builder().put(claim).build());
         Ok((writes, claim_index))
     }
 }
@@ -104,8 +106,13 @@ fn claims<'a>(current: &'a User, stored: &'a User) -> (Option<&'a Email>, Option
     (claim(current), claim(stored))
 }
 
-/// What a refused `writes_moving_the_claim` transaction means.
-pub(super) fn update_error(error: TransactionError, claim_index: usize) -> UpdateUserError {
+/// What a refused `writes_moving_the_claim` transaction means (`admins_index`: where the
+/// active-admin count's update is, past the end when there is none).
+pub(super) fn update_error(
+    error: TransactionError,
+    claim_index: usize,
+    admins_index: usize,
+) -> UpdateUserError {
     match error {
         // A concurrent writer on the same items is a lost race like a stale version.
         TransactionError::ConditionFailed { index: 0 } | TransactionError::Conflict => {
@@ -113,6 +120,9 @@ pub(super) fn update_error(error: TransactionError, claim_index: usize) -> Updat
         }
         TransactionError::ConditionFailed { index } if index == claim_index => {
             UpdateUserError::EmailTaken
+        }
+        TransactionError::ConditionFailed { index } if index == admins_index => {
+            UpdateUserError::LastAdmin
         }
         TransactionError::ConditionFailed { .. } => {
             RepositoryError::Failed("the old email claim belongs to another user".into()).into()
@@ -123,6 +133,41 @@ pub(super) fn update_error(error: TransactionError, claim_index: usize) -> Updat
 
 fn number(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+/// The one item that counts the active administrators: the rule "there is always an active
+/// admin" is a condition on it, in the transaction of the change that would break it.
+pub(crate) fn active_admins_key() -> Item {
+    items::key("ADMINS".to_owned(), "ACTIVE")
+}
+
+/// The count's update when a write makes an active admin of `current` (+1) or takes one away
+/// (-1, on the condition that another is left); `None` when neither.
+fn active_admins_change(
+    table: &str,
+    current: &User,
+    stored: &User,
+) -> Result<Option<Update>, RepositoryError> {
+    let one = || AttributeValue::N("1".to_owned());
+    let builder = Update::builder()
+        .table_name(table)
+        .set_key(Some(active_admins_key()));
+    let update = match (current.is_active_admin(), stored.is_active_admin()) {
+        (false, true) => builder
+            .update_expression("SET entity = :entity ADD active_admins :one")
+            .expression_attribute_values(":entity", AttributeValue::S("active_admins".to_owned()))
+            .expression_attribute_values(":one", one()),
+        (true, false) => builder
+            .update_expression("ADD active_admins :minus_one")
+            .condition_expression("active_admins > :one")
+            .expression_attribute_values(":one", one())
+            .expression_attribute_values(":minus_one", AttributeValue::N("-1".to_owned())),
+        _ => return Ok(None),
+    };
+    update
+        .build()
+        .map(Some)
+        .map_err(|error| RepositoryError::Failed(error.into()))
 }
 
 impl UserRepository for DynamoUserRepository {
@@ -155,6 +200,41 @@ impl UserRepository for DynamoUserRepository {
         item.map(items::to_user).transpose()
     }
 
+    /// One `BatchGetItem`: the subject (when it is not the caller), the caller's user item
+    /// and its session item.
+    async fn find_with_caller(
+        &self,
+        subject: Option<UserId>,
+        caller: UserId,
+        session: SessionId,
+    ) -> Result<(Option<User>, CallerRecord), RepositoryError> {
+        let (client, table) = (&self.client, self.table.as_str());
+        let own = [items::user_key(caller), session_key(caller, session)];
+        let (subject_item, [account, session]) = match subject.filter(|id| *id != caller) {
+            Some(subject) => {
+                let [subject, account, session] = items::read_all(
+                    client,
+                    table,
+                    [items::user_key(subject), own[0].clone(), own[1].clone()],
+                )
+                .await?;
+                (subject, [account, session])
+            }
+            None => (None, items::read_all(client, table, own).await?),
+        };
+        let account = account.map(items::to_user).transpose()?;
+        let user = match subject {
+            Some(id) if id == caller => account.clone(),
+            Some(_) => subject_item.map(items::to_user).transpose()?,
+            None => None,
+        };
+        let record = CallerRecord {
+            account,
+            session_stored: session.is_some(),
+        };
+        Ok((user, record))
+    }
+
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepositoryError> {
         let claim = items::read(&self.client, &self.table, items::email_claim_key(email)).await?;
         match items::claim_holder(claim.as_ref())? {
@@ -171,7 +251,10 @@ impl UserRepository for DynamoUserRepository {
     ) -> Result<User, UpdateUserError> {
         let stored = updated.stored_at(current.version().next());
         let (old_claim, new_claim) = claims(current, &stored);
-        if old_claim.map(Email::normalized) == new_claim.map(Email::normalized) && outbox.is_empty()
+        let admins = active_admins_change(&self.table, current, &stored)?;
+        if old_claim.map(Email::normalized) == new_claim.map(Email::normalized)
+            && outbox.is_empty()
+            && admins.is_none()
         {
             // No claim changes hands: one conditional put, half the cost of a transaction.
             let put = self.versioned_put(&stored, current)?;
@@ -200,10 +283,15 @@ impl UserRepository for DynamoUserRepository {
         }
 
         let (mut writes, claim_index) = self.writes_moving_the_claim(current, &stored)?;
+        let mut admins_index = usize::MAX;
+        if let Some(admins) = admins {
+            admins_index = writes.len();
+            writes.push(TransactWriteItem::builder().update(admins).build());
+        }
         writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
             Ok(()) => Ok(stored),
-            Err(error) => Err(update_error(error, claim_index)),
+            Err(error) => Err(update_error(error, claim_index, admins_index)),
         }
     }
 

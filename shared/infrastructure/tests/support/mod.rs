@@ -5,11 +5,15 @@
 // Each test file uses its own part of these helpers.
 #![allow(dead_code)]
 
+use application::ports::{
+    LoginStore, RefreshTokenRecord, ResetTokens, SessionOrigin, SessionRecord, UserRepository,
+};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
-use domain::{Email, Timestamp, User, UserId, UserName};
+use domain::{AuthMethods, Email, SessionId, SessionProof, Timestamp, User, UserId, UserName};
 use infrastructure::{
-    DynamoCredentialRepository, DynamoOrderRepository, DynamoUserRepository, SesEmailSender, table,
+    DynamoCredentialRepository, DynamoOrderRepository, DynamoUserRepository, OsResetTokens,
+    SesEmailSender, table,
 };
 
 pub fn dynamodb_url() -> String {
@@ -82,4 +86,54 @@ pub fn user(email: &str) -> User {
         UserName::parse("Ada Lovelace").unwrap(),
         Timestamp::now(),
     )
+}
+
+/// A session of `user` started now, and its first refresh token.
+pub fn new_session(user: &User) -> (SessionRecord, RefreshTokenRecord) {
+    let now = Timestamp::now();
+    let proof = SessionProof {
+        session: SessionId::start(now),
+        auth_time: now,
+        methods: AuthMethods::Password,
+    };
+    let session = SessionRecord {
+        user_id: user.id(),
+        id: proof.session,
+        methods: proof.methods,
+        last_used_at: now,
+        origin: SessionOrigin::new(Some("curl/8.5.0"), Some("203.0.113.7")),
+    };
+    let first = RefreshTokenRecord {
+        hash: OsResetTokens.issue().unwrap().hash,
+        user_id: user.id(),
+        proof,
+        used: false,
+    };
+    (session, first)
+}
+
+/// The next refresh token of `token`'s session.
+pub fn next_token(token: &RefreshTokenRecord) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        hash: OsResetTokens.issue().unwrap().hash,
+        used: false,
+        ..token.clone()
+    }
+}
+
+/// `user` registered and logged in, as a login stores it: the user as stored, its session
+/// and the session's first refresh token.
+pub async fn logged_in(
+    users: &DynamoUserRepository,
+    user: User,
+) -> (User, SessionRecord, RefreshTokenRecord) {
+    users.insert(&user, &[]).await.unwrap();
+    let (session, first) = new_session(&user);
+    let mut updated = user.clone();
+    updated.record_login(Timestamp::now()).unwrap();
+    let stored = users
+        .record_login(&user, updated, &session, &first, user.email())
+        .await
+        .unwrap();
+    (stored, session, first)
 }

@@ -1,7 +1,7 @@
 //! `POST /login`: checks a password and records the login.
 
 use crate::openapi::{Conflict, Forbidden, TooManyAttempts, Unauthorized};
-use crate::request::{JsonObject, verbatim};
+use crate::request::{JsonObject, session_origin, verbatim};
 use crate::response::{self, SessionBody};
 use crate::{HandlerResult, Problem, auth};
 use application::UseCase;
@@ -43,9 +43,13 @@ impl LoginRequest {
 pub async fn login(use_case: &impl UseCase<LoginCommand>, request: Request) -> HandlerResult {
     let caller = auth::caller(use_case.policy(), &request)?;
     let LoginRequest { email, password } = LoginRequest::read(&request)?;
-    let session = use_case
-        .execute(&caller, LoginCommand { email, password })
-        .await?;
+    let origin = session_origin(&request);
+    let command = LoginCommand {
+        email,
+        password,
+        origin,
+    };
+    let session = use_case.execute(&caller, command).await?;
     Ok(response::session(&session))
 }
 
@@ -74,7 +78,7 @@ mod tests {
         for id in [ada.id(), grace.id()] {
             credentials.set_password(id, PasswordHash::new("fake:correct horse battery"));
         }
-        let sessions = InMemorySessions::default();
+        let sessions = InMemorySessions::beside(&users);
         Login::new(
             InMemoryLoginStore::new(&users, &credentials, &sessions),
             FakeHasher::default(),

@@ -80,13 +80,17 @@ mod tests {
     async fn world() -> (Refresh, InMemorySessions, String, User) {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let store = InMemorySessions::default();
+        let store = InMemorySessions::beside(&users);
         let issued = FakeTokens.issue().unwrap();
+        let now = FixedClock::default().now();
         let record = RefreshTokenRecord {
             hash: issued.hash,
             user_id: ada.id(),
-            family: "family".to_owned(),
-            family_started_at: FixedClock::default().now(),
+            proof: domain::SessionProof {
+                session: domain::SessionId::start(now),
+                auth_time: now,
+                methods: domain::AuthMethods::Password,
+            },
             used: false,
         };
         store.add(&record);

@@ -45,7 +45,7 @@ mod tests {
         let request = TestRequest::new("GET", "/users/x/orders/y")
             .path("id", id)
             .path("order_id", order_id)
-            .build();
+            .build_in(users);
         Answer::of(get_order(&GetOrder::new(users.clone(), orders.clone()), request).await)
     }
 
@@ -103,7 +103,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let order = application::fakes::order_for(ada.id());
         orders.insert(&order, &[]).await.unwrap();
-        let use_case = GetOrder::new(users, orders);
+        let use_case = GetOrder::new(users.clone(), orders);
         let request = || {
             TestRequest::new("GET", "/users/x/orders/y")
                 .path("id", ada.id())

@@ -40,7 +40,7 @@ pub async fn list_user_orders(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Answer, TestRequest, assert_authentication_rows, token_of};
+    use crate::testing::{Answer, TestRequest, assert_authentication_rows, signed_in};
     use application::fakes::{
         InMemoryOrders, InMemoryUsers, StoreHealth, order_for, user_with_email,
     };
@@ -50,7 +50,7 @@ mod tests {
 
     async fn list(users: &InMemoryUsers, orders: &InMemoryOrders, request: TestRequest) -> Answer {
         let use_case = ListUserOrders::new(users.clone(), orders.clone());
-        Answer::of(list_user_orders(&use_case, request.build()).await)
+        Answer::of(list_user_orders(&use_case, request.build_in(users)).await)
     }
 
     fn get(id: impl ToString) -> TestRequest {
@@ -119,10 +119,11 @@ mod tests {
     async fn only_the_owner_or_an_admin_lists_its_orders() {
         let (users, orders) = (InMemoryUsers::default(), InMemoryOrders::default());
         let ada = users.add(user_with_email("ada@example.com"));
-        let use_case = ListUserOrders::new(users, orders);
+        let use_case = ListUserOrders::new(users.clone(), orders);
         let handle = |request| list_user_orders(&use_case, request);
         assert_authentication_rows(|| get(ada.id()), handle, &ada, false).await;
-        let own = list_user_orders(&use_case, get(ada.id()).by(token_of(&ada)).build()).await;
+        let own =
+            list_user_orders(&use_case, get(ada.id()).by(signed_in(&users, &ada)).build()).await;
         assert_eq!(Answer::of(own).status, 200);
     }
 }

@@ -117,7 +117,7 @@ pub async fn place_order(
 mod tests {
     use super::*;
     use crate::testing::{
-        Answer, TestRequest, assert_authentication_rows, assert_body_rows, token_of,
+        Answer, TestRequest, assert_authentication_rows, assert_body_rows, signed_in,
     };
     use application::fakes::{
         FixedClock, InMemoryOrders, InMemoryUsers, SequentialIds, StoreHealth, user_with_email,
@@ -146,7 +146,7 @@ mod tests {
     }
 
     async fn place(users: &InMemoryUsers, request: TestRequest) -> Answer {
-        Answer::of(place_order(&use_case(users), request.build()).await)
+        Answer::of(place_order(&use_case(users), request.build_in(users)).await)
     }
 
     fn with_ada() -> (InMemoryUsers, User) {
@@ -241,7 +241,10 @@ mod tests {
         assert_authentication_rows(|| post(ada.id()).json(one_book()), handle, &ada, false).await;
         let own = place_order(
             &use_case,
-            post(ada.id()).json(one_book()).by(token_of(&ada)).build(),
+            post(ada.id())
+                .json(one_book())
+                .by(signed_in(&users, &ada))
+                .build(),
         )
         .await;
         assert_eq!(Answer::of(own).status, 201);

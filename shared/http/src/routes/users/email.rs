@@ -63,7 +63,7 @@ pub async fn update_user_email(
 mod tests {
     use super::*;
     use crate::testing::{
-        Answer, TestRequest, assert_authentication_rows, assert_body_rows, token_of,
+        Answer, TestRequest, assert_authentication_rows, assert_body_rows, signed_in,
     };
     use application::fakes::{FakeTokens, FixedClock, InMemoryUsers, StoreHealth, user_with_email};
     use application::users::UpdateUserEmail;
@@ -81,7 +81,7 @@ mod tests {
     }
 
     async fn change(users: &InMemoryUsers, request: TestRequest) -> Answer {
-        Answer::of(update_user_email(&use_case(users.clone()), request.build()).await)
+        Answer::of(update_user_email(&use_case(users.clone()), request.build_in(users)).await)
     }
 
     fn with_ada() -> (InMemoryUsers, User) {
@@ -143,11 +143,11 @@ mod tests {
     #[tokio::test]
     async fn only_the_user_itself_or_an_admin_changes_the_address() {
         let (users, ada) = with_ada();
-        let use_case = use_case(users);
+        let use_case = use_case(users.clone());
         let request = || put(ada.id()).json(json!({"email": "new@example.com"}));
         let handle = |request| update_user_email(&use_case, request);
         assert_authentication_rows(request, handle, &ada, false).await;
-        let own = update_user_email(&use_case, request().by(token_of(&ada)).build()).await;
+        let own = update_user_email(&use_case, request().by(signed_in(&users, &ada)).build()).await;
         let own = Answer::of(own);
         assert_eq!(own.status, 202, "the user's own change waits for proof");
         assert_eq!(own.body, serde_json::Value::Null);

@@ -53,7 +53,7 @@ pub async fn confirm_email_change(
 mod tests {
     use super::*;
     use crate::errors::INVALID_TOKEN_DETAIL;
-    use crate::testing::{Answer, TestRequest, assert_body_rows, token_of};
+    use crate::testing::{Answer, TestRequest, assert_body_rows, signed_in};
     use application::fakes::{FakeTokens, FixedClock, InMemoryUsers, StoreHealth, user_with_email};
     use application::users::{ConfirmEmailChange, UpdateUserEmail};
     use serde_json::json;
@@ -79,7 +79,7 @@ mod tests {
         let update = UpdateUserEmail::new(users.clone(), FakeTokens, FixedClock::default());
         let request = TestRequest::new("PUT", "/users/x/email")
             .path("id", ada.id())
-            .by(token_of(&ada))
+            .by(signed_in(users, &ada))
             .json(json!({ "email": to }))
             .build();
         let answer = Answer::of(super::super::email::update_user_email(&update, request).await);

@@ -26,13 +26,16 @@ pub async fn get_user(use_case: &impl UseCase<UserLookup>, request: Request) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Answer, TestRequest, assert_authentication_rows, token_of};
+    use crate::testing::{Answer, TestRequest, admin_of, assert_authentication_rows, signed_in};
     use application::fakes::{InMemoryUsers, StoreHealth, user_with_email};
     use application::users::GetUser;
     use domain::UserId;
 
     async fn get(users: &InMemoryUsers, id: impl ToString) -> Answer {
-        let request = TestRequest::new("GET", "/users/x").path("id", id).build();
+        let request = TestRequest::new("GET", "/users/x")
+            .path("id", id)
+            .by(admin_of(users))
+            .build();
         Answer::of(get_user(&GetUser::new(users.clone()), request).await)
     }
 
@@ -72,11 +75,12 @@ mod tests {
     async fn only_the_user_itself_or_an_admin_reads_it() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let use_case = GetUser::new(users);
+        let use_case = GetUser::new(users.clone());
         let request = || TestRequest::new("GET", "/users/x").path("id", ada.id());
         let handle = |request| get_user(&use_case, request);
         assert_authentication_rows(request, handle, &ada, false).await;
-        let own = Answer::of(get_user(&use_case, request().by(token_of(&ada)).build()).await);
+        let own = request().by(signed_in(&users, &ada)).build();
+        let own = Answer::of(get_user(&use_case, own).await);
         assert_eq!(own.status, 200);
     }
 }

@@ -82,7 +82,7 @@ pub async fn record_login(use_case: &impl UseCase<UserChange>, request: Request)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Answer, TestRequest, assert_authentication_rows, token_of};
+    use crate::testing::{Answer, TestRequest, assert_authentication_rows, signed_in};
     use application::fakes::{FixedClock, InMemoryUsers, StoreHealth, user_with_email};
     use application::users::{ChangeUser, Transition};
     use domain::UserId;
@@ -94,7 +94,7 @@ mod tests {
     /// The route of each transition, wired as its function wires it.
     async fn run(users: &InMemoryUsers, transition: Transition, request: TestRequest) -> Answer {
         let use_case = ChangeUser::new(users.clone(), FixedClock::default(), transition);
-        let request = request.build();
+        let request = request.build_in(users);
         Answer::of(match transition {
             Transition::Suspend => suspend_user(&use_case, request).await,
             Transition::Activate => activate_user(&use_case, request).await,
@@ -225,7 +225,7 @@ mod tests {
         let own = run(
             &users,
             Transition::Delete,
-            request(ada.id()).by(token_of(&ada)),
+            request(ada.id()).by(signed_in(&users, &ada)),
         )
         .await;
         assert_eq!(own.status, 204);

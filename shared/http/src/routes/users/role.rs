@@ -58,9 +58,9 @@ pub async fn change_user_role(
 mod tests {
     use super::*;
     use crate::testing::{
-        Answer, TestRequest, assert_authentication_rows, assert_body_rows, token_of,
+        Answer, TestRequest, assert_authentication_rows, assert_body_rows, signed_in,
     };
-    use application::fakes::{InMemoryUsers, StoreHealth, user_with_email};
+    use application::fakes::{FixedClock, InMemoryUsers, StoreHealth, user_with_email};
     use application::users::ChangeRole;
     use domain::UserId;
     use serde_json::json;
@@ -72,7 +72,13 @@ mod tests {
     }
 
     async fn change(users: &InMemoryUsers, request: TestRequest) -> Answer {
-        Answer::of(change_user_role(&ChangeRole::new(users.clone()), request.build()).await)
+        Answer::of(
+            change_user_role(
+                &ChangeRole::new(users.clone(), FixedClock::default()),
+                request.build_in(users),
+            )
+            .await,
+        )
     }
 
     #[tokio::test]
@@ -85,7 +91,11 @@ mod tests {
             (200, Some("admin"))
         );
         let promoted = users.stored(ada.id()).unwrap();
-        let own = change(&users, put(ada.id(), "user").by(token_of(&promoted))).await;
+        let own = change(
+            &users,
+            put(ada.id(), "user").by(signed_in(&users, &promoted)),
+        )
+        .await;
         own.problem(409);
         change(&users, put(UserId::generate(), "admin"))
             .await
@@ -98,7 +108,7 @@ mod tests {
     async fn bad_bodies_auth_and_store_failures() {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
-        let use_case = ChangeRole::new(users.clone());
+        let use_case = ChangeRole::new(users.clone(), FixedClock::default());
         let handle = |request| change_user_role(&use_case, request);
         let request = || TestRequest::new("PUT", "/users/x/role").path("id", ada.id());
         assert_body_rows(request, handle, &["role"]).await;
