@@ -143,6 +143,14 @@ fn protected_routes(id: &str) -> Vec<(Method, String, Option<Value>, bool)> {
             false,
         ),
         (Method::DELETE, format!("/users/{id}"), None, false),
+        (Method::GET, format!("/users/{id}/sessions"), None, false),
+        (
+            Method::DELETE,
+            format!("/users/{id}/sessions/{}", UserId::generate()),
+            None,
+            false,
+        ),
+        (Method::DELETE, format!("/users/{id}/sessions"), None, false),
         (Method::GET, "/users".to_owned(), None, true),
         (Method::POST, format!("/users/{id}/suspend"), None, true),
         (Method::POST, format!("/users/{id}/activate"), None, true),
@@ -348,6 +356,18 @@ async fn suspending_deleting_and_a_new_password_revoke_every_session() {
 
     let reset = new_user_session("reset").await;
     let anyone = Api::anonymous();
+    // A change of address asked for with a stolen token, say: the reset voids it.
+    let moved = unique_email("reset-moved");
+    let asked = reset
+        .api()
+        .send_json(
+            Method::PUT,
+            &format!("/users/{}/email", reset.id),
+            &json!({ "email": moved }),
+        )
+        .await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    let change_token = email_change_token(&moved).await;
     // One reset email a minute per address.
     tokio::time::sleep(std::time::Duration::from_secs(61)).await;
     anyone
@@ -371,6 +391,118 @@ async fn suspending_deleting_and_a_new_password_revoke_every_session() {
     assert_eq!(
         login(&reset.email, "another good password").await.status,
         200
+    );
+    let confirmed = anyone
+        .send_json(
+            Method::POST,
+            "/email-change/confirm",
+            &json!({ "token": change_token }),
+        )
+        .await;
+    confirmed.expect_problem(400);
+    let still = login(&reset.email, "another good password").await;
+    assert_eq!(
+        still.body["user"]["email"],
+        reset.email.as_str(),
+        "not moved"
+    );
+}
+
+/// The token of the email-change email sent to `address`.
+async fn email_change_token(address: &str) -> String {
+    service_tests::wait_for_mail(address, 1).await[0]["body"]["text"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("token="))
+        .expect("a token line")
+        .to_owned()
+}
+
+/// The `sid` of an access token.
+fn sid_of(access: &str) -> String {
+    payload(access)["sid"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_user_sees_where_it_is_signed_in_and_ends_one_session_or_all() {
+    let here = new_user_session("sessions").await;
+    let agent = "e2e-agent/1.0 ".to_owned() + &"x".repeat(300);
+    let second = Api::anonymous()
+        .send(
+            Api::anonymous()
+                .request(Method::POST, "/login")
+                .header("user-agent", &agent)
+                .json(&json!({"email": here.email, "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(second.status, 200);
+    let elsewhere = Session {
+        access: second.body["access_token"].as_str().unwrap().to_owned(),
+        refresh: second.body["refresh_token"].as_str().unwrap().to_owned(),
+        id: here.id.clone(),
+        email: here.email.clone(),
+    };
+    let sessions = format!("/users/{}/sessions", here.id);
+    let listed = here.api().get(&sessions).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let items = listed.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let (newest, oldest) = (&items[0], &items[1]);
+    assert_eq!(
+        newest["id"],
+        sid_of(&elsewhere.access).as_str(),
+        "newest first"
+    );
+    assert_eq!(oldest["id"], sid_of(&here.access).as_str());
+    assert_eq!(
+        (newest["current"].as_bool(), oldest["current"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert_eq!(newest["amr"], json!(["pwd"]));
+    assert_eq!(
+        newest["user_agent"].as_str().unwrap().chars().count(),
+        256,
+        "the user agent, cut"
+    );
+    assert!(
+        newest["user_agent"]
+            .as_str()
+            .unwrap()
+            .starts_with("e2e-agent/1.0")
+    );
+    assert!(newest["ip"].is_string());
+    for field in ["created_at", "last_used_at", "expires_at"] {
+        assert!(newest[field].is_string(), "{field}");
+    }
+    let stranger = new_user_session("sessions-stranger").await;
+    stranger.api().get(&sessions).await.expect_problem(404);
+
+    let one = format!("{sessions}/{}", sid_of(&elsewhere.access));
+    assert_eq!(here.api().delete(&one).await.status, 204);
+    elsewhere
+        .api()
+        .get(&format!("/users/{}", here.id))
+        .await
+        .expect_problem(401);
+    refresh(&elsewhere.refresh).await.expect_problem(401);
+    here.api().delete(&one).await.expect_problem(404);
+    let listed = here.api().get(&sessions).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+
+    assert_eq!(here.api().delete(&sessions).await.status, 204);
+    here.api()
+        .get(&format!("/users/{}", here.id))
+        .await
+        .expect_problem(401);
+    refresh(&here.refresh).await.expect_problem(401);
+    let again = login(&here.email, "correct horse battery").await;
+    let fresh = Api::with_token(again.body["access_token"].as_str().unwrap());
+    let listed = fresh.get(&sessions).await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        1,
+        "only the new one"
     );
 }
 

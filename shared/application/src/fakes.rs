@@ -1006,16 +1006,13 @@ impl SessionRepository for InMemorySessions {
         &self,
         user_id: UserId,
         session: domain::SessionId,
-    ) -> Result<bool, RepositoryError> {
+    ) -> Result<Option<crate::ports::SessionRecord>, RepositoryError> {
         let mut users = self.users.lock();
         let owned = users
             .sessions
             .get(&session)
             .is_some_and(|stored| stored.user_id == user_id);
-        if owned {
-            users.sessions.remove(&session);
-        }
-        Ok(owned)
+        Ok(owned.then(|| users.sessions.remove(&session)).flatten())
     }
 
     async fn list(

@@ -5,7 +5,7 @@ use crate::FieldError;
 use crate::Problem;
 use application::credentials::{
     ConfirmPasswordResetError, LoginError, LogoutError, RefreshError, RequestPasswordResetError,
-    StartError,
+    SessionsError, StartError,
 };
 use application::orders::{GetOrderError, ListUserOrdersError, PlaceOrderError};
 use application::ports::RepositoryError;
@@ -139,6 +139,17 @@ impl From<PlaceOrderError> for Problem {
                 Problem::validation(vec![FieldError::new("items", error)])
             }
             PlaceOrderError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<SessionsError> for Problem {
+    fn from(error: SessionsError) -> Self {
+        match error {
+            SessionsError::Denied(denied) => denied.into(),
+            SessionsError::UserNotFound => Problem::user_not_found(),
+            SessionsError::SessionNotFound => Problem::session_not_found(),
+            SessionsError::Repository(error) => error.into(),
         }
     }
 }

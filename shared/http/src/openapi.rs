@@ -226,6 +226,8 @@ const DOCUMENTATION: &str = "Documentation";
         orders::get::get_order, orders::list::list_user_orders,
         credentials::reset::request_password_reset, credentials::reset::confirm_password_reset,
         credentials::login::login, credentials::session::refresh_token, credentials::session::logout,
+        users::sessions::list_sessions, users::sessions::end_session,
+        users::sessions::sign_out_everywhere,
         jwks::jwks, documentation::openapi_document, documentation::docs_page,
     ),
     components(
@@ -239,6 +241,7 @@ const DOCUMENTATION: &str = "Documentation";
         (name = "Users", description = "Registration, reading, listing and the user's lifecycle"),
         (name = "Orders", description = "Orders with exact money"),
         (name = "Credentials", description = "Password reset by email, login and sessions"),
+        (name = "Sessions", description = "Where a user is signed in, and ending it"),
         (name = DOCUMENTATION, description = "This document, its viewer, and the keys that verify access tokens"),
     ),
 )]
@@ -289,7 +292,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 18);
+        assert_eq!(checked, 21);
     }
 
     #[test]

@@ -102,6 +102,10 @@ impl Problem {
         Self::not_found("no order with this id for this user")
     }
 
+    pub fn session_not_found() -> Self {
+        Self::not_found("no live session with this id for this user")
+    }
+
     pub fn conflict(slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, slug, title, detail)
     }

@@ -239,6 +239,24 @@ impl OrderIdPath {
     }
 }
 
+/// The `{session_id}` of `/users/{id}/sessions/{session_id}`, with the same rule.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SessionIdPath {
+    /// The session's id (the `sid` claim of its access tokens)
+    #[param(value_type = String, format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    pub session_id: domain::SessionId,
+}
+
+impl SessionIdPath {
+    pub fn read(request: &Request) -> Result<Self, Problem> {
+        let session_id = path_parameter(request, "session_id")
+            .and_then(|raw| domain::SessionId::parse(raw).ok())
+            .ok_or_else(Problem::session_not_found)?;
+        Ok(Self { session_id })
+    }
+}
+
 fn path_parameter<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
     request
         .path_parameters_ref()

@@ -1,6 +1,6 @@
 //! Success responses. A user is always shown the same way, with an ETag for its version.
 
-use application::credentials::Session;
+use application::credentials::{Session, SessionView};
 use domain::{Money, Order, OrderLine, User, Version};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
@@ -138,7 +138,7 @@ impl<'a> From<&'a Order> for OrderBody<'a> {
 
 /// What a login or a refresh answers (RFC 6749's token response, with the user).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(as = Session)]
+#[schema(as = TokenResponse)]
 pub struct SessionBody<'a> {
     /// An EdDSA-signed JWT (`typ: at+jwt`): send it as `Authorization: Bearer <token>`.
     pub access_token: &'a str,
@@ -173,6 +173,63 @@ pub fn session(session: &Session) -> Response<Body> {
         headers.insert(header::ETAG, tag);
     }
     response
+}
+
+/// The Session JSON of the contract: one sign-in, as its user's list shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Session)]
+pub struct SessionItemBody<'a> {
+    /// The session's id: the `sid` claim of its access tokens.
+    #[schema(format = "uuid")]
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// The last refresh, or the sign-in.
+    #[schema(format = DateTime)]
+    pub last_used_at: String,
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+    /// How the user proved who they are (RFC 8176), e.g. `["pwd"]`.
+    #[schema(example = json!(["pwd"]))]
+    pub amr: &'static [&'static str],
+    /// The client's `User-Agent` at sign-in, cut to 256 characters.
+    pub user_agent: Option<&'a str>,
+    /// The source address at sign-in.
+    #[schema(example = "203.0.113.7")]
+    pub ip: Option<&'a str>,
+    /// True for the session of the calling token.
+    pub current: bool,
+}
+
+impl<'a> From<&'a SessionView> for SessionItemBody<'a> {
+    fn from(view: &'a SessionView) -> Self {
+        let session = &view.record;
+        Self {
+            id: session.id.to_string(),
+            created_at: session.created_at().to_rfc3339(),
+            last_used_at: session.last_used_at.to_rfc3339(),
+            expires_at: session.expires_at().map(|at| at.to_rfc3339()),
+            amr: session.methods.names(),
+            user_agent: session.origin.user_agent.as_deref(),
+            ip: session.origin.ip.as_deref(),
+            current: view.current,
+        }
+    }
+}
+
+/// `GET /users/{id}/sessions`: every live session, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Sessions)]
+pub struct SessionsBody<'a> {
+    pub items: Vec<SessionItemBody<'a>>,
+}
+
+impl<'a> From<&'a [SessionView]> for SessionsBody<'a> {
+    fn from(sessions: &'a [SessionView]) -> Self {
+        Self {
+            items: sessions.iter().map(SessionItemBody::from).collect(),
+        }
+    }
 }
 
 /// One page of a listing.

@@ -68,9 +68,14 @@ async fn an_ended_session_stops_rotation_leaves_the_list_and_is_ended_once() {
     let table = table().await;
     let sessions = &table.sessions;
     let (ada, session, first) = logged_in(&table.users, user("ada@example.com")).await;
-    assert!(sessions.end_session(ada.id(), session.id).await.unwrap());
-    assert!(
-        !sessions.end_session(ada.id(), session.id).await.unwrap(),
+    assert_eq!(
+        sessions.end_session(ada.id(), session.id).await.unwrap(),
+        Some(session.clone()),
+        "the session as it was"
+    );
+    assert_eq!(
+        sessions.end_session(ada.id(), session.id).await.unwrap(),
+        None,
         "no such session any more"
     );
     let next = next_token(&first);
@@ -84,8 +89,9 @@ async fn an_ended_session_stops_rotation_leaves_the_list_and_is_ended_once() {
     );
     assert!(sessions.list(ada.id()).await.unwrap().is_empty());
     let stranger = UserId::generate();
-    assert!(
-        !sessions.end_session(stranger, session.id).await.unwrap(),
+    assert_eq!(
+        sessions.end_session(stranger, session.id).await.unwrap(),
+        None,
         "a session is ended only under its own user"
     );
 }

@@ -5,6 +5,7 @@ mod lockout;
 mod login;
 mod request_reset;
 mod sessions;
+mod user_sessions;
 
 pub use confirm_reset::{ConfirmPasswordReset, ConfirmPasswordResetError, NewPasswordRequest};
 pub use lockout::{
@@ -19,4 +20,7 @@ pub use request_reset::{
 pub use sessions::{
     IssuingError, Logout, LogoutError, LogoutRequest, RefreshError, RefreshRequest, RefreshSession,
     Session, Sessions, StartError,
+};
+pub use user_sessions::{
+    EndSession, ListSessions, SessionEnd, SessionView, SessionsError, SessionsQuery,
 };

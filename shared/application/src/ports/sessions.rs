@@ -170,13 +170,13 @@ pub trait SessionRepository: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), RotateError>> + Send;
 
     /// Ends the session with one write: its refresh tokens, present and future, stop working,
-    /// and so do its access tokens wherever the caller's session is read. Answers whether the
-    /// user had such a session.
+    /// and so do its access tokens wherever the caller's session is read. Answers the session
+    /// as it was stored; `None` when the user had no such session.
     fn end_session(
         &self,
         user_id: UserId,
         session: SessionId,
-    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+    ) -> impl Future<Output = Result<Option<SessionRecord>, RepositoryError>> + Send;
 
     /// The user's stored sessions (ended ones are gone; expired or revoked ones may remain
     /// until TTL removes them: `Sessions` filters those).

@@ -59,6 +59,9 @@ pub enum Transition {
     Delete,
     /// Stamps `last_login` now; only active users may log in, and a deleted user is unknown.
     RecordLogin,
+    /// Signs out everywhere: every session of the user ends (and with them a pending email
+    /// change); a deleted user is unknown.
+    SignOutEverywhere,
 }
 
 impl Transition {
@@ -79,7 +82,13 @@ impl Transition {
                 user.revoke_sessions(now);
                 Ok(Changed::Yes)
             }
-            Self::RecordLogin if user.is_deleted() => Err(UserChangeError::NotFound),
+            Self::RecordLogin | Self::SignOutEverywhere if user.is_deleted() => {
+                Err(UserChangeError::NotFound)
+            }
+            Self::SignOutEverywhere => {
+                user.revoke_sessions(now);
+                Ok(Changed::Yes)
+            }
             Self::RecordLogin => user
                 .record_login(now)
                 .map(|()| Changed::Yes)
@@ -92,7 +101,7 @@ impl Transition {
     /// Users may delete themselves; the other transitions are an administrator's.
     pub fn policy(self) -> Policy {
         match self {
-            Self::Delete => Policy::SelfOrAdmin,
+            Self::Delete | Self::SignOutEverywhere => Policy::SelfOrAdmin,
             Self::Suspend | Self::Activate | Self::RecordLogin => Policy::Admin,
         }
     }
@@ -103,6 +112,7 @@ impl Transition {
             Self::Suspend => Some("suspend"),
             Self::Activate => Some("activate"),
             Self::Delete => Some("delete"),
+            Self::SignOutEverywhere => Some("sign_out_everywhere"),
             Self::RecordLogin => None,
         }
     }
@@ -116,6 +126,7 @@ impl fmt::Display for Transition {
             Self::Activate => "activated",
             Self::Delete => "deleted",
             Self::RecordLogin => "logged in",
+            Self::SignOutEverywhere => "signed out",
         })
     }
 }

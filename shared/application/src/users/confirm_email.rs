@@ -1,7 +1,7 @@
 //! `POST /email-change/confirm`: the token that went to the new address comes back, and the
 //! change is made.
 
-use super::update_email::notices;
+use super::update_email::{EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS, notices};
 use crate::audit::{self, Outcome};
 use crate::ports::{
     ApplyEmailChangeError, Clock, EmailChangeRecord, EmailChangeRepository, RepositoryError,
@@ -87,12 +87,18 @@ where
         if record.expires_at <= self.clock.now() {
             return Err(ConfirmEmailChangeError::InvalidToken);
         }
+        // Asked for before the user's sessions were last revoked (a password reset or change,
+        // a suspension, a role change, a sign-out everywhere): void, as a thief's would be.
+        let requested_at = record
+            .expires_at
+            .plus_seconds(-EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS)
+            .ok_or(ConfirmEmailChangeError::InvalidToken)?;
         for _ in 0..ATTEMPTS {
             let current = self
                 .users
                 .find(record.user_id)
                 .await?
-                .filter(User::can_login)
+                .filter(|user| user.can_login() && user.session_is_valid(requested_at))
                 .ok_or(ConfirmEmailChangeError::InvalidToken)?;
             let mut updated = current.clone();
             updated
@@ -126,8 +132,8 @@ mod tests {
     use crate::fakes::{
         AuditLines, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
     };
+    use crate::users::EmailChange;
     use crate::users::update_email::tests::{change, token_sent_to, update};
-    use crate::users::{EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS, EmailChange};
     use domain::Password;
 
     struct World {
@@ -343,5 +349,42 @@ mod tests {
                 ("email_change", "failure", None),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_revocation_of_the_users_sessions_voids_the_pending_change() {
+        let world = World::new();
+        let token = world.ask("new@example.com").await;
+        let signed_out = crate::users::ChangeUser::new(
+            world.users.clone(),
+            FixedClock::at(FixedClock::default().now().plus_seconds(1).unwrap()),
+            crate::users::Transition::SignOutEverywhere,
+        );
+        signed_out
+            .execute(
+                &world.users.sign_in(&world.ada),
+                crate::users::UserChange {
+                    id: world.ada.id(),
+                    if_match: None,
+                },
+            )
+            .await
+            .unwrap();
+        let later = FixedClock::at(FixedClock::default().now().plus_seconds(2).unwrap());
+        let confirmed = world
+            .confirm_at(later)
+            .execute(
+                &Caller::Anonymous,
+                EmailChangeConfirmation {
+                    token: token.clone(),
+                },
+            )
+            .await;
+        assert!(matches!(
+            confirmed,
+            Err(ConfirmEmailChangeError::InvalidToken)
+        ));
+        let stored = world.users.stored(world.ada.id()).unwrap();
+        assert_eq!(stored.email().as_str(), "ada@example.com");
     }
 }

@@ -243,7 +243,7 @@ impl SessionRepository for DynamoSessionRepository {
         &self,
         user_id: UserId,
         session: SessionId,
-    ) -> Result<bool, RepositoryError> {
+    ) -> Result<Option<SessionRecord>, RepositoryError> {
         let output = self
             .client
             .delete_item()
@@ -253,7 +253,11 @@ impl SessionRepository for DynamoSessionRepository {
             .send()
             .await
             .map_err(repository_error)?;
-        Ok(output.attributes().is_some_and(|old| !old.is_empty()))
+        output
+            .attributes()
+            .filter(|old| !old.is_empty())
+            .map(read_session)
+            .transpose()
     }
 
     async fn list(&self, user_id: UserId) -> Result<Vec<SessionRecord>, RepositoryError> {

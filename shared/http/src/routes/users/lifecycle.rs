@@ -100,6 +100,9 @@ mod tests {
             Transition::Activate => activate_user(&use_case, request).await,
             Transition::Delete => delete_user(&use_case, request).await,
             Transition::RecordLogin => record_login(&use_case, request).await,
+            Transition::SignOutEverywhere => {
+                super::super::sessions::sign_out_everywhere(&use_case, request).await
+            }
         })
     }
 
@@ -198,12 +201,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn signing_out_everywhere_shares_the_rows_of_every_lifecycle_route() {
+        assert_shared_rows(Transition::SignOutEverywhere).await;
+    }
+
+    #[tokio::test]
     async fn users_may_delete_themselves_and_only_admins_do_the_rest() {
         for transition in [
             Transition::Suspend,
             Transition::Activate,
             Transition::Delete,
             Transition::RecordLogin,
+            Transition::SignOutEverywhere,
         ] {
             let users = InMemoryUsers::default();
             let ada = users.add(user_with_email("ada@example.com"));
@@ -214,9 +223,12 @@ mod tests {
                     Transition::Activate => activate_user(&use_case, request).await,
                     Transition::Delete => delete_user(&use_case, request).await,
                     Transition::RecordLogin => record_login(&use_case, request).await,
+                    Transition::SignOutEverywhere => {
+                        super::super::sessions::sign_out_everywhere(&use_case, request).await
+                    }
                 }
             };
-            let admin_only = transition != Transition::Delete;
+            let admin_only = transition.policy() == application::Policy::Admin;
             assert_authentication_rows(|| request(ada.id()), handle, &ada, admin_only).await;
             assert_eq!(users.stored(ada.id()), Some(ada.clone()), "nothing changed");
         }

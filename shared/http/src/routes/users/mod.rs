@@ -7,3 +7,4 @@ pub mod get;
 pub mod lifecycle;
 pub mod list;
 pub mod role;
+pub mod sessions;

@@ -1,0 +1,19 @@
+//! `GET /users/{id}/sessions`: where the user is signed in.
+use application::credentials::ListSessions;
+use http_api::routes;
+use infrastructure::{Aws, SystemClock};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    http_api::init_tracing();
+    let aws = Aws::from_env().await;
+    let use_case = ListSessions::new(
+        aws.user_repository()?,
+        aws.session_repository()?,
+        SystemClock,
+    );
+    http_api::serve(aws.token_verifier()?, |request| {
+        routes::users::sessions::list_sessions(&use_case, request)
+    })
+    .await
+}
