@@ -170,3 +170,85 @@ async fn an_email_change_voids_the_reset_token_sent_to_the_old_address() {
         .await
         .expect_problem(400);
 }
+
+#[tokio::test]
+async fn ones_own_change_needs_fresh_proof_and_the_current_address_hears_of_it_at_once() {
+    let ada = new_user_session("stepping-up").await;
+    let now = domain::Timestamp::now();
+    let ten_minutes_ago = now.plus_seconds(-600).unwrap();
+    let stale = service_tests::minted(
+        &ada,
+        domain::Role::User,
+        now,
+        ten_minutes_ago,
+        service_tests::token_audience(),
+    );
+    let stale = Api::with_token(&stale);
+    let new_email = unique_email("stepped-up");
+    let path = format!("/users/{}/email", ada.id);
+    let send = |api: &Api, body: Value| {
+        let api = api.clone();
+        let path = path.clone();
+        async move { api.send_json(Method::PUT, &path, &body).await }
+    };
+
+    let without = send(&stale, json!({ "email": new_email })).await;
+    assert_eq!(
+        without.expect_problem(403)["type"],
+        "/problems/reauthentication-required"
+    );
+    let wrong = send(
+        &stale,
+        json!({ "email": new_email, "current_password": "not the password at all" }),
+    )
+    .await;
+    assert_eq!(
+        wrong.expect_problem(403)["type"],
+        "/problems/wrong-password"
+    );
+    assert!(
+        mailbox_for(&new_email).await.is_empty(),
+        "nothing was asked"
+    );
+
+    let right = send(
+        &stale,
+        json!({ "email": new_email, "current_password": "correct horse battery" }),
+    )
+    .await;
+    assert_eq!(right.status, 202, "{}", right.body);
+    change_token(&new_email).await;
+    // The welcome, the reset, and the notice.
+    let told = service_tests::wait_for_mail(&ada.email, 3).await;
+    let notice = told
+        .iter()
+        .find(|mail| mail["subject"] == "A change of your email address was asked for")
+        .expect("the current address is told at once");
+    let text = notice["body"]["text"].as_str().unwrap();
+    let masked = format!("{}***@", &new_email[..1]);
+    assert!(text.contains(&masked), "{text}");
+    assert!(!text.contains(&new_email) && !text.contains("token="));
+
+    // A fresh sign-in is proof enough.
+    let fresh = send(&ada.api(), json!({ "email": unique_email("fresh") })).await;
+    assert_eq!(fresh.status, 202, "{}", fresh.body);
+}
+
+#[tokio::test]
+async fn wrong_step_up_passwords_lock_the_address_like_wrong_logins() {
+    let ada = new_user_session("step-up-lock").await;
+    let path = format!("/users/{}/email", ada.id);
+    let body = json!({ "email": unique_email("never"), "current_password": "guess guess guess" });
+    for _ in 0..5 {
+        ada.api()
+            .send_json(Method::PUT, &path, &body)
+            .await
+            .expect_problem(403);
+    }
+    let locked = ada.api().send_json(Method::PUT, &path, &body).await;
+    locked.expect_problem(429);
+    assert!(locked.header("retry-after").is_some());
+    login(&ada.email, "correct horse battery")
+        .await
+        .expect_problem(429);
+}

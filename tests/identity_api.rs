@@ -3,49 +3,20 @@
 //! what"). Against the local stack `make test` starts.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use application::ports::{AccessTokenIssuer, AccessTokenVerifier};
+use application::ports::AccessTokenVerifier;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::{
-    AuthMethods, Email, Role, SessionId, SessionProof, Timestamp, User, UserId, UserName,
-};
-use infrastructure::{JwtIssuer, JwtVerifier, TokenAudience};
+use domain::{Role, SessionId, Timestamp, UserId};
+use infrastructure::{JwtVerifier, TokenAudience};
 use reqwest::Method;
 use serde_json::{Value, json};
 use service_tests::{
-    Api, Reply, Session, local_admin, login, new_admin_session, new_user_session, reset_token,
-    set_role, unique_email,
+    Api, Reply, Session, local_admin, login, minted, new_admin_session, new_user_session,
+    reset_token, set_role, unique_email,
 };
 
 fn audience() -> TokenAudience {
-    TokenAudience {
-        issuer: std::env::var("JWT_ISSUER").expect("make test sets JWT_ISSUER"),
-        audience: std::env::var("JWT_AUDIENCE").expect("make test sets JWT_AUDIENCE"),
-    }
-}
-
-/// A token of `session`'s user and session, signed with the local private key (which
-/// `make test` hands the tests), for the cases a login cannot produce.
-fn minted(session: &Session, role: Role, now: Timestamp, audience: TokenAudience) -> String {
-    let issuer = JwtIssuer::new(
-        &std::env::var("JWT_SIGNING_KID").unwrap(),
-        &std::env::var("JWT_SIGNING_KEY").expect("make test sets JWT_SIGNING_KEY"),
-        audience,
-    )
-    .unwrap();
-    let mut user = User::register(
-        UserId::parse(&session.id).unwrap(),
-        Email::parse("minted@example.com").unwrap(),
-        UserName::parse("Minted").unwrap(),
-        now,
-    );
-    user.change_role(role).unwrap();
-    let proof = SessionProof {
-        session: SessionId::parse(payload(&session.access)["sid"].as_str().unwrap()).unwrap(),
-        auth_time: now,
-        methods: AuthMethods::Password,
-    };
-    issuer.issue(&user, &proof, now).unwrap().token
+    service_tests::token_audience()
 }
 
 fn payload(token: &str) -> Value {
@@ -253,13 +224,25 @@ async fn expired_foreign_audience_and_unsigned_tokens_are_refused() {
     let session = new_user_session("mint").await;
     let path = format!("/users/{}", session.id);
     let long_ago = Timestamp::from_millis(Timestamp::now().as_millis() - 3_600_000).unwrap();
-    let expired = minted(&session, Role::User, long_ago, audience());
+    let expired = minted(&session, Role::User, long_ago, long_ago, audience());
     let elsewhere = TokenAudience {
         audience: "another-service".to_owned(),
         ..audience()
     };
-    let foreign = minted(&session, Role::User, Timestamp::now(), elsewhere);
-    let fresh = minted(&session, Role::User, Timestamp::now(), audience());
+    let foreign = minted(
+        &session,
+        Role::User,
+        Timestamp::now(),
+        Timestamp::now(),
+        elsewhere,
+    );
+    let fresh = minted(
+        &session,
+        Role::User,
+        Timestamp::now(),
+        Timestamp::now(),
+        audience(),
+    );
     let claims = fresh.split('.').nth(1).unwrap();
     let none = format!(
         "{}.{claims}.",

@@ -417,3 +417,57 @@ pub async fn new_admin_session(admin: &Api, who: &str) -> Session {
         ..user
     }
 }
+
+/// The issuer and audience of the local stack's tokens (`make test` sets them).
+pub fn token_audience() -> infrastructure::TokenAudience {
+    infrastructure::TokenAudience {
+        issuer: std::env::var("JWT_ISSUER").expect("make test sets JWT_ISSUER"),
+        audience: std::env::var("JWT_AUDIENCE").expect("make test sets JWT_AUDIENCE"),
+    }
+}
+
+/// The claims of a JWT, unverified.
+pub fn token_claims(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// A token of `session`'s user and session, issued at `now` for a sign-in at `auth_time`,
+/// signed with the local private key (which `make test` hands the tests), for the cases a
+/// login cannot produce.
+pub fn minted(
+    session: &Session,
+    role: domain::Role,
+    now: domain::Timestamp,
+    auth_time: domain::Timestamp,
+    audience: infrastructure::TokenAudience,
+) -> String {
+    use application::ports::AccessTokenIssuer;
+    let issuer = infrastructure::JwtIssuer::new(
+        &std::env::var("JWT_SIGNING_KID").unwrap(),
+        &std::env::var("JWT_SIGNING_KEY").expect("make test sets JWT_SIGNING_KEY"),
+        audience,
+    )
+    .unwrap();
+    let mut user = domain::User::register(
+        domain::UserId::parse(&session.id).unwrap(),
+        domain::Email::parse("minted@example.com").unwrap(),
+        domain::UserName::parse("Minted").unwrap(),
+        now,
+    );
+    user.change_role(role).unwrap();
+    let sid = token_claims(&session.access)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let proof = domain::SessionProof {
+        session: domain::SessionId::parse(&sid).unwrap(),
+        auth_time,
+        methods: domain::AuthMethods::Password,
+    };
+    issuer.issue(&user, &proof, now).unwrap().token
+}

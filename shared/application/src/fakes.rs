@@ -781,6 +781,16 @@ impl CredentialRepository for InMemoryCredentials {
         Ok(reservation)
     }
 
+    async fn forget_login_attempts(&self, email: &Email) -> Result<(), RepositoryError> {
+        self.health.check()?;
+        self.state
+            .lock()
+            .unwrap()
+            .attempts
+            .remove(email.normalized());
+        Ok(())
+    }
+
     async fn password_hash(
         &self,
         user_id: UserId,

@@ -109,6 +109,30 @@ pub fn email_change_token(
     }
 }
 
+/// When the user asked to move the account to another address: to the current address at
+/// once, with the new one masked, so an owner whose token was stolen hears of it before the
+/// change can be confirmed. Never a token.
+pub fn email_change_requested(user: &User, new_email: &Email) -> OutgoingEmail {
+    OutgoingEmail {
+        to: user.email().clone(),
+        subject: "A change of your email address was asked for".to_owned(),
+        text: format!(
+            "Hello {name},
+
+             Someone signed in to your account asked to move it to {masked}.
+             Nothing changes until that address confirms.
+
+             If this was you, there is nothing more to do.
+
+             If it was not, change your password now (or ask for a password-reset email),
+             which cancels the request, and sign out everywhere.
+",
+            name = user.name(),
+            masked = new_email.masked(),
+        ),
+    }
+}
+
 /// After an address was changed: to the address the user had before, so an owner who did not
 /// ask hears of it where they can still read mail. Never a token.
 pub fn email_changed(user: &User, previous: Email) -> OutgoingEmail {

@@ -74,6 +74,14 @@ impl Email {
         })
     }
 
+    /// The address with all of its local part but the first character hidden
+    /// (`j***@example.org`): enough for its owner to recognize, too little to use.
+    pub fn masked(&self) -> String {
+        let (local, domain) = self.address.rsplit_once('@').unwrap_or(("", &self.address));
+        let first: String = local.chars().take(1).collect();
+        format!("{first}***@{domain}")
+    }
+
     pub fn as_str(&self) -> &str {
         &self.address
     }
@@ -131,6 +139,12 @@ impl fmt::Display for Email {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_masked_address_shows_the_first_character_and_the_domain_only() {
+        let email = Email::parse("jane.doe@example.org").unwrap();
+        assert_eq!(email.masked(), "j***@example.org");
+    }
 
     #[test]
     fn an_internationalized_domain_is_stored_as_punycode_and_both_spellings_are_one_address() {

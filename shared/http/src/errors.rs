@@ -5,7 +5,7 @@ use crate::FieldError;
 use crate::Problem;
 use application::credentials::{
     ConfirmPasswordResetError, LoginError, LogoutError, RefreshError, RequestPasswordResetError,
-    SessionsError, StartError,
+    SessionsError, StartError, StepUpError,
 };
 use application::orders::{GetOrderError, ListUserOrdersError, PlaceOrderError};
 use application::ports::RepositoryError;
@@ -115,6 +115,7 @@ impl From<UserChangeError> for Problem {
                 "Own role",
                 "administrators cannot change their own role; ask another administrator",
             ),
+            UserChangeError::StepUp(error) => error.into(),
             UserChangeError::LastAdmin => Problem::conflict(
                 "last-admin",
                 "Last administrator",
@@ -139,6 +140,27 @@ impl From<PlaceOrderError> for Problem {
                 Problem::validation(vec![FieldError::new("items", error)])
             }
             PlaceOrderError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<StepUpError> for Problem {
+    fn from(error: StepUpError) -> Self {
+        match error {
+            StepUpError::WrongPassword => Problem::forbidden_as(
+                "wrong-password",
+                "Wrong password",
+                "the current password is wrong",
+            ),
+            StepUpError::ReauthenticationRequired => Problem::forbidden_as(
+                "reauthentication-required",
+                "Reauthentication required",
+                "this change needs current_password in the body, or a sign-in of the last 5 minutes",
+            ),
+            StepUpError::Locked { retry_after } => {
+                Problem::too_many_attempts(u32::try_from(retry_after).unwrap_or(u32::MAX))
+            }
+            StepUpError::Repository(error) => error.into(),
         }
     }
 }

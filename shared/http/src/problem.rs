@@ -147,6 +147,11 @@ impl Problem {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }
 
+    /// A 403 with a type of its own (`/problems/<slug>`), for refusals a client acts on.
+    pub fn forbidden_as(slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, slug, title, detail)
+    }
+
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -83,6 +83,19 @@ impl JsonObject {
         }
     }
 
+    /// An optional string field: `Some(None)` when absent, `None` after recording why a
+    /// present one failed.
+    pub fn optional_string<T, E: Display>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<Option<T>> {
+        if !self.fields.contains_key(name) {
+            return Some(None);
+        }
+        self.string(name, parse).map(Some)
+    }
+
     /// A required whole-number field, parsed by `parse`.
     pub fn integer<T, E: Display>(
         &mut self,

@@ -5,6 +5,7 @@ mod lockout;
 mod login;
 mod request_reset;
 mod sessions;
+mod step_up;
 mod user_sessions;
 
 pub use confirm_reset::{ConfirmPasswordReset, ConfirmPasswordResetError, NewPasswordRequest};
@@ -21,6 +22,7 @@ pub use sessions::{
     IssuingError, Logout, LogoutError, LogoutRequest, RefreshError, RefreshRequest, RefreshSession,
     Session, Sessions, StartError,
 };
+pub use step_up::{STEP_UP_SECONDS, StepUp, StepUpError};
 pub use user_sessions::{
     EndSession, ListSessions, SessionEnd, SessionView, SessionsError, SessionsQuery,
 };

@@ -117,6 +117,12 @@ pub trait CredentialRepository: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Reservation, RepositoryError>> + Send;
 
+    /// Forgets the failed logins of this address (count and lock), as a success does.
+    fn forget_login_attempts(
+        &self,
+        email: &Email,
+    ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+
     /// The user's password hash; `None` until a password was set.
     fn password_hash(
         &self,

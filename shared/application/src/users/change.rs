@@ -38,6 +38,9 @@ pub enum UserChangeError {
     /// Suspending, deleting or demoting the last active administrator.
     #[error("the service must keep an active administrator")]
     LastAdmin,
+    /// A change of one's own account without the fresh proof it needs.
+    #[error(transparent)]
+    StepUp(#[from] crate::credentials::StepUpError),
     #[error("the user has changed since the version named in If-Match")]
     PreconditionFailed,
     #[error("the user kept changing; try again")]

@@ -1,18 +1,20 @@
 //! Changing a user's address: an administrator's change applies at once; the user's own
 //! waits for proof that the new address is theirs, a token sent there
-//! (`ConfirmEmailChange`). Either way the old address is told once the change is made: the
-//! notice is recorded with the change.
+//! (`ConfirmEmailChange`), and is told to the current address at once. A change of one's own
+//! address (an admin's included) needs step-up first. Either way the old address is told once
+//! the change is made: the notice is recorded with the change.
 
 use super::UserChangeError;
 use super::modify::{ChangeOf, modify_user_and_tell};
+use crate::credentials::StepUp;
 use crate::messages;
 use crate::ports::{
-    Clock, EmailChangeRecord, EmailChangeRepository, IfMatch, OutgoingEmail, RepositoryError,
-    ResetTokens, UserRepository,
+    Clock, CredentialRepository, EmailChangeRecord, EmailChangeRepository, IfMatch, OutgoingEmail,
+    PasswordHasher, RepositoryError, ResetTokens, UserRepository,
 };
 use crate::standing::read_for;
 use crate::{Caller, Policy, UseCase, command};
-use domain::{Email, User, UserId, UserIsDeleted};
+use domain::{Email, Timestamp, User, UserId, UserIsDeleted};
 
 #[derive(Debug, Clone)]
 pub struct ChangeEmail {
@@ -20,6 +22,8 @@ pub struct ChangeEmail {
     pub email: Email,
     /// The `If-Match` precondition, when the client sent one.
     pub if_match: Option<IfMatch>,
+    /// Step-up proof for a change of one's own address (else the token's `auth_time`).
+    pub current_password: Option<String>,
 }
 
 command!(ChangeEmail => EmailChange, UserChangeError; subject = id);
@@ -37,27 +41,31 @@ pub enum EmailChange {
 /// How long an email-change token works.
 pub const EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS: i64 = 60 * 60;
 
-pub struct UpdateUserEmail<U, T, C> {
+pub struct UpdateUserEmail<U, T, C, K, H> {
     users: U,
     tokens: T,
     clock: C,
+    step_up: StepUp<K, H>,
 }
 
-impl<U, T, C> UpdateUserEmail<U, T, C> {
-    pub fn new(users: U, tokens: T, clock: C) -> Self {
+impl<U, T, C, K, H> UpdateUserEmail<U, T, C, K, H> {
+    pub fn new(users: U, tokens: T, clock: C, step_up: StepUp<K, H>) -> Self {
         Self {
             users,
             tokens,
             clock,
+            step_up,
         }
     }
 }
 
-impl<U, T, C> UseCase<ChangeEmail> for UpdateUserEmail<U, T, C>
+impl<U, T, C, K, H> UseCase<ChangeEmail> for UpdateUserEmail<U, T, C, K, H>
 where
     U: UserRepository + EmailChangeRepository,
     T: ResetTokens,
     C: Clock,
+    K: CredentialRepository,
+    H: PasswordHasher,
 {
     fn policy(&self) -> Policy {
         Policy::SelfOrAdmin
@@ -76,21 +84,48 @@ where
         caller: &Caller,
         command: ChangeEmail,
     ) -> Result<EmailChange, UserChangeError> {
+        if caller.user_id() != Some(command.id) {
+            // An administrator on another user (the policy let no one else in): at once.
+            return self
+                .change_at_once(caller, command)
+                .await
+                .map(EmailChange::Applied);
+        }
+        let user =
+            read_for::<U, UserChangeError>(&self.users, caller, self.policy(), Some(command.id))
+                .await?
+                .filter(|user| !user.is_deleted())
+                .ok_or(UserChangeError::NotFound)?;
+        if command
+            .if_match
+            .as_ref()
+            .is_some_and(|expected| !expected.matches(user.version()))
+        {
+            return Err(UserChangeError::PreconditionFailed);
+        }
+        if user.email() == &command.email {
+            return Ok(EmailChange::Applied(user));
+        }
+        let now = self.clock.now();
+        let password = command.current_password.as_deref();
+        self.step_up.check(caller, &user, password, now).await?;
         if caller.is_admin() {
             self.change_at_once(caller, command)
                 .await
                 .map(EmailChange::Applied)
         } else {
-            self.ask_for_proof(caller, command).await
+            self.ask_for_proof(&user, command.email, now).await
         }
     }
 }
 
-impl<U, T, C> UpdateUserEmail<U, T, C>
+impl<U, T, C, K, H> UpdateUserEmail<U, T, C, K, H>
 where
     U: UserRepository + EmailChangeRepository,
     T: ResetTokens,
     C: Clock,
+    K: CredentialRepository,
+    H: PasswordHasher,
 {
     async fn change_at_once(
         &self,
@@ -101,6 +136,7 @@ where
             id,
             email,
             if_match,
+            ..
         } = command;
         // A deleted user has no address to change: as unknown as any other.
         let change = |user: &mut User| {
@@ -115,51 +151,40 @@ where
         modify_user_and_tell(&self.users, of, if_match.as_ref(), change, notices).await
     }
 
+    /// The user's own change, proved by step-up: a token to the new address, and a word to
+    /// the current one, recorded together.
     async fn ask_for_proof(
         &self,
-        caller: &Caller,
-        command: ChangeEmail,
+        user: &User,
+        email: Email,
+        now: Timestamp,
     ) -> Result<EmailChange, UserChangeError> {
-        let ChangeEmail {
-            id,
-            email,
-            if_match,
-        } = command;
-        let user = read_for::<U, UserChangeError>(&self.users, caller, self.policy(), Some(id))
-            .await?
-            .filter(|user| !user.is_deleted())
-            .ok_or(UserChangeError::NotFound)?;
-        if if_match.is_some_and(|expected| !expected.matches(user.version())) {
-            return Err(UserChangeError::PreconditionFailed);
-        }
-        if user.email() == &email {
-            return Ok(EmailChange::Applied(user));
-        }
         // Checked again, in the same write, when the change is made.
         if let Some(holder) = self.users.find_by_email(&email).await?
-            && holder.id() != id
+            && holder.id() != user.id()
         {
             return Err(UserChangeError::EmailTaken);
         }
         let issued = self.tokens.issue().map_err(RepositoryError::Failed)?;
-        let expires_at = self
-            .clock
-            .now()
+        let expires_at = now
             .plus_seconds(EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS)
             .ok_or_else(|| RepositoryError::Failed("the clock is out of range".into()))?;
         let record = EmailChangeRecord {
             hash: issued.hash,
-            user_id: id,
+            user_id: user.id(),
             new_email: email,
             expires_at,
         };
-        let message = messages::email_change_token(
-            &user,
-            &record.new_email,
-            &issued.token,
-            EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS / 60,
-        );
-        self.users.save_email_change(&record, &[message]).await?;
+        let messages = [
+            messages::email_change_token(
+                user,
+                &record.new_email,
+                &issued.token,
+                EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS / 60,
+            ),
+            messages::email_change_requested(user, &record.new_email),
+        ];
+        self.users.save_email_change(&record, &messages).await?;
         Ok(EmailChange::Requested)
     }
 }
@@ -176,15 +201,29 @@ pub(crate) fn notices(before: &User, after: &User) -> Vec<OutgoingEmail> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::fakes::{AuditLines, FakeTokens, FixedClock};
+    use crate::fakes::{AuditLines, FakeHasher, FakeTokens, FixedClock, InMemoryCredentials};
     use crate::fakes::{InMemoryUsers, user_with_email};
     use crate::ports::{OutgoingEmail, UserRepository};
     use domain::Version;
 
-    pub(crate) type Update = UpdateUserEmail<InMemoryUsers, FakeTokens, FixedClock>;
+    pub(crate) type Update =
+        UpdateUserEmail<InMemoryUsers, FakeTokens, FixedClock, InMemoryCredentials, FakeHasher>;
 
     pub(crate) fn update(users: &InMemoryUsers) -> Update {
-        UpdateUserEmail::new(users.clone(), FakeTokens, FixedClock::default())
+        update_at(
+            users,
+            &InMemoryCredentials::default(),
+            FixedClock::default(),
+        )
+    }
+
+    pub(crate) fn update_at(
+        users: &InMemoryUsers,
+        credentials: &InMemoryCredentials,
+        clock: FixedClock,
+    ) -> Update {
+        let step_up = StepUp::new(credentials.clone(), FakeHasher::default());
+        UpdateUserEmail::new(users.clone(), FakeTokens, clock, step_up)
     }
 
     pub(crate) fn change(id: UserId, email: &str, if_match: Option<IfMatch>) -> ChangeEmail {
@@ -192,6 +231,7 @@ pub(crate) mod tests {
             id,
             email: Email::parse(email).unwrap(),
             if_match,
+            current_password: None,
         }
     }
 
@@ -270,11 +310,110 @@ pub(crate) mod tests {
         assert_eq!(outcome, EmailChange::Requested);
         assert_eq!(users.stored(ada.id()), Some(ada));
         token_sent_to(&users, "ada@lovelace.org");
+        let sent = users.outbox().emails();
         assert_eq!(
-            users.outbox().emails().len(),
-            1,
-            "the old address hears once it is changed"
+            sent.len(),
+            2,
+            "the token, and a word to the current address"
         );
+        let told = sent
+            .iter()
+            .find(|email| email.to.as_str() == "ada@example.com")
+            .unwrap();
+        assert!(told.text.contains("a***@lovelace.org"), "{}", told.text);
+        assert!(!told.text.contains("ada@lovelace.org") && !told.text.contains("token="));
+    }
+
+    #[tokio::test]
+    async fn ones_own_change_needs_the_current_password_or_a_fresh_sign_in() {
+        use crate::credentials::StepUpError;
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let credentials = InMemoryCredentials::default();
+        credentials.set_password(
+            ada.id(),
+            domain::PasswordHash::new("fake:correct horse battery"),
+        );
+        let caller = users.sign_in(&ada);
+        let six_minutes_later =
+            FixedClock::at(FixedClock::default().now().plus_seconds(360).unwrap());
+        let update = update_at(&users, &credentials, six_minutes_later);
+        let with = |password: Option<&str>| ChangeEmail {
+            current_password: password.map(str::to_owned),
+            ..change(ada.id(), "ada@lovelace.org", None)
+        };
+        let stale = update.execute(&caller, with(None)).await;
+        assert!(matches!(
+            stale,
+            Err(UserChangeError::StepUp(
+                StepUpError::ReauthenticationRequired
+            ))
+        ));
+        let wrong = update
+            .execute(&caller, with(Some("wrong horse battery")))
+            .await;
+        assert!(matches!(
+            wrong,
+            Err(UserChangeError::StepUp(StepUpError::WrongPassword))
+        ));
+        assert_eq!(
+            credentials
+                .login_attempts(ada.email())
+                .await
+                .unwrap()
+                .failures,
+            1,
+            "a wrong password counts toward the lockout"
+        );
+        assert!(
+            users.outbox().emails().is_empty(),
+            "nothing asked, nothing sent"
+        );
+        let right = update
+            .execute(&caller, with(Some("correct horse battery")))
+            .await;
+        assert_eq!(right.unwrap(), EmailChange::Requested);
+        assert_eq!(
+            credentials.login_attempts(ada.email()).await.unwrap(),
+            crate::credentials::LoginAttempts::default(),
+            "the right one forgets the failures"
+        );
+        let fresh = update_at(&users, &credentials, FixedClock::default());
+        let again = fresh.execute(&caller, with(None)).await;
+        assert_eq!(
+            again.unwrap(),
+            EmailChange::Requested,
+            "a sign-in of a minute ago"
+        );
+    }
+
+    #[tokio::test]
+    async fn while_the_address_is_locked_even_the_right_password_is_refused() {
+        use crate::credentials::StepUpError;
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let credentials = InMemoryCredentials::default();
+        credentials.set_password(
+            ada.id(),
+            domain::PasswordHash::new("fake:correct horse battery"),
+        );
+        crate::fakes::lock_the_address(&credentials, ada.email(), FixedClock::default().now())
+            .await;
+        let refused = update_at(&users, &credentials, FixedClock::default())
+            .execute(
+                &users.sign_in(&ada),
+                ChangeEmail {
+                    current_password: Some("correct horse battery".to_owned()),
+                    ..change(ada.id(), "ada@lovelace.org", None)
+                },
+            )
+            .await;
+        assert!(matches!(
+            refused,
+            Err(UserChangeError::StepUp(StepUpError::Locked {
+                retry_after: 1
+            }))
+        ));
     }
 
     #[tokio::test]

@@ -450,6 +450,17 @@ impl CredentialRepository for DynamoCredentialRepository {
         reserve_attempt(&self.client, &self.table, email, now).await
     }
 
+    async fn forget_login_attempts(&self, email: &Email) -> Result<(), RepositoryError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(attempts_key(email)))
+            .send()
+            .await
+            .map_err(repository_error)?;
+        Ok(())
+    }
+
     async fn password_hash(
         &self,
         user_id: UserId,

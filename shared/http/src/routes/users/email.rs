@@ -1,8 +1,8 @@
 //! `PUT /users/{id}/email`: moves a user to a new address, at once when an administrator
 //! asks, after proof (a token sent there) when the user does.
 
-use crate::openapi::{Conflict, NotFound, PreconditionFailed};
-use crate::request::{IfMatchHeader, JsonObject, UserPath};
+use crate::openapi::{Conflict, Forbidden, NotFound, PreconditionFailed, TooManyAttempts};
+use crate::request::{IfMatchHeader, JsonObject, UserPath, verbatim};
 use crate::response::{self, UserBody};
 use crate::{HandlerResult, Problem, auth};
 use application::UseCase;
@@ -14,19 +14,28 @@ use utoipa::ToSchema;
 
 /// `PUT /users/{id}/email`
 #[derive(Debug, ToSchema)]
-#[schema(example = json!({"email": "ada@lovelace.org"}))]
+#[schema(example = json!({"email": "ada@lovelace.org", "current_password": "correct horse battery"}))]
 #[serde(deny_unknown_fields)]
 pub struct EmailChangeRequest {
     #[schema(value_type = String, format = "email", max_length = 254)]
     email: Email,
+    /// Step-up for a change of one's own address: the current password, unless the access
+    /// token's sign-in is less than 5 minutes old. Ignored on an administrator's change of
+    /// another user.
+    #[schema(format = Password)]
+    current_password: Option<String>,
 }
 
 impl EmailChangeRequest {
     fn read(request: &Request) -> Result<Self, Problem> {
         let mut body = JsonObject::from_request(request)?;
         let email = body.string("email", Email::parse);
-        let email = body.finish(email)?;
-        Ok(Self { email })
+        let current_password = body.optional_string("current_password", verbatim);
+        let (email, current_password) = body.finish(email.zip(current_password))?;
+        Ok(Self {
+            email,
+            current_password,
+        })
     }
 }
 
@@ -38,20 +47,26 @@ impl EmailChangeRequest {
         (status = 200, description = "An administrator's change: the user with its new address, changed at once (and the old address told). The same address again changes nothing, for anyone.", body = UserBody,
             headers(("ETag" = String, description = "The user's version"))),
         (status = 202, description = "The user's own change: nothing changed yet. The new address gets a token (single use, one hour) for `POST /email-change/confirm`."),
+        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict), (status = 412, response = PreconditionFailed),
+        (status = 429, response = TooManyAttempts),
         ))]
 pub async fn update_user_email(
     use_case: &impl UseCase<ChangeEmail>,
     request: Request,
 ) -> HandlerResult {
     let (caller, UserPath { id }) = auth::for_user(use_case.policy(), &request)?;
-    let EmailChangeRequest { email } = EmailChangeRequest::read(&request)?;
+    let EmailChangeRequest {
+        email,
+        current_password,
+    } = EmailChangeRequest::read(&request)?;
     let IfMatchHeader { if_match } = IfMatchHeader::read(&request);
     let command = ChangeEmail {
         id,
         email,
         if_match,
+        current_password,
     };
     match use_case.execute(&caller, command).await? {
         EmailChange::Applied(user) => Ok(response::user(StatusCode::OK, &user)),
@@ -65,7 +80,11 @@ mod tests {
     use crate::testing::{
         Answer, TestRequest, assert_authentication_rows, assert_body_rows, signed_in,
     };
-    use application::fakes::{FakeTokens, FixedClock, InMemoryUsers, StoreHealth, user_with_email};
+    use application::credentials::StepUp;
+    use application::fakes::{
+        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, StoreHealth,
+        user_with_email,
+    };
     use application::users::UpdateUserEmail;
     use domain::{User, UserId};
     use serde_json::json;
@@ -74,10 +93,12 @@ mod tests {
         TestRequest::new("PUT", "/users/x/email").path("id", id)
     }
 
-    type Update = UpdateUserEmail<InMemoryUsers, FakeTokens, FixedClock>;
+    type Update =
+        UpdateUserEmail<InMemoryUsers, FakeTokens, FixedClock, InMemoryCredentials, FakeHasher>;
 
     fn use_case(users: InMemoryUsers) -> Update {
-        UpdateUserEmail::new(users, FakeTokens, FixedClock::default())
+        let step_up = StepUp::new(InMemoryCredentials::default(), FakeHasher::default());
+        UpdateUserEmail::new(users, FakeTokens, FixedClock::default(), step_up)
     }
 
     async fn change(users: &InMemoryUsers, request: TestRequest) -> Answer {

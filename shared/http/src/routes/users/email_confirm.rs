@@ -76,7 +76,12 @@ mod tests {
     /// Ada asks to move to `to` through the real route; the token that went there.
     async fn token_for_move(users: &InMemoryUsers, to: &str) -> String {
         let ada = users.add(user_with_email("ada@example.com"));
-        let update = UpdateUserEmail::new(users.clone(), FakeTokens, FixedClock::default());
+        let step_up = application::credentials::StepUp::new(
+            application::fakes::InMemoryCredentials::default(),
+            application::fakes::FakeHasher::default(),
+        );
+        let update =
+            UpdateUserEmail::new(users.clone(), FakeTokens, FixedClock::default(), step_up);
         let request = TestRequest::new("PUT", "/users/x/email")
             .path("id", ada.id())
             .by(signed_in(users, &ada))
@@ -84,10 +89,16 @@ mod tests {
             .build();
         let answer = Answer::of(super::super::email::update_user_email(&update, request).await);
         assert_eq!(answer.status, 202);
-        users.outbox().emails()[0]
-            .text
-            .lines()
-            .find_map(|line| line.strip_prefix("token="))
+        users
+            .outbox()
+            .emails()
+            .iter()
+            .find_map(|email| {
+                email
+                    .text
+                    .lines()
+                    .find_map(|line| line.strip_prefix("token="))
+            })
             .unwrap()
             .to_owned()
     }
