@@ -359,3 +359,71 @@ async fn twenty_simultaneous_wrong_passwords_get_at_most_five_401s_and_a_reset_l
     );
     assert_eq!(reply.status, 200, "the new password lifted the lock");
 }
+
+#[tokio::test]
+async fn a_password_change_keeps_only_the_callers_new_session_and_tells_the_address() {
+    let here = service_tests::new_user_session("changer").await;
+    let elsewhere = login(&Api::anonymous(), &here.email, "correct horse battery").await;
+    let elsewhere_access = elsewhere.body["access_token"].as_str().unwrap().to_owned();
+    let elsewhere_refresh = elsewhere.body["refresh_token"].as_str().unwrap().to_owned();
+    let path = format!("/users/{}/password", here.id);
+    let change = |current: &str| json!({"current_password": current, "new_password": "a brand new password"});
+
+    let wrong = here
+        .api()
+        .send_json(Method::PUT, &path, &change("not the password at all"))
+        .await;
+    assert_eq!(
+        wrong.expect_problem(403)["type"],
+        "/problems/wrong-password"
+    );
+    let admin = Api::default()
+        .send_json(Method::PUT, &path, &change("correct horse battery"))
+        .await;
+    admin.expect_problem(404);
+
+    let changed = here
+        .api()
+        .send_json(Method::PUT, &path, &change("correct horse battery"))
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let access = changed.body["access_token"].as_str().unwrap();
+    let own = format!("/users/{}", here.id);
+    assert_eq!(Api::with_token(access).get(&own).await.status, 200);
+    for (old_access, old_refresh) in [
+        (here.access.as_str(), here.refresh.as_str()),
+        (elsewhere_access.as_str(), elsewhere_refresh.as_str()),
+    ] {
+        Api::with_token(old_access)
+            .get(&own)
+            .await
+            .expect_problem(401);
+        let renewed = Api::anonymous()
+            .send_json(
+                Method::POST,
+                "/token/refresh",
+                &json!({ "refresh_token": old_refresh }),
+            )
+            .await;
+        renewed.expect_problem(401);
+    }
+    login(&Api::anonymous(), &here.email, "correct horse battery")
+        .await
+        .expect_problem(401);
+    assert_eq!(
+        login(&Api::anonymous(), &here.email, "a brand new password")
+            .await
+            .status,
+        200
+    );
+    let notices: Vec<_> = service_tests::wait_for_mail(&here.email, 4)
+        .await
+        .into_iter()
+        .filter(|mail| mail["subject"] == "Your password was changed")
+        .collect();
+    assert_eq!(
+        notices.len(),
+        2,
+        "one for the reset that set it, one for the change"
+    );
+}

@@ -122,6 +122,14 @@ fn protected_routes(id: &str) -> Vec<(Method, String, Option<Value>, bool)> {
             false,
         ),
         (Method::DELETE, format!("/users/{id}/sessions"), None, false),
+        (
+            Method::PUT,
+            format!("/users/{id}/password"),
+            Some(
+                json!({"current_password": "correct horse battery", "new_password": "another good one"}),
+            ),
+            false,
+        ),
         (Method::GET, "/users".to_owned(), None, true),
         (Method::POST, format!("/users/{id}/suspend"), None, true),
         (Method::POST, format!("/users/{id}/activate"), None, true),

@@ -725,7 +725,13 @@ impl CredentialRepository for InMemoryCredentials {
                 users
                     .users
                     .get_mut(&record.user_id)
-                    .filter(|user| user.can_login() && *user.email() == record.sent_to)
+                    .filter(|user| {
+                        user.can_login()
+                            && *user.email() == record.sent_to
+                            && record
+                                .issued_at()
+                                .is_some_and(|issued_at| user.session_is_valid(issued_at))
+                    })
                     .ok_or(RedeemTokenError::TokenGone)?,
             ),
             None => None,
@@ -1110,6 +1116,41 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
         let mut credentials = self.credentials.state.lock().unwrap();
         credentials.attempts.remove(address.normalized());
         Ok(stored)
+    }
+
+    async fn replace_password(
+        &self,
+        current: &User,
+        updated: User,
+        password: crate::ports::NewPassword<'_>,
+        outbox: &[OutgoingEmail],
+    ) -> Result<User, crate::ports::RecordLoginError> {
+        yield_once().await;
+        self.users.check_available()?;
+        let stored = self
+            .users
+            .lock()
+            .write(current, updated)
+            .map_err(|error| match error {
+                UpdateUserError::Repository(error) => error.into(),
+                _ => crate::ports::RecordLoginError::UserChanged,
+            })?;
+        self.users.store_session(password.session.clone());
+        self.sessions.add(password.first_token);
+        let mut credentials = self.credentials.state.lock().unwrap();
+        credentials
+            .passwords
+            .insert(current.id(), password.hash.clone());
+        credentials.attempts.remove(current.email().normalized());
+        self.users.outbox.record(outbox);
+        Ok(stored)
+    }
+}
+
+impl InMemoryLoginStore {
+    /// The credentials this store writes to.
+    pub fn credentials(&self) -> &InMemoryCredentials {
+        &self.credentials
     }
 }
 

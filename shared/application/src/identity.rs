@@ -75,6 +75,9 @@ pub enum Policy {
     Anyone,
     /// The user the command is about, or an admin.
     SelfOrAdmin,
+    /// The user the command is about, and nobody else: an admin on another user's is told
+    /// what an unknown id is told.
+    SelfOnly,
     Admin,
 }
 
@@ -103,6 +106,8 @@ impl Policy {
         match (self, caller) {
             (Self::Anyone, _) => Ok(()),
             (_, Caller::Anonymous) => Err(Denied::Unauthenticated),
+            (Self::SelfOnly, Caller::User { id, .. }) if subject == Some(*id) => Ok(()),
+            (Self::SelfOnly, Caller::User { .. }) => Err(Denied::NotFound),
             (
                 _,
                 Caller::User {
@@ -156,6 +161,18 @@ mod tests {
             Err(Denied::NotFound)
         );
         assert_eq!(Policy::SelfOrAdmin.check(&admin(), Some(other)), Ok(()));
+    }
+
+    #[test]
+    fn self_only_hides_other_users_even_from_an_admin() {
+        let me = UserId::generate();
+        assert_eq!(Policy::SelfOnly.check(&user(me), Some(me)), Ok(()));
+        for caller in [user(me), admin()] {
+            assert_eq!(
+                Policy::SelfOnly.check(&caller, Some(UserId::generate())),
+                Err(Denied::NotFound)
+            );
+        }
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use crate::FieldError;
 use crate::Problem;
 use application::credentials::{
-    ConfirmPasswordResetError, LoginError, LogoutError, RefreshError, RequestPasswordResetError,
-    SessionsError, StartError, StepUpError,
+    ChangePasswordError, ConfirmPasswordResetError, LoginError, LogoutError, RefreshError,
+    RequestPasswordResetError, SessionsError, StartError, StepUpError,
 };
 use application::orders::{GetOrderError, ListUserOrdersError, PlaceOrderError};
 use application::ports::RepositoryError;
@@ -140,6 +140,19 @@ impl From<PlaceOrderError> for Problem {
                 Problem::validation(vec![FieldError::new("items", error)])
             }
             PlaceOrderError::Repository(error) => error.into(),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for Problem {
+    fn from(error: ChangePasswordError) -> Self {
+        match error {
+            ChangePasswordError::Denied(denied) => denied.into(),
+            ChangePasswordError::NotFound => Problem::user_not_found(),
+            ChangePasswordError::StepUp(error) => error.into(),
+            ChangePasswordError::Contended => contended(),
+            ChangePasswordError::Hashing(_) | ChangePasswordError::Start(_) => internal(&error),
+            ChangePasswordError::Repository(error) => error.into(),
         }
     }
 }

@@ -227,7 +227,7 @@ const DOCUMENTATION: &str = "Documentation";
         credentials::reset::request_password_reset, credentials::reset::confirm_password_reset,
         credentials::login::login, credentials::session::refresh_token, credentials::session::logout,
         users::sessions::list_sessions, users::sessions::end_session,
-        users::sessions::sign_out_everywhere,
+        users::sessions::sign_out_everywhere, credentials::password::change_password,
         jwks::jwks, documentation::openapi_document, documentation::docs_page,
     ),
     components(
@@ -292,7 +292,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 21);
+        assert_eq!(checked, 22);
     }
 
     #[test]

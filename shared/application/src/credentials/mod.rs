@@ -1,5 +1,6 @@
 //! The use cases of the Credentials API: password reset by email, and login.
 
+mod change_password;
 mod confirm_reset;
 mod lockout;
 mod login;
@@ -8,6 +9,7 @@ mod sessions;
 mod step_up;
 mod user_sessions;
 
+pub use change_password::{ChangePassword, ChangePasswordError, PasswordChange};
 pub use confirm_reset::{ConfirmPasswordReset, ConfirmPasswordResetError, NewPasswordRequest};
 pub use lockout::{
     FAILURES_BEFORE_LOCK, FAILURES_COUNTED_BLINDLY, LoginAttempts, MAX_LOCK_SECONDS, QUIET_SECONDS,

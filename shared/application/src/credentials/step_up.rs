@@ -34,14 +34,16 @@ pub struct StepUp<K, H> {
     hasher: H,
 }
 
-impl<K: CredentialRepository, H: PasswordHasher> StepUp<K, H> {
+impl<K, H> StepUp<K, H> {
     pub fn new(credentials: K, hasher: H) -> Self {
         Self {
             credentials,
             hasher,
         }
     }
+}
 
+impl<K: CredentialRepository, H: PasswordHasher> StepUp<K, H> {
     /// Whether `caller`, acting on its own account `user` at `now`, proved who it is: by
     /// `current_password` when given (checked like a login: reserved first, then verified,
     /// a success forgets the address's failures), else by its token's `auth_time`.

@@ -48,6 +48,15 @@ pub struct ResetTokenRecord {
     pub expires_at: Timestamp,
 }
 
+impl ResetTokenRecord {
+    /// When the token was issued: a revocation of the user's sessions after it (a password
+    /// change, a suspension, ...) voids it.
+    pub fn issued_at(&self) -> Option<Timestamp> {
+        self.expires_at
+            .plus_seconds(-crate::credentials::RESET_TOKEN_LIFETIME_SECONDS)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RedeemTokenError {
     /// Redeemed already, by this request's twin or an earlier one.
@@ -86,7 +95,8 @@ pub trait CredentialRepository: Send + Sync + 'static {
     /// verified, revokes the user's sessions as of `now`, forgets the failed logins of the
     /// address `sent_to` (count and lock) and records `outbox`, in one atomic write (the
     /// user's version grows by one). MUST fail with `TokenGone`, storing nothing, when the token is no
-    /// longer stored, its user is no longer active or no longer has the address `sent_to`, so
+    /// longer stored, its user is no longer active or no longer has the address `sent_to`, or
+    /// its user's sessions were revoked after the token was issued, so
     /// of two racing redemptions exactly one succeeds, a suspended or deleted user's token
     /// does nothing, and an email change revokes the token sent to the old address.
     fn redeem_reset_token(

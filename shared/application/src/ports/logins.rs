@@ -1,9 +1,18 @@
 //! What a login reads and writes, batched so that a login is at most three round trips: the
 //! address (its reservation and its holder, at once), the user, one write.
 
-use super::{RefreshTokenRecord, RepositoryError, SessionRecord};
+use super::{OutgoingEmail, RefreshTokenRecord, RepositoryError, SessionRecord};
 use crate::credentials::Reservation;
 use domain::{Email, PasswordHash, Timestamp, User, UserId};
+
+/// What a password change stores, beside the user.
+pub struct NewPassword<'a> {
+    pub hash: &'a PasswordHash,
+    /// The caller's new session (every other one ends), and its first refresh token.
+    pub session: &'a SessionRecord,
+    pub first_token: &'a RefreshTokenRecord,
+    pub at: Timestamp,
+}
 use std::future::Future;
 
 /// What the store knows of an address, read together.
@@ -50,5 +59,18 @@ pub trait LoginStore: Send + Sync + 'static {
         session: &SessionRecord,
         first_token: &RefreshTokenRecord,
         address: &Email,
+    ) -> impl Future<Output = Result<User, RecordLoginError>> + Send;
+
+    /// All or nothing, for a password change: stores `updated` (its sessions revoked) in
+    /// place of `current` if the stored version is still `current`'s, the new password hash,
+    /// the caller's new session and its first refresh token, forgets the failed logins of the
+    /// user's address (count and lock) and records `outbox`. Answers the user as stored;
+    /// MUST fail with `UserChanged`, writing nothing, on a stale version.
+    fn replace_password(
+        &self,
+        current: &User,
+        updated: User,
+        password: NewPassword<'_>,
+        outbox: &[OutgoingEmail],
     ) -> impl Future<Output = Result<User, RecordLoginError>> + Send;
 }

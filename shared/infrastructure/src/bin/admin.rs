@@ -108,7 +108,7 @@ async fn set_password(aws: &Aws, admin: &User, password: &Password) -> anyhow::R
         user_id: admin.id(),
         sent_to: admin.email().clone(),
         expires_at: now
-            .plus_seconds(60)
+            .plus_seconds(application::credentials::RESET_TOKEN_LIFETIME_SECONDS)
             .ok_or_else(|| anyhow::anyhow!("clock out of range"))?,
     };
     credentials.save_reset_token(&record).await?;

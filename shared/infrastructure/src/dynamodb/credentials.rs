@@ -241,6 +241,26 @@ pub(super) fn password_key(user_id: UserId) -> Item {
     items::key(items::user_partition(user_id), PASSWORD_SORT_KEY)
 }
 
+/// A transaction's put of the user's password item, set at `now`.
+pub(super) fn password_put(
+    table: &str,
+    user_id: UserId,
+    password: &PasswordHash,
+    now: Timestamp,
+) -> Result<Put, RepositoryError> {
+    let mut item = password_key(user_id);
+    item.extend(HashMap::from([
+        ("entity".to_owned(), string("password")),
+        ("password_hash".to_owned(), string(password.as_phc())),
+        ("updated_at".to_owned(), string(now.to_rfc3339())),
+    ]));
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .build()
+        .map_err(build_failed)
+}
+
 fn string(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -382,17 +402,7 @@ impl CredentialRepository for DynamoCredentialRepository {
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(build_failed)?;
-        let mut item = password_key(record.user_id);
-        item.extend(HashMap::from([
-            ("entity".to_owned(), string("password")),
-            ("password_hash".to_owned(), string(password.as_phc())),
-            ("updated_at".to_owned(), string(now.to_rfc3339())),
-        ]));
-        let store = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .build()
-            .map_err(build_failed)?;
+        let store = password_put(&self.table, record.user_id, password, now)?;
         // The address is proved (the token went there) and every session of the user ends;
         // only while the user is active and still has that address.
         let verify = Update::builder()
@@ -402,11 +412,18 @@ impl CredentialRepository for DynamoCredentialRepository {
                 "SET email_verified = :verified, sessions_valid_after = :now, \
                  #version = #version + :one",
             )
-            .condition_expression("#status = :active AND email = :sent_to")
+            .condition_expression(
+                "#status = :active AND email = :sent_to AND \
+                 (attribute_not_exists(sessions_valid_after) OR sessions_valid_after <= :issued_at)",
+            )
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", string(UserStatus::Active.as_str()))
             .expression_attribute_values(":sent_to", string(record.sent_to.as_str()))
+            .expression_attribute_values(
+                ":issued_at",
+                string(record.issued_at().unwrap_or(now).to_rfc3339()),
+            )
             .expression_attribute_values(":verified", AttributeValue::Bool(true))
             .expression_attribute_values(":now", string(now.to_rfc3339()))
             .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))

@@ -3,14 +3,18 @@
 //! user and password items, and one transaction that records the login, stores the new
 //! session and its first refresh token, and forgets the address's failures.
 
-use super::credentials::{attempts_key, password_from, password_key, reserve_attempt};
+use super::credentials::{
+    attempts_key, password_from, password_key, password_put, reserve_attempt,
+};
 use super::errors::build_failed;
 use super::items::{self, put_new};
+use super::outbox::outbox_writes;
 use super::sessions::{session_item, token_item};
 use super::transactions::{TransactionError, transact};
 use super::users::DynamoUserRepository;
 use application::ports::{
-    AddressRecord, LoginStore, RecordLoginError, RefreshTokenRecord, RepositoryError, SessionRecord,
+    AddressRecord, LoginStore, NewPassword, OutgoingEmail, RecordLoginError, RefreshTokenRecord,
+    RepositoryError, SessionRecord,
 };
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use domain::{Email, PasswordHash, Timestamp, User, UserId};
@@ -78,6 +82,43 @@ impl LoginStore for DynamoUserRepository {
             Err(TransactionError::ConditionFailed { .. }) => {
                 Err(RepositoryError::Failed("a refresh token with this hash exists".into()).into())
             }
+            Err(TransactionError::Repository(error)) => Err(error.into()),
+        }
+    }
+
+    async fn replace_password(
+        &self,
+        current: &User,
+        updated: User,
+        password: NewPassword<'_>,
+        outbox: &[OutgoingEmail],
+    ) -> Result<User, RecordLoginError> {
+        let stored = updated.stored_at(current.version().next());
+        let forget = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(attempts_key(current.email())))
+            .build()
+            .map_err(build_failed)?;
+        let hash = password_put(&self.table, current.id(), password.hash, password.at)?;
+        let mut writes = vec![
+            TransactWriteItem::builder()
+                .put(self.versioned_put(&stored, current)?)
+                .build(),
+            TransactWriteItem::builder().put(hash).build(),
+            put_new(&self.table, session_item(password.session))?,
+            put_new(&self.table, token_item(password.first_token))?,
+            TransactWriteItem::builder().delete(forget).build(),
+        ];
+        writes.extend(outbox_writes(&self.table, outbox)?);
+        match transact(&self.client, writes).await {
+            Ok(()) => Ok(stored),
+            Err(TransactionError::ConditionFailed { index: 0 } | TransactionError::Conflict) => {
+                Err(RecordLoginError::UserChanged)
+            }
+            Err(TransactionError::ConditionFailed { .. }) => Err(RepositoryError::Failed(
+                "a session or refresh token with this key exists".into(),
+            )
+            .into()),
             Err(TransactionError::Repository(error)) => Err(error.into()),
         }
     }

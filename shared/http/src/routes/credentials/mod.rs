@@ -1,5 +1,6 @@
 //! The Credentials routes: password reset by email, and login.
 
 pub mod login;
+pub mod password;
 pub mod reset;
 pub mod session;
