@@ -433,7 +433,8 @@ import json, sys, urllib.request
 url, email, password = sys.argv[1:]
 body = json.dumps({"email": email, "password": password}).encode()
 request = urllib.request.Request(url, body, {"content-type": "application/json"})
-print(json.load(urllib.request.urlopen(request))["access_token"])
+session = json.load(urllib.request.urlopen(request))
+print(session["access_token"], session["user"]["id"])
 PY
 }
 
@@ -442,9 +443,10 @@ PY
 # document promises. Bounded and seeded, so a run is reproducible and takes well under a minute.
 fuzz() {
   say "fuzzing the API with schemathesis (docs/openapi.json), as the local admin"
-  local token
-  token=$(admin_token) || return 1
-  PYTHONPATH="$here" SCHEMATHESIS_HOOKS=schemathesis_hooks "$venv/bin/schemathesis" run docs/openapi.json \
+  local token admin_id
+  read -r token admin_id < <(admin_token) || return 1
+  FUZZ_ADMIN_ID="$admin_id" PYTHONPATH="$here" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+    "$venv/bin/schemathesis" run docs/openapi.json \
     --url "http://127.0.0.1:$API_PORT" --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection \
     --max-examples "${FUZZ_EXAMPLES:-25}" --seed 20261124 --request-timeout 60 \

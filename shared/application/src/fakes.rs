@@ -725,13 +725,7 @@ impl CredentialRepository for InMemoryCredentials {
                 users
                     .users
                     .get_mut(&record.user_id)
-                    .filter(|user| {
-                        user.can_login()
-                            && *user.email() == record.sent_to
-                            && record
-                                .issued_at()
-                                .is_some_and(|issued_at| user.session_is_valid(issued_at))
-                    })
+                    .filter(|user| record.redeemable_for(user))
                     .ok_or(RedeemTokenError::TokenGone)?,
             ),
             None => None,
@@ -1101,18 +1095,9 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
         first_token: &crate::ports::RefreshTokenRecord,
         address: &Email,
     ) -> Result<User, crate::ports::RecordLoginError> {
-        yield_once().await;
-        self.users.check_available()?;
         let stored = self
-            .users
-            .lock()
-            .write(current, updated)
-            .map_err(|error| match error {
-                UpdateUserError::Repository(error) => error.into(),
-                _ => crate::ports::RecordLoginError::UserChanged,
-            })?;
-        self.users.store_session(session.clone());
-        self.sessions.add(first_token);
+            .sign_in_with(current, updated, session, first_token)
+            .await?;
         let mut credentials = self.credentials.state.lock().unwrap();
         credentials.attempts.remove(address.normalized());
         Ok(stored)
@@ -1125,18 +1110,9 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
         password: crate::ports::NewPassword<'_>,
         outbox: &[OutgoingEmail],
     ) -> Result<User, crate::ports::RecordLoginError> {
-        yield_once().await;
-        self.users.check_available()?;
         let stored = self
-            .users
-            .lock()
-            .write(current, updated)
-            .map_err(|error| match error {
-                UpdateUserError::Repository(error) => error.into(),
-                _ => crate::ports::RecordLoginError::UserChanged,
-            })?;
-        self.users.store_session(password.session.clone());
-        self.sessions.add(password.first_token);
+            .sign_in_with(current, updated, password.session, password.first_token)
+            .await?;
         let mut credentials = self.credentials.state.lock().unwrap();
         credentials
             .passwords
@@ -1148,9 +1124,28 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
 }
 
 impl InMemoryLoginStore {
-    /// The credentials this store writes to.
-    pub fn credentials(&self) -> &InMemoryCredentials {
-        &self.credentials
+    /// The write both a login and a password change make: `updated` in place of `current`
+    /// (as `UserRepository::update` would), and the new session with its first token.
+    async fn sign_in_with(
+        &self,
+        current: &User,
+        updated: User,
+        session: &crate::ports::SessionRecord,
+        first_token: &crate::ports::RefreshTokenRecord,
+    ) -> Result<User, crate::ports::RecordLoginError> {
+        yield_once().await;
+        self.users.check_available()?;
+        let stored = self
+            .users
+            .lock()
+            .write(current, updated)
+            .map_err(|error| match error {
+                UpdateUserError::Repository(error) => error.into(),
+                _ => crate::ports::RecordLoginError::UserChanged,
+            })?;
+        self.users.store_session(session.clone());
+        self.sessions.add(first_token);
+        Ok(stored)
     }
 }
 

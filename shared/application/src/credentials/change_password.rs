@@ -143,12 +143,7 @@ where
                 .replace_password(&current, updated, password, &[notice])
                 .await
             {
-                Ok(user) => {
-                    let proof = started.proof();
-                    return Ok(self
-                        .sessions
-                        .session(user, &proof, started.refresh_token, now)?);
-                }
+                Ok(user) => return Ok(self.sessions.answer(user, started, now)?),
                 // Changed meanwhile (an admin's edit, say): from a fresh read, which also
                 // checks the caller again.
                 Err(RecordLoginError::UserChanged) => {

@@ -101,13 +101,7 @@ where
             .users
             .find(record.user_id)
             .await?
-            .filter(|user| {
-                user.can_login()
-                    && *user.email() == record.sent_to
-                    && record
-                        .issued_at()
-                        .is_some_and(|issued_at| user.session_is_valid(issued_at))
-            })
+            .filter(|user| record.redeemable_for(user))
             .ok_or(ConfirmPasswordResetError::InvalidToken)?;
         let password_hash = self.hasher.hash(&request.new_password)?;
         let notice = messages::password_changed(&user);

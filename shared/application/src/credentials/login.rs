@@ -148,12 +148,7 @@ where
                 )
                 .await
             {
-                Ok(user) => {
-                    let proof = started.proof();
-                    return Ok(self
-                        .sessions
-                        .session(user, &proof, started.refresh_token, now)?);
-                }
+                Ok(user) => return Ok(self.sessions.answer(user, started, now)?),
                 // Changed meanwhile (an admin's edit, a twin login): record it on the new state.
                 Err(RecordLoginError::UserChanged) => {
                     let (user, _) = self.store.user_and_password(current.id()).await?;

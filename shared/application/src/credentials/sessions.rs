@@ -102,6 +102,17 @@ impl<A: AccessTokenIssuer, S: SessionRepository, T: ResetTokens> Sessions<A, S, 
         Ok((token, record))
     }
 
+    /// The answer of a sign-in whose session `started` is now stored.
+    pub(crate) fn answer(
+        &self,
+        user: User,
+        started: Started,
+        now: Timestamp,
+    ) -> Result<Session, StartError> {
+        let proof = started.proof();
+        self.session(user, &proof, started.refresh_token, now)
+    }
+
     /// The answer of a sign-in or a refresh: an access token of the session `proof` names.
     pub(crate) fn session(
         &self,
@@ -427,6 +438,32 @@ mod tests {
         assert_eq!(renewed.access.expires_in, ACCESS_TOKEN_SECONDS);
         let again = world.refresh(&renewed.refresh_token).await;
         assert!(again.is_ok(), "the new token works in turn");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_keeps_the_sessions_id_sign_in_time_and_methods_and_records_its_use() {
+        let world = World::new();
+        let login = world.login().await;
+        let signed_in = FakeAccessTokens
+            .verify(&login.access.token, FixedClock::default().now())
+            .unwrap()
+            .proof;
+        let later = FixedClock::default().now().plus_seconds(600).unwrap();
+        let renewed = world
+            .refresh_at(later)
+            .execute(&Caller::Anonymous, request(&login.refresh_token))
+            .await
+            .unwrap();
+        let refreshed = FakeAccessTokens
+            .verify(&renewed.access.token, later)
+            .unwrap()
+            .proof;
+        assert_eq!(
+            refreshed, signed_in,
+            "sid, auth_time and amr are the sign-in's"
+        );
+        let session = world.users.stored_session(signed_in.session).unwrap();
+        assert_eq!(session.last_used_at, later);
     }
 
     #[tokio::test]

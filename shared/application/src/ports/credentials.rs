@@ -2,7 +2,7 @@
 
 use super::{BoxError, OutgoingEmail, RepositoryError};
 use crate::credentials::{LoginAttempts, Reservation};
-use domain::{Email, Password, PasswordHash, Timestamp, UserId};
+use domain::{Email, Password, PasswordHash, Timestamp, User, UserId};
 use std::future::Future;
 
 /// The SHA-256 of a reset token, hex-encoded: what is stored instead of the token.
@@ -54,6 +54,16 @@ impl ResetTokenRecord {
     pub fn issued_at(&self) -> Option<Timestamp> {
         self.expires_at
             .plus_seconds(-crate::credentials::RESET_TOKEN_LIFETIME_SECONDS)
+    }
+
+    /// Whether the token may still set `user`'s password (expiry aside): the user is active,
+    /// still at the address the token went to, and none of its sessions were revoked since.
+    pub fn redeemable_for(&self, user: &User) -> bool {
+        user.can_login()
+            && *user.email() == self.sent_to
+            && self
+                .issued_at()
+                .is_some_and(|issued_at| user.session_is_valid(issued_at))
     }
 }
 
