@@ -1,5 +1,5 @@
 //! `DELETE /users/{id}/sessions/{session_id}`: ends one session of the user.
-use application::credentials::EndSession;
+use application::credentials::UserSessions;
 use http_api::routes;
 use infrastructure::{Aws, SystemClock};
 
@@ -7,7 +7,7 @@ use infrastructure::{Aws, SystemClock};
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let use_case = EndSession::new(
+    let use_case = UserSessions::new(
         aws.user_repository()?,
         aws.session_repository()?,
         SystemClock,

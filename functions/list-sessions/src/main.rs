@@ -1,5 +1,5 @@
 //! `GET /users/{id}/sessions`: where the user is signed in.
-use application::credentials::ListSessions;
+use application::credentials::UserSessions;
 use http_api::routes;
 use infrastructure::{Aws, SystemClock};
 
@@ -7,7 +7,7 @@ use infrastructure::{Aws, SystemClock};
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let use_case = ListSessions::new(
+    let use_case = UserSessions::new(
         aws.user_repository()?,
         aws.session_repository()?,
         SystemClock,

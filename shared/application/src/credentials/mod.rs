@@ -25,6 +25,4 @@ pub use sessions::{
     Session, Sessions, StartError,
 };
 pub use step_up::{STEP_UP_SECONDS, StepUp, StepUpError};
-pub use user_sessions::{
-    EndSession, ListSessions, SessionEnd, SessionView, SessionsError, SessionsQuery,
-};
+pub use user_sessions::{SessionEnd, SessionView, SessionsError, SessionsQuery, UserSessions};

@@ -67,14 +67,15 @@ async fn owner<U: UserRepository>(
         .ok_or(SessionsError::UserNotFound)
 }
 
-/// Lists a user's live sessions, newest first.
-pub struct ListSessions<U, S, C> {
+/// A user's sessions: listing the live ones, newest first, and ending one. One struct for
+/// both routes, each of its functions wires one.
+pub struct UserSessions<U, S, C> {
     users: U,
     sessions: S,
     clock: C,
 }
 
-impl<U, S, C> ListSessions<U, S, C> {
+impl<U, S, C> UserSessions<U, S, C> {
     pub fn new(users: U, sessions: S, clock: C) -> Self {
         Self {
             users,
@@ -85,7 +86,7 @@ impl<U, S, C> ListSessions<U, S, C> {
 }
 
 impl<U: UserRepository, S: SessionRepository, C: Clock> UseCase<SessionsQuery>
-    for ListSessions<U, S, C>
+    for UserSessions<U, S, C>
 {
     fn policy(&self) -> Policy {
         Policy::SelfOrAdmin
@@ -118,25 +119,9 @@ impl<U: UserRepository, S: SessionRepository, C: Clock> UseCase<SessionsQuery>
     }
 }
 
-/// Ends one session of a user: its refresh token and its access tokens stop working.
-pub struct EndSession<U, S, C> {
-    users: U,
-    sessions: S,
-    clock: C,
-}
-
-impl<U, S, C> EndSession<U, S, C> {
-    pub fn new(users: U, sessions: S, clock: C) -> Self {
-        Self {
-            users,
-            sessions,
-            clock,
-        }
-    }
-}
-
+/// Ends one session: its refresh token and its access tokens stop working at once.
 impl<U: UserRepository, S: SessionRepository, C: Clock> UseCase<SessionEnd>
-    for EndSession<U, S, C>
+    for UserSessions<U, S, C>
 {
     fn policy(&self) -> Policy {
         Policy::SelfOrAdmin
@@ -198,7 +183,7 @@ mod tests {
         stored_session(&users, &expired, at(-SESSION_SECONDS - 1));
         let caller = users.sign_in(&ada);
         let sessions = InMemorySessions::beside(&users);
-        let list = ListSessions::new(users.clone(), sessions.clone(), FixedClock::default());
+        let list = UserSessions::new(users.clone(), sessions.clone(), FixedClock::default());
         let listed = list
             .execute(&caller, SessionsQuery { user_id: ada.id() })
             .await
@@ -236,7 +221,7 @@ mod tests {
         let (here, elsewhere) = (users.sign_in(&ada), users.sign_in(&ada));
         let graces = users.sign_in(&grace).proof().unwrap().session;
         let sessions = InMemorySessions::beside(&users);
-        let end = EndSession::new(users.clone(), sessions.clone(), FixedClock::default());
+        let end = UserSessions::new(users.clone(), sessions.clone(), FixedClock::default());
         let session = elsewhere.proof().unwrap().session;
         let command = |session| SessionEnd {
             user_id: ada.id(),

@@ -324,16 +324,20 @@ pub(crate) mod tests {
         assert!(!told.text.contains("ada@lovelace.org") && !told.text.contains("token="));
     }
 
-    #[tokio::test]
-    async fn ones_own_change_needs_the_current_password_or_a_fresh_sign_in() {
-        use crate::credentials::StepUpError;
+    /// Ada, whose password is "correct horse battery".
+    fn ada_with_a_password() -> (InMemoryUsers, InMemoryCredentials, User) {
         let users = InMemoryUsers::default();
         let ada = users.add(user_with_email("ada@example.com"));
         let credentials = InMemoryCredentials::default();
-        credentials.set_password(
-            ada.id(),
-            domain::PasswordHash::new("fake:correct horse battery"),
-        );
+        let hash = domain::PasswordHash::new("fake:correct horse battery");
+        credentials.set_password(ada.id(), hash);
+        (users, credentials, ada)
+    }
+
+    #[tokio::test]
+    async fn ones_own_change_needs_the_current_password_or_a_fresh_sign_in() {
+        use crate::credentials::StepUpError;
+        let (users, credentials, ada) = ada_with_a_password();
         let caller = users.sign_in(&ada);
         let six_minutes_later =
             FixedClock::at(FixedClock::default().now().plus_seconds(360).unwrap());
@@ -390,13 +394,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn while_the_address_is_locked_even_the_right_password_is_refused() {
         use crate::credentials::StepUpError;
-        let users = InMemoryUsers::default();
-        let ada = users.add(user_with_email("ada@example.com"));
-        let credentials = InMemoryCredentials::default();
-        credentials.set_password(
-            ada.id(),
-            domain::PasswordHash::new("fake:correct horse battery"),
-        );
+        let (users, credentials, ada) = ada_with_a_password();
         crate::fakes::lock_the_address(&credentials, ada.email(), FixedClock::default().now())
             .await;
         let refused = update_at(&users, &credentials, FixedClock::default())

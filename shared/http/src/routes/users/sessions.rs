@@ -74,7 +74,7 @@ pub async fn sign_out_everywhere(
 mod tests {
     use super::*;
     use crate::testing::{Answer, TestRequest, assert_authentication_rows, signed_in};
-    use application::credentials::{EndSession, ListSessions};
+    use application::credentials::UserSessions;
     use application::fakes::{FixedClock, InMemorySessions, InMemoryUsers, user_with_email};
     use application::users::{ChangeUser, Transition};
     use domain::{SessionId, User};
@@ -90,7 +90,7 @@ mod tests {
         users: &InMemoryUsers,
         sessions: &InMemorySessions,
     ) -> impl UseCase<SessionsQuery> {
-        ListSessions::new(users.clone(), sessions.clone(), FixedClock::default())
+        UserSessions::new(users.clone(), sessions.clone(), FixedClock::default())
     }
 
     #[tokio::test]
@@ -125,7 +125,7 @@ mod tests {
     async fn ending_a_session_is_a_204_then_a_404_and_a_malformed_id_is_a_404() {
         let (users, sessions, ada) = world();
         let other = users.sign_in(&ada);
-        let use_case = EndSession::new(users.clone(), sessions.clone(), FixedClock::default());
+        let use_case = UserSessions::new(users.clone(), sessions.clone(), FixedClock::default());
         let end = |session: String| {
             TestRequest::new("DELETE", "/users/x/sessions/y")
                 .path("id", ada.id())
@@ -189,7 +189,7 @@ mod tests {
             false,
         )
         .await;
-        let end = EndSession::new(users.clone(), sessions.clone(), FixedClock::default());
+        let end = UserSessions::new(users.clone(), sessions.clone(), FixedClock::default());
         let request = || {
             TestRequest::new("DELETE", "/users/x/sessions/y")
                 .path("id", ada.id())
