@@ -1,7 +1,7 @@
 # The two commands: `make run` serves the API on http://localhost:9000 with DynamoDB Local
 # and a local SES; `make test` sets up the same stack, runs every test, and stops it.
 .DEFAULT_GOAL := help
-.PHONY: help run test install check fmt clippy hakari validate package deploy openapi bench keys admin redrive
+.PHONY: help run test install check fmt clippy hakari validate package deploy openapi bench keys admin redrive smoke
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ package: install ## one release zip per function in target/lambda/<name>/ (arm64
 
 deploy: install ## sam build + sam deploy (guided the first time); needs AWS credentials
 	@.devstack/deploy.sh
+
+smoke: ## the smoke set against a deployed API (no data, no credentials): make smoke API=https://...
+	@test -n "$(API)" || { echo "usage: make smoke API=<base url of the API>" >&2; exit 2; }
+	@python3 .devstack/smoke.py "$(API)"
 
 openapi: ## regenerate docs/openapi.json from the code (a test fails while it is stale)
 	cargo run --quiet -p http-api --bin openapi > docs/openapi.json

@@ -388,6 +388,10 @@ test_all() {
     cargo test --workspace --all-targets 2>&1 | python3 "$here/test_times.py" "$state/test-times.tsv" ||
     status=$?
   record_phases_from "$state/test-times.tsv"
+  # The pipeline's smoke set (make smoke), against the local stack, so that it is tested.
+  local smoke_started=$EPOCHREALTIME
+  python3 "$here/smoke.py" "http://127.0.0.1:$API_PORT" || status=$?
+  record_phase "smoke (make smoke)" "$(seconds_since "$smoke_started")"
   local fuzz_started=$EPOCHREALTIME
   fuzz || status=$?
   record_phase "schemathesis" "$(seconds_since "$fuzz_started")"
