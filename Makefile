@@ -36,8 +36,8 @@ hakari: ## after a dependency change: regenerate workspace-hack/ (cargo hakari),
 package: install ## one release zip per function in target/lambda/<name>/ (arm64 where possible)
 	@.devstack/package.sh
 
-deploy: install ## sam build + sam deploy (guided the first time); needs AWS credentials
-	@.devstack/deploy.sh
+deploy: install ## sam build + sam deploy (guided the first time; ENV=testing|prod for a stage); needs AWS credentials
+	@ENV="$(ENV)" .devstack/deploy.sh
 
 smoke: ## the smoke set against a deployed API (no data, no credentials): make smoke API=https://...
 	@test -n "$(API)" || { echo "usage: make smoke API=<base url of the API>" >&2; exit 2; }

@@ -562,3 +562,111 @@ fn the_functions_check_tokens_themselves_and_the_openapi_document_says_which_rou
         }
     }
 }
+
+/// `!Ref name`, as the template writes it.
+fn is_ref_to(value: &Yaml, name: &str) -> bool {
+    tagged(value).is_some_and(|(tag, value)| tag == "!Ref" && value == name)
+}
+
+/// The metric an alarm's query `id` reads: (namespace, metric, the dimension's name and value).
+fn alarm_metric<'a>(alarm: &'a Yaml, id: &str) -> Option<(&'a str, &'a str, &'a str, &'a Yaml)> {
+    let query = alarm["Properties"]["Metrics"]
+        .as_sequence()?
+        .iter()
+        .find(|query| query["Id"] == id)?;
+    let metric = &query["MetricStat"]["Metric"];
+    let dimension = &metric["Dimensions"][0];
+    Some((
+        metric["Namespace"].as_str()?,
+        metric["MetricName"].as_str()?,
+        dimension["Name"].as_str()?,
+        &dimension["Value"],
+    ))
+}
+
+#[test]
+fn every_function_deploys_gradually_behind_its_alias_and_rolls_back_on_its_own_alarm() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(
+        globals["AutoPublishAlias"], "live",
+        "the routes invoke the alias"
+    );
+    assert!(is_ref_to(
+        &globals["DeploymentPreference"]["Type"],
+        "DeploymentType"
+    ));
+    let parameter = &template["Parameters"]["DeploymentType"];
+    assert_eq!(parameter["Default"], "AllAtOnce", "the testing stage's");
+    assert!(
+        parameter["AllowedValues"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|kind| kind.as_str().is_some_and(|kind| kind.starts_with("Canary"))),
+        "a canary for prod"
+    );
+    let resources = &template["Resources"];
+    for (name, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let alarms = function["Properties"]["DeploymentPreference"]["Alarms"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{name} has no deployment alarms"));
+        assert_eq!(alarms.len(), 1, "{name}");
+        let (_, alarm_name) = tagged(&alarms[0]).unwrap();
+        let alarm = &resources[alarm_name.as_str().unwrap()];
+        assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm", "{name}");
+        let (namespace, metric, dimension, value) = alarm_metric(alarm, "errors").unwrap();
+        assert_eq!(
+            (namespace, metric, dimension),
+            ("AWS/Lambda", "Errors", "FunctionName"),
+            "{name}"
+        );
+        assert!(is_ref_to(value, name), "{name}: its own errors");
+        if !http_events(function).is_empty() {
+            let (namespace, metric, dimension, value) = alarm_metric(alarm, "server").unwrap();
+            assert_eq!(
+                (namespace, metric, dimension),
+                ("UserService", "5xx", "Function"),
+                "{name}: the EMF metrics the service writes"
+            );
+            assert!(is_ref_to(value, name), "{name}: its own 5xx");
+        }
+        let properties = &alarm["Properties"];
+        assert_eq!(properties["Threshold"], 0, "{name}: any failure");
+        assert_eq!(properties["TreatMissingData"], "notBreaching", "{name}");
+    }
+}
+
+#[test]
+fn the_testing_and_prod_stages_deploy_the_template_all_at_once_and_by_canary() {
+    let template = template();
+    let config: toml::Table = std::fs::read_to_string(root().join("samconfig.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut kinds = Vec::new();
+    for stage in ["testing", "prod"] {
+        let deploy = &config[stage]["deploy"]["parameters"];
+        let overrides = deploy["parameter_overrides"].as_str().unwrap();
+        for assignment in overrides.split_whitespace() {
+            let (name, value) = assignment.split_once('=').unwrap();
+            let parameter = &template["Parameters"][name];
+            assert!(
+                !parameter.is_null(),
+                "{stage}: {name} is no template parameter"
+            );
+            if let Some(allowed) = parameter["AllowedValues"].as_sequence() {
+                assert!(
+                    allowed.iter().any(|v| v == value),
+                    "{stage}: {name}={value}"
+                );
+            }
+            if name == "DeploymentType" {
+                kinds.push(value.to_owned());
+            }
+        }
+        let stack = config[stage]["global"]["parameters"]["stack_name"].as_str();
+        assert_eq!(stack, Some(format!("user-service-{stage}").as_str()));
+    }
+    assert_eq!(kinds, ["AllAtOnce", "Canary10Percent5Minutes"]);
+}
