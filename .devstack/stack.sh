@@ -416,6 +416,7 @@ check() {
   phase "install (npm, PyPI)" install
   phase "cargo fmt --check" cargo fmt --all -- --check
   phase "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+  phase "the workflows (zizmor, offline)" "$venv/bin/zizmor" --offline --quiet .github/workflows/
   phase "cargo-hakari (the rest of its build)" wait_for_hakari
   phase "one feature set (cargo hakari)" check_features
 }

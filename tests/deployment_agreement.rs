@@ -670,3 +670,69 @@ fn the_testing_and_prod_stages_deploy_the_template_all_at_once_and_by_canary() {
     }
     assert_eq!(kinds, ["AllAtOnce", "Canary10Percent5Minutes"]);
 }
+
+fn workflow(name: &str) -> Yaml {
+    let path = root().join(".github/workflows").join(name);
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Every `uses:` of a workflow's jobs and steps.
+fn uses_of(workflow: &Yaml) -> Vec<String> {
+    let mut uses = Vec::new();
+    for job in workflow["jobs"].as_mapping().unwrap().values() {
+        uses.extend(job["uses"].as_str().map(str::to_owned));
+        for step in job["steps"].as_sequence().into_iter().flatten() {
+            uses.extend(step["uses"].as_str().map(str::to_owned));
+        }
+    }
+    uses
+}
+
+#[test]
+fn the_pipeline_tests_as_ci_does_pins_every_action_and_reaches_aws_by_oidc_only() {
+    let pipeline = workflow("pipeline.yaml");
+    let stage = workflow("deploy-stage.yaml");
+    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
+    assert!(ci.contains("make check") && ci.contains("make test"));
+    let test_steps = pipeline["jobs"]["test"]["steps"].as_sequence().unwrap();
+    assert!(
+        test_steps.iter().any(|step| step["run"] == ".ci/run"),
+        "the test job runs exactly what CI runs"
+    );
+    for workflow in [&pipeline, &stage] {
+        assert_eq!(
+            workflow["permissions"],
+            serde_yaml::from_str::<Yaml>("{}").unwrap(),
+            "nothing granted by default"
+        );
+        for reference in uses_of(workflow) {
+            if reference.starts_with("./") {
+                continue;
+            }
+            let (_, pin) = reference.split_once('@').unwrap();
+            assert!(
+                pin.len() == 40 && pin.chars().all(|c| c.is_ascii_hexdigit()),
+                "{reference}: pinned by commit SHA"
+            );
+        }
+        let text = serde_yaml::to_string(workflow).unwrap();
+        assert!(
+            !text.contains("aws-access-key-id") && !text.contains("AWS_SECRET_ACCESS_KEY"),
+            "no long-lived AWS keys"
+        );
+    }
+    let deploy = &stage["jobs"]["deploy"];
+    assert_eq!(deploy["permissions"]["id-token"], "write", "OIDC");
+    assert_eq!(deploy["environment"], "${{ inputs.stage }}");
+    let stages: Vec<&str> = ["deploy-testing", "deploy-prod"]
+        .iter()
+        .map(|job| pipeline["jobs"][*job]["with"]["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["testing", "prod"]);
+    assert_eq!(pipeline["jobs"]["deploy-prod"]["needs"], "deploy-testing");
+    let steps = serde_yaml::to_string(&deploy["steps"]).unwrap();
+    assert!(
+        steps.contains("make smoke"),
+        "smoke tests after each deploy"
+    );
+}
