@@ -4,7 +4,9 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use service_tests::{Api, Reply, mailbox_for, reset_tokens, unique_email};
+use service_tests::{
+    Api, Reply, mailbox_for, new_user_session, refresh, reset_token, reset_tokens, unique_email,
+};
 
 fn id_of(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
@@ -362,7 +364,7 @@ async fn twenty_simultaneous_wrong_passwords_get_at_most_five_401s_and_a_reset_l
 
 #[tokio::test]
 async fn a_password_change_keeps_only_the_callers_new_session_and_tells_the_address() {
-    let here = service_tests::new_user_session("changer").await;
+    let here = new_user_session("changer").await;
     let elsewhere = login(&Api::anonymous(), &here.email, "correct horse battery").await;
     let elsewhere_access = elsewhere.body["access_token"].as_str().unwrap().to_owned();
     let elsewhere_refresh = elsewhere.body["refresh_token"].as_str().unwrap().to_owned();
@@ -398,14 +400,7 @@ async fn a_password_change_keeps_only_the_callers_new_session_and_tells_the_addr
             .get(&own)
             .await
             .expect_problem(401);
-        let renewed = Api::anonymous()
-            .send_json(
-                Method::POST,
-                "/token/refresh",
-                &json!({ "refresh_token": old_refresh }),
-            )
-            .await;
-        renewed.expect_problem(401);
+        refresh(old_refresh).await.expect_problem(401);
     }
     login(&Api::anonymous(), &here.email, "correct horse battery")
         .await
@@ -426,4 +421,93 @@ async fn a_password_change_keeps_only_the_callers_new_session_and_tells_the_addr
         2,
         "one for the reset that set it, one for the change"
     );
+}
+
+// Beside a_second_reset_replaces_the_password_and_the_earlier_token: both wait out the one
+// reset email a minute, and tests of one file wait at the same time.
+#[tokio::test]
+async fn suspending_deleting_and_a_new_password_revoke_every_session() {
+    let admin = Api::default();
+    let suspended = new_user_session("suspended").await;
+    assert_eq!(
+        admin
+            .post(&format!("/users/{}/suspend", suspended.id))
+            .await
+            .status,
+        200
+    );
+    refresh(&suspended.refresh).await.expect_problem(401);
+
+    let deleted = new_user_session("deleted").await;
+    assert_eq!(
+        admin.delete(&format!("/users/{}", deleted.id)).await.status,
+        204
+    );
+    refresh(&deleted.refresh).await.expect_problem(401);
+
+    let reset = new_user_session("reset").await;
+    let anyone = Api::anonymous();
+    // A change of address asked for with a stolen token, say: the reset voids it.
+    let moved = unique_email("reset-moved");
+    let asked = reset
+        .api()
+        .send_json(
+            Method::PUT,
+            &format!("/users/{}/email", reset.id),
+            &json!({ "email": moved }),
+        )
+        .await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    let change_token = email_change_token(&moved).await;
+    // One reset email a minute per address.
+    tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    anyone
+        .send_json(
+            Method::POST,
+            "/password-reset",
+            &json!({"email": reset.email}),
+        )
+        .await;
+    // A second token for the same user; the password resets through it.
+    let token = reset_token(&reset.email).await;
+    let body = json!({"token": token, "new_password": "another good password"});
+    assert_eq!(
+        anyone
+            .send_json(Method::POST, "/password-reset/confirm", &body)
+            .await
+            .status,
+        204
+    );
+    refresh(&reset.refresh).await.expect_problem(401);
+    assert_eq!(
+        service_tests::login(&reset.email, "another good password")
+            .await
+            .status,
+        200
+    );
+    let confirmed = anyone
+        .send_json(
+            Method::POST,
+            "/email-change/confirm",
+            &json!({ "token": change_token }),
+        )
+        .await;
+    confirmed.expect_problem(400);
+    let still = service_tests::login(&reset.email, "another good password").await;
+    assert_eq!(
+        still.body["user"]["email"],
+        reset.email.as_str(),
+        "not moved"
+    );
+}
+
+/// The token of the email-change email sent to `address`.
+async fn email_change_token(address: &str) -> String {
+    service_tests::wait_for_mail(address, 1).await[0]["body"]["text"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("token="))
+        .expect("a token line")
+        .to_owned()
 }

@@ -11,8 +11,8 @@ use infrastructure::{JwtVerifier, TokenAudience};
 use reqwest::Method;
 use serde_json::{Value, json};
 use service_tests::{
-    Api, Reply, Session, local_admin, login, minted, new_admin_session, new_user_session,
-    reset_token, set_role, unique_email,
+    Api, Reply, Session, local_admin, login, minted, new_admin_session, new_user_session, refresh,
+    set_role, unique_email,
 };
 
 fn audience() -> TokenAudience {
@@ -271,16 +271,6 @@ async fn expired_foreign_audience_and_unsigned_tokens_are_refused() {
     );
 }
 
-async fn refresh(token: &str) -> Reply {
-    Api::anonymous()
-        .send_json(
-            Method::POST,
-            "/token/refresh",
-            &json!({"refresh_token": token}),
-        )
-        .await
-}
-
 #[tokio::test]
 async fn refresh_rotates_and_a_reused_token_revokes_its_family() {
     let session = new_user_session("rotate").await;
@@ -323,91 +313,6 @@ async fn logout_ends_the_family_and_an_unknown_token_is_fine() {
         )
         .await;
     assert_eq!(unknown.status, 204);
-}
-
-#[tokio::test]
-async fn suspending_deleting_and_a_new_password_revoke_every_session() {
-    let admin = Api::default();
-    let suspended = new_user_session("suspended").await;
-    assert_eq!(
-        admin
-            .post(&format!("/users/{}/suspend", suspended.id))
-            .await
-            .status,
-        200
-    );
-    refresh(&suspended.refresh).await.expect_problem(401);
-
-    let deleted = new_user_session("deleted").await;
-    assert_eq!(
-        admin.delete(&format!("/users/{}", deleted.id)).await.status,
-        204
-    );
-    refresh(&deleted.refresh).await.expect_problem(401);
-
-    let reset = new_user_session("reset").await;
-    let anyone = Api::anonymous();
-    // A change of address asked for with a stolen token, say: the reset voids it.
-    let moved = unique_email("reset-moved");
-    let asked = reset
-        .api()
-        .send_json(
-            Method::PUT,
-            &format!("/users/{}/email", reset.id),
-            &json!({ "email": moved }),
-        )
-        .await;
-    assert_eq!(asked.status, 202, "{}", asked.body);
-    let change_token = email_change_token(&moved).await;
-    // One reset email a minute per address.
-    tokio::time::sleep(std::time::Duration::from_secs(61)).await;
-    anyone
-        .send_json(
-            Method::POST,
-            "/password-reset",
-            &json!({"email": reset.email}),
-        )
-        .await;
-    // A second token for the same user; the password resets through it.
-    let token = reset_token(&reset.email).await;
-    let body = json!({"token": token, "new_password": "another good password"});
-    assert_eq!(
-        anyone
-            .send_json(Method::POST, "/password-reset/confirm", &body)
-            .await
-            .status,
-        204
-    );
-    refresh(&reset.refresh).await.expect_problem(401);
-    assert_eq!(
-        login(&reset.email, "another good password").await.status,
-        200
-    );
-    let confirmed = anyone
-        .send_json(
-            Method::POST,
-            "/email-change/confirm",
-            &json!({ "token": change_token }),
-        )
-        .await;
-    confirmed.expect_problem(400);
-    let still = login(&reset.email, "another good password").await;
-    assert_eq!(
-        still.body["user"]["email"],
-        reset.email.as_str(),
-        "not moved"
-    );
-}
-
-/// The token of the email-change email sent to `address`.
-async fn email_change_token(address: &str) -> String {
-    service_tests::wait_for_mail(address, 1).await[0]["body"]["text"]
-        .as_str()
-        .unwrap()
-        .lines()
-        .find_map(|line| line.strip_prefix("token="))
-        .expect("a token line")
-        .to_owned()
 }
 
 /// The `sid` of an access token.

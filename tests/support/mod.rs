@@ -471,3 +471,14 @@ pub fn minted(
     };
     issuer.issue(&user, &proof, now).unwrap().token
 }
+
+/// `POST /token/refresh` with `token`.
+pub async fn refresh(token: &str) -> Reply {
+    Api::anonymous()
+        .send_json(
+            Method::POST,
+            "/token/refresh",
+            &serde_json::json!({ "refresh_token": token }),
+        )
+        .await
+}
