@@ -409,6 +409,12 @@ validate_template() {
   SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint --region us-east-1 --template-file template.yaml
 }
 
+lint_workflows() {
+  "$venv/bin/actionlint" -no-color -shellcheck "$venv/bin/shellcheck" -pyflakes= \
+    .github/workflows/*.yaml
+  "$venv/bin/zizmor" --offline --quiet .github/workflows/
+}
+
 # `make check`: what CI runs before `make test`. cargo-hakari builds in the background meanwhile.
 check() {
   trap '[ -z "$hakari_installing" ] || kill "$hakari_installing" 2>/dev/null; print_phases' EXIT
@@ -416,7 +422,7 @@ check() {
   phase "install (npm, PyPI)" install
   phase "cargo fmt --check" cargo fmt --all -- --check
   phase "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
-  phase "the workflows (zizmor, offline)" "$venv/bin/zizmor" --offline --quiet .github/workflows/
+  phase "the workflows (actionlint, zizmor; offline)" lint_workflows
   phase "cargo-hakari (the rest of its build)" wait_for_hakari
   phase "one feature set (cargo hakari)" check_features
 }
