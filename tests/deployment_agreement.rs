@@ -417,7 +417,10 @@ fn permissions_are_least_privilege() {
                 .unwrap();
         let sends_email = main.contains("email_sender()");
         let signs_tokens = main.contains("token_issuer()");
+        let seals = main.contains("secret_sealer()") && binary != "send-email";
         let mut granted_signing_key = false;
+        let mut granted_signing_key_decryption = false;
+        let mut granted_encrypt = false;
         let events = http_events(function);
         let read_only =
             !events.is_empty() && events.iter().all(|event| method_and_path(event).0 == "GET");
@@ -476,6 +479,29 @@ fn permissions_are_least_privilege() {
                     "{binary}: only the dead-letter queue"
                 );
                 assert_eq!(binary, "send-email", "only the mailer dead-letters");
+            } else if actions.iter().any(|action| action.starts_with("kms:")) {
+                let (tag, key) = tagged(resources[0]).unwrap();
+                assert_eq!(
+                    (tag.as_str(), key.as_str(), resources.len()),
+                    ("!GetAtt", Some("SecretsKey.Arn"), 1),
+                    "{binary}: the stack's key only"
+                );
+                let condition = &statement["Condition"]["StringEquals"];
+                if actions == ["kms:Encrypt"] {
+                    assert!(
+                        condition["kms:EncryptionContext:purpose"].is_string(),
+                        "{binary}: Encrypt for one purpose only"
+                    );
+                    granted_encrypt = true;
+                } else {
+                    assert_eq!(actions, ["kms:Decrypt"], "{binary}");
+                    assert!(
+                        !condition["kms:ViaService"].is_null()
+                            && !condition["kms:EncryptionContext:PARAMETER_ARN"].is_null(),
+                        "{binary}: Decrypt only through SSM, of the signing key's parameter"
+                    );
+                    granted_signing_key_decryption = true;
+                }
             } else if actions == ["ses:GetAccount"] {
                 // The mailer's readiness check: account-level, so IAM takes only "*".
                 assert_eq!(binary, "send-email", "only the mailer asks SES");
@@ -514,7 +540,64 @@ fn permissions_are_least_privilege() {
             granted_signing_key, signs_tokens,
             "{binary}: the signing key iff the function issues tokens"
         );
+        assert_eq!(
+            granted_signing_key_decryption, signs_tokens,
+            "{binary}: the signing key's decryption iff the function issues tokens"
+        );
+        assert_eq!(
+            granted_encrypt, seals,
+            "{binary}: kms:Encrypt iff the function seals a token"
+        );
+        let key_id = &function["Properties"]["Environment"]["Variables"]["SECRETS_KEY_ID"];
+        assert_eq!(
+            !key_id.is_null(),
+            main.contains("secret_sealer()"),
+            "{binary}: SECRETS_KEY_ID iff it seals or opens"
+        );
     }
+}
+
+#[test]
+fn the_secrets_key_rotates_and_only_the_mailer_decrypts_the_email_tokens() {
+    let template = template();
+    let keys = resources_of_type(&template, "AWS::KMS::Key");
+    assert_eq!(keys.len(), 1, "one customer-managed key");
+    let (name, key) = keys[0];
+    assert_eq!(name, "SecretsKey");
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+    let mut mailer_decrypts = false;
+    for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .unwrap()
+    {
+        assert_eq!(statement["Effect"], "Allow");
+        let actions = actions(statement);
+        if !actions
+            .iter()
+            .any(|action| action == "kms:Decrypt" || action == "kms:*")
+        {
+            continue;
+        }
+        assert_eq!(actions, ["kms:Decrypt"], "no wildcard grants decryption");
+        let principal = &statement["Principal"]["AWS"];
+        let condition = &statement["Condition"]["StringEquals"];
+        match tagged(principal) {
+            Some((tag, role)) if tag == "!GetAtt" && role == "SendEmailFunctionRole.Arn" => {
+                let purposes: Vec<&str> = one_or_many(&condition["kms:EncryptionContext:purpose"])
+                    .iter()
+                    .filter_map(|purpose| purpose.as_str())
+                    .collect();
+                assert_eq!(purposes, ["password-reset", "email-change"]);
+                mailer_decrypts = true;
+            }
+            _ => assert!(
+                !condition["kms:ViaService"].is_null()
+                    && !condition["kms:EncryptionContext:PARAMETER_ARN"].is_null(),
+                "anyone else decrypts only the signing key's parameter, through SSM: {statement:?}"
+            ),
+        }
+    }
+    assert!(mailer_decrypts, "the mailer opens the tokens it sends");
 }
 
 #[test]

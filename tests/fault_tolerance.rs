@@ -2,12 +2,17 @@
 //! mid-flight: requests answer 503 problem JSON with Retry-After well within API Gateway's
 //! 29 s, and work again once it thaws, the stream poller included. SES frozen: requests do not
 //! notice (email goes through the outbox), and every email arrives after the thaw, once.
+//! KMS frozen: a request that emails a token answers 503 and stores nothing. A token that the
+//! mailer cannot open is retried, dead-lettered on the local SQS queue, and `make redrive`
+//! sends it once the key is back.
 //! In their own binary, one at a time, so no other test runs while a service is frozen.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use service_tests::{Api, mail_settled, unique_email, wait_for_mail};
+use service_tests::{
+    Api, local_kms, local_sqs, mail_settled, mailbox_for, reset_tokens, unique_email, wait_for_mail,
+};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -30,6 +35,14 @@ fn dynamodb_pid() -> String {
 
 fn ses_pid() -> String {
     pid_of("SES_PID_FILE", "ses.pid")
+}
+
+fn moto_pid() -> String {
+    pid_of("MOTO_PID_FILE", "moto.pid")
+}
+
+fn poller_pid() -> String {
+    pid_of("POLLER_PID_FILE", "poller.pid")
 }
 
 fn signal(name: &str, pid: &str) {
@@ -171,4 +184,175 @@ async fn with_ses_frozen_requests_do_not_wait_and_every_email_arrives_once_after
             "{address}: {subjects:?}, none twice"
         );
     }
+}
+
+async fn ask_for_reset(address: &str) -> service_tests::Reply {
+    Api::anonymous()
+        .send_json(
+            Method::POST,
+            "/password-reset",
+            &json!({ "email": address }),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn with_kms_frozen_a_token_request_is_a_503_that_stores_nothing_and_works_after_the_thaw() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let api = Api::default();
+    let address = unique_email("frozen-kms");
+    api.create_user(&address, "Frozen Key").await;
+    wait_for_mail(&address, 1).await;
+
+    {
+        let _frozen = Frozen::new(moto_pid());
+        let started = Instant::now();
+        let reply = ask_for_reset(&address).await;
+        let took = started.elapsed();
+        reply.expect_problem(503);
+        assert!(reply.header("retry-after").is_some(), "Retry-After");
+        assert!(took < Duration::from_secs(15), "answered in {took:?}");
+    }
+    assert_eq!(
+        mailbox_for(&address).await.len(),
+        1,
+        "the welcome only: the refused request recorded no email"
+    );
+    // Nothing was stored either: the one-email-a-minute rule would otherwise answer 202 and
+    // send nothing now.
+    assert_eq!(ask_for_reset(&address).await.status, 202);
+    let mails = wait_for_mail(&address, 2).await;
+    assert_eq!(mails.len(), 2);
+    assert_eq!(reset_tokens(&address).await.len(), 1);
+}
+
+/// Points the local key's alias at another key until dropped: the mailer, which names the
+/// alias when it decrypts, cannot open what was sealed before.
+struct KeySwapped {
+    alias: String,
+    original: String,
+}
+
+impl KeySwapped {
+    async fn new() -> Self {
+        let kms = local_kms().await;
+        let alias = std::env::var("SECRETS_KEY_ID")
+            .unwrap_or_else(|_| "alias/user-service-local".to_owned());
+        let aliases = kms.list_aliases().send().await.unwrap();
+        let original = aliases
+            .aliases()
+            .iter()
+            .find(|entry| entry.alias_name() == Some(alias.as_str()))
+            .and_then(|entry| entry.target_key_id())
+            .expect("the local key's alias")
+            .to_owned();
+        let other = kms
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        kms.update_alias()
+            .alias_name(&alias)
+            .target_key_id(other)
+            .send()
+            .await
+            .unwrap();
+        Self { alias, original }
+    }
+}
+
+impl Drop for KeySwapped {
+    fn drop(&mut self) {
+        let (alias, original) = (self.alias.clone(), self.original.clone());
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                local_kms()
+                    .await
+                    .update_alias()
+                    .alias_name(alias)
+                    .target_key_id(original)
+                    .send()
+                    .await
+                    .unwrap();
+            })
+        });
+    }
+}
+
+async fn dead_letters_waiting() -> usize {
+    let queue = std::env::var("DEAD_LETTER_QUEUE_URL").unwrap_or_else(|_| {
+        "http://127.0.0.1:8006/123456789012/user-service-dead-letters-local".to_owned()
+    });
+    let attributes = local_sqs()
+        .await
+        .get_queue_attributes()
+        .queue_url(queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    attributes
+        .attributes()
+        .and_then(|all| {
+            all.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        })
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_the_mailer_cannot_open_is_dead_lettered_and_make_redrive_sends_it() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let address = unique_email("dead-lettered");
+    Api::anonymous().create_user(&address, "Dead Letter").await;
+    wait_for_mail(&address, 1).await;
+    let waiting_before = dead_letters_waiting().await;
+
+    {
+        // The reset is sealed under the local key while the mailer is held back, then the
+        // alias moves: every delivery of it fails to decrypt.
+        let poller_held = Frozen::new(poller_pid());
+        assert_eq!(ask_for_reset(&address).await.status, 202);
+        let _swapped = KeySwapped::new().await;
+        drop(poller_held);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while dead_letters_waiting().await <= waiting_before {
+            assert!(
+                Instant::now() < deadline,
+                "no dead letter within 90 s (see .devstack/run/poller.log)"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        assert_eq!(mailbox_for(&address).await.len(), 1, "not sent");
+    }
+
+    let redrive = Command::new("make")
+        .args(["-s", "redrive"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&redrive.stdout);
+    assert!(
+        redrive.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&redrive.stderr)
+    );
+    assert!(
+        said.contains("email(s) handed to the mailer again") && !said.contains(" 0 email(s)"),
+        "{said}"
+    );
+    wait_for_mail(&address, 2).await;
+    let token = reset_tokens(&address).await.pop().unwrap();
+    let confirmed = Api::anonymous()
+        .send_json(
+            Method::POST,
+            "/password-reset/confirm",
+            &json!({"token": token, "new_password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 204, "{}", confirmed.body);
+    assert_eq!(dead_letters_waiting().await, 0, "the queue is empty");
 }

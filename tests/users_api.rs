@@ -53,19 +53,20 @@ async fn registering_returns_the_trimmed_active_user_with_its_location_and_etag(
 }
 
 #[tokio::test]
-async fn a_new_user_gets_a_friendly_welcome_email() {
+async fn a_new_user_gets_a_welcome_email_with_nothing_the_requester_chose() {
     let api = Api::default();
     let email = unique_email("welcome");
-    api.create_user(&email, "Grace Hopper").await;
+    // A name written to be read as a message by whoever owns the address.
+    let lure = "Grace, your prize: https://evil.example/claim";
+    api.create_user(&email, lure).await;
 
     let mail = mailbox_for(&email).await;
     assert_eq!(mail.len(), 1, "exactly one welcome email");
     assert!(mail[0]["subject"].as_str().unwrap().contains("Welcome"));
+    let text = mail[0]["body"]["text"].as_str().unwrap();
     assert!(
-        mail[0]["body"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("Grace Hopper")
+        !text.contains("Grace") && !text.contains("evil.example"),
+        "{text}"
     );
 }
 

@@ -482,3 +482,56 @@ pub async fn refresh(token: &str) -> Reply {
         )
         .await
 }
+
+/// The SDK settings of the local stack (local.env's dummy credentials and region).
+async fn local_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+pub fn dynamodb_url() -> String {
+    std::env::var("DYNAMODB_URL").unwrap_or_else(|_| "http://127.0.0.1:8000".to_owned())
+}
+
+/// moto's server: KMS and SQS.
+pub fn moto_url() -> String {
+    std::env::var("AWS_ENDPOINT_URL_KMS").unwrap_or_else(|_| "http://127.0.0.1:8006".to_owned())
+}
+
+/// The local table's name.
+pub fn table_name() -> String {
+    std::env::var("TABLE_NAME").unwrap_or_else(|_| "users-local".to_owned())
+}
+
+pub async fn local_dynamodb() -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(&local_sdk_config().await)
+        .endpoint_url(dynamodb_url())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+pub async fn local_streams() -> aws_sdk_dynamodbstreams::Client {
+    let config = aws_sdk_dynamodbstreams::config::Builder::from(&local_sdk_config().await)
+        .endpoint_url(dynamodb_url())
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
+}
+
+pub async fn local_kms() -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::config::Builder::from(&local_sdk_config().await)
+        .endpoint_url(moto_url())
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+pub async fn local_sqs() -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::config::Builder::from(&local_sdk_config().await)
+        .endpoint_url(moto_url())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}

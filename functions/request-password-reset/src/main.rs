@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         aws.user_repository()?,
         aws.credential_repository()?,
         OsResetTokens,
+        aws.secret_sealer()?,
         SystemClock,
     );
     http_api::serve(NoTokens, |request| {

@@ -7,6 +7,11 @@ use infrastructure::{Aws, SystemClock, mailer};
 async fn main() -> Result<(), lambda_runtime::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let deliver = DeliverEmails::new(aws.email_sender()?, aws.outbox()?, SystemClock);
+    let deliver = DeliverEmails::new(
+        aws.email_sender()?,
+        aws.outbox()?,
+        aws.secret_sealer()?,
+        SystemClock,
+    );
     mailer::run(deliver).await
 }

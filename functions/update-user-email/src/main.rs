@@ -11,8 +11,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
     let step_up = StepUp::new(aws.credential_repository()?, Argon2Hasher::default());
-    let use_case =
-        UpdateUserEmail::new(aws.user_repository()?, OsResetTokens, SystemClock, step_up);
+    let use_case = UpdateUserEmail::new(
+        aws.user_repository()?,
+        OsResetTokens,
+        aws.secret_sealer()?,
+        SystemClock,
+        step_up,
+    );
     http_api::serve(aws.token_verifier()?, |request| {
         routes::users::email::update_user_email(&use_case, request)
     })

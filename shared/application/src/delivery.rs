@@ -4,7 +4,9 @@
 //!
 //! Not a `UseCase`: nobody calls it, the stream does, so there is no caller to check.
 
-use crate::ports::{Clock, EmailSendError, EmailSender, Outbox, PendingEmail};
+use crate::ports::{
+    BoxError, Clock, EmailSendError, EmailSender, Outbox, OutgoingEmail, PendingEmail, SecretSealer,
+};
 
 /// One outbox item as the stream delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,17 +28,21 @@ pub struct DeliveryReport {
     pub oldest_sent_age_ms: Option<i64>,
 }
 
-pub struct DeliverEmails<S, O, C> {
+/// Sends through `S`, forgets in `O`, and opens the sealed secret of a message (a token)
+/// with `K` just before sending it: the only place its plaintext exists after the request.
+pub struct DeliverEmails<S, O, K, C> {
     sender: S,
     outbox: O,
+    sealer: K,
     clock: C,
 }
 
-impl<S: EmailSender, O: Outbox, C: Clock> DeliverEmails<S, O, C> {
-    pub fn new(sender: S, outbox: O, clock: C) -> Self {
+impl<S: EmailSender, O: Outbox, K: SecretSealer, C: Clock> DeliverEmails<S, O, K, C> {
+    pub fn new(sender: S, outbox: O, sealer: K, clock: C) -> Self {
         Self {
             sender,
             outbox,
+            sealer,
             clock,
         }
     }
@@ -88,7 +94,14 @@ impl<S: EmailSender, O: Outbox, C: Clock> DeliverEmails<S, O, C> {
                 return Delivered::Failed;
             }
         }
-        match self.sender.send(&pending.email).await {
+        let email = match self.reveal(&pending.email).await {
+            Ok(email) => email,
+            Err(error) => {
+                tracing::warn!(outbox_id = %pending.id, error = %crate::error_chain(&*error), "the email's secret could not be opened; it is retried, then dead-lettered");
+                return Delivered::Failed;
+            }
+        };
+        match self.sender.send(&email).await {
             Ok(()) => {}
             Err(error @ EmailSendError::Unavailable(_)) => {
                 tracing::warn!(outbox_id = %pending.id, error = %crate::error_chain(&error), "mail service unavailable; the batch is retried");
@@ -107,6 +120,21 @@ impl<S: EmailSender, O: Outbox, C: Clock> DeliverEmails<S, O, C> {
     }
 }
 
+impl<S: EmailSender, O: Outbox, K: SecretSealer, C: Clock> DeliverEmails<S, O, K, C> {
+    /// The message as sent: its secret, if it has one, opened into its text.
+    async fn reveal(&self, email: &OutgoingEmail) -> Result<OutgoingEmail, BoxError> {
+        let Some(secret) = &email.secret else {
+            return Ok(email.clone());
+        };
+        let plaintext = self.sealer.open(&secret.sealed, secret.context).await?;
+        let plaintext = String::from_utf8(plaintext)?;
+        email
+            .clone()
+            .revealed(&plaintext)
+            .ok_or_else(|| "the message has no place for its secret".into())
+    }
+}
+
 enum Delivered {
     Sent,
     AlreadySent,
@@ -117,16 +145,14 @@ enum Delivered {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{FixedClock, InMemoryOutbox, InMemoryUsers, RecordingMailer};
-    use crate::ports::{OutgoingEmail, UserRepository};
+    use crate::fakes::{FakeSealer, FixedClock, InMemoryOutbox, InMemoryUsers, RecordingMailer};
+    use crate::ports::{
+        EmailSecret, OutgoingEmail, SECRET_SLOT, SecretContext, SecretPurpose, UserRepository,
+    };
     use domain::{Email, Timestamp, User, UserId, UserName};
 
     fn email(to: &str) -> OutgoingEmail {
-        OutgoingEmail {
-            to: Email::parse(to).unwrap(),
-            subject: "Hello".to_owned(),
-            text: "Hello there.\n".to_owned(),
-        }
+        OutgoingEmail::new(Email::parse(to).unwrap(), "Hello", "Hello there.\n")
     }
 
     /// An outbox holding one message per address, recorded by a store's writes.
@@ -156,11 +182,102 @@ mod tests {
             .collect()
     }
 
-    fn mailer_of(
+    type Mailer = DeliverEmails<RecordingMailer, InMemoryOutbox, FakeSealer, FixedClock>;
+
+    fn mailer_of(sender: &RecordingMailer, outbox: &InMemoryOutbox) -> Mailer {
+        mailer_opening_with(sender, outbox, FakeSealer::default())
+    }
+
+    fn mailer_opening_with(
         sender: &RecordingMailer,
         outbox: &InMemoryOutbox,
-    ) -> DeliverEmails<RecordingMailer, InMemoryOutbox, FixedClock> {
-        DeliverEmails::new(sender.clone(), outbox.clone(), FixedClock::default())
+        sealer: FakeSealer,
+    ) -> Mailer {
+        DeliverEmails::new(
+            sender.clone(),
+            outbox.clone(),
+            sealer,
+            FixedClock::default(),
+        )
+    }
+
+    /// An outbox holding one message whose token is sealed for `context`.
+    async fn outbox_with_sealed_token(token: &str, context: SecretContext) -> InMemoryOutbox {
+        let sealed = FakeSealer::default()
+            .seal(token.as_bytes(), context)
+            .await
+            .unwrap();
+        let message = OutgoingEmail {
+            secret: Some(EmailSecret { sealed, context }),
+            ..OutgoingEmail::new(
+                Email::parse("ada@example.com").unwrap(),
+                "Your token",
+                format!("token={SECRET_SLOT}\n"),
+            )
+        };
+        let users = InMemoryUsers::default();
+        users
+            .insert(
+                &crate::fakes::user_with_email("ada@example.com"),
+                &[message],
+            )
+            .await
+            .unwrap();
+        users.outbox().clone()
+    }
+
+    #[tokio::test]
+    async fn a_sealed_token_is_opened_into_its_message_only_when_it_is_sent() {
+        let context = SecretContext {
+            user_id: UserId::generate(),
+            purpose: SecretPurpose::PasswordReset,
+        };
+        let outbox = outbox_with_sealed_token("s3cret-token", context).await;
+        assert!(!outbox.emails()[0].text.contains("s3cret-token"));
+        let sender = RecordingMailer::default();
+        let report = mailer_of(&sender, &outbox).deliver(streamed(&outbox)).await;
+        assert_eq!(report.sent, 1);
+        let sent = sender.sent();
+        assert_eq!(sent[0].text, "token=s3cret-token\n");
+        assert_eq!(sent[0].secret, None);
+    }
+
+    #[tokio::test]
+    async fn a_token_that_cannot_be_opened_is_not_sent_and_its_record_is_retried() {
+        let context = SecretContext {
+            user_id: UserId::generate(),
+            purpose: SecretPurpose::EmailChange,
+        };
+        let outbox = outbox_with_sealed_token("s3cret-token", context).await;
+        let sender = RecordingMailer::default();
+        let down = mailer_opening_with(&sender, &outbox, FakeSealer::unavailable());
+        let report = down.deliver(streamed(&outbox)).await;
+        assert_eq!((report.sent, report.failed.len()), (0, 1));
+        assert!(sender.sent().is_empty());
+        assert_eq!(outbox.pending().len(), 1, "kept for the retry");
+
+        let report = mailer_of(&sender, &outbox).deliver(streamed(&outbox)).await;
+        assert_eq!(report.sent, 1, "the retry sends it once the key answers");
+    }
+
+    #[tokio::test]
+    async fn a_token_sealed_for_someone_else_is_never_sent() {
+        let sealed_for = SecretContext {
+            user_id: UserId::generate(),
+            purpose: SecretPurpose::PasswordReset,
+        };
+        let outbox = outbox_with_sealed_token("s3cret-token", sealed_for).await;
+        let mut pending = outbox.pending();
+        let secret = pending[0].email.secret.as_mut().unwrap();
+        secret.context.user_id = UserId::generate();
+        let batch = vec![StreamedEmail {
+            sequence_number: "1".to_owned(),
+            pending: pending.remove(0),
+        }];
+        let sender = RecordingMailer::default();
+        let report = mailer_of(&sender, &outbox).deliver(batch).await;
+        assert_eq!(report.failed, ["1"]);
+        assert!(sender.sent().is_empty());
     }
 
     #[tokio::test]

@@ -7,7 +7,8 @@ use crate::ports::{
     EmailChangeRepository, EmailSendError, EmailSender, HashingError, IdGenerator, InsertUserError,
     IssuedToken, OrderRepository, Outbox, OutgoingEmail, Page, PageError, PageLimit,
     PasswordHasher, PendingEmail, RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens,
-    SessionRepository, TokenHash, UpdateUserError, UserListQuery, UserRepository,
+    SealError, SealedSecret, SecretContext, SecretSealer, SessionRepository, TokenHash,
+    UpdateUserError, UserListQuery, UserRepository,
 };
 use domain::{Email, Order, OrderId, Password, PasswordHash, Timestamp, User, UserId, UserName};
 use std::collections::BTreeMap;
@@ -819,6 +820,82 @@ impl ResetTokens for FakeTokens {
     }
 }
 
+/// A sealer whose "ciphertext" is the context and the plaintext with every byte flipped: not
+/// secret, but it holds no plaintext token and opens only under its own context, as the
+/// contract asks. `unavailable()` makes it answer like a key service that does not.
+#[derive(Clone, Default)]
+pub struct FakeSealer {
+    unavailable: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FakeSealer {
+    pub fn unavailable() -> Self {
+        let sealer = Self::default();
+        sealer.unavailable.store(true, Ordering::SeqCst);
+        sealer
+    }
+
+    fn label(context: SecretContext) -> String {
+        format!("{}/{}:", context.purpose.as_str(), context.user_id)
+    }
+
+    fn check(&self) -> Result<(), SealError> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(SealError::Unavailable(
+                "the fake key service is down".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `open`, without the future: for tests reading what a message will say.
+    pub fn open_now(
+        &self,
+        sealed: &SealedSecret,
+        context: SecretContext,
+    ) -> Result<Vec<u8>, SealError> {
+        self.check()?;
+        let label = Self::label(context);
+        let flipped = sealed
+            .as_bytes()
+            .strip_prefix(label.as_bytes())
+            .ok_or_else(|| SealError::Refused("sealed under another context".into()))?;
+        Ok(flipped.iter().map(|byte| !byte).collect())
+    }
+
+    /// The message as the mailer will send it: its secret opened into its slot.
+    pub fn reveal(&self, email: OutgoingEmail) -> OutgoingEmail {
+        let Some(secret) = email.secret.clone() else {
+            return email;
+        };
+        let plaintext = self.open_now(&secret.sealed, secret.context).unwrap();
+        email
+            .revealed(&String::from_utf8(plaintext).unwrap())
+            .unwrap()
+    }
+}
+
+impl SecretSealer for FakeSealer {
+    async fn seal(
+        &self,
+        plaintext: &[u8],
+        context: SecretContext,
+    ) -> Result<SealedSecret, SealError> {
+        self.check()?;
+        let mut bytes = Self::label(context).into_bytes();
+        bytes.extend(plaintext.iter().map(|byte| !byte));
+        Ok(SealedSecret::from_bytes(bytes))
+    }
+
+    async fn open(
+        &self,
+        sealed: &SealedSecret,
+        context: SecretContext,
+    ) -> Result<Vec<u8>, SealError> {
+        self.open_now(sealed, context)
+    }
+}
+
 /// A transparent "hash" that counts verifications, so tests can check every login path does one.
 #[derive(Clone, Default)]
 pub struct FakeHasher {
@@ -1201,6 +1278,15 @@ impl InMemoryOutbox {
     /// The pending messages, oldest first.
     pub fn emails(&self) -> Vec<OutgoingEmail> {
         self.pending().into_iter().map(|item| item.email).collect()
+    }
+
+    /// The pending messages as they will be sent: secrets sealed by a `FakeSealer` opened.
+    pub fn revealed(&self) -> Vec<OutgoingEmail> {
+        let sealer = FakeSealer::default();
+        self.emails()
+            .into_iter()
+            .map(|email| sealer.reveal(email))
+            .collect()
     }
 
     /// The pending messages, oldest first, forgotten.

@@ -1,24 +1,21 @@
 //! The text of the emails the service sends. Plain text on purpose: it reads well in every
 //! client and in the local mailbox.
 
-use crate::ports::OutgoingEmail;
+use crate::ports::{EmailSecret, OutgoingEmail, SECRET_SLOT};
 use domain::{Email, Order, User};
 
+/// To an address nobody has proved yet: nothing the requester chose (no name), so the service
+/// cannot be made to carry someone's words to a stranger.
 pub fn welcome(user: &User) -> OutgoingEmail {
-    OutgoingEmail {
-        to: user.email().clone(),
-        subject: "Welcome aboard".to_owned(),
-        text: format!(
-            "Hello {name},\n\n\
-             Your account is ready and registered to {email}.\n\n\
-             To choose your password, ask for a password-reset email for this address\n\
-             (POST /password-reset with {{\"email\": \"{email}\"}}) and follow it.\n\n\
-             If you did not sign up, you can ignore this message.\n\n\
-             Welcome, and thank you for joining us.\n",
-            name = user.name(),
-            email = user.email(),
-        ),
-    }
+    OutgoingEmail::new(
+        user.email().clone(),
+        "Welcome aboard",
+        "Hello,\n\n\
+         An account was just registered with this email address.\n\n\
+         To choose its password, ask for a password-reset email for this address\n\
+         (POST /password-reset) and follow it.\n\n\
+         If you did not sign up, you can ignore this message.\n",
+    )
 }
 
 /// After a password was set through a reset token: says so, and what to do if it was not
@@ -37,6 +34,7 @@ pub fn password_changed(user: &User) -> OutgoingEmail {
             name = user.name(),
             email = user.email(),
         ),
+        secret: None,
     }
 }
 
@@ -67,45 +65,52 @@ pub fn order_confirmation(user: &User, order: &Order) -> OutgoingEmail {
             placed = order.created_at(),
             total = order.total(),
         ),
+        secret: None,
     }
 }
 
 /// The reset email. `token=<token>` stands on a line of its own so both people and scripts
-/// find it; the token itself is the only secret here.
-pub fn password_reset(user: &User, token: &str, valid_for_minutes: i64) -> OutgoingEmail {
+/// find it; the token is sealed in `secret` and stands in the text only once the mailer opens
+/// it. No name: the address may not be proved yet.
+pub fn password_reset(to: &Email, secret: EmailSecret, valid_for_minutes: i64) -> OutgoingEmail {
     OutgoingEmail {
-        to: user.email().clone(),
-        subject: "Reset your password".to_owned(),
-        text: format!(
-            "Hello {name},\n\n\
-             Someone asked to set a new password for this account. If it was you, send this\n\
-             token with your new password (POST /password-reset/confirm) within {valid_for_minutes} minutes:\n\n\
-             token={token}\n\n\
-             It works once. If you did not ask, ignore this message: your password stays as it is.\n",
-            name = user.name(),
-        ),
+        secret: Some(secret),
+        ..OutgoingEmail::new(
+            to.clone(),
+            "Reset your password",
+            format!(
+                "Hello,\n\n\
+                 Someone asked to set a new password for the account of this address. If it was\n\
+                 you, send this token with your new password (POST /password-reset/confirm) within\n\
+                 {valid_for_minutes} minutes:\n\n\
+                 token={SECRET_SLOT}\n\n\
+                 It works once. If you did not ask, ignore this message: your password stays as it is.\n"
+            ),
+        )
     }
 }
 
 /// The email-change token, to the new address: proof that the address is the user's. Like
-/// the reset email, `token=<token>` stands on a line of its own.
+/// the reset email, `token=<token>` stands on a line of its own, sealed until the mailer sends
+/// it, and the text carries nothing the requester chose.
 pub fn email_change_token(
-    user: &User,
     new_email: &Email,
-    token: &str,
+    secret: EmailSecret,
     valid_for_minutes: i64,
 ) -> OutgoingEmail {
     OutgoingEmail {
-        to: new_email.clone(),
-        subject: "Confirm your new email address".to_owned(),
-        text: format!(
-            "Hello {name},\n\n\
-             Someone asked to move an account to this address ({new_email}). If it was you,\n\
-             send this token (POST /email-change/confirm) within {valid_for_minutes} minutes:\n\n\
-             token={token}\n\n\
-             It works once. If you did not ask, ignore this message: nothing changes.\n",
-            name = user.name(),
-        ),
+        secret: Some(secret),
+        ..OutgoingEmail::new(
+            new_email.clone(),
+            "Confirm your new email address",
+            format!(
+                "Hello,\n\n\
+                 Someone asked to move an account to this address. If it was you, send this token\n\
+                 (POST /email-change/confirm) within {valid_for_minutes} minutes:\n\n\
+                 token={SECRET_SLOT}\n\n\
+                 It works once. If you did not ask, ignore this message: nothing changes.\n"
+            ),
+        )
     }
 }
 
@@ -130,6 +135,7 @@ pub fn email_change_requested(user: &User, new_email: &Email) -> OutgoingEmail {
             name = user.name(),
             masked = new_email.masked(),
         ),
+        secret: None,
     }
 }
 
@@ -149,5 +155,6 @@ pub fn email_changed(user: &User, previous: Email) -> OutgoingEmail {
             name = user.name(),
             email = user.email(),
         ),
+        secret: None,
     }
 }

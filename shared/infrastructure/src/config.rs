@@ -1,9 +1,10 @@
 use crate::DynamoSessionRepository;
+use crate::dead_letters::DeadLetterQueue;
 use crate::tokens::{JwtIssuer, JwtVerifier, KeyError, TokenAudience};
 use crate::trust::{Trust, https_client};
 use crate::{
     DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository, DynamoOutbox,
-    DynamoUserRepository, SesEmailSender, table,
+    DynamoUserRepository, KmsSealer, SesEmailSender, table,
 };
 use application::ports::BoxError;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
@@ -29,6 +30,11 @@ pub const JWT_SIGNING_KID: &str = "JWT_SIGNING_KID";
 pub const JWT_SIGNING_KEY: &str = "JWT_SIGNING_KEY";
 pub const JWT_SIGNING_KEY_FILE: &str = "JWT_SIGNING_KEY_FILE";
 pub const JWT_SIGNING_KEY_PARAMETER: &str = "JWT_SIGNING_KEY_PARAMETER";
+/// The KMS key that seals secrets read back later (tokens inside outbox emails): its ARN,
+/// id or alias.
+pub const SECRETS_KEY_ID: &str = "SECRETS_KEY_ID";
+/// The mailer's dead-letter queue (its URL), which `make redrive` empties.
+pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
 /// Set by Lambda (and `cargo lambda watch`) in every function's environment.
 pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// `true` opens the DynamoDB connection during init (docs/performance.md has the trade-off).
@@ -232,6 +238,23 @@ impl Aws {
     /// The outbox items, as the mailer sees them.
     pub fn outbox(&self) -> Result<DynamoOutbox, SettingsError> {
         Ok(DynamoOutbox::new(self.dynamodb(), required(TABLE_NAME)?))
+    }
+
+    /// Seals and opens secrets with the KMS key `SECRETS_KEY_ID`. The client is built here,
+    /// only by the functions that seal or open.
+    pub fn secret_sealer(&self) -> Result<KmsSealer, SettingsError> {
+        Ok(KmsSealer::new(
+            aws_sdk_kms::Client::new(&self.sdk),
+            required(SECRETS_KEY_ID)?,
+        ))
+    }
+
+    /// The mailer's dead-letter queue, `DEAD_LETTER_QUEUE_URL`.
+    pub fn dead_letter_queue(&self) -> Result<DeadLetterQueue, SettingsError> {
+        Ok(DeadLetterQueue::new(
+            aws_sdk_sqs::Client::new(&self.sdk),
+            required(DEAD_LETTER_QUEUE_URL)?,
+        ))
     }
 
     /// Email through SES from the address in `SENDER_EMAIL`.

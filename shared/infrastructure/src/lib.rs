@@ -3,7 +3,9 @@
 
 pub mod aws_errors;
 pub mod config;
+pub mod dead_letters;
 pub mod dynamodb;
+pub mod kms;
 pub mod mailer;
 pub mod passwords;
 pub mod ses;
@@ -16,6 +18,7 @@ pub use dynamodb::{
     DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository, DynamoOutbox,
     DynamoSessionRepository, DynamoUserRepository, OUTBOX_ENTITY, OutboxItem, table,
 };
+pub use kms::KmsSealer;
 pub use passwords::{Argon2Hasher, OsResetTokens};
 pub use ses::SesEmailSender;
 pub use system::{SystemClock, UuidV7Ids};

@@ -4,7 +4,7 @@
 
 use crate::dynamodb::OutboxItem;
 use application::delivery::{DeliverEmails, DeliveryReport, StreamedEmail};
-use application::ports::{Clock, EmailSender, Outbox};
+use application::ports::{Clock, EmailSender, Outbox, SecretSealer};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -12,8 +12,8 @@ use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Runs the Lambda loop with the mailer.
-pub async fn run<S: EmailSender, O: Outbox, C: Clock>(
-    mailer: DeliverEmails<S, O, C>,
+pub async fn run<S: EmailSender, O: Outbox, K: SecretSealer, C: Clock>(
+    mailer: DeliverEmails<S, O, K, C>,
 ) -> Result<(), Error> {
     let mailer = &mailer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
@@ -23,8 +23,8 @@ pub async fn run<S: EmailSender, O: Outbox, C: Clock>(
 }
 
 /// Delivers the batch; the response names every record to deliver again.
-pub async fn handle<S: EmailSender, O: Outbox, C: Clock>(
-    mailer: &DeliverEmails<S, O, C>,
+pub async fn handle<S: EmailSender, O: Outbox, K: SecretSealer, C: Clock>(
+    mailer: &DeliverEmails<S, O, K, C>,
     event: Event,
 ) -> DynamoDbEventResponse {
     let mut unreadable = Vec::new();
@@ -123,7 +123,9 @@ fn emit_metrics(report: &DeliveryReport, unreadable: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use application::fakes::{FixedClock, InMemoryOutbox, InMemoryUsers, RecordingMailer};
+    use application::fakes::{
+        FakeSealer, FixedClock, InMemoryOutbox, InMemoryUsers, RecordingMailer,
+    };
     use application::ports::{OutgoingEmail, UserRepository};
     use domain::{Email, User, UserId, UserName};
 
@@ -159,11 +161,7 @@ mod tests {
                 UserName::parse("Someone").unwrap(),
                 FixedClock::default().now(),
             );
-            let email = OutgoingEmail {
-                to: Email::parse(to).unwrap(),
-                subject: "Hi".to_owned(),
-                text: "Hello.\n".to_owned(),
-            };
+            let email = OutgoingEmail::new(Email::parse(to).unwrap(), "Hi", "Hello.\n");
             users.insert(&user, &[email]).await.unwrap();
         }
         let records: Vec<serde_json::Value> = outbox
@@ -181,7 +179,12 @@ mod tests {
         let event: Event =
             serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
         let sender = RecordingMailer::refusing("refused@");
-        let mailer = DeliverEmails::new(sender.clone(), outbox.clone(), FixedClock::default());
+        let mailer = DeliverEmails::new(
+            sender.clone(),
+            outbox.clone(),
+            FakeSealer::default(),
+            FixedClock::default(),
+        );
         let response = handle(&mailer, event).await;
         let failed: Vec<_> = response
             .batch_item_failures

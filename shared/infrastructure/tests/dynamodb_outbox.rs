@@ -14,11 +14,7 @@ use infrastructure::{
 use support::{fresh_table, user};
 
 fn email(to: &str, subject: &str) -> OutgoingEmail {
-    OutgoingEmail {
-        to: Email::parse(to).unwrap(),
-        subject: subject.to_owned(),
-        text: "Hello.\n".to_owned(),
-    }
+    OutgoingEmail::new(Email::parse(to).unwrap(), subject, "Hello.\n")
 }
 
 /// Every outbox item of the table, read back as the mailer would.

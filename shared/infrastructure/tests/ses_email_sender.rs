@@ -33,11 +33,11 @@ async fn mailbox_for(address: &str) -> Vec<Value> {
 async fn a_sent_email_arrives_from_the_configured_sender_with_its_text() {
     let address = format!("{}@example.com", uuid::Uuid::new_v4());
     let sender = support::ses_sender("no-reply@users.example.com").await;
-    let email = OutgoingEmail {
-        to: Email::parse(&address).unwrap(),
-        subject: "Welcome aboard".to_owned(),
-        text: "Hello Ada,\nü and ✓ survive the trip.\n".to_owned(),
-    };
+    let email = OutgoingEmail::new(
+        Email::parse(&address).unwrap(),
+        "Welcome aboard",
+        "Hello Ada,\nü and ✓ survive the trip.\n",
+    );
     sender.send(&email).await.unwrap();
 
     let received = mailbox_for(&address).await;

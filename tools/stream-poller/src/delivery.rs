@@ -1,11 +1,10 @@
 //! Handing stream records to the mailer as Lambda's event source mapping does: batches of at
 //! most ten, the partial-batch response honoured (the batch is retried from its lowest failed
-//! record), backoff between retries, and a dead letter after the last retry.
+//! record), backoff between retries, and a dead letter after the last retry: a message on an
+//! SQS queue, in the shape of Lambda's on-failure record.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// As the template's event source mapping.
@@ -85,31 +84,86 @@ impl Invoker for HttpInvoker {
     }
 }
 
-/// The local dead-letter queue: one JSON line per record given up on.
-pub struct DeadLetters {
-    path: PathBuf,
+/// Where a record goes after its last retry.
+pub trait DeadLetters {
+    fn send(&self, record: &EventRecord, attempts: u32) -> impl Future<Output = ()>;
 }
 
-impl DeadLetters {
-    pub fn new(path: PathBuf) -> Self {
-        Self { path }
-    }
+/// The local dead-letter queue: an SQS queue on the moto server, holding the message Lambda's
+/// event source mapping sends to its on-failure destination. Like Lambda's, it names the batch
+/// (shard, sequence numbers, arrival) and not the records: the outbox item stays in the table
+/// until it is sent, and `make redrive` hands it to the mailer again.
+pub struct SqsDeadLetters {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+    function: String,
+}
 
-    fn write(&self, record: &EventRecord, attempts: u32) {
-        let line = serde_json::json!({ "attempts": attempts, "record": record });
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .and_then(|mut file| writeln!(file, "{line}"));
+impl SqsDeadLetters {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: String, function: String) -> Self {
+        Self {
+            client,
+            queue_url,
+            function,
+        }
+    }
+}
+
+/// The on-failure record Lambda writes for a DynamoDB stream batch, for one record.
+pub fn on_failure_message(
+    record: &EventRecord,
+    attempts: u32,
+    function: &str,
+) -> serde_json::Value {
+    let sequence_number = sequence_number(record);
+    let arrival = record
+        .change
+        .approximate_creation_date_time
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    serde_json::json!({
+        "requestContext": {
+            "requestId": uuid_like(sequence_number),
+            "functionArn": format!("arn:aws:lambda:local:000000000000:function:{function}"),
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": ""},
+        "version": "1.0",
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "DDBStreamBatchInfo": {
+            "shardId": "local",
+            "startSequenceNumber": sequence_number,
+            "endSequenceNumber": sequence_number,
+            "approximateArrivalOfFirstRecord": arrival,
+            "approximateArrivalOfLastRecord": arrival,
+            "batchSize": 1,
+            "streamArn": record.event_source_arn.clone().unwrap_or_default(),
+        },
+    })
+}
+
+fn uuid_like(sequence_number: &str) -> String {
+    format!("local-{sequence_number}")
+}
+
+impl DeadLetters for SqsDeadLetters {
+    async fn send(&self, record: &EventRecord, attempts: u32) {
+        let body = on_failure_message(record, attempts, &self.function).to_string();
+        let sent = self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await;
         let sequence_number = sequence_number(record);
-        match written {
-            Ok(()) => tracing::error!(
+        match sent {
+            Ok(_) => tracing::error!(
                 "dead-lettered stream record {sequence_number} after {attempts} attempts: {}",
-                self.path.display()
+                self.queue_url
             ),
             Err(error) => tracing::error!(
-                "could not dead-letter stream record {sequence_number} ({error}); it is dropped"
+                "could not dead-letter stream record {sequence_number} ({error}); its outbox item stays for make redrive"
             ),
         }
     }
@@ -119,14 +173,14 @@ fn sequence_number(record: &EventRecord) -> &str {
     record.change.sequence_number.as_deref().unwrap_or("")
 }
 
-pub struct Delivery<I> {
+pub struct Delivery<I, D> {
     invoker: I,
-    dead_letters: DeadLetters,
+    dead_letters: D,
     policy: RetryPolicy,
 }
 
-impl<I: Invoker> Delivery<I> {
-    pub fn new(invoker: I, dead_letters: DeadLetters, policy: RetryPolicy) -> Self {
+impl<I: Invoker, D: DeadLetters> Delivery<I, D> {
+    pub fn new(invoker: I, dead_letters: D, policy: RetryPolicy) -> Self {
         Self {
             invoker,
             dead_letters,
@@ -165,7 +219,7 @@ impl<I: Invoker> Delivery<I> {
             attempts = if first_failed == 0 { attempts + 1 } else { 1 };
             if attempts >= self.policy.max_attempts {
                 let record = pending.remove(0);
-                self.dead_letters.write(&record, attempts);
+                self.dead_letters.send(&record, attempts).await;
                 attempts = 0;
                 backoff = self.policy.first_backoff;
                 continue;
@@ -239,17 +293,23 @@ mod tests {
         }
     }
 
-    fn dead_letter_file(name: &str) -> PathBuf {
-        let path = std::env::temp_dir().join(format!("{name}-{}.jsonl", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        path
+    /// The messages a queue would hold.
+    #[derive(Default)]
+    struct Queue(RefCell<Vec<serde_json::Value>>);
+
+    impl DeadLetters for &Queue {
+        async fn send(&self, record: &EventRecord, attempts: u32) {
+            self.0
+                .borrow_mut()
+                .push(on_failure_message(record, attempts, "send-email"));
+        }
     }
 
     #[tokio::test]
     async fn a_batch_is_retried_from_its_lowest_failure_and_a_hopeless_record_dead_lettered() {
         let mailer = FakeMailer::new(&[3], 0);
-        let path = dead_letter_file("hopeless");
-        let delivery = Delivery::new(&mailer, DeadLetters::new(path.clone()), policy());
+        let queue = Queue::default();
+        let delivery = Delivery::new(&mailer, &queue, policy());
         delivery.deliver((1..=5).map(record).collect()).await;
 
         let batches = mailer.delivered.borrow().clone();
@@ -266,26 +326,28 @@ mod tests {
             "after 3 attempts record 3 is given up"
         );
         assert_eq!(batches.len(), 4);
-        let dead = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<serde_json::Value> = dead
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
-        assert_eq!(lines.len(), 1);
-        assert_eq!(lines[0]["attempts"], 3);
-        assert_eq!(lines[0]["record"]["dynamodb"]["SequenceNumber"], "3");
+        let messages = queue.0.borrow();
+        assert_eq!(messages.len(), 1);
+        let message = &messages[0];
+        assert_eq!(message["requestContext"]["approximateInvokeCount"], 3);
+        assert_eq!(
+            message["requestContext"]["condition"],
+            "RetryAttemptsExhausted"
+        );
+        assert_eq!(message["DDBStreamBatchInfo"]["startSequenceNumber"], "3");
+        assert_eq!(message["DDBStreamBatchInfo"]["endSequenceNumber"], "3");
     }
 
     #[tokio::test]
     async fn a_mailer_that_comes_back_gets_every_record_and_nothing_is_dead_lettered() {
         let mailer = FakeMailer::new(&[], 2);
-        let path = dead_letter_file("comes-back");
-        let delivery = Delivery::new(&mailer, DeadLetters::new(path.clone()), policy());
+        let queue = Queue::default();
+        let delivery = Delivery::new(&mailer, &queue, policy());
         delivery.deliver((1..=12).map(record).collect()).await;
         let batches = mailer.delivered.borrow().clone();
         assert_eq!(batches.len(), 4, "two failed invocations, then two batches");
         assert_eq!(batches[2].len(), BATCH_SIZE);
         assert_eq!(batches[3], ["11", "12"]);
-        assert!(!path.exists());
+        assert!(queue.0.borrow().is_empty());
     }
 }

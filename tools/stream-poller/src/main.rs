@@ -2,14 +2,14 @@
 //! table's stream (DynamoDB Local has streams), keeps the inserted outbox items (the template's
 //! filter), and invokes the mailer through `cargo lambda watch` with the event Lambda sends.
 //! Like the mapping it retries from the lowest failed record, with backoff, and after the last
-//! retry it dead-letters the record: a JSON line in a file under `.devstack/run/`.
+//! retry it dead-letters the record: a message on the local SQS queue (moto), as Lambda sends
+//! to the mapping's on-failure destination.
 
 mod delivery;
 mod stream;
 
 use anyhow::Context;
-use delivery::{DeadLetters, Delivery, HttpInvoker, RetryPolicy};
-use std::path::PathBuf;
+use delivery::{Delivery, HttpInvoker, RetryPolicy, SqsDeadLetters};
 use std::time::Duration;
 
 fn setting(name: &str, default: &str) -> String {
@@ -28,10 +28,15 @@ async fn main() -> anyhow::Result<()> {
         "MAILER_INVOKE_URL",
         "http://127.0.0.1:9000/2015-03-31/functions/send-email/invocations",
     );
-    let dead_letters = PathBuf::from(setting(
-        "DEAD_LETTER_FILE",
-        ".devstack/run/dead-letters.jsonl",
-    ));
+    let queue_url = std::env::var("DEAD_LETTER_QUEUE_URL")
+        .context("DEAD_LETTER_QUEUE_URL names the dead-letter queue")?;
+    // Region, credentials and the SQS endpoint (AWS_ENDPOINT_URL_SQS) from local.env.
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let dead_letters = SqsDeadLetters::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        queue_url,
+        "send-email".to_owned(),
+    );
     let policy = RetryPolicy {
         max_attempts: setting("MAILER_MAX_ATTEMPTS", "8")
             .parse()
@@ -41,6 +46,6 @@ async fn main() -> anyhow::Result<()> {
     };
     let invoker = HttpInvoker::new(invoke_url);
     invoker.wait_until_listening().await;
-    let delivery = Delivery::new(invoker, DeadLetters::new(dead_letters), policy);
+    let delivery = Delivery::new(invoker, dead_letters, policy);
     stream::follow(&dynamodb_url, &table, &delivery).await
 }

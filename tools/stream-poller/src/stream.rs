@@ -1,7 +1,7 @@
 //! Following the table's stream: every shard from its oldest record, resuming after the last
 //! record handled when an iterator expires or DynamoDB Local stops answering for a while.
 
-use crate::delivery::{Delivery, Invoker};
+use crate::delivery::{DeadLetters, Delivery, Invoker};
 use aws_config::{BehaviorVersion, Region};
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_sdk_dynamodbstreams::Client;
@@ -23,10 +23,10 @@ struct ShardPosition {
     last_sequence_number: Option<String>,
 }
 
-pub async fn follow<I: Invoker>(
+pub async fn follow<I: Invoker, D: DeadLetters>(
     dynamodb_url: &str,
     table: &str,
-    delivery: &Delivery<I>,
+    delivery: &Delivery<I, D>,
 ) -> anyhow::Result<()> {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(
@@ -109,12 +109,12 @@ pub async fn follow<I: Invoker>(
 
 /// One read of one shard: how many records it handed over, or `None` once the shard is closed
 /// and read to its end.
-async fn read_shard<I: Invoker>(
+async fn read_shard<I: Invoker, D: DeadLetters>(
     streams: &Client,
     stream_arn: &str,
     shard_id: &str,
     position: &mut ShardPosition,
-    delivery: &Delivery<I>,
+    delivery: &Delivery<I, D>,
 ) -> anyhow::Result<Option<usize>> {
     let iterator = match position.iterator.clone() {
         Some(iterator) => iterator,
@@ -204,6 +204,12 @@ fn outbox_insert(record: &Record, stream_arn: &str) -> Option<EventRecord> {
     event.change.keys = change.keys().map(item).unwrap_or_default();
     event.change.new_image = item(image);
     event.change.sequence_number = change.sequence_number().map(str::to_owned);
+    if let Some(created) = change
+        .approximate_creation_date_time()
+        .and_then(|at| chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos()))
+    {
+        event.change.approximate_creation_date_time = created;
+    }
     event.change.size_bytes = change.size_bytes().unwrap_or_default();
     Some(event)
 }

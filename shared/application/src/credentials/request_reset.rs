@@ -1,8 +1,8 @@
 use crate::audit::{self, Outcome};
 use crate::messages;
 use crate::ports::{
-    Clock, CredentialRepository, RepositoryError, ResetTokenIssued, ResetTokenRecord, ResetTokens,
-    UserRepository,
+    Clock, CredentialRepository, EmailSecret, RepositoryError, ResetTokenIssued, ResetTokenRecord,
+    ResetTokens, SecretContext, SecretPurpose, SecretSealer, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Email, UserId};
@@ -30,29 +30,33 @@ pub enum RequestPasswordResetError {
 
 /// Emails a single-use reset token to an active user. The outcome looks the same whether or
 /// not the address belongs to anyone, so the route cannot be used to find accounts.
-pub struct RequestPasswordReset<U, K, T, C> {
+/// The token goes into the outbox sealed (`S`), so no stored copy of the email holds it.
+pub struct RequestPasswordReset<U, K, T, S, C> {
     users: U,
     credentials: K,
     tokens: T,
+    sealer: S,
     clock: C,
 }
 
-impl<U, K, T, C> RequestPasswordReset<U, K, T, C> {
-    pub fn new(users: U, credentials: K, tokens: T, clock: C) -> Self {
+impl<U, K, T, S, C> RequestPasswordReset<U, K, T, S, C> {
+    pub fn new(users: U, credentials: K, tokens: T, sealer: S, clock: C) -> Self {
         Self {
             users,
             credentials,
             tokens,
+            sealer,
             clock,
         }
     }
 }
 
-impl<U, K, T, C> UseCase<PasswordResetRequest> for RequestPasswordReset<U, K, T, C>
+impl<U, K, T, S, C> UseCase<PasswordResetRequest> for RequestPasswordReset<U, K, T, S, C>
 where
     U: UserRepository,
     K: CredentialRepository,
     T: ResetTokens,
+    S: SecretSealer,
     C: Clock,
 {
     fn policy(&self) -> Policy {
@@ -77,11 +81,12 @@ where
     }
 }
 
-impl<U, K, T, C> RequestPasswordReset<U, K, T, C>
+impl<U, K, T, S, C> RequestPasswordReset<U, K, T, S, C>
 where
     U: UserRepository,
     K: CredentialRepository,
     T: ResetTokens,
+    S: SecretSealer,
     C: Clock,
 {
     /// Whether a reset email went out; `owner` learns whose address it is, if anyone's.
@@ -113,8 +118,18 @@ where
             sent_to: user.email().clone(),
             expires_at,
         };
+        let context = SecretContext {
+            user_id: user.id(),
+            purpose: SecretPurpose::PasswordReset,
+        };
+        let sealed = self
+            .sealer
+            .seal(issued.token.as_bytes(), context)
+            .await
+            .map_err(RepositoryError::from)?;
+        let secret = EmailSecret { sealed, context };
         let message =
-            messages::password_reset(&user, &issued.token, RESET_TOKEN_LIFETIME_SECONDS / 60);
+            messages::password_reset(user.email(), secret, RESET_TOKEN_LIFETIME_SECONDS / 60);
         let issued = self
             .credentials
             .replace_reset_token(&record, now, &[message])
@@ -130,14 +145,25 @@ mod tests {
     use super::*;
     use crate::fakes::admin_caller;
     use crate::fakes::{
-        FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
+        FakeSealer, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
     };
 
-    fn use_case(
-        users: InMemoryUsers,
-        credentials: InMemoryCredentials,
-    ) -> RequestPasswordReset<InMemoryUsers, InMemoryCredentials, FakeTokens, FixedClock> {
-        RequestPasswordReset::new(users, credentials, FakeTokens, FixedClock::default())
+    type Request = RequestPasswordReset<
+        InMemoryUsers,
+        InMemoryCredentials,
+        FakeTokens,
+        FakeSealer,
+        FixedClock,
+    >;
+
+    fn use_case(users: InMemoryUsers, credentials: InMemoryCredentials) -> Request {
+        RequestPasswordReset::new(
+            users,
+            credentials,
+            FakeTokens,
+            FakeSealer::default(),
+            FixedClock::default(),
+        )
     }
 
     #[tokio::test]
@@ -155,7 +181,8 @@ mod tests {
             .await
             .unwrap();
 
-        let sent = credentials.outbox().emails();
+        let stored_email = &credentials.outbox().emails()[0];
+        let sent = credentials.outbox().revealed();
         assert_eq!(sent.len(), 1);
         let token = sent[0]
             .text
@@ -170,6 +197,14 @@ mod tests {
             stored[0].hash.as_str(),
             token,
             "the token itself is not stored"
+        );
+        assert!(
+            !stored_email.text.contains(token) && stored_email.secret.is_some(),
+            "the recorded email holds the token sealed, not in its text"
+        );
+        assert!(
+            !sent[0].text.contains("Ada"),
+            "no name to an unproved address"
         );
         let expected_expiry = FixedClock::default().now().plus_seconds(3600).unwrap();
         assert_eq!(stored[0].expires_at, expected_expiry);
@@ -213,6 +248,7 @@ mod tests {
                 users.clone(),
                 credentials.clone(),
                 FakeTokens,
+                FakeSealer::default(),
                 FixedClock::at(now),
             )
         };
@@ -241,5 +277,34 @@ mod tests {
         let stored = credentials.reset_tokens();
         assert_eq!(stored.len(), 1, "the earlier token is gone");
         assert_ne!(stored[0].hash, first[0].hash);
+    }
+
+    #[tokio::test]
+    async fn with_the_key_service_down_nothing_is_stored_and_the_answer_says_try_later() {
+        let (users, credentials) = (InMemoryUsers::default(), InMemoryCredentials::default());
+        users.add(user_with_email("ada@example.com"));
+        let request = RequestPasswordReset::new(
+            users,
+            credentials.clone(),
+            FakeTokens,
+            FakeSealer::unavailable(),
+            FixedClock::default(),
+        );
+        let outcome = request
+            .execute(
+                &Caller::Anonymous,
+                PasswordResetRequest {
+                    email: Email::parse("ada@example.com").unwrap(),
+                },
+            )
+            .await;
+        assert!(matches!(
+            outcome,
+            Err(RequestPasswordResetError::Repository(
+                RepositoryError::Unavailable(_)
+            ))
+        ));
+        assert!(credentials.reset_tokens().is_empty());
+        assert!(credentials.outbox().emails().is_empty());
     }
 }

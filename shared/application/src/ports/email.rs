@@ -5,16 +5,51 @@
 //! in the same atomic write: the change and its emails happen together or not at all. The
 //! mailer (`DeliverEmails`) sends recorded messages afterwards and forgets each once sent.
 
-use super::{BoxError, RepositoryError};
+use super::{BoxError, RepositoryError, SealedSecret, SecretContext};
 use domain::{Email, Timestamp};
 use std::future::Future;
 
-/// A message for one recipient, in plain text.
+/// Where the secret of a message goes in its text. The message functions write it; the mailer
+/// puts the opened secret in its place just before sending.
+pub const SECRET_SLOT: &str = "[[secret]]";
+
+/// A message for one recipient, in plain text. A message that carries a secret (a token)
+/// holds it only sealed, with `SECRET_SLOT` in its text: the outbox item, its stream record and
+/// any dead letter hold ciphertext, never the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingEmail {
     pub to: Email,
     pub subject: String,
     pub text: String,
+    pub secret: Option<EmailSecret>,
+}
+
+/// The sealed secret of a message and the context it was sealed under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSecret {
+    pub sealed: SealedSecret,
+    pub context: SecretContext,
+}
+
+impl OutgoingEmail {
+    /// A message with no secret.
+    pub fn new(to: Email, subject: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            to,
+            subject: subject.into(),
+            text: text.into(),
+            secret: None,
+        }
+    }
+
+    /// The message as sent: the opened secret in its slot. `None` when the text has no slot.
+    pub fn revealed(self, secret: &str) -> Option<Self> {
+        self.text.contains(SECRET_SLOT).then(|| Self {
+            text: self.text.replacen(SECRET_SLOT, secret, 1),
+            secret: None,
+            ..self
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -283,6 +283,7 @@ mod tests {
             world.users.clone(),
             credentials.clone(),
             FakeTokens,
+            crate::fakes::FakeSealer::default(),
             FixedClock::default(),
         )
         .execute(
@@ -293,7 +294,9 @@ mod tests {
         )
         .await
         .unwrap();
-        let reset_token = world.users.outbox().take()[0]
+        let reset_email = world.users.outbox().take().remove(0);
+        let reset_token = crate::fakes::FakeSealer::default()
+            .reveal(reset_email)
             .text
             .lines()
             .find_map(|line| line.strip_prefix("token="))

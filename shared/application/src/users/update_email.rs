@@ -9,8 +9,9 @@ use super::modify::{ChangeOf, modify_user_and_tell};
 use crate::credentials::StepUp;
 use crate::messages;
 use crate::ports::{
-    Clock, CredentialRepository, EmailChangeRecord, EmailChangeRepository, IfMatch, OutgoingEmail,
-    PasswordHasher, RepositoryError, ResetTokens, UserRepository,
+    Clock, CredentialRepository, EmailChangeRecord, EmailChangeRepository, EmailSecret, IfMatch,
+    OutgoingEmail, PasswordHasher, RepositoryError, ResetTokens, SecretContext, SecretPurpose,
+    SecretSealer, UserRepository,
 };
 use crate::standing::read_for;
 use crate::{Caller, Policy, UseCase, command};
@@ -41,28 +42,32 @@ pub enum EmailChange {
 /// How long an email-change token works.
 pub const EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS: i64 = 60 * 60;
 
-pub struct UpdateUserEmail<U, T, C, K, H> {
+/// The token to the new address goes into the outbox sealed (`S`).
+pub struct UpdateUserEmail<U, T, S, C, K, H> {
     users: U,
     tokens: T,
+    sealer: S,
     clock: C,
     step_up: StepUp<K, H>,
 }
 
-impl<U, T, C, K, H> UpdateUserEmail<U, T, C, K, H> {
-    pub fn new(users: U, tokens: T, clock: C, step_up: StepUp<K, H>) -> Self {
+impl<U, T, S, C, K, H> UpdateUserEmail<U, T, S, C, K, H> {
+    pub fn new(users: U, tokens: T, sealer: S, clock: C, step_up: StepUp<K, H>) -> Self {
         Self {
             users,
             tokens,
+            sealer,
             clock,
             step_up,
         }
     }
 }
 
-impl<U, T, C, K, H> UseCase<ChangeEmail> for UpdateUserEmail<U, T, C, K, H>
+impl<U, T, S, C, K, H> UseCase<ChangeEmail> for UpdateUserEmail<U, T, S, C, K, H>
 where
     U: UserRepository + EmailChangeRepository,
     T: ResetTokens,
+    S: SecretSealer,
     C: Clock,
     K: CredentialRepository,
     H: PasswordHasher,
@@ -119,10 +124,11 @@ where
     }
 }
 
-impl<U, T, C, K, H> UpdateUserEmail<U, T, C, K, H>
+impl<U, T, S, C, K, H> UpdateUserEmail<U, T, S, C, K, H>
 where
     U: UserRepository + EmailChangeRepository,
     T: ResetTokens,
+    S: SecretSealer,
     C: Clock,
     K: CredentialRepository,
     H: PasswordHasher,
@@ -175,11 +181,20 @@ where
             new_email: email,
             expires_at,
         };
+        let context = SecretContext {
+            user_id: user.id(),
+            purpose: SecretPurpose::EmailChange,
+        };
+        let sealed = self
+            .sealer
+            .seal(issued.token.as_bytes(), context)
+            .await
+            .map_err(RepositoryError::from)?;
+        let secret = EmailSecret { sealed, context };
         let messages = [
             messages::email_change_token(
-                user,
                 &record.new_email,
-                &issued.token,
+                secret,
                 EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS / 60,
             ),
             messages::email_change_requested(user, &record.new_email),
@@ -201,13 +216,21 @@ pub(crate) fn notices(before: &User, after: &User) -> Vec<OutgoingEmail> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::fakes::{AuditLines, FakeHasher, FakeTokens, FixedClock, InMemoryCredentials};
+    use crate::fakes::{
+        AuditLines, FakeHasher, FakeSealer, FakeTokens, FixedClock, InMemoryCredentials,
+    };
     use crate::fakes::{InMemoryUsers, user_with_email};
     use crate::ports::{OutgoingEmail, UserRepository};
     use domain::Version;
 
-    pub(crate) type Update =
-        UpdateUserEmail<InMemoryUsers, FakeTokens, FixedClock, InMemoryCredentials, FakeHasher>;
+    pub(crate) type Update = UpdateUserEmail<
+        InMemoryUsers,
+        FakeTokens,
+        FakeSealer,
+        FixedClock,
+        InMemoryCredentials,
+        FakeHasher,
+    >;
 
     pub(crate) fn update(users: &InMemoryUsers) -> Update {
         update_at(
@@ -223,7 +246,13 @@ pub(crate) mod tests {
         clock: FixedClock,
     ) -> Update {
         let step_up = StepUp::new(credentials.clone(), FakeHasher::default());
-        UpdateUserEmail::new(users.clone(), FakeTokens, clock, step_up)
+        UpdateUserEmail::new(
+            users.clone(),
+            FakeTokens,
+            FakeSealer::default(),
+            clock,
+            step_up,
+        )
     }
 
     pub(crate) fn change(id: UserId, email: &str, if_match: Option<IfMatch>) -> ChangeEmail {
@@ -235,11 +264,11 @@ pub(crate) mod tests {
         }
     }
 
-    /// The token of the one email-change message recorded for `to`.
+    /// The token of the one email-change message recorded for `to`, as the mailer will send it.
     pub(crate) fn token_sent_to(users: &InMemoryUsers, to: &str) -> String {
         let sent: Vec<OutgoingEmail> = users
             .outbox()
-            .emails()
+            .revealed()
             .into_iter()
             .filter(|email| email.to.as_str() == to && email.text.contains("token="))
             .collect();

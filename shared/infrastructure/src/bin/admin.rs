@@ -4,9 +4,9 @@
 //!                                 (created if missing; idempotent, run on every start)
 //!   admin promote EMAIL           a deployment, with AWS credentials: an existing user becomes
 //!                                 an admin (its new role shows from its next login or refresh)
-//!   admin redrive-outbox [MINUTES] every email recorded more than MINUTES ago (default 15) and
-//!                                 not sent yet (dead-lettered, or stuck) goes to the mailer
-//!                                 again, written back to the outbox as a new item
+//!   admin redrive                 empties the mailer's dead-letter queue
+//!                                 (`DEAD_LETTER_QUEUE_URL`): the emails its messages stand for,
+//!                                 still in the outbox, go to the mailer again
 //!
 //! They act on the table named by `TABLE_NAME`, through the same adapters as the functions.
 use application::ports::{
@@ -38,19 +38,28 @@ async fn main() -> anyhow::Result<()> {
             make_admin(&users, user, false).await?;
             writeln!(std::io::stdout(), "{email} is an admin")?;
         }
-        [command, rest @ ..] if command == "redrive-outbox" && rest.len() <= 1 => {
-            let minutes: i64 = rest.first().map_or(Ok(15), |minutes| minutes.parse())?;
-            let cutoff = Timestamp::now()
-                .plus_seconds(-60 * minutes)
-                .ok_or_else(|| anyhow::anyhow!("clock out of range"))?;
-            let redriven = aws.outbox()?.redrive(cutoff).await?;
+        [command] if command == "redrive" => {
+            let redriven = aws
+                .dead_letter_queue()?
+                .redrive(&aws.outbox()?)
+                .await
+                .map_err(|error| anyhow::anyhow!(error))?;
             writeln!(
                 std::io::stdout(),
-                "{redriven} email(s) handed to the mailer again"
+                "{} dead letter(s) read, {} email(s) handed to the mailer again",
+                redriven.messages,
+                redriven.emails
             )?;
+            if redriven.unreadable > 0 {
+                writeln!(
+                    std::io::stdout(),
+                    "{} message(s) on the queue are not on-failure records; left there",
+                    redriven.unreadable
+                )?;
+            }
         }
         _ => anyhow::bail!(
-            "usage: admin ensure EMAIL PASSWORD | admin promote EMAIL | admin redrive-outbox [MINUTES]"
+            "usage: admin ensure EMAIL PASSWORD | admin promote EMAIL | admin redrive"
         ),
     }
     Ok(())

@@ -6,10 +6,15 @@
 use super::errors::{build_failed, repository_error};
 use super::items::{self, Item};
 use super::transactions::{TransactionError, transact};
-use application::ports::{Outbox, OutgoingEmail, PendingEmail, RepositoryError};
+use application::ports::{
+    EmailSecret, Outbox, OutgoingEmail, PendingEmail, RepositoryError, SealedSecret, SecretContext,
+    SecretPurpose,
+};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
-use domain::{Email, Timestamp};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use domain::{Email, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 
 const OUTBOX_PREFIX: &str = "OUTBOX#";
@@ -33,8 +38,39 @@ pub struct OutboxItem {
     to: String,
     subject: String,
     text: String,
+    /// The message's secret, sealed; its text holds the slot it goes in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret: Option<SecretItem>,
     recorded_at: String,
     expires_at: i64,
+}
+
+/// A sealed secret as stored: the ciphertext (base64) and the context it opens under.
+#[derive(Debug, Serialize, Deserialize)]
+struct SecretItem {
+    ciphertext: String,
+    user_id: String,
+    purpose: String,
+}
+
+impl SecretItem {
+    fn of(secret: &EmailSecret) -> Self {
+        Self {
+            ciphertext: STANDARD.encode(secret.sealed.as_bytes()),
+            user_id: secret.context.user_id.to_string(),
+            purpose: secret.context.purpose.as_str().to_owned(),
+        }
+    }
+
+    fn into_secret(self) -> Option<EmailSecret> {
+        Some(EmailSecret {
+            sealed: SealedSecret::from_bytes(STANDARD.decode(self.ciphertext).ok()?),
+            context: SecretContext {
+                user_id: UserId::parse(&self.user_id).ok()?,
+                purpose: SecretPurpose::parse(&self.purpose)?,
+            },
+        })
+    }
 }
 
 impl OutboxItem {
@@ -48,6 +84,7 @@ impl OutboxItem {
             to: email.to.as_str().to_owned(),
             subject: email.subject.clone(),
             text: email.text.clone(),
+            secret: email.secret.as_ref().map(SecretItem::of),
             recorded_at: now.to_rfc3339(),
             expires_at: now
                 .plus_seconds(RETENTION_SECONDS)
@@ -69,11 +106,16 @@ impl OutboxItem {
         if self.entity != OUTBOX_ENTITY {
             return None;
         }
+        let secret = match self.secret {
+            Some(stored) => Some(stored.into_secret()?),
+            None => None,
+        };
         Some(PendingEmail {
             email: OutgoingEmail {
                 to: Email::parse(&self.to).ok()?,
                 subject: self.subject,
                 text: self.text,
+                secret,
             },
             recorded_at: Timestamp::parse_rfc3339(&self.recorded_at)?,
             id: self.id,
@@ -205,9 +247,18 @@ mod tests {
     #[test]
     fn an_item_reads_back_as_the_message_it_recorded() {
         let email = OutgoingEmail {
-            to: Email::parse("ada@xn--bcher-kva.example").unwrap(),
-            subject: "Welcome aboard".to_owned(),
-            text: "Hello Ada,\n".to_owned(),
+            secret: Some(EmailSecret {
+                sealed: SealedSecret::from_bytes(vec![0, 1, 2, 255]),
+                context: SecretContext {
+                    user_id: UserId::generate(),
+                    purpose: SecretPurpose::EmailChange,
+                },
+            }),
+            ..OutgoingEmail::new(
+                Email::parse("ada@xn--bcher-kva.example").unwrap(),
+                "Confirm your new email address",
+                "token=[[secret]]\n",
+            )
         };
         let now = Timestamp::now();
         let item = OutboxItem::record(&email, now);

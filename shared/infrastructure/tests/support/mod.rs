@@ -137,3 +137,33 @@ pub async fn logged_in(
         .unwrap();
     (stored, session, first)
 }
+
+/// moto's server, which plays KMS and SQS for the local stack.
+pub fn moto_url() -> String {
+    std::env::var("AWS_ENDPOINT_URL_KMS").unwrap_or_else(|_| "http://127.0.0.1:8006".to_owned())
+}
+
+pub async fn kms_at(url: &str) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::config::Builder::from(&sdk_config().await)
+        .endpoint_url(url)
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+/// A KMS key of its own for this test, on moto; its id.
+pub async fn fresh_key(kms: &aws_sdk_kms::Client) -> String {
+    kms.create_key()
+        .send()
+        .await
+        .expect("moto is running (make test starts it)")
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
+pub async fn sqs() -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::config::Builder::from(&sdk_config().await)
+        .endpoint_url(moto_url())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}

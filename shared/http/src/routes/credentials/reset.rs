@@ -98,13 +98,19 @@ mod tests {
     use crate::testing::{Answer, TestRequest, assert_body_rows};
     use application::credentials::{ConfirmPasswordReset, RequestPasswordReset};
     use application::fakes::{
-        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, StoreHealth,
-        user_with_email,
+        FakeHasher, FakeSealer, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers,
+        StoreHealth, user_with_email,
     };
     use application::ports::{Clock, CredentialRepository, ResetTokenRecord, ResetTokens};
     use serde_json::json;
 
-    type Ask = RequestPasswordReset<InMemoryUsers, InMemoryCredentials, FakeTokens, FixedClock>;
+    type Ask = RequestPasswordReset<
+        InMemoryUsers,
+        InMemoryCredentials,
+        FakeTokens,
+        FakeSealer,
+        FixedClock,
+    >;
     type Confirm = application::fakes::InMemoryConfirmReset;
 
     fn requesting(users: &InMemoryUsers) -> Ask {
@@ -112,6 +118,7 @@ mod tests {
             users.clone(),
             InMemoryCredentials::beside(users),
             FakeTokens,
+            FakeSealer::default(),
             FixedClock::default(),
         )
     }
@@ -177,6 +184,24 @@ mod tests {
         ask(&unavailable, "ada@example.com").await.unavailable();
         let failing = InMemoryUsers::with_health(StoreHealth::Failing);
         ask(&failing, "ada@example.com").await.internal();
+    }
+
+    #[tokio::test]
+    async fn with_the_key_service_down_a_reset_is_a_503_and_nothing_is_recorded() {
+        let users = InMemoryUsers::default();
+        users.add(user_with_email("ada@example.com"));
+        let sealing_down = RequestPasswordReset::new(
+            users.clone(),
+            InMemoryCredentials::beside(&users),
+            FakeTokens,
+            FakeSealer::unavailable(),
+            FixedClock::default(),
+        );
+        let request = post_reset()
+            .json(json!({"email": "ada@example.com"}))
+            .build();
+        Answer::of(request_password_reset(&sealing_down, request).await).unavailable();
+        assert!(users.outbox().emails().is_empty());
     }
 
     #[tokio::test]

@@ -82,8 +82,8 @@ mod tests {
     };
     use application::credentials::StepUp;
     use application::fakes::{
-        FakeHasher, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, StoreHealth,
-        user_with_email,
+        FakeHasher, FakeSealer, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers,
+        StoreHealth, user_with_email,
     };
     use application::users::UpdateUserEmail;
     use domain::{User, UserId};
@@ -93,12 +93,24 @@ mod tests {
         TestRequest::new("PUT", "/users/x/email").path("id", id)
     }
 
-    type Update =
-        UpdateUserEmail<InMemoryUsers, FakeTokens, FixedClock, InMemoryCredentials, FakeHasher>;
+    type Update = UpdateUserEmail<
+        InMemoryUsers,
+        FakeTokens,
+        FakeSealer,
+        FixedClock,
+        InMemoryCredentials,
+        FakeHasher,
+    >;
 
     fn use_case(users: InMemoryUsers) -> Update {
         let step_up = StepUp::new(InMemoryCredentials::default(), FakeHasher::default());
-        UpdateUserEmail::new(users, FakeTokens, FixedClock::default(), step_up)
+        UpdateUserEmail::new(
+            users,
+            FakeTokens,
+            FakeSealer::default(),
+            FixedClock::default(),
+            step_up,
+        )
     }
 
     async fn change(users: &InMemoryUsers, request: TestRequest) -> Answer {

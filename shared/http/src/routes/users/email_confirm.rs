@@ -80,8 +80,13 @@ mod tests {
             application::fakes::InMemoryCredentials::default(),
             application::fakes::FakeHasher::default(),
         );
-        let update =
-            UpdateUserEmail::new(users.clone(), FakeTokens, FixedClock::default(), step_up);
+        let update = UpdateUserEmail::new(
+            users.clone(),
+            FakeTokens,
+            application::fakes::FakeSealer::default(),
+            FixedClock::default(),
+            step_up,
+        );
         let request = TestRequest::new("PUT", "/users/x/email")
             .path("id", ada.id())
             .by(signed_in(users, &ada))
@@ -91,7 +96,7 @@ mod tests {
         assert_eq!(answer.status, 202);
         users
             .outbox()
-            .emails()
+            .revealed()
             .iter()
             .find_map(|email| {
                 email
