@@ -819,3 +819,209 @@ fn the_pipeline_tests_as_ci_does_pins_every_action_and_reaches_aws_by_oidc_only(
         "smoke tests after each deploy"
     );
 }
+
+/// What each function's use case touches in the table, by partition-key kind: what it reads
+/// (`GetItem`, `BatchGetItem`, `Query`) and what it writes (`PutItem`, `UpdateItem`,
+/// `DeleteItem`, alone or in a transaction), from the adapter calls of its use case
+/// (docs/dynamodb.md lists the items). `ADMINS` is the one active-admin count item.
+const GRANTS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "create-user",
+        &["IDEMPOTENCY#*"],
+        &["USER#*", "EMAIL#*", "OUTBOX#*", "IDEMPOTENCY#*"],
+    ),
+    ("get-user", &["USER#*", "SESSION#*"], &[]),
+    ("list-users", &["USER#*", "SESSION#*"], &[]),
+    (
+        "update-user-email",
+        &["USER#*", "SESSION#*", "EMAIL#*", "PASSWORD#*"],
+        &["USER#*", "EMAIL#*", "EMAIL_CHANGE#*", "LOGIN#*", "OUTBOX#*"],
+    ),
+    (
+        "confirm-email-change",
+        &["EMAIL_CHANGE#*", "USER#*"],
+        &["USER#*", "EMAIL#*", "EMAIL_CHANGE#*", "OUTBOX#*"],
+    ),
+    (
+        "suspend-user",
+        &["USER#*", "SESSION#*"],
+        &["USER#*", "ADMINS"],
+    ),
+    (
+        "activate-user",
+        &["USER#*", "SESSION#*"],
+        &["USER#*", "ADMINS"],
+    ),
+    (
+        "delete-user",
+        &["USER#*", "SESSION#*"],
+        &["USER#*", "EMAIL#*", "ADMINS"],
+    ),
+    ("record-login", &["USER#*", "SESSION#*"], &["USER#*"]),
+    ("sign-out-everywhere", &["USER#*", "SESSION#*"], &["USER#*"]),
+    (
+        "change-user-role",
+        &["USER#*", "SESSION#*"],
+        &["USER#*", "ADMINS"],
+    ),
+    (
+        "place-order",
+        &["USER#*", "SESSION#*", "IDEMPOTENCY#*"],
+        &["ORDERS#*", "OUTBOX#*", "IDEMPOTENCY#*"],
+    ),
+    ("get-order", &["USER#*", "SESSION#*", "ORDERS#*"], &[]),
+    (
+        "list-user-orders",
+        &["USER#*", "SESSION#*", "ORDERS#*"],
+        &[],
+    ),
+    (
+        "request-password-reset",
+        &["EMAIL#*", "USER#*", "RESET#*"],
+        &["RESET#*", "OUTBOX#*"],
+    ),
+    (
+        "confirm-password-reset",
+        &["RESET#*", "USER#*"],
+        &["RESET#*", "PASSWORD#*", "USER#*", "LOGIN#*", "OUTBOX#*"],
+    ),
+    (
+        "login",
+        &["EMAIL#*", "USER#*", "PASSWORD#*"],
+        &["LOGIN#*", "USER#*", "SESSION#*", "REFRESH#*"],
+    ),
+    (
+        "change-password",
+        &["USER#*", "SESSION#*", "PASSWORD#*"],
+        &[
+            "LOGIN#*",
+            "USER#*",
+            "PASSWORD#*",
+            "SESSION#*",
+            "REFRESH#*",
+            "OUTBOX#*",
+        ],
+    ),
+    (
+        "refresh-token",
+        &["REFRESH#*", "USER#*"],
+        &["REFRESH#*", "SESSION#*"],
+    ),
+    ("logout", &["REFRESH#*"], &["SESSION#*"]),
+    ("list-sessions", &["USER#*", "SESSION#*"], &[]),
+    ("end-session", &["USER#*", "SESSION#*"], &["SESSION#*"]),
+    ("send-email", &["OUTBOX#*"], &["OUTBOX#*"]),
+    ("docs", &[], &[]),
+    ("jwks", &[], &[]),
+];
+
+/// Credentials: hashes of passwords and tokens, and the lockout counts.
+const CREDENTIALS: [&str; 5] = [
+    "PASSWORD#*",
+    "REFRESH#*",
+    "RESET#*",
+    "EMAIL_CHANGE#*",
+    "LOGIN#*",
+];
+
+/// The partition-key kinds a function may read and write on the table, from its statements.
+fn table_grants(binary: &str, function: &Yaml) -> (BTreeSet<String>, BTreeSet<String>) {
+    const READS: [&str; 3] = [
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+    ];
+    const WRITES: [&str; 3] = [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ];
+    let (mut reads, mut writes) = (BTreeSet::new(), BTreeSet::new());
+    for statement in statements(binary, function) {
+        let on_table = one_or_many(&statement["Resource"])
+            .iter()
+            .any(|resource| tagged(resource).is_some_and(|(_, value)| value == "UsersTable.Arn"));
+        if !on_table {
+            continue;
+        }
+        let keys: BTreeSet<String> =
+            one_or_many(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+                .iter()
+                .map(|key| key.as_str().unwrap().to_owned())
+                .collect();
+        assert!(
+            !keys.is_empty(),
+            "{binary}: every grant on the table names its partition-key kinds"
+        );
+        let actions = actions(&statement);
+        if actions
+            .iter()
+            .all(|action| READS.contains(&action.as_str()))
+        {
+            reads.extend(keys);
+        } else if actions
+            .iter()
+            .all(|action| WRITES.contains(&action.as_str()))
+        {
+            writes.extend(keys);
+        } else {
+            panic!("{binary}: reads and writes in separate statements: {actions:?}");
+        }
+    }
+    (reads, writes)
+}
+
+#[test]
+fn every_function_may_touch_exactly_the_partition_key_kinds_its_use_case_needs() {
+    let template = template();
+    let deployed: BTreeSet<String> = functions(&template)
+        .into_iter()
+        .map(|(binary, _)| binary)
+        .collect();
+    let listed: BTreeSet<String> = GRANTS
+        .iter()
+        .map(|(binary, ..)| (*binary).to_owned())
+        .collect();
+    assert_eq!(deployed, listed, "every function has its row in GRANTS");
+    let set = |kinds: &[&str]| kinds.iter().map(|kind| (*kind).to_owned()).collect();
+    for (binary, function) in functions(&template) {
+        let (_, needs_reads, needs_writes) =
+            GRANTS.iter().find(|(name, ..)| *name == binary).unwrap();
+        let (reads, writes) = table_grants(&binary, function);
+        assert_eq!(reads, set(needs_reads), "{binary}: what it may read");
+        assert_eq!(writes, set(needs_writes), "{binary}: what it may write");
+    }
+    for (binary, reads, _) in GRANTS {
+        if [
+            "get-user",
+            "list-users",
+            "place-order",
+            "get-order",
+            "list-user-orders",
+        ]
+        .contains(binary)
+        {
+            assert!(
+                !reads.iter().any(|kind| CREDENTIALS.contains(kind)),
+                "{binary} may read a credential"
+            );
+        }
+    }
+    let user_writers: BTreeSet<&str> = GRANTS
+        .iter()
+        .filter(|(_, _, writes)| writes.contains(&"USER#*"))
+        .map(|(binary, ..)| *binary)
+        .collect();
+    for binary in [
+        "place-order",
+        "get-order",
+        "list-user-orders",
+        "get-user",
+        "list-users",
+    ] {
+        assert!(
+            !user_writers.contains(binary),
+            "{binary} may write a user item"
+        );
+    }
+}

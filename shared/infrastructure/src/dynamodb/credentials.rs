@@ -22,7 +22,8 @@ use std::collections::HashMap;
 
 const RESET_PREFIX: &str = "RESET#";
 const RESET_SORT_KEY: &str = "TOKEN";
-const PASSWORD_SORT_KEY: &str = "PASSWORD";
+const PASSWORD_PREFIX: &str = "PASSWORD#";
+const PASSWORD_SORT_KEY: &str = "HASH";
 use items::EXPIRES_AT;
 
 fn reset_key(hash: &TokenHash) -> Item {
@@ -230,15 +231,18 @@ fn reset_item(record: &ResetTokenRecord) -> Item {
     item
 }
 
-/// Which reset token is the user's current one, and when it was issued.
-const LATEST_RESET_SORT_KEY: &str = "RESET_TOKEN";
+/// Which reset token is the user's current one, and when it was issued: beside the tokens
+/// (`RESET#<user id>`, where a token is `RESET#<hash>`), so the same grant covers both.
+const LATEST_RESET_SORT_KEY: &str = "LATEST";
 
 fn latest_reset_key(user_id: UserId) -> Item {
-    items::key(items::user_partition(user_id), LATEST_RESET_SORT_KEY)
+    items::key(format!("{RESET_PREFIX}{user_id}"), LATEST_RESET_SORT_KEY)
 }
 
+/// The password hash: a partition of its own kind, which only the functions that check or set
+/// a password may read.
 pub(super) fn password_key(user_id: UserId) -> Item {
-    items::key(items::user_partition(user_id), PASSWORD_SORT_KEY)
+    items::key(format!("{PASSWORD_PREFIX}{user_id}"), PASSWORD_SORT_KEY)
 }
 
 /// A transaction's put of the user's password item, set at `now`.

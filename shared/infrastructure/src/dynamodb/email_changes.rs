@@ -15,14 +15,15 @@ use domain::{Email, User, UserId};
 
 const TOKEN_PREFIX: &str = "EMAIL_CHANGE#";
 const TOKEN_SORT_KEY: &str = "TOKEN";
-const PENDING_SORT_KEY: &str = "EMAIL_CHANGE";
+const PENDING_SORT_KEY: &str = "PENDING";
 
 fn token_key(hash: &str) -> Item {
     items::key(format!("{TOKEN_PREFIX}{hash}"), TOKEN_SORT_KEY)
 }
 
+/// The user's one live email-change token, beside the tokens (`EMAIL_CHANGE#<user id>`).
 fn pending_key(user_id: UserId) -> Item {
-    items::key(items::user_partition(user_id), PENDING_SORT_KEY)
+    items::key(format!("{TOKEN_PREFIX}{user_id}"), PENDING_SORT_KEY)
 }
 
 fn string(value: impl Into<String>) -> AttributeValue {

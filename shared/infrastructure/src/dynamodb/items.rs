@@ -123,7 +123,9 @@ pub(crate) fn user_key(id: UserId) -> Item {
     key(user_partition(id), USER_SORT_KEY)
 }
 
-/// The partition of a user's item collection: the user and its orders.
+/// The partition of the user item. It holds the user alone: what belongs to a user lives under
+/// partition keys of its own kind (`PASSWORD#`, `SESSION#`, `ORDERS#`, ...), so each function's
+/// policy names the kinds it may touch (`dynamodb:LeadingKeys`).
 pub(crate) fn user_partition(id: UserId) -> String {
     format!("{USER_PREFIX}{id}")
 }

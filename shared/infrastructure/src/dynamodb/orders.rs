@@ -13,11 +13,18 @@ use domain::{
 };
 use serde::{Deserialize, Serialize};
 
+const ORDERS_PREFIX: &str = "ORDERS#";
 const ORDER_PREFIX: &str = "ORDER#";
+
+/// A user's orders: one partition per user, apart from the user item, so the functions that
+/// place and read orders need no grant on users.
+fn orders_partition(user_id: UserId) -> String {
+    format!("{ORDERS_PREFIX}{user_id}")
+}
 
 fn order_key(user_id: UserId, order_id: OrderId) -> Item {
     items::key(
-        items::user_partition(user_id),
+        orders_partition(user_id),
         &format!("{ORDER_PREFIX}{order_id}"),
     )
 }
@@ -48,7 +55,7 @@ struct LineItem {
 impl OrderItem {
     fn from_order(order: &Order) -> Self {
         Self {
-            pk: items::user_partition(order.user_id()),
+            pk: orders_partition(order.user_id()),
             sk: format!("{ORDER_PREFIX}{}", order.id()),
             entity: "order".to_owned(),
             id: order.id().to_string(),
@@ -165,10 +172,7 @@ impl OrderRepository for DynamoOrderRepository {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :partition AND begins_with(sk, :orders)")
-            .expression_attribute_values(
-                ":partition",
-                AttributeValue::S(items::user_partition(user_id)),
-            )
+            .expression_attribute_values(":partition", AttributeValue::S(orders_partition(user_id)))
             .expression_attribute_values(":orders", AttributeValue::S(ORDER_PREFIX.to_owned()))
             .consistent_read(true);
         cursor::page(request, orders_listing(user_id), cursor, limit, |after| {

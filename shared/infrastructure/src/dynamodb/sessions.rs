@@ -1,5 +1,5 @@
-//! Sessions and their refresh tokens. A session is an item in its user's collection
-//! (`USER#<id>` / `SESSION#<session id>`): it lives until it is ended (deleted), and expires by
+//! Sessions and their refresh tokens. A session is an item in its user's sessions
+//! (`SESSION#<user id>` / `SESSION#<session id>`): it lives until it is ended (deleted), and expires by
 //! TTL with its 30 days. A refresh token is an item by the hash of the token, naming its
 //! session; a rotation checks, in its transaction, that the session item is still there.
 
@@ -22,10 +22,15 @@ fn token_key(hash: &TokenHash) -> Item {
     items::key(format!("{TOKEN_PREFIX}{}", hash.as_str()), TOKEN_SORT_KEY)
 }
 
-/// A session's item, in its user's collection.
+/// The partition of a user's sessions.
+fn sessions_partition(user_id: UserId) -> String {
+    format!("{SESSION_PREFIX}{user_id}")
+}
+
+/// A session's item, among its user's sessions.
 pub(crate) fn session_key(user_id: UserId, session: SessionId) -> Item {
     items::key(
-        items::user_partition(user_id),
+        sessions_partition(user_id),
         &format!("{SESSION_PREFIX}{session}"),
     )
 }
@@ -266,7 +271,7 @@ impl SessionRepository for DynamoSessionRepository {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :partition AND begins_with(sk, :sessions)")
-            .expression_attribute_values(":partition", string(items::user_partition(user_id)))
+            .expression_attribute_values(":partition", string(sessions_partition(user_id)))
             .expression_attribute_values(":sessions", string(SESSION_PREFIX))
             .consistent_read(true)
             .into_paginator()
