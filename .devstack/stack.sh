@@ -296,6 +296,9 @@ token_keys() {
     { grep -v '^LOCAL_ADMIN_' "$here/local.env"
       echo "JWT_SIGNING_KEY_FILE='$keys_dir/$JWT_SIGNING_KID.private'"
       echo "JWT_PUBLIC_KEYS='$JWT_PUBLIC_KEYS'"
+      # make test: every DynamoDB call logs the partition-key kinds it touches, which the
+      # last test holds to the template's grants.
+      [ -z "${RECORD_TABLE_ACCESS:-}" ] || echo "RECORD_TABLE_ACCESS=$RECORD_TABLE_ACCESS"
     } >"$state/functions.env"
   )
 }
@@ -391,8 +394,9 @@ test_all() {
   phase "install chromium" install_browser
   phase "template checks (cfn-lint, sam validate)" validate_template
   load_env
+  RECORD_TABLE_ACCESS=true
   build
-  phase "stack start (DynamoDB Local, SES, table, keys, admin, API, poller)" start_stack
+  phase "stack start (DynamoDB Local, SES, moto, table, keys, admin, API, poller)" start_stack
   say "running every test"
   local status=0
   rm -f "$state/test-times.tsv"
@@ -412,6 +416,12 @@ test_all() {
   local fuzz_started=$EPOCHREALTIME
   fuzz || status=$?
   record_phase "schemathesis" "$(seconds_since "$fuzz_started")"
+  # Last, once every test and the fuzzer have run: each function's table accesses, as its
+  # DynamoDB client recorded them, are within the template's grants.
+  local grants_started=$EPOCHREALTIME
+  API_LOG="$state/api.log" cargo test --quiet -p service-tests --test deployment_agreement \
+    -- --ignored every_table_access || status=$?
+  record_phase "table accesses within the grants" "$(seconds_since "$grants_started")"
   if [ $status -ne 0 ]; then
     say "tests failed; the last lines of the API log (.devstack/run/api.log):"
     tail -n 40 "$state/api.log" || true

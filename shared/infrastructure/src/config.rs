@@ -1,5 +1,6 @@
 use crate::DynamoSessionRepository;
 use crate::dead_letters::DeadLetterQueue;
+use crate::table_access::TableAccessRecorder;
 use crate::tokens::{JwtIssuer, JwtVerifier, KeyError, TokenAudience};
 use crate::trust::{Trust, https_client};
 use crate::{
@@ -144,10 +145,18 @@ impl Aws {
         }
     }
 
-    /// The one DynamoDB client of this process (clones share its connections).
+    /// The one DynamoDB client of this process (clones share its connections). Under
+    /// `make test` it records the partition-key kinds of every call (`table_access`).
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         self.dynamodb
-            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.sdk))
+            .get_or_init(|| match TableAccessRecorder::from_env() {
+                Some(recorder) => aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+                        .interceptor(recorder)
+                        .build(),
+                ),
+                None => aws_sdk_dynamodb::Client::new(&self.sdk),
+            })
             .clone()
     }
 

@@ -10,6 +10,7 @@ pub mod mailer;
 pub mod passwords;
 pub mod ses;
 pub mod system;
+pub mod table_access;
 pub mod tokens;
 pub mod trust;
 
