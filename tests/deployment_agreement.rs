@@ -834,7 +834,13 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ("list-users", &["USER#*", "SESSION#*"], &[]),
     (
         "update-user-email",
-        &["USER#*", "SESSION#*", "EMAIL#*", "PASSWORD#*", "EMAIL_CHANGE#*"],
+        &[
+            "USER#*",
+            "SESSION#*",
+            "EMAIL#*",
+            "PASSWORD#*",
+            "EMAIL_CHANGE#*",
+        ],
         &["USER#*", "EMAIL#*", "EMAIL_CHANGE#*", "LOGIN#*", "OUTBOX#*"],
     ),
     (

@@ -1,14 +1,14 @@
 //! Secrets at rest (API.md): after a reset and an email change were asked for, no item of the
-//! table and no record of its stream holds a mailed token, yet the mail arrives and the token
-//! works. The outbox items hold the tokens sealed with KMS (moto, locally).
+//! table, no record of its stream and no log line holds a mailed token, yet the mail arrives
+//! and the token works. The outbox items hold the tokens sealed with KMS (moto, locally).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use reqwest::Method;
 use serde_json::json;
 use service_tests::{
-    Api, local_dynamodb, local_streams, mailbox_for, new_user_session, reset_token, table_name,
-    unique_email,
+    Api, api_log, local_dynamodb, local_streams, mailbox_for, new_user_session, reset_token,
+    table_name, unique_email,
 };
 
 /// Every item of the local table, each written out whole.
@@ -111,6 +111,16 @@ async fn no_item_and_no_stream_record_holds_a_mailed_token_yet_each_token_works(
     for token in [&reset, &change] {
         assert!(!items.iter().any(|item| item.contains(token.as_str())));
         assert!(!records.iter().any(|record| record.contains(token.as_str())));
+    }
+    let poller_log = std::env::var("POLLER_LOG").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../.devstack/run/poller.log").to_owned()
+    });
+    let logs = [api_log(), std::fs::read_to_string(poller_log).unwrap()];
+    for token in [&reset, &change] {
+        assert!(
+            !logs.iter().any(|log| log.contains(token.as_str())),
+            "a token in a log"
+        );
     }
     // The records were read: the email-change email's outbox insert is among them, sealed.
     let sealed_insert = records

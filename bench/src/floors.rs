@@ -214,3 +214,37 @@ fn item<const N: usize>(attributes: [(&str, String); N]) -> HashMap<String, Attr
         .map(|(name, value)| (name.to_owned(), AttributeValue::S(value)))
         .collect()
 }
+
+/// Sealing a reset token as `request-password-reset` does (`KmsSealer`: one KMS `Encrypt`
+/// with its encryption context), against the local KMS (moto): what a reset request pays
+/// for keeping its token out of the table.
+pub async fn kms_encrypt(
+    sealer: &infrastructure::KmsSealer,
+    count: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    use application::ports::{SecretContext, SecretPurpose, SecretSealer};
+    let context = SecretContext {
+        user_id: domain::UserId::generate(),
+        purpose: SecretPurpose::PasswordReset,
+    };
+    let token = [b'x'; 43];
+    let mut durations = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        sealer.seal(&token, context).await?;
+        durations.push(started.elapsed());
+    }
+    Ok(durations)
+}
+
+/// Building the KMS client from the loaded SDK settings, as a sealing function's init does
+/// once: the first build in this process, then later ones.
+pub fn kms_client_build(sdk: &aws_config::SdkConfig, count: usize) -> Vec<Duration> {
+    (0..count)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(aws_sdk_kms::Client::new(sdk));
+            started.elapsed()
+        })
+        .collect()
+}

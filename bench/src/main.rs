@@ -10,6 +10,7 @@ mod stats;
 mod workload;
 
 use anyhow::Context;
+use application::ports::SecretSealer as _;
 use bench::floors;
 use infrastructure::{SENDER_EMAIL, TABLE_NAME};
 use process::{cpu_ticks, lambda_environment, launch, peak_rss_kib, stop};
@@ -263,13 +264,16 @@ impl Bench {
                 self.settings.ses_endpoint.clone(),
             ),
         ];
-        // The access-token settings of the local stack, as `make test` gives them.
+        // The access-token settings of the local stack, as `make test` gives them, and its
+        // key for sealing tokens (moto's KMS).
         for name in [
             "JWT_ISSUER",
             "JWT_AUDIENCE",
             "JWT_PUBLIC_KEYS",
             "JWT_SIGNING_KID",
             "JWT_SIGNING_KEY",
+            "AWS_ENDPOINT_URL_KMS",
+            "SECRETS_KEY_ID",
         ] {
             if let Ok(value) = std::env::var(name) {
                 own.push((name.to_owned(), value));
@@ -354,8 +358,9 @@ impl Bench {
     }
 
     /// The reset emails wait in the outbox (no mailer runs under the bench): their tokens
-    /// are read from the outbox items.
+    /// are opened from the outbox items, as the mailer would.
     async fn tokens_from_outbox(&self, round: &mut Round) -> anyhow::Result<()> {
+        let sealer = infrastructure::Aws::from_env().await.secret_sealer()?;
         let mut emails = Vec::new();
         let mut start = None;
         loop {
@@ -374,10 +379,18 @@ impl Bench {
                 .send()
                 .await?;
             for item in page.items() {
-                let text = |name: &str| item.get(name).and_then(|value| value.as_s().ok()).cloned();
-                if let (Some(to), Some(body)) = (text("to"), text("text")) {
-                    emails.push((to, body));
+                let stored: infrastructure::OutboxItem = serde_dynamo::from_item(item.clone())?;
+                let Some(pending) = stored.into_pending() else {
+                    continue;
+                };
+                let mut email = pending.email;
+                if let Some(secret) = email.secret.clone() {
+                    let token = sealer.open(&secret.sealed, secret.context).await?;
+                    email = email
+                        .revealed(&String::from_utf8(token)?)
+                        .context("a sealed email without its slot")?;
                 }
+                emails.push((email.to.as_str().to_owned(), email.text));
             }
             start = page.last_evaluated_key().cloned();
             if start.is_none() {
@@ -444,6 +457,12 @@ impl Bench {
             let times = floors::verify_token(authorization, count)?;
             self.push_floor("verify_token", stats::milliseconds(&times));
         }
+        let aws = infrastructure::Aws::from_env().await;
+        let times = floors::kms_encrypt(&aws.secret_sealer()?, count).await?;
+        self.push_floor("kms_encrypt", stats::milliseconds(&times));
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let times = floors::kms_client_build(&sdk, count);
+        self.push_floor("kms_client_build", stats::milliseconds(&times));
         Ok(())
     }
 
