@@ -2,7 +2,7 @@ use crate::audit::{self, Outcome};
 use crate::messages;
 use crate::ports::{
     Clock, CredentialRepository, EmailSecret, RepositoryError, ResetTokenIssued, ResetTokenRecord,
-    ResetTokens, SecretContext, SecretPurpose, SecretSealer, UserRepository,
+    ResetTokens, SecretPurpose, SecretSealer, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Email, UserId};
@@ -118,16 +118,13 @@ where
             sent_to: user.email().clone(),
             expires_at,
         };
-        let context = SecretContext {
-            user_id: user.id(),
-            purpose: SecretPurpose::PasswordReset,
-        };
-        let sealed = self
-            .sealer
-            .seal(issued.token.as_bytes(), context)
-            .await
-            .map_err(RepositoryError::from)?;
-        let secret = EmailSecret { sealed, context };
+        let secret = EmailSecret::seal(
+            &self.sealer,
+            &issued.token,
+            user.id(),
+            SecretPurpose::PasswordReset,
+        )
+        .await?;
         let message =
             messages::password_reset(user.email(), secret, RESET_TOKEN_LIFETIME_SECONDS / 60);
         let issued = self

@@ -5,8 +5,8 @@
 //! in the same atomic write: the change and its emails happen together or not at all. The
 //! mailer (`DeliverEmails`) sends recorded messages afterwards and forgets each once sent.
 
-use super::{BoxError, RepositoryError, SealedSecret, SecretContext};
-use domain::{Email, Timestamp};
+use super::{BoxError, RepositoryError, SealedSecret, SecretContext, SecretPurpose, SecretSealer};
+use domain::{Email, Timestamp, UserId};
 use std::future::Future;
 
 /// Where the secret of a message goes in its text. The message functions write it; the mailer
@@ -29,6 +29,22 @@ pub struct OutgoingEmail {
 pub struct EmailSecret {
     pub sealed: SealedSecret,
     pub context: SecretContext,
+}
+
+impl EmailSecret {
+    /// `token` sealed for `user_id` and `purpose`, for the email that carries it. A key
+    /// service that does not answer is a store that does not: the request is a 503 and stores
+    /// nothing.
+    pub async fn seal(
+        sealer: &impl SecretSealer,
+        token: &str,
+        user_id: UserId,
+        purpose: SecretPurpose,
+    ) -> Result<Self, RepositoryError> {
+        let context = SecretContext { user_id, purpose };
+        let sealed = sealer.seal(token.as_bytes(), context).await?;
+        Ok(Self { sealed, context })
+    }
 }
 
 impl OutgoingEmail {

@@ -10,8 +10,8 @@ use crate::credentials::StepUp;
 use crate::messages;
 use crate::ports::{
     Clock, CredentialRepository, EmailChangeRecord, EmailChangeRepository, EmailSecret, IfMatch,
-    OutgoingEmail, PasswordHasher, RepositoryError, ResetTokens, SecretContext, SecretPurpose,
-    SecretSealer, UserRepository,
+    OutgoingEmail, PasswordHasher, RepositoryError, ResetTokens, SecretPurpose, SecretSealer,
+    UserRepository,
 };
 use crate::standing::read_for;
 use crate::{Caller, Policy, UseCase, command};
@@ -181,16 +181,13 @@ where
             new_email: email,
             expires_at,
         };
-        let context = SecretContext {
-            user_id: user.id(),
-            purpose: SecretPurpose::EmailChange,
-        };
-        let sealed = self
-            .sealer
-            .seal(issued.token.as_bytes(), context)
-            .await
-            .map_err(RepositoryError::from)?;
-        let secret = EmailSecret { sealed, context };
+        let secret = EmailSecret::seal(
+            &self.sealer,
+            &issued.token,
+            user.id(),
+            SecretPurpose::EmailChange,
+        )
+        .await?;
         let messages = [
             messages::email_change_token(
                 &record.new_email,
