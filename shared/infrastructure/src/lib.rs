@@ -7,6 +7,7 @@ pub mod dead_letters;
 pub mod dynamodb;
 pub mod kms;
 pub mod mailer;
+pub mod otp;
 pub mod passwords;
 pub mod ses;
 pub mod system;
@@ -20,6 +21,7 @@ pub use dynamodb::{
     DynamoSessionRepository, DynamoUserRepository, OUTBOX_ENTITY, OutboxItem, table,
 };
 pub use kms::KmsSealer;
+pub use otp::Rfc6238;
 pub use passwords::{Argon2Hasher, OsResetTokens};
 pub use ses::SesEmailSender;
 pub use system::{SystemClock, UuidV7Ids};

@@ -4,6 +4,7 @@
 mod credentials;
 mod email;
 mod email_changes;
+mod factors;
 mod logins;
 mod orders;
 mod paging;
@@ -15,6 +16,7 @@ mod users;
 pub use credentials::*;
 pub use email::*;
 pub use email_changes::*;
+pub use factors::*;
 pub use logins::*;
 pub use orders::*;
 pub use paging::*;

@@ -16,6 +16,8 @@ pub enum SecretPurpose {
     PasswordReset,
     /// An email-change token, inside its email.
     EmailChange,
+    /// A TOTP secret, in its factor's item.
+    TotpSecret,
 }
 
 impl SecretPurpose {
@@ -23,11 +25,12 @@ impl SecretPurpose {
         match self {
             Self::PasswordReset => "password-reset",
             Self::EmailChange => "email-change",
+            Self::TotpSecret => "totp-secret",
         }
     }
 
     pub fn parse(purpose: &str) -> Option<Self> {
-        [Self::PasswordReset, Self::EmailChange]
+        [Self::PasswordReset, Self::EmailChange, Self::TotpSecret]
             .into_iter()
             .find(|known| known.as_str() == purpose)
     }

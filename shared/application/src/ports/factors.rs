@@ -1,0 +1,81 @@
+//! Second factors (API.md, "Second factors"): TOTP as RFC 6238 has it (SHA-1, 6 digits,
+//! 30-second steps, one step of drift either way) and recovery codes.
+//!
+//! The secret exists in plaintext only in memory: it is stored sealed (`SecretSealer`, purpose
+//! `TotpSecret`). Recovery codes are stored as hashes, like reset tokens.
+
+use super::{BoxError, IssuedToken, TokenHash};
+use domain::Timestamp;
+
+/// A TOTP secret: 160 bits from the OS random source.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpSecret(Vec<u8>);
+
+impl TotpSecret {
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for TotpSecret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("TotpSecret(<redacted>)")
+    }
+}
+
+/// The 30-second step a code was accepted for. Remembered per user, so that a code (and any
+/// code of an earlier step) is accepted once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TotpStep(u64);
+
+impl TotpStep {
+    pub fn new(step: u64) -> Self {
+        Self(step)
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// What an authenticator app needs to hold a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioning {
+    /// The secret in base32 (RFC 4648, no padding), for typing in.
+    pub secret: String,
+    /// `otpauth://totp/<issuer>:<label>?secret=...&issuer=...`, for a QR code.
+    pub otpauth_uri: String,
+}
+
+/// How many recovery codes a user holds at once.
+pub const RECOVERY_CODES: usize = 10;
+
+pub trait OneTimePasswords: Send + Sync + 'static {
+    /// A fresh secret of 160 bits from the OS random source.
+    fn new_secret(&self) -> Result<TotpSecret, BoxError>;
+
+    /// The secret as an authenticator takes it, under `label` (the account's name in the app).
+    fn provisioning(&self, secret: &TotpSecret, label: &str) -> Result<Provisioning, BoxError>;
+
+    /// The step `code` is right for at `now`, one step of drift either way, and later than
+    /// `last_accepted`; `None` for any other input, whatever it is (never a panic).
+    fn verify(
+        &self,
+        secret: &TotpSecret,
+        code: &str,
+        now: Timestamp,
+        last_accepted: Option<TotpStep>,
+    ) -> Option<TotpStep>;
+
+    /// `RECOVERY_CODES` fresh codes (at least 50 bits each, grouped for reading) and their
+    /// hashes.
+    fn recovery_codes(&self) -> Result<Vec<IssuedToken>, BoxError>;
+
+    /// The hash a recovery code was stored under, however it was typed (case, spaces and
+    /// dashes do not matter).
+    fn recovery_code_hash(&self, code: &str) -> TokenHash;
+}
