@@ -39,6 +39,7 @@ async fn registering_returns_the_trimmed_active_user_with_its_location_and_etag(
     assert_eq!(user["status"], "active");
     assert_eq!(user["role"], "user");
     assert_eq!(user["email_verified"], false);
+    assert_eq!(user["mfa_enabled"], false);
     assert_eq!(user["last_login"], Value::Null);
     let created_at = user["created_at"].as_str().unwrap();
     assert!(

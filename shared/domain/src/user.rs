@@ -100,6 +100,8 @@ pub struct User {
     status: UserStatus,
     role: Role,
     email_verified: bool,
+    /// A second factor is on: a right password alone does not sign in.
+    mfa_enabled: bool,
     created_at: Timestamp,
     last_login: Option<Timestamp>,
     /// Sessions (refresh-token families) started before this instant are revoked.
@@ -116,6 +118,7 @@ pub struct UserSnapshot {
     pub status: UserStatus,
     pub role: Role,
     pub email_verified: bool,
+    pub mfa_enabled: bool,
     pub created_at: Timestamp,
     pub last_login: Option<Timestamp>,
     pub sessions_valid_after: Option<Timestamp>,
@@ -133,6 +136,7 @@ impl User {
             status: UserStatus::Active,
             role: Role::User,
             email_verified: false,
+            mfa_enabled: false,
             created_at: now,
             last_login: None,
             sessions_valid_after: None,
@@ -148,6 +152,7 @@ impl User {
             status: snapshot.status,
             role: snapshot.role,
             email_verified: snapshot.email_verified,
+            mfa_enabled: snapshot.mfa_enabled,
             created_at: snapshot.created_at,
             last_login: snapshot.last_login,
             sessions_valid_after: snapshot.sessions_valid_after,
@@ -183,6 +188,10 @@ impl User {
 
     pub fn email_verified(&self) -> bool {
         self.email_verified
+    }
+
+    pub fn mfa_enabled(&self) -> bool {
+        self.mfa_enabled
     }
 
     pub fn sessions_valid_after(&self) -> Option<Timestamp> {

@@ -22,6 +22,8 @@ pub struct UserBody<'a> {
     pub role: &'static str,
     /// True once the user proved the address: a password set through an emailed token.
     pub email_verified: bool,
+    /// True while a second factor is on (API.md, "Second factors").
+    pub mfa_enabled: bool,
     #[schema(format = DateTime, example = "2026-11-24T10:15:30.123Z")]
     pub created_at: String,
     #[schema(format = DateTime, example = json!(null))]
@@ -58,6 +60,7 @@ impl<'a> From<&'a User> for UserBody<'a> {
             status: user.status().as_str(),
             role: user.role().as_str(),
             email_verified: user.email_verified(),
+            mfa_enabled: user.mfa_enabled(),
             created_at: user.created_at().to_rfc3339(),
             last_login: user.last_login().map(|at| at.to_rfc3339()),
         }

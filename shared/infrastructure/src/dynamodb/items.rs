@@ -185,6 +185,9 @@ pub(crate) struct UserItem {
     role: String,
     #[serde(default)]
     email_verified: bool,
+    /// Items written before second factors existed read as off.
+    #[serde(default)]
+    mfa_enabled: bool,
     created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_login: Option<String>,
@@ -214,6 +217,7 @@ impl UserItem {
             status: user.status().as_str().to_owned(),
             role: user.role().as_str().to_owned(),
             email_verified: user.email_verified(),
+            mfa_enabled: user.mfa_enabled(),
             created_at: user.created_at().to_rfc3339(),
             last_login: user.last_login().map(|at| at.to_rfc3339()),
             sessions_valid_after: user.sessions_valid_after().map(|at| at.to_rfc3339()),
@@ -238,6 +242,7 @@ impl UserItem {
             status: UserStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
             role: Role::parse(&self.role).ok_or_else(|| corrupt("role"))?,
             email_verified: self.email_verified,
+            mfa_enabled: self.mfa_enabled,
             created_at: timestamp(&self.created_at, "created_at")?,
             last_login: self
                 .last_login
@@ -287,4 +292,24 @@ pub(crate) fn email_claim(email: &Email, owner: UserId) -> Item {
     );
     item.insert("user_id".to_owned(), AttributeValue::S(owner.to_string()));
     item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::{Email, UserName};
+
+    #[test]
+    fn a_user_item_from_before_second_factors_reads_with_mfa_off() {
+        let user = User::register(
+            UserId::generate(),
+            Email::parse("old@example.com").unwrap(),
+            UserName::parse("Old Timer").unwrap(),
+            Timestamp::now(),
+        );
+        let mut item: Item = serde_dynamo::to_item(UserItem::from_user(&user)).unwrap();
+        assert!(item.remove("mfa_enabled").is_some());
+        let read: UserItem = serde_dynamo::from_item(item).unwrap();
+        assert!(!read.into_user().unwrap().mfa_enabled());
+    }
 }
