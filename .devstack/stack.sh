@@ -378,6 +378,7 @@ run() {
   say "API:     http://localhost:$API_PORT   (e.g. curl localhost:$API_PORT/users)"
   say "Mailbox: http://localhost:$SES_PORT   (sent email as JSON: http://localhost:$SES_PORT/store)"
   say "DynamoDB Local: http://localhost:$DYNAMODB_PORT, table $TABLE_NAME."
+  say "KMS and SQS (moto): http://127.0.0.1:$MOTO_PORT, key $SECRETS_KEY_ID; dead letters: make redrive."
   say "Local admin: $LOCAL_ADMIN_EMAIL / $LOCAL_ADMIN_PASSWORD (POST /login for a token). Ctrl-C stops everything."
   say "Requests and errors follow; everything else is in .devstack/run/api.log and poller.log."
   # In the background, so that a signal to this script (Ctrl-C, kill) is handled at once: bash
