@@ -7,8 +7,8 @@ use crate::ports::{
     EmailChangeRepository, EmailSendError, EmailSender, HashingError, IdGenerator, InsertUserError,
     IssuedToken, OrderRepository, Outbox, OutgoingEmail, Page, PageError, PageLimit,
     PasswordHasher, PendingEmail, RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens,
-    SealError, SealedSecret, SecretContext, SecretSealer, SessionRepository, TokenHash,
-    UpdateUserError, UserListQuery, UserRepository,
+    SealError, SealedSecret, SecretContext, SecretSealer, SessionRepository, StartEnrolmentError,
+    TokenHash, TotpEnrolment, TotpFactors, UpdateUserError, UserListQuery, UserRepository,
 };
 use domain::{Email, Order, OrderId, Password, PasswordHash, Timestamp, User, UserId, UserName};
 use std::collections::BTreeMap;
@@ -817,6 +817,43 @@ impl ResetTokens for FakeTokens {
 
     fn hash(&self, token: &str) -> TokenHash {
         TokenHash::new(format!("hashed:{token}"))
+    }
+}
+
+/// A user's factor as the fake keeps it: the enrolment, and whether it was confirmed.
+type StoredFactor = (Option<TotpEnrolment>, bool);
+
+/// Second factors by user.
+#[derive(Clone, Default)]
+pub struct InMemoryFactors {
+    factors: Arc<Mutex<BTreeMap<UserId, StoredFactor>>>,
+}
+
+impl InMemoryFactors {
+    /// The user's unconfirmed enrolment, if any.
+    pub fn enrolment(&self, user_id: UserId) -> Option<TotpEnrolment> {
+        let factors = self.factors.lock().unwrap();
+        match factors.get(&user_id) {
+            Some((enrolment, false)) => enrolment.clone(),
+            _ => None,
+        }
+    }
+
+    /// Marks the user's factor as on, as a confirmation would.
+    pub fn confirm_for_test(&self, user_id: UserId) {
+        let mut factors = self.factors.lock().unwrap();
+        factors.entry(user_id).or_insert((None, false)).1 = true;
+    }
+}
+
+impl TotpFactors for InMemoryFactors {
+    async fn start_enrolment(&self, enrolment: &TotpEnrolment) -> Result<(), StartEnrolmentError> {
+        let mut factors = self.factors.lock().unwrap();
+        if factors.get(&enrolment.user_id).is_some_and(|(_, on)| *on) {
+            return Err(StartEnrolmentError::FactorOn);
+        }
+        factors.insert(enrolment.user_id, (Some(enrolment.clone()), false));
+        Ok(())
     }
 }
 

@@ -1,4 +1,5 @@
-//! The use cases of the Credentials API: password reset by email, and login.
+//! The use cases of the Credentials API: password reset by email, login, step-up, sessions and
+//! second factors.
 
 mod change_password;
 mod confirm_reset;
@@ -7,6 +8,7 @@ mod login;
 mod request_reset;
 mod sessions;
 mod step_up;
+mod totp_enrolment;
 mod user_sessions;
 
 pub use change_password::{ChangePassword, ChangePasswordError, PasswordChange};
@@ -25,4 +27,5 @@ pub use sessions::{
     Session, Sessions, StartError,
 };
 pub use step_up::{STEP_UP_SECONDS, StepUp, StepUpError};
+pub use totp_enrolment::{StartTotpEnrolment, TotpEnrolmentError, TotpEnrolmentRequest};
 pub use user_sessions::{SessionEnd, SessionView, SessionsError, SessionsQuery, UserSessions};

@@ -4,8 +4,9 @@
 //! The secret exists in plaintext only in memory: it is stored sealed (`SecretSealer`, purpose
 //! `TotpSecret`). Recovery codes are stored as hashes, like reset tokens.
 
-use super::{BoxError, IssuedToken, TokenHash};
-use domain::Timestamp;
+use super::{BoxError, IssuedToken, RepositoryError, SealedSecret, TokenHash};
+use domain::{Timestamp, UserId};
+use std::future::Future;
 
 /// A TOTP secret: 160 bits from the OS random source.
 #[derive(Clone, PartialEq, Eq)]
@@ -78,4 +79,34 @@ pub trait OneTimePasswords: Send + Sync + 'static {
     /// The hash a recovery code was stored under, however it was typed (case, spaces and
     /// dashes do not matter).
     fn recovery_code_hash(&self, code: &str) -> TokenHash;
+}
+
+/// How long an unconfirmed enrolment waits for its first code.
+pub const ENROLMENT_SECONDS: i64 = 10 * 60;
+
+/// A TOTP factor being set up: its secret sealed for the user, and when it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpEnrolment {
+    pub user_id: UserId,
+    pub secret: SealedSecret,
+    pub started_at: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartEnrolmentError {
+    /// The user's factor is on already: an enrolment would replace it unproved.
+    #[error("a second factor is on already")]
+    FactorOn,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// The users' second factors, in the table beside the users.
+pub trait TotpFactors: Send + Sync + 'static {
+    /// Stores `enrolment` as the user's factor, unconfirmed, in place of an unconfirmed one;
+    /// MUST refuse (`FactorOn`), in the same write, when the user's factor is confirmed.
+    fn start_enrolment(
+        &self,
+        enrolment: &TotpEnrolment,
+    ) -> impl Future<Output = Result<(), StartEnrolmentError>> + Send;
 }
