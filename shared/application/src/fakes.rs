@@ -3,12 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a poisoned lock is a failed test
 
 use crate::ports::{
-    ApplyEmailChangeError, Clock, CredentialRepository, Cursor, EmailChangeRecord,
-    EmailChangeRepository, EmailSendError, EmailSender, HashingError, IdGenerator, InsertUserError,
-    IssuedToken, OrderRepository, Outbox, OutgoingEmail, Page, PageError, PageLimit,
-    PasswordHasher, PendingEmail, RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens,
-    SealError, SealedSecret, SecretContext, SecretSealer, SessionRepository, StartEnrolmentError,
-    TokenHash, TotpEnrolment, TotpFactors, UpdateUserError, UserListQuery, UserRepository,
+    ApplyEmailChangeError, Clock, ConfirmFactorError, CredentialRepository, Cursor,
+    EmailChangeRecord, EmailChangeRepository, EmailSendError, EmailSender, HashingError,
+    IdGenerator, InsertUserError, IssuedToken, OrderRepository, Outbox, OutgoingEmail, Page,
+    PageError, PageLimit, PasswordHasher, PendingEmail, RedeemTokenError, RepositoryError,
+    ResetTokenRecord, ResetTokens, SealError, SealedSecret, SecretContext, SecretSealer,
+    SessionRepository, StartEnrolmentError, StoredTotp, TokenHash, TotpEnrolment, TotpFactors,
+    TotpStep, UpdateUserError, UserListQuery, UserRepository,
 };
 use domain::{Email, Order, OrderId, Password, PasswordHash, Timestamp, User, UserId, UserName};
 use std::collections::BTreeMap;
@@ -820,40 +821,90 @@ impl ResetTokens for FakeTokens {
     }
 }
 
-/// A user's factor as the fake keeps it: the enrolment, and whether it was confirmed.
-type StoredFactor = (Option<TotpEnrolment>, bool);
-
-/// Second factors by user.
-#[derive(Clone, Default)]
+/// Second factors by user, beside the users: a confirmation updates its user as the store
+/// would.
+#[derive(Clone)]
 pub struct InMemoryFactors {
-    factors: Arc<Mutex<BTreeMap<UserId, StoredFactor>>>,
+    factors: Arc<Mutex<BTreeMap<UserId, StoredTotp>>>,
+    users: InMemoryUsers,
 }
 
 impl InMemoryFactors {
-    /// The user's unconfirmed enrolment, if any.
-    pub fn enrolment(&self, user_id: UserId) -> Option<TotpEnrolment> {
-        let factors = self.factors.lock().unwrap();
-        match factors.get(&user_id) {
-            Some((enrolment, false)) => enrolment.clone(),
-            _ => None,
+    pub fn beside(users: &InMemoryUsers) -> Self {
+        Self {
+            factors: Arc::default(),
+            users: users.clone(),
         }
     }
 
-    /// Marks the user's factor as on, as a confirmation would.
-    pub fn confirm_for_test(&self, user_id: UserId) {
-        let mut factors = self.factors.lock().unwrap();
-        factors.entry(user_id).or_insert((None, false)).1 = true;
+    /// The user's factor as stored.
+    pub fn stored(&self, user_id: UserId) -> Option<StoredTotp> {
+        self.factors.lock().unwrap().get(&user_id).cloned()
+    }
+
+    /// The user's unconfirmed enrolment, if any.
+    pub fn enrolment(&self, user_id: UserId) -> Option<TotpEnrolment> {
+        self.stored(user_id)
+            .filter(|factor| !factor.confirmed)
+            .map(|factor| factor.enrolment)
     }
 }
 
 impl TotpFactors for InMemoryFactors {
     async fn start_enrolment(&self, enrolment: &TotpEnrolment) -> Result<(), StartEnrolmentError> {
         let mut factors = self.factors.lock().unwrap();
-        if factors.get(&enrolment.user_id).is_some_and(|(_, on)| *on) {
+        if factors
+            .get(&enrolment.user_id)
+            .is_some_and(|factor| factor.confirmed)
+        {
             return Err(StartEnrolmentError::FactorOn);
         }
-        factors.insert(enrolment.user_id, (Some(enrolment.clone()), false));
+        let factor = StoredTotp {
+            enrolment: enrolment.clone(),
+            confirmed: false,
+            last_step: None,
+            recovery_codes: Vec::new(),
+        };
+        factors.insert(enrolment.user_id, factor);
         Ok(())
+    }
+
+    async fn totp(&self, user_id: UserId) -> Result<Option<StoredTotp>, RepositoryError> {
+        Ok(self.stored(user_id))
+    }
+
+    async fn confirm(
+        &self,
+        enrolment: &TotpEnrolment,
+        step: TotpStep,
+        recovery_codes: &[TokenHash],
+        current: &User,
+        updated: User,
+        outbox: &[OutgoingEmail],
+    ) -> Result<User, ConfirmFactorError> {
+        let still_open = |factors: &BTreeMap<UserId, StoredTotp>| {
+            factors
+                .get(&enrolment.user_id)
+                .is_some_and(|factor| !factor.confirmed && factor.enrolment == *enrolment)
+        };
+        if !still_open(&self.factors.lock().unwrap()) {
+            return Err(ConfirmFactorError::EnrolmentChanged);
+        }
+        let stored =
+            self.users
+                .update(current, updated, outbox)
+                .await
+                .map_err(|error| match error {
+                    UpdateUserError::Repository(error) => ConfirmFactorError::Repository(error),
+                    _ => ConfirmFactorError::UserChanged,
+                })?;
+        let mut factors = self.factors.lock().unwrap();
+        if let Some(factor) = factors.get_mut(&enrolment.user_id) {
+            factor.confirmed = true;
+            factor.last_step = Some(step);
+            factor.recovery_codes = recovery_codes.to_vec();
+        }
+        Ok(stored)
     }
 }
 

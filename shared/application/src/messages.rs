@@ -158,3 +158,22 @@ pub fn email_changed(user: &User, previous: Email) -> OutgoingEmail {
         secret: None,
     }
 }
+
+/// When a second factor was turned on: to the (proved) address, so an owner who did not do it
+/// hears of it. Never the secret or a code.
+pub fn two_step_sign_in_on(user: &User) -> OutgoingEmail {
+    OutgoingEmail::new(
+        user.email().clone(),
+        "Two-step sign-in is on",
+        format!(
+            "Hello {name},\n\n\
+             Two-step sign-in was just turned on for your account: from now on, signing in\n\
+             takes your password and a code from your authenticator app (or one of your\n\
+             recovery codes).\n\n\
+             If this was you, keep your recovery codes somewhere safe.\n\n\
+             If it was not, ask for a password-reset email right away (POST /password-reset)\n\
+             and let us know.\n",
+            name = user.name(),
+        ),
+    )
+}

@@ -241,6 +241,12 @@ impl User {
         Ok(replace(&mut self.role, role))
     }
 
+    /// A second factor is on (or off): from now on a right password alone does not sign in.
+    pub fn set_mfa(&mut self, enabled: bool) -> Result<Changed, UserIsDeleted> {
+        self.refuse_if_deleted()?;
+        Ok(replace(&mut self.mfa_enabled, enabled))
+    }
+
     /// The user proved the address: it set a password through a token sent there.
     pub fn verify_email(&mut self) {
         self.email_verified = true;

@@ -27,5 +27,8 @@ pub use sessions::{
     Session, Sessions, StartError,
 };
 pub use step_up::{STEP_UP_SECONDS, StepUp, StepUpError};
-pub use totp_enrolment::{StartTotpEnrolment, TotpEnrolmentError, TotpEnrolmentRequest};
+pub use totp_enrolment::{
+    ConfirmTotpEnrolment, StartTotpEnrolment, TotpConfirmation, TotpEnrolmentError,
+    TotpEnrolmentRequest,
+};
 pub use user_sessions::{SessionEnd, SessionView, SessionsError, SessionsQuery, UserSessions};

@@ -1,17 +1,24 @@
-//! `POST /users/{id}/mfa/totp` (API.md, "Second factors"): a signed-in user, after step-up,
-//! starts setting up a TOTP factor. It gets a fresh secret and its `otpauth://` URI; the
-//! secret is stored only sealed, unconfirmed, until a code proves the authenticator holds it.
-//! A new enrolment replaces an unconfirmed one; with a factor on, none starts (409).
+//! Turning a TOTP factor on (API.md, "Second factors"), in two requests.
+//!
+//! `POST /users/{id}/mfa/totp`: a signed-in user, after step-up, starts setting up a factor.
+//! It gets a fresh secret and its `otpauth://` URI; the secret is stored only sealed,
+//! unconfirmed, until a code proves the authenticator holds it. A new enrolment replaces an
+//! unconfirmed one; with a factor on, none starts (409).
+//!
+//! `POST /users/{id}/mfa/totp/confirm`: a code of the secret, within the enrolment's 10
+//! minutes, turns the factor on (`mfa_enabled`), returns the recovery codes this once (only
+//! their hashes are kept), and tells the address.
 
 use super::step_up::{StepUp, StepUpError};
+use crate::messages;
 use crate::ports::{
-    Clock, CredentialRepository, OneTimePasswords, PasswordHasher, Provisioning, RepositoryError,
-    SecretContext, SecretPurpose, SecretSealer, StartEnrolmentError, TotpEnrolment, TotpFactors,
-    UserRepository,
+    Clock, ConfirmFactorError, CredentialRepository, OneTimePasswords, PasswordHasher,
+    Provisioning, RepositoryError, SecretContext, SecretPurpose, SecretSealer, StartEnrolmentError,
+    TotpEnrolment, TotpFactors, TotpSecret, UserRepository,
 };
 use crate::standing::read_for;
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::UserId;
+use domain::{User, UserId};
 
 pub struct TotpEnrolmentRequest {
     pub user_id: UserId,
@@ -31,6 +38,13 @@ pub enum TotpEnrolmentError {
     StepUp(#[from] StepUpError),
     #[error("a second factor is on already")]
     FactorOn,
+    /// No enrolment waits for a code: none started, or its 10 minutes passed.
+    #[error("no enrolment is waiting for a code")]
+    NoEnrolment,
+    #[error("the code is not the authenticator's")]
+    WrongCode,
+    #[error("the user kept changing; try again")]
+    Contended,
     #[error("no secret could be drawn or encoded")]
     Secret(#[source] crate::ports::BoxError),
     #[error(transparent)]
@@ -91,15 +105,7 @@ where
         caller: &Caller,
         request: TotpEnrolmentRequest,
     ) -> Result<Provisioning, TotpEnrolmentError> {
-        let user = read_for::<U, TotpEnrolmentError>(
-            &self.users,
-            caller,
-            self.policy(),
-            Some(request.user_id),
-        )
-        .await?
-        .filter(|user| !user.is_deleted())
-        .ok_or(TotpEnrolmentError::NotFound)?;
+        let user = own_account(&self.users, caller, request.user_id).await?;
         if user.mfa_enabled() {
             return Err(TotpEnrolmentError::FactorOn);
         }
@@ -113,13 +119,9 @@ where
             .otp
             .provisioning(&secret, &user.email().masked())
             .map_err(TotpEnrolmentError::Secret)?;
-        let context = SecretContext {
-            user_id: user.id(),
-            purpose: SecretPurpose::TotpSecret,
-        };
         let sealed = self
             .sealer
-            .seal(secret.as_bytes(), context)
+            .seal(secret.as_bytes(), secret_context(user.id()))
             .await
             .map_err(RepositoryError::from)?;
         let enrolment = TotpEnrolment {
@@ -129,6 +131,122 @@ where
         };
         self.factors.start_enrolment(&enrolment).await?;
         Ok(provisioning)
+    }
+}
+
+/// The user's own account, for a factor route: self only, not deleted.
+async fn own_account<U: UserRepository>(
+    users: &U,
+    caller: &Caller,
+    id: UserId,
+) -> Result<User, TotpEnrolmentError> {
+    read_for::<U, TotpEnrolmentError>(users, caller, Policy::SelfOnly, Some(id))
+        .await?
+        .filter(|user| !user.is_deleted())
+        .ok_or(TotpEnrolmentError::NotFound)
+}
+
+fn secret_context(user_id: UserId) -> SecretContext {
+    SecretContext {
+        user_id,
+        purpose: SecretPurpose::TotpSecret,
+    }
+}
+
+pub struct TotpConfirmation {
+    pub user_id: UserId,
+    pub code: String,
+}
+
+command!(TotpConfirmation => Vec<String>, TotpEnrolmentError; subject = user_id);
+
+pub struct ConfirmTotpEnrolment<U, F, O, S, C> {
+    users: U,
+    factors: F,
+    otp: O,
+    sealer: S,
+    clock: C,
+}
+
+impl<U, F, O, S, C> ConfirmTotpEnrolment<U, F, O, S, C> {
+    pub fn new(users: U, factors: F, otp: O, sealer: S, clock: C) -> Self {
+        Self {
+            users,
+            factors,
+            otp,
+            sealer,
+            clock,
+        }
+    }
+}
+
+impl<U, F, O, S, C> UseCase<TotpConfirmation> for ConfirmTotpEnrolment<U, F, O, S, C>
+where
+    U: UserRepository,
+    F: TotpFactors,
+    O: OneTimePasswords,
+    S: SecretSealer,
+    C: Clock,
+{
+    fn policy(&self) -> Policy {
+        Policy::SelfOnly
+    }
+
+    fn audit_event(&self, _caller: &Caller) -> Option<&'static str> {
+        Some("mfa_enabled")
+    }
+
+    /// The recovery codes, shown this once.
+    async fn run(
+        &self,
+        caller: &Caller,
+        confirmation: TotpConfirmation,
+    ) -> Result<Vec<String>, TotpEnrolmentError> {
+        let user = own_account(&self.users, caller, confirmation.user_id).await?;
+        if user.mfa_enabled() {
+            return Err(TotpEnrolmentError::FactorOn);
+        }
+        let now = self.clock.now();
+        let enrolment = self
+            .factors
+            .totp(user.id())
+            .await?
+            .filter(|factor| !factor.confirmed && factor.enrolment.is_open(now))
+            .map(|factor| factor.enrolment)
+            .ok_or(TotpEnrolmentError::NoEnrolment)?;
+        let secret = self
+            .sealer
+            .open(&enrolment.secret, secret_context(user.id()))
+            .await
+            .map_err(RepositoryError::from)?;
+        let step = self
+            .otp
+            .verify(
+                &TotpSecret::from_bytes(secret),
+                &confirmation.code,
+                now,
+                None,
+            )
+            .ok_or(TotpEnrolmentError::WrongCode)?;
+        let codes = self
+            .otp
+            .recovery_codes()
+            .map_err(TotpEnrolmentError::Secret)?;
+        let hashes: Vec<_> = codes.iter().map(|code| code.hash.clone()).collect();
+        let mut updated = user.clone();
+        updated
+            .set_mfa(true)
+            .map_err(|_| TotpEnrolmentError::NotFound)?;
+        let notice = messages::two_step_sign_in_on(&user);
+        self.factors
+            .confirm(&enrolment, step, &hashes, &user, updated, &[notice])
+            .await
+            .map_err(|error| match error {
+                ConfirmFactorError::EnrolmentChanged => TotpEnrolmentError::NoEnrolment,
+                ConfirmFactorError::UserChanged => TotpEnrolmentError::Contended,
+                ConfirmFactorError::Repository(error) => TotpEnrolmentError::Repository(error),
+            })?;
+        Ok(codes.into_iter().map(|code| code.token).collect())
     }
 }
 
@@ -163,22 +281,30 @@ mod tests {
             })
         }
 
+        /// The right code of secret `n` is `n` in six digits, at any time.
         fn verify(
             &self,
-            _secret: &TotpSecret,
-            _code: &str,
-            _now: Timestamp,
+            secret: &TotpSecret,
+            code: &str,
+            now: Timestamp,
             _last_accepted: Option<crate::ports::TotpStep>,
         ) -> Option<crate::ports::TotpStep> {
-            None
+            let right = format!("{:06}", secret.as_bytes()[0]);
+            let step = u64::try_from(now.as_millis() / 30_000).ok()?;
+            (code == right).then(|| crate::ports::TotpStep::new(step))
         }
 
         fn recovery_codes(&self) -> Result<Vec<crate::ports::IssuedToken>, crate::ports::BoxError> {
-            Ok(Vec::new())
+            Ok((0..10)
+                .map(|n| crate::ports::IssuedToken {
+                    token: format!("CODE-{n}"),
+                    hash: self.recovery_code_hash(&format!("CODE-{n}")),
+                })
+                .collect())
         }
 
         fn recovery_code_hash(&self, code: &str) -> crate::ports::TokenHash {
-            crate::ports::TokenHash::new(code)
+            crate::ports::TokenHash::new(format!("hashed:{code}"))
         }
     }
 
@@ -214,7 +340,7 @@ mod tests {
     #[tokio::test]
     async fn a_fresh_sign_in_gets_a_secret_stored_only_sealed_under_a_masked_label() {
         let users = InMemoryUsers::default();
-        let factors = InMemoryFactors::default();
+        let factors = InMemoryFactors::beside(&users);
         let ada = users.add(user_with_email("ada@example.com"));
         let provisioning = start(&users, &factors, FakeSealer::default())
             .execute(&users.sign_in(&ada), request(ada.id()))
@@ -244,7 +370,7 @@ mod tests {
     #[tokio::test]
     async fn a_new_enrolment_replaces_an_unconfirmed_one() {
         let users = InMemoryUsers::default();
-        let factors = InMemoryFactors::default();
+        let factors = InMemoryFactors::beside(&users);
         let ada = users.add(user_with_email("ada@example.com"));
         let start = start(&users, &factors, FakeSealer::default());
         start
@@ -272,9 +398,11 @@ mod tests {
     #[tokio::test]
     async fn with_a_factor_on_none_starts() {
         let users = InMemoryUsers::default();
-        let factors = InMemoryFactors::default();
+        let factors = InMemoryFactors::beside(&users);
         let ada = users.add(user_with_email("ada@example.com"));
-        factors.confirm_for_test(ada.id());
+        let mut on = ada.clone();
+        on.set_mfa(true).unwrap();
+        let ada = users.add(on);
         let outcome = start(&users, &factors, FakeSealer::default())
             .execute(&users.sign_in(&ada), request(ada.id()))
             .await;
@@ -284,7 +412,7 @@ mod tests {
     #[tokio::test]
     async fn it_needs_step_up_and_is_the_users_own() {
         let users = InMemoryUsers::default();
-        let factors = InMemoryFactors::default();
+        let factors = InMemoryFactors::beside(&users);
         let ada = users.add(user_with_email("ada@example.com"));
         // A sign-in of an hour ago.
         let stale = users.sign_in(&ada);
@@ -316,7 +444,7 @@ mod tests {
     #[tokio::test]
     async fn with_the_key_service_down_nothing_is_stored() {
         let users = InMemoryUsers::default();
-        let factors = InMemoryFactors::default();
+        let factors = InMemoryFactors::beside(&users);
         let ada = users.add(user_with_email("ada@example.com"));
         let outcome = start(&users, &factors, FakeSealer::unavailable())
             .execute(&users.sign_in(&ada), request(ada.id()))
@@ -328,5 +456,98 @@ mod tests {
             ))
         ));
         assert!(factors.enrolment(ada.id()).is_none());
+    }
+
+    fn confirm_at(users: &InMemoryUsers, factors: &InMemoryFactors, clock: FixedClock) -> Confirm {
+        ConfirmTotpEnrolment::new(
+            users.clone(),
+            factors.clone(),
+            CountingOtp::default(),
+            FakeSealer::default(),
+            clock,
+        )
+    }
+
+    type Confirm =
+        ConfirmTotpEnrolment<InMemoryUsers, InMemoryFactors, CountingOtp, FakeSealer, FixedClock>;
+
+    /// Ada, enrolled (her secret is number 1, so her code is "000001").
+    async fn enrolled() -> (InMemoryUsers, InMemoryFactors, domain::User) {
+        let users = InMemoryUsers::default();
+        let factors = InMemoryFactors::beside(&users);
+        let ada = users.add(user_with_email("ada@example.com"));
+        start(&users, &factors, FakeSealer::default())
+            .execute(&users.sign_in(&ada), request(ada.id()))
+            .await
+            .unwrap();
+        (users, factors, ada)
+    }
+
+    fn code(user_id: UserId, code: &str) -> TotpConfirmation {
+        TotpConfirmation {
+            user_id,
+            code: code.to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_right_code_turns_the_factor_on_and_returns_the_codes_kept_only_hashed() {
+        let (users, factors, ada) = enrolled().await;
+        let codes = confirm_at(&users, &factors, FixedClock::default())
+            .execute(&users.sign_in(&ada), code(ada.id(), "000001"))
+            .await
+            .unwrap();
+        assert_eq!(codes.len(), 10);
+        assert!(users.stored(ada.id()).unwrap().mfa_enabled());
+        let stored = factors.stored(ada.id()).unwrap();
+        assert!(stored.confirmed);
+        assert!(stored.last_step.is_some(), "the first code is used up");
+        assert_eq!(stored.recovery_codes.len(), 10);
+        assert!(
+            stored
+                .recovery_codes
+                .iter()
+                .all(|hash| !codes.contains(&hash.as_str().to_owned())),
+            "hashes only"
+        );
+        let notices = users.outbox().emails();
+        assert!(
+            notices
+                .iter()
+                .any(|email| email.subject == "Two-step sign-in is on")
+        );
+        let again = confirm_at(&users, &factors, FixedClock::default())
+            .execute(&users.sign_in(&ada), code(ada.id(), "000001"))
+            .await;
+        assert!(matches!(again, Err(TotpEnrolmentError::FactorOn)));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_code_changes_nothing() {
+        let (users, factors, ada) = enrolled().await;
+        let outcome = confirm_at(&users, &factors, FixedClock::default())
+            .execute(&users.sign_in(&ada), code(ada.id(), "000002"))
+            .await;
+        assert!(matches!(outcome, Err(TotpEnrolmentError::WrongCode)));
+        assert!(!users.stored(ada.id()).unwrap().mfa_enabled());
+        assert!(factors.enrolment(ada.id()).is_some());
+    }
+
+    #[tokio::test]
+    async fn without_an_enrolment_or_after_its_ten_minutes_there_is_nothing_to_confirm() {
+        let users = InMemoryUsers::default();
+        let factors = InMemoryFactors::beside(&users);
+        let grace = users.add(user_with_email("grace@example.com"));
+        let outcome = confirm_at(&users, &factors, FixedClock::default())
+            .execute(&users.sign_in(&grace), code(grace.id(), "000001"))
+            .await;
+        assert!(matches!(outcome, Err(TotpEnrolmentError::NoEnrolment)));
+
+        let (users, factors, ada) = enrolled().await;
+        let late = FixedClock::at(FixedClock::default().now().plus_seconds(600).unwrap());
+        let outcome = confirm_at(&users, &factors, late)
+            .execute(&users.sign_in(&ada), code(ada.id(), "000001"))
+            .await;
+        assert!(matches!(outcome, Err(TotpEnrolmentError::NoEnrolment)));
     }
 }

@@ -4,8 +4,8 @@
 //! The secret exists in plaintext only in memory: it is stored sealed (`SecretSealer`, purpose
 //! `TotpSecret`). Recovery codes are stored as hashes, like reset tokens.
 
-use super::{BoxError, IssuedToken, RepositoryError, SealedSecret, TokenHash};
-use domain::{Timestamp, UserId};
+use super::{BoxError, IssuedToken, OutgoingEmail, RepositoryError, SealedSecret, TokenHash};
+use domain::{Timestamp, User, UserId};
 use std::future::Future;
 
 /// A TOTP secret: 160 bits from the OS random source.
@@ -101,8 +101,59 @@ pub enum StartEnrolmentError {
     Repository(#[from] RepositoryError),
 }
 
+impl TotpEnrolment {
+    /// Whether it can still be confirmed at `now`.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.started_at
+            .plus_seconds(ENROLMENT_SECONDS)
+            .is_some_and(|end| now < end)
+    }
+}
+
+/// A user's TOTP factor as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTotp {
+    pub enrolment: TotpEnrolment,
+    pub confirmed: bool,
+    /// The step of the last code accepted: no code of it or before works again.
+    pub last_step: Option<TotpStep>,
+    /// The hashes of the recovery codes not used yet.
+    pub recovery_codes: Vec<TokenHash>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmFactorError {
+    /// The enrolment read is not there anymore: confirmed, replaced or expired meanwhile.
+    #[error("the enrolment changed")]
+    EnrolmentChanged,
+    /// The user changed since it was read.
+    #[error("the user changed")]
+    UserChanged,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
 /// The users' second factors, in the table beside the users.
 pub trait TotpFactors: Send + Sync + 'static {
+    /// The user's TOTP factor, confirmed or not.
+    fn totp(
+        &self,
+        user_id: UserId,
+    ) -> impl Future<Output = Result<Option<StoredTotp>, RepositoryError>> + Send;
+
+    /// Turns the factor on, all in one write: the enrolment read (the same `started_at`, still
+    /// unconfirmed) confirmed with the step of its first code and the recovery codes' hashes,
+    /// the user stored as `updated` if it is still at `current`'s version, and `outbox`.
+    fn confirm(
+        &self,
+        enrolment: &TotpEnrolment,
+        step: TotpStep,
+        recovery_codes: &[TokenHash],
+        current: &User,
+        updated: User,
+        outbox: &[OutgoingEmail],
+    ) -> impl Future<Output = Result<User, ConfirmFactorError>> + Send;
+
     /// Stores `enrolment` as the user's factor, unconfirmed, in place of an unconfirmed one;
     /// MUST refuse (`FactorOn`), in the same write, when the user's factor is confirmed.
     fn start_enrolment(

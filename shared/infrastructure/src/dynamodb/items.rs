@@ -2,8 +2,10 @@
 
 use super::errors::corrupt_item;
 use super::table::{LIVE_USERS, PARTITION_KEY, SORT_KEY, USERS_BY_STATUS};
-use application::ports::RepositoryError;
+use application::ports::{RepositoryError, SealedSecret, SecretContext, SecretPurpose};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use domain::{Email, Role, Timestamp, User, UserId, UserName, UserSnapshot, UserStatus, Version};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -292,6 +294,35 @@ pub(crate) fn email_claim(email: &Email, owner: UserId) -> Item {
     );
     item.insert("user_id".to_owned(), AttributeValue::S(owner.to_string()));
     item
+}
+
+/// A sealed secret as stored: the ciphertext (base64) and the context it opens under.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SealedItem {
+    ciphertext: String,
+    user_id: String,
+    purpose: String,
+}
+
+impl SealedItem {
+    pub(crate) fn of(sealed: &SealedSecret, context: SecretContext) -> Self {
+        Self {
+            ciphertext: STANDARD.encode(sealed.as_bytes()),
+            user_id: context.user_id.to_string(),
+            purpose: context.purpose.as_str().to_owned(),
+        }
+    }
+
+    /// The secret and its context; `None` when the item is not well formed.
+    pub(crate) fn into_parts(self) -> Option<(SealedSecret, SecretContext)> {
+        Some((
+            SealedSecret::from_bytes(STANDARD.decode(self.ciphertext).ok()?),
+            SecretContext {
+                user_id: UserId::parse(&self.user_id).ok()?,
+                purpose: SecretPurpose::parse(&self.purpose)?,
+            },
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod credentials;
 mod cursor;
 mod email_changes;
 mod errors;
+mod factors;
 mod idempotency;
 mod items;
 mod logins;

@@ -4,17 +4,12 @@
 //! an operator re-driving the dead-letter queue (it expires after the queue's retention).
 
 use super::errors::{build_failed, repository_error};
-use super::items::{self, Item};
+use super::items::{self, Item, SealedItem};
 use super::transactions::{TransactionError, transact};
-use application::ports::{
-    EmailSecret, Outbox, OutgoingEmail, PendingEmail, RepositoryError, SealedSecret, SecretContext,
-    SecretPurpose,
-};
+use application::ports::{EmailSecret, Outbox, OutgoingEmail, PendingEmail, RepositoryError};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use domain::{Email, Timestamp, UserId};
+use domain::{Email, Timestamp};
 use serde::{Deserialize, Serialize};
 
 const OUTBOX_PREFIX: &str = "OUTBOX#";
@@ -40,37 +35,9 @@ pub struct OutboxItem {
     text: String,
     /// The message's secret, sealed; its text holds the slot it goes in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    secret: Option<SecretItem>,
+    secret: Option<SealedItem>,
     recorded_at: String,
     expires_at: i64,
-}
-
-/// A sealed secret as stored: the ciphertext (base64) and the context it opens under.
-#[derive(Debug, Serialize, Deserialize)]
-struct SecretItem {
-    ciphertext: String,
-    user_id: String,
-    purpose: String,
-}
-
-impl SecretItem {
-    fn of(secret: &EmailSecret) -> Self {
-        Self {
-            ciphertext: STANDARD.encode(secret.sealed.as_bytes()),
-            user_id: secret.context.user_id.to_string(),
-            purpose: secret.context.purpose.as_str().to_owned(),
-        }
-    }
-
-    fn into_secret(self) -> Option<EmailSecret> {
-        Some(EmailSecret {
-            sealed: SealedSecret::from_bytes(STANDARD.decode(self.ciphertext).ok()?),
-            context: SecretContext {
-                user_id: UserId::parse(&self.user_id).ok()?,
-                purpose: SecretPurpose::parse(&self.purpose)?,
-            },
-        })
-    }
 }
 
 impl OutboxItem {
@@ -84,7 +51,10 @@ impl OutboxItem {
             to: email.to.as_str().to_owned(),
             subject: email.subject.clone(),
             text: email.text.clone(),
-            secret: email.secret.as_ref().map(SecretItem::of),
+            secret: email
+                .secret
+                .as_ref()
+                .map(|secret| SealedItem::of(&secret.sealed, secret.context)),
             recorded_at: now.to_rfc3339(),
             expires_at: now
                 .plus_seconds(RETENTION_SECONDS)
@@ -107,7 +77,10 @@ impl OutboxItem {
             return None;
         }
         let secret = match self.secret {
-            Some(stored) => Some(stored.into_secret()?),
+            Some(stored) => {
+                let (sealed, context) = stored.into_parts()?;
+                Some(EmailSecret { sealed, context })
+            }
             None => None,
         };
         Some(PendingEmail {
@@ -243,6 +216,8 @@ impl Outbox for DynamoOutbox {
 mod tests {
     use super::*;
     use crate::dynamodb::items::EXPIRES_AT;
+    use application::ports::{SealedSecret, SecretContext, SecretPurpose};
+    use domain::UserId;
 
     #[test]
     fn an_item_reads_back_as_the_message_it_recorded() {

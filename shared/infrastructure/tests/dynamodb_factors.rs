@@ -1,0 +1,99 @@
+//! Second factors against DynamoDB Local: an enrolment is stored sealed and replaced while
+//! unconfirmed; a confirmation turns the factor and the user on in one write, once, and only
+//! from the version of the user it read.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use application::ports::{
+    ConfirmFactorError, SealedSecret, StartEnrolmentError, TokenHash, TotpEnrolment, TotpFactors,
+    TotpStep, UserRepository,
+};
+use domain::{Timestamp, User};
+use infrastructure::DynamoUserRepository;
+use support::{fresh_repository, user};
+
+fn enrolment(user: &User, secret: u8) -> TotpEnrolment {
+    TotpEnrolment {
+        user_id: user.id(),
+        secret: SealedSecret::from_bytes(vec![secret; 40]),
+        started_at: Timestamp::now(),
+    }
+}
+
+fn codes() -> Vec<TokenHash> {
+    (0..10)
+        .map(|n| TokenHash::new(format!("hash-{n}")))
+        .collect()
+}
+
+async fn turn_on(
+    users: &DynamoUserRepository,
+    enrolment: &TotpEnrolment,
+    current: &User,
+) -> Result<User, ConfirmFactorError> {
+    let mut updated = current.clone();
+    updated.set_mfa(true).unwrap();
+    users
+        .confirm(enrolment, TotpStep::new(7), &codes(), current, updated, &[])
+        .await
+}
+
+#[tokio::test]
+async fn an_enrolment_is_replaced_until_confirmed_and_then_the_factor_and_the_user_are_on() {
+    let users = fresh_repository().await;
+    let ada = user("factor@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    assert_eq!(users.totp(ada.id()).await.unwrap(), None);
+
+    let first = enrolment(&ada, 1);
+    users.start_enrolment(&first).await.unwrap();
+    let second = enrolment(&ada, 2);
+    users.start_enrolment(&second).await.unwrap();
+    let stored = users.totp(ada.id()).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.enrolment, stored.confirmed),
+        (second.clone(), false)
+    );
+
+    assert!(matches!(
+        turn_on(&users, &first, &ada).await,
+        Err(ConfirmFactorError::EnrolmentChanged)
+    ));
+    let on = turn_on(&users, &second, &ada).await.unwrap();
+    assert!(on.mfa_enabled());
+    assert_eq!(users.find(ada.id()).await.unwrap(), Some(on.clone()));
+    let stored = users.totp(ada.id()).await.unwrap().unwrap();
+    assert!(stored.confirmed);
+    assert_eq!(stored.last_step, Some(TotpStep::new(7)));
+    assert_eq!(stored.recovery_codes, codes());
+
+    assert!(matches!(
+        users.start_enrolment(&enrolment(&ada, 3)).await,
+        Err(StartEnrolmentError::FactorOn)
+    ));
+    assert!(matches!(
+        turn_on(&users, &second, &on).await,
+        Err(ConfirmFactorError::EnrolmentChanged)
+    ));
+}
+
+#[tokio::test]
+async fn a_confirmation_from_a_stale_user_changes_nothing() {
+    let users = fresh_repository().await;
+    let ada = user("stale-factor@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    let mut renamed = ada.clone();
+    renamed.revoke_sessions(Timestamp::now());
+    users.update(&ada, renamed, &[]).await.unwrap();
+    let pending = enrolment(&ada, 1);
+    users.start_enrolment(&pending).await.unwrap();
+
+    assert!(matches!(
+        turn_on(&users, &pending, &ada).await,
+        Err(ConfirmFactorError::UserChanged)
+    ));
+    let stored = users.totp(ada.id()).await.unwrap().unwrap();
+    assert!(!stored.confirmed, "the factor stays off with the user");
+    assert!(!users.find(ada.id()).await.unwrap().unwrap().mfa_enabled());
+}
