@@ -171,6 +171,9 @@ fn actions(statement: &Yaml) -> Vec<String> {
         .collect()
 }
 
+/// The functions that open sealed secrets (by the key's own policy) and seal none.
+const OPENERS: [&str; 2] = ["send-email", "confirm-totp-enrolment"];
+
 /// The functions fed by the table's stream rather than by HTTP: the mailer.
 const STREAM_FUNCTIONS: [&str; 1] = ["send-email"];
 
@@ -417,7 +420,7 @@ fn permissions_are_least_privilege() {
                 .unwrap();
         let sends_email = main.contains("email_sender()");
         let signs_tokens = main.contains("token_issuer()");
-        let seals = main.contains("secret_sealer()") && binary != "send-email";
+        let seals = main.contains("secret_sealer()") && !OPENERS.contains(&binary.as_str());
         let mut granted_signing_key = false;
         let mut granted_signing_key_decryption = false;
         let mut granted_encrypt = false;
@@ -589,6 +592,15 @@ fn the_secrets_key_rotates_and_only_the_mailer_decrypts_the_email_tokens() {
                     .collect();
                 assert_eq!(purposes, ["password-reset", "email-change"]);
                 mailer_decrypts = true;
+            }
+            None if principal.is_sequence() => {
+                let roles: Vec<String> = one_or_many(principal)
+                    .iter()
+                    .filter_map(|role| tagged(role).and_then(|(_, name)| name.as_str()))
+                    .map(str::to_owned)
+                    .collect();
+                assert_eq!(roles, ["ConfirmTotpEnrolmentFunctionRole.Arn"]);
+                assert_eq!(condition["kms:EncryptionContext:purpose"], "totp-secret");
             }
             _ => assert!(
                 !condition["kms:ViaService"].is_null()
@@ -917,6 +929,16 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ("list-sessions", &["USER#*", "SESSION#*"], &[]),
     ("end-session", &["USER#*", "SESSION#*"], &["SESSION#*"]),
     ("send-email", &["OUTBOX#*"], &["OUTBOX#*"]),
+    (
+        "start-totp-enrolment",
+        &["USER#*", "SESSION#*", "PASSWORD#*"],
+        &["LOGIN#*", "FACTOR#*"],
+    ),
+    (
+        "confirm-totp-enrolment",
+        &["USER#*", "SESSION#*", "FACTOR#*"],
+        &["FACTOR#*", "USER#*", "OUTBOX#*"],
+    ),
     ("docs", &[], &[]),
     ("jwks", &[], &[]),
 ];

@@ -228,6 +228,7 @@ const DOCUMENTATION: &str = "Documentation";
         credentials::login::login, credentials::session::refresh_token, credentials::session::logout,
         users::sessions::list_sessions, users::sessions::end_session,
         users::sessions::sign_out_everywhere, credentials::password::change_password,
+        users::mfa::start_totp_enrolment, users::mfa::confirm_totp_enrolment,
         jwks::jwks, documentation::openapi_document, documentation::docs_page,
     ),
     components(
@@ -242,6 +243,7 @@ const DOCUMENTATION: &str = "Documentation";
         (name = "Orders", description = "Orders with exact money"),
         (name = "Credentials", description = "Password reset by email, login and sessions"),
         (name = "Sessions", description = "Where a user is signed in, and ending it"),
+        (name = "Second factors", description = "TOTP and recovery codes: turning two-step sign-in on"),
         (name = DOCUMENTATION, description = "This document, its viewer, and the keys that verify access tokens"),
     ),
 )]
@@ -292,7 +294,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 22);
+        assert_eq!(checked, 24);
     }
 
     #[test]

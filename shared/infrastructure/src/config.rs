@@ -5,7 +5,7 @@ use crate::tokens::{JwtIssuer, JwtVerifier, KeyError, TokenAudience};
 use crate::trust::{Trust, https_client};
 use crate::{
     DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository, DynamoOutbox,
-    DynamoUserRepository, KmsSealer, SesEmailSender, table,
+    DynamoUserRepository, KmsSealer, Rfc6238, SesEmailSender, table,
 };
 use application::ports::BoxError;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
@@ -34,6 +34,8 @@ pub const JWT_SIGNING_KEY_PARAMETER: &str = "JWT_SIGNING_KEY_PARAMETER";
 /// The KMS key that seals secrets read back later (tokens inside outbox emails): its ARN,
 /// id or alias.
 pub const SECRETS_KEY_ID: &str = "SECRETS_KEY_ID";
+/// The issuer an authenticator app shows above a TOTP account (default "User service").
+pub const TOTP_ISSUER: &str = "TOTP_ISSUER";
 /// The mailer's dead-letter queue (its URL), which `make redrive` empties.
 pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
 /// Set by Lambda (and `cargo lambda watch`) in every function's environment.
@@ -256,6 +258,11 @@ impl Aws {
             aws_sdk_kms::Client::new(&self.sdk),
             required(SECRETS_KEY_ID)?,
         ))
+    }
+
+    /// TOTP codes and recovery codes, under the issuer `TOTP_ISSUER` names.
+    pub fn one_time_passwords(&self) -> Rfc6238 {
+        Rfc6238::new(optional(TOTP_ISSUER).unwrap_or_else(|| "User service".to_owned()))
     }
 
     /// The mailer's dead-letter queue, `DEAD_LETTER_QUEUE_URL`.

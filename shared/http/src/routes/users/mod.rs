@@ -6,5 +6,6 @@ pub mod email_confirm;
 pub mod get;
 pub mod lifecycle;
 pub mod list;
+pub mod mfa;
 pub mod role;
 pub mod sessions;
