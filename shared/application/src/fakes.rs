@@ -906,6 +906,32 @@ impl TotpFactors for InMemoryFactors {
         }
         Ok(stored)
     }
+
+    async fn accept_step(&self, user_id: UserId, step: TotpStep) -> Result<bool, RepositoryError> {
+        let mut factors = self.factors.lock().unwrap();
+        let Some(factor) = factors.get_mut(&user_id).filter(|factor| factor.confirmed) else {
+            return Ok(false);
+        };
+        if factor.last_step.is_some_and(|last| last >= step) {
+            return Ok(false);
+        }
+        factor.last_step = Some(step);
+        Ok(true)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user_id: UserId,
+        hash: &TokenHash,
+    ) -> Result<bool, RepositoryError> {
+        let mut factors = self.factors.lock().unwrap();
+        let Some(factor) = factors.get_mut(&user_id).filter(|factor| factor.confirmed) else {
+            return Ok(false);
+        };
+        let before = factor.recovery_codes.len();
+        factor.recovery_codes.retain(|stored| stored != hash);
+        Ok(factor.recovery_codes.len() < before)
+    }
 }
 
 /// A sealer whose "ciphertext" is the context and the plaintext with every byte flipped: not

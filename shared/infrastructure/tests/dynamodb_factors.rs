@@ -66,7 +66,9 @@ async fn an_enrolment_is_replaced_until_confirmed_and_then_the_factor_and_the_us
     let stored = users.totp(ada.id()).await.unwrap().unwrap();
     assert!(stored.confirmed);
     assert_eq!(stored.last_step, Some(TotpStep::new(7)));
-    assert_eq!(stored.recovery_codes, codes());
+    let mut kept = stored.recovery_codes.clone();
+    kept.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(kept, codes(), "a set: its order is the store's");
 
     assert!(matches!(
         users.start_enrolment(&enrolment(&ada, 3)).await,
@@ -96,4 +98,60 @@ async fn a_confirmation_from_a_stale_user_changes_nothing() {
     let stored = users.totp(ada.id()).await.unwrap().unwrap();
     assert!(!stored.confirmed, "the factor stays off with the user");
     assert!(!users.find(ada.id()).await.unwrap().unwrap().mfa_enabled());
+}
+
+#[tokio::test]
+async fn a_step_is_accepted_once_and_only_after_the_last_and_only_with_the_factor_on() {
+    let users = fresh_repository().await;
+    let ada = user("steps@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    let pending = enrolment(&ada, 1);
+    users.start_enrolment(&pending).await.unwrap();
+    assert!(
+        !users.accept_step(ada.id(), TotpStep::new(9)).await.unwrap(),
+        "not while unconfirmed"
+    );
+    turn_on(&users, &pending, &ada).await.unwrap(); // its first code: step 7
+
+    assert!(!users.accept_step(ada.id(), TotpStep::new(7)).await.unwrap());
+    assert!(!users.accept_step(ada.id(), TotpStep::new(6)).await.unwrap());
+    assert!(users.accept_step(ada.id(), TotpStep::new(8)).await.unwrap());
+    assert!(
+        !users.accept_step(ada.id(), TotpStep::new(8)).await.unwrap(),
+        "the same code again"
+    );
+    let racing =
+        futures::future::join_all((0..5).map(|_| users.accept_step(ada.id(), TotpStep::new(9))))
+            .await;
+    let accepted = racing
+        .into_iter()
+        .filter(|outcome| *outcome.as_ref().unwrap())
+        .count();
+    assert_eq!(accepted, 1, "one of five racing uses of a code wins");
+}
+
+#[tokio::test]
+async fn a_recovery_code_works_once_and_the_last_one_leaves_none() {
+    let users = fresh_repository().await;
+    let ada = user("recovery@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    let pending = enrolment(&ada, 1);
+    users.start_enrolment(&pending).await.unwrap();
+    turn_on(&users, &pending, &ada).await.unwrap();
+
+    let first = TokenHash::new("hash-0");
+    assert!(users.use_recovery_code(ada.id(), &first).await.unwrap());
+    assert!(!users.use_recovery_code(ada.id(), &first).await.unwrap());
+    assert!(
+        !users
+            .use_recovery_code(ada.id(), &TokenHash::new("unknown"))
+            .await
+            .unwrap()
+    );
+    for n in 1..10 {
+        let code = TokenHash::new(format!("hash-{n}"));
+        assert!(users.use_recovery_code(ada.id(), &code).await.unwrap());
+    }
+    let stored = users.totp(ada.id()).await.unwrap().unwrap();
+    assert!(stored.recovery_codes.is_empty() && stored.confirmed);
 }

@@ -154,6 +154,24 @@ pub trait TotpFactors: Send + Sync + 'static {
         outbox: &[OutgoingEmail],
     ) -> impl Future<Output = Result<User, ConfirmFactorError>> + Send;
 
+    /// Records `step` as the user's last accepted TOTP step, only if the factor is on and its
+    /// last accepted step is earlier, in the same write: `false` when it is not (a replayed
+    /// code, or a race with another use of it), so a code works once however many requests
+    /// carry it.
+    fn accept_step(
+        &self,
+        user_id: UserId,
+        step: TotpStep,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// Uses up the recovery code stored under `hash`, only if the factor is on and still holds
+    /// it, in the same write: `false` when it does not (unknown, or used already).
+    fn use_recovery_code(
+        &self,
+        user_id: UserId,
+        hash: &TokenHash,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
     /// Stores `enrolment` as the user's factor, unconfirmed, in place of an unconfirmed one;
     /// MUST refuse (`FactorOn`), in the same write, when the user's factor is confirmed.
     fn start_enrolment(

@@ -14,6 +14,7 @@ use application::ports::{
 };
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use domain::{Timestamp, User, UserId};
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,9 @@ struct TotpItem {
     confirmed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_step: Option<u64>,
-    #[serde(default)]
+    /// A string set: a used code is deleted from it by value, in the write that checks it
+    /// is there (the attribute goes with the last one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     recovery_codes: Vec<String>,
     /// TTL, only while unconfirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,7 +143,7 @@ impl TotpFactors for DynamoUserRepository {
     ) -> Result<User, ConfirmFactorError> {
         let codes = recovery_codes
             .iter()
-            .map(|hash| AttributeValue::S(hash.as_str().to_owned()))
+            .map(|hash| hash.as_str().to_owned())
             .collect();
         let confirm = Update::builder()
             .table_name(&self.table)
@@ -154,7 +157,7 @@ impl TotpFactors for DynamoUserRepository {
             .expression_attribute_values(":confirmed", AttributeValue::Bool(true))
             .expression_attribute_values(":unconfirmed", AttributeValue::Bool(false))
             .expression_attribute_values(":step", AttributeValue::N(step.get().to_string()))
-            .expression_attribute_values(":codes", AttributeValue::L(codes))
+            .expression_attribute_values(":codes", AttributeValue::Ss(codes))
             .expression_attribute_values(
                 ":started_at",
                 AttributeValue::S(enrolment.started_at.to_rfc3339()),
@@ -181,5 +184,63 @@ impl TotpFactors for DynamoUserRepository {
             .into()),
             Err(TransactionError::Repository(error)) => Err(error.into()),
         }
+    }
+
+    async fn accept_step(&self, user_id: UserId, step: TotpStep) -> Result<bool, RepositoryError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(totp_key(user_id)))
+            .update_expression("SET last_step = :step")
+            .condition_expression(
+                "confirmed = :confirmed AND (attribute_not_exists(last_step) OR last_step < :step)",
+            )
+            .expression_attribute_values(":confirmed", AttributeValue::Bool(true))
+            .expression_attribute_values(":step", AttributeValue::N(step.get().to_string()))
+            .send()
+            .await;
+        refused_means_false(result)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user_id: UserId,
+        hash: &TokenHash,
+    ) -> Result<bool, RepositoryError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(totp_key(user_id)))
+            .update_expression("DELETE recovery_codes :used")
+            .condition_expression("confirmed = :confirmed AND contains(recovery_codes, :code)")
+            .expression_attribute_values(":confirmed", AttributeValue::Bool(true))
+            .expression_attribute_values(":code", AttributeValue::S(hash.as_str().to_owned()))
+            .expression_attribute_values(
+                ":used",
+                AttributeValue::Ss(vec![hash.as_str().to_owned()]),
+            )
+            .send()
+            .await;
+        refused_means_false(result)
+    }
+}
+
+/// A conditional update's outcome: `false` when its condition did not hold.
+fn refused_means_false<T>(
+    result: Result<T, SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>>,
+) -> Result<bool, RepositoryError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(service))
+            if matches!(
+                service.err(),
+                UpdateItemError::ConditionalCheckFailedException(_)
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(repository_error(error)),
     }
 }
