@@ -6,6 +6,7 @@ mod confirm_reset;
 mod lockout;
 mod login;
 mod request_reset;
+mod second_factor;
 mod sessions;
 mod step_up;
 mod totp_enrolment;
@@ -22,6 +23,7 @@ pub use request_reset::{
     PasswordResetRequest, RESET_TOKEN_LIFETIME_SECONDS, RequestPasswordReset,
     RequestPasswordResetError,
 };
+pub use second_factor::{FactorCheck, FactorProof, SecondFactor};
 pub use sessions::{
     IssuingError, Logout, LogoutError, LogoutRequest, RefreshError, RefreshRequest, RefreshSession,
     Session, Sessions, StartError,

@@ -1,0 +1,244 @@
+//! Checking a second factor (API.md, "Second factors"): a TOTP code of the user's sealed
+//! secret, accepted once, or one of the user's recovery codes, used up. Shared by the routes
+//! that ask for a code: the two-step login, regenerating the recovery codes, and removing the
+//! factor.
+
+use crate::ports::{
+    OneTimePasswords, RepositoryError, SecretContext, SecretPurpose, SecretSealer, TotpFactors,
+    TotpSecret,
+};
+use domain::{Timestamp, UserId};
+
+/// What the user offers as its second factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FactorProof {
+    /// The authenticator's current code.
+    Code(String),
+    /// One of the recovery codes, however it is typed.
+    RecoveryCode(String),
+}
+
+/// Whether a proof held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorCheck {
+    Accepted,
+    /// A wrong, replayed or used-up code, or no factor on: one answer for all.
+    Refused,
+}
+
+/// Checks proofs against the users' factors; `O` computes codes, `S` opens the secret.
+pub struct SecondFactor<F, O, S> {
+    factors: F,
+    otp: O,
+    sealer: S,
+}
+
+impl<F, O, S> SecondFactor<F, O, S> {
+    pub fn new(factors: F, otp: O, sealer: S) -> Self {
+        Self {
+            factors,
+            otp,
+            sealer,
+        }
+    }
+}
+
+impl<F: TotpFactors, O: OneTimePasswords, S: SecretSealer> SecondFactor<F, O, S> {
+    /// Whether `proof` is the user's at `now`, using it up if it is: a TOTP code's step is
+    /// recorded as the last accepted, a recovery code is deleted, each in the write that checks
+    /// it, so a proof works once however many requests carry it.
+    pub async fn check(
+        &self,
+        user_id: UserId,
+        proof: &FactorProof,
+        now: Timestamp,
+    ) -> Result<FactorCheck, RepositoryError> {
+        let accepted = match proof {
+            FactorProof::Code(code) => self.check_code(user_id, code, now).await?,
+            FactorProof::RecoveryCode(code) => {
+                let hash = self.otp.recovery_code_hash(code);
+                self.factors.use_recovery_code(user_id, &hash).await?
+            }
+        };
+        Ok(if accepted {
+            FactorCheck::Accepted
+        } else {
+            FactorCheck::Refused
+        })
+    }
+
+    async fn check_code(
+        &self,
+        user_id: UserId,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        let Some(factor) = self
+            .factors
+            .totp(user_id)
+            .await?
+            .filter(|factor| factor.confirmed)
+        else {
+            return Ok(false);
+        };
+        let context = SecretContext {
+            user_id,
+            purpose: SecretPurpose::TotpSecret,
+        };
+        let secret = self.sealer.open(&factor.enrolment.secret, context).await?;
+        let secret = TotpSecret::from_bytes(secret);
+        match self.otp.verify(&secret, code, now, factor.last_step) {
+            Some(step) => self.factors.accept_step(user_id, step).await,
+            None => Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{FakeSealer, FixedClock, InMemoryFactors, InMemoryUsers, user_with_email};
+    use crate::ports::{
+        BoxError, Clock, IssuedToken, Provisioning, StoredTotp, TokenHash, TotpEnrolment, TotpStep,
+    };
+    use domain::User;
+
+    /// Codes are the step in six digits; recovery codes hash to themselves, uppercased.
+    struct StepCodes;
+
+    impl OneTimePasswords for StepCodes {
+        fn new_secret(&self) -> Result<TotpSecret, BoxError> {
+            Ok(TotpSecret::from_bytes(vec![7; 20]))
+        }
+
+        fn provisioning(&self, _: &TotpSecret, _: &str) -> Result<Provisioning, BoxError> {
+            Err("not needed here".into())
+        }
+
+        fn verify(
+            &self,
+            secret: &TotpSecret,
+            code: &str,
+            now: Timestamp,
+            last_accepted: Option<TotpStep>,
+        ) -> Option<TotpStep> {
+            assert_eq!(secret.as_bytes(), [7; 20], "the opened secret");
+            let current = u64::try_from(now.as_millis() / 30_000).ok()?;
+            let step: u64 = code.parse().ok()?;
+            let in_window = step + 1 >= current && step <= current + 1;
+            let later = last_accepted.is_none_or(|last| step > last.get());
+            (in_window && later).then(|| TotpStep::new(step))
+        }
+
+        fn recovery_codes(&self) -> Result<Vec<IssuedToken>, BoxError> {
+            Ok(Vec::new())
+        }
+
+        fn recovery_code_hash(&self, code: &str) -> TokenHash {
+            TokenHash::new(code.to_uppercase())
+        }
+    }
+
+    fn current_step() -> u64 {
+        u64::try_from(FixedClock::default().now().as_millis() / 30_000).unwrap()
+    }
+
+    /// Ada with a factor on: her secret sealed, codes "CODE-1" and "CODE-2".
+    async fn with_factor() -> (InMemoryFactors, User) {
+        let users = InMemoryUsers::default();
+        let factors = InMemoryFactors::beside(&users);
+        let ada = users.add(user_with_email("ada@example.com"));
+        let context = SecretContext {
+            user_id: ada.id(),
+            purpose: SecretPurpose::TotpSecret,
+        };
+        let secret = FakeSealer::default().seal(&[7; 20], context).await.unwrap();
+        let enrolment = TotpEnrolment {
+            user_id: ada.id(),
+            secret,
+            started_at: FixedClock::default().now(),
+        };
+        factors.start_enrolment(&enrolment).await.unwrap();
+        let mut on = ada.clone();
+        on.set_mfa(true).unwrap();
+        let codes = [TokenHash::new("CODE-1"), TokenHash::new("CODE-2")];
+        let ada = factors
+            .confirm(&enrolment, TotpStep::new(1), &codes, &ada, on, &[])
+            .await
+            .unwrap();
+        (factors, ada)
+    }
+
+    fn checker(factors: &InMemoryFactors) -> SecondFactor<InMemoryFactors, StepCodes, FakeSealer> {
+        SecondFactor::new(factors.clone(), StepCodes, FakeSealer::default())
+    }
+
+    #[tokio::test]
+    async fn a_code_works_once_within_one_step_of_drift() {
+        let (factors, ada) = with_factor().await;
+        let check = checker(&factors);
+        let now = FixedClock::default().now();
+        let code = |step: u64| FactorProof::Code(format!("{step:06}"));
+        let step = current_step();
+        assert_eq!(
+            check.check(ada.id(), &code(step - 2), now).await.unwrap(),
+            FactorCheck::Refused,
+            "two steps old"
+        );
+        assert_eq!(
+            check.check(ada.id(), &code(step - 1), now).await.unwrap(),
+            FactorCheck::Accepted
+        );
+        assert_eq!(
+            check.check(ada.id(), &code(step - 1), now).await.unwrap(),
+            FactorCheck::Refused,
+            "replayed"
+        );
+        assert_eq!(
+            check.check(ada.id(), &code(step), now).await.unwrap(),
+            FactorCheck::Accepted
+        );
+        let stored: StoredTotp = factors.stored(ada.id()).unwrap();
+        assert_eq!(stored.last_step, Some(TotpStep::new(step)));
+    }
+
+    #[tokio::test]
+    async fn a_recovery_code_works_once_however_it_is_typed() {
+        let (factors, ada) = with_factor().await;
+        let check = checker(&factors);
+        let now = FixedClock::default().now();
+        let typed = FactorProof::RecoveryCode("code-1".to_owned());
+        assert_eq!(
+            check.check(ada.id(), &typed, now).await.unwrap(),
+            FactorCheck::Accepted
+        );
+        assert_eq!(
+            check.check(ada.id(), &typed, now).await.unwrap(),
+            FactorCheck::Refused
+        );
+        assert_eq!(factors.stored(ada.id()).unwrap().recovery_codes.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn without_a_factor_on_nothing_is_accepted_and_a_key_service_down_is_an_error() {
+        let users = InMemoryUsers::default();
+        let factors = InMemoryFactors::beside(&users);
+        let grace = users.add(user_with_email("grace@example.com"));
+        let now = FixedClock::default().now();
+        let code = FactorProof::Code(format!("{:06}", current_step()));
+        assert_eq!(
+            checker(&factors)
+                .check(grace.id(), &code, now)
+                .await
+                .unwrap(),
+            FactorCheck::Refused
+        );
+
+        let (factors, ada) = with_factor().await;
+        let down = SecondFactor::new(factors.clone(), StepCodes, FakeSealer::unavailable());
+        assert!(matches!(
+            down.check(ada.id(), &code, now).await,
+            Err(RepositoryError::Unavailable(_))
+        ));
+    }
+}
