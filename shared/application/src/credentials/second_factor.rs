@@ -4,8 +4,7 @@
 //! factor.
 
 use crate::ports::{
-    OneTimePasswords, RepositoryError, SecretContext, SecretPurpose, SecretSealer, TotpFactors,
-    TotpSecret,
+    OneTimePasswords, RepositoryError, SecretContext, SecretSealer, TotpFactors, TotpSecret,
 };
 use domain::{Timestamp, UserId};
 
@@ -81,10 +80,7 @@ impl<F: TotpFactors, O: OneTimePasswords, S: SecretSealer> SecondFactor<F, O, S>
         else {
             return Ok(false);
         };
-        let context = SecretContext {
-            user_id,
-            purpose: SecretPurpose::TotpSecret,
-        };
+        let context = SecretContext::totp_secret(user_id);
         let secret = self.sealer.open(&factor.enrolment.secret, context).await?;
         let secret = TotpSecret::from_bytes(secret);
         match self.otp.verify(&secret, code, now, factor.last_step) {
@@ -148,10 +144,7 @@ mod tests {
         let users = InMemoryUsers::default();
         let factors = InMemoryFactors::beside(&users);
         let ada = users.add(user_with_email("ada@example.com"));
-        let context = SecretContext {
-            user_id: ada.id(),
-            purpose: SecretPurpose::TotpSecret,
-        };
+        let context = SecretContext::totp_secret(ada.id());
         let secret = FakeSealer::default().seal(&[7; 20], context).await.unwrap();
         let enrolment = TotpEnrolment {
             user_id: ada.id(),

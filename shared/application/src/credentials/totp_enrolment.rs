@@ -13,8 +13,8 @@ use super::step_up::{StepUp, StepUpError};
 use crate::messages;
 use crate::ports::{
     Clock, ConfirmFactorError, CredentialRepository, OneTimePasswords, PasswordHasher,
-    Provisioning, RepositoryError, SecretContext, SecretPurpose, SecretSealer, StartEnrolmentError,
-    TotpEnrolment, TotpFactors, TotpSecret, UserRepository,
+    Provisioning, RepositoryError, SecretContext, SecretSealer, StartEnrolmentError, TotpEnrolment,
+    TotpFactors, TotpSecret, UserRepository,
 };
 use crate::standing::read_for;
 use crate::{Caller, Denied, Policy, UseCase, command};
@@ -121,7 +121,7 @@ where
             .map_err(TotpEnrolmentError::Secret)?;
         let sealed = self
             .sealer
-            .seal(secret.as_bytes(), secret_context(user.id()))
+            .seal(secret.as_bytes(), SecretContext::totp_secret(user.id()))
             .await
             .map_err(RepositoryError::from)?;
         let enrolment = TotpEnrolment {
@@ -144,13 +144,6 @@ async fn own_account<U: UserRepository>(
         .await?
         .filter(|user| !user.is_deleted())
         .ok_or(TotpEnrolmentError::NotFound)
-}
-
-fn secret_context(user_id: UserId) -> SecretContext {
-    SecretContext {
-        user_id,
-        purpose: SecretPurpose::TotpSecret,
-    }
 }
 
 pub struct TotpConfirmation {
@@ -216,7 +209,7 @@ where
             .ok_or(TotpEnrolmentError::NoEnrolment)?;
         let secret = self
             .sealer
-            .open(&enrolment.secret, secret_context(user.id()))
+            .open(&enrolment.secret, SecretContext::totp_secret(user.id()))
             .await
             .map_err(RepositoryError::from)?;
         let step = self
@@ -353,10 +346,7 @@ mod tests {
         );
         let stored = factors.enrolment(ada.id()).unwrap();
         assert_eq!(stored.started_at, FixedClock::default().now());
-        let context = SecretContext {
-            user_id: ada.id(),
-            purpose: SecretPurpose::TotpSecret,
-        };
+        let context = SecretContext::totp_secret(ada.id());
         assert_eq!(
             FakeSealer::default()
                 .open_now(&stored.secret, context)
@@ -382,10 +372,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(second.secret, "SECRET2");
-        let context = SecretContext {
-            user_id: ada.id(),
-            purpose: SecretPurpose::TotpSecret,
-        };
+        let context = SecretContext::totp_secret(ada.id());
         let stored = factors.enrolment(ada.id()).unwrap();
         assert_eq!(
             FakeSealer::default()

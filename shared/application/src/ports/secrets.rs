@@ -43,6 +43,16 @@ pub struct SecretContext {
     pub purpose: SecretPurpose,
 }
 
+impl SecretContext {
+    /// The context of a user's TOTP secret.
+    pub fn totp_secret(user_id: UserId) -> Self {
+        Self {
+            user_id,
+            purpose: SecretPurpose::TotpSecret,
+        }
+    }
+}
+
 /// A sealed secret: opaque bytes, safe to store anywhere.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedSecret(Vec<u8>);

@@ -58,10 +58,7 @@ impl TotpItem {
             user_id: enrolment.user_id.to_string(),
             secret: SealedItem::of(
                 &enrolment.secret,
-                application::ports::SecretContext {
-                    user_id: enrolment.user_id,
-                    purpose: application::ports::SecretPurpose::TotpSecret,
-                },
+                application::ports::SecretContext::totp_secret(enrolment.user_id),
             ),
             started_at: enrolment.started_at.to_rfc3339(),
             confirmed: false,
