@@ -333,7 +333,7 @@ pub async fn admin_authorization(
     let mut signed_in = admin.clone();
     signed_in.record_login(now)?;
     let admin = users
-        .record_login(&admin, signed_in, &session, &first_token, &email)
+        .record_login(&admin, signed_in, &session, &first_token, &email, None)
         .await?;
     let token = issuer
         .issue(&admin, &proof, now)

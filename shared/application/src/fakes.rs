@@ -5,11 +5,12 @@
 use crate::ports::{
     ApplyEmailChangeError, Clock, ConfirmFactorError, CredentialRepository, Cursor,
     EmailChangeRecord, EmailChangeRepository, EmailSendError, EmailSender, HashingError,
-    IdGenerator, InsertUserError, IssuedToken, OrderRepository, Outbox, OutgoingEmail, Page,
-    PageError, PageLimit, PasswordHasher, PendingEmail, RedeemTokenError, RepositoryError,
-    ResetTokenRecord, ResetTokens, SealError, SealedSecret, SecretContext, SecretSealer,
-    SessionRepository, StartEnrolmentError, StoredTotp, TokenHash, TotpEnrolment, TotpFactors,
-    TotpStep, UpdateUserError, UserListQuery, UserRepository,
+    IdGenerator, InsertUserError, IssuedToken, OneTimePasswords, OrderRepository, Outbox,
+    OutgoingEmail, Page, PageError, PageLimit, PasswordHasher, PendingEmail, Provisioning,
+    RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens, SealError, SealedSecret,
+    SecretContext, SecretSealer, SessionRepository, StartEnrolmentError, StoredTotp, TokenHash,
+    TotpEnrolment, TotpFactors, TotpSecret, TotpStep, UpdateUserError, UserListQuery,
+    UserRepository,
 };
 use domain::{Email, Order, OrderId, Password, PasswordHash, Timestamp, User, UserId, UserName};
 use std::collections::BTreeMap;
@@ -842,6 +843,31 @@ impl InMemoryFactors {
         self.factors.lock().unwrap().get(&user_id).cloned()
     }
 
+    /// Turns `user`'s factor on as a confirmed enrolment would: the secret `StepCodes`
+    /// expects, sealed by `FakeSealer`, step 1 used up, and `recovery_codes` (as typed).
+    pub async fn turn_on(&self, user: &User, recovery_codes: &[&str]) -> User {
+        let context = SecretContext::totp_secret(user.id());
+        let secret = FakeSealer::default()
+            .seal(StepCodes::SECRET, context)
+            .await
+            .unwrap();
+        let enrolment = TotpEnrolment {
+            user_id: user.id(),
+            secret,
+            started_at: FixedClock::default().now(),
+        };
+        self.start_enrolment(&enrolment).await.unwrap();
+        let mut on = user.clone();
+        on.set_mfa(true).unwrap();
+        let hashes: Vec<_> = recovery_codes
+            .iter()
+            .map(|code| StepCodes::default().recovery_code_hash(code))
+            .collect();
+        self.confirm(&enrolment, TotpStep::new(1), &hashes, user, on, &[])
+            .await
+            .unwrap()
+    }
+
     /// The user's unconfirmed enrolment, if any.
     pub fn enrolment(&self, user_id: UserId) -> Option<TotpEnrolment> {
         self.stored(user_id)
@@ -931,6 +957,101 @@ impl TotpFactors for InMemoryFactors {
         let before = factor.recovery_codes.len();
         factor.recovery_codes.retain(|stored| stored != hash);
         Ok(factor.recovery_codes.len() < before)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        recovery_codes: &[TokenHash],
+    ) -> Result<bool, RepositoryError> {
+        let mut factors = self.factors.lock().unwrap();
+        let Some(factor) = factors.get_mut(&user_id).filter(|factor| factor.confirmed) else {
+            return Ok(false);
+        };
+        factor.recovery_codes = recovery_codes.to_vec();
+        Ok(true)
+    }
+
+    async fn remove(
+        &self,
+        current: &User,
+        updated: User,
+        outbox: &[OutgoingEmail],
+    ) -> Result<User, ConfirmFactorError> {
+        let stored =
+            self.users
+                .update(current, updated, outbox)
+                .await
+                .map_err(|error| match error {
+                    UpdateUserError::Repository(error) => ConfirmFactorError::Repository(error),
+                    _ => ConfirmFactorError::UserChanged,
+                })?;
+        self.factors.lock().unwrap().remove(&current.id());
+        Ok(stored)
+    }
+}
+
+/// One-time passwords a test can compute: the code of a step is the step in six digits (so
+/// `StepCodes::code_at(now)`), the secret is always `SECRET`, recovery codes hash to
+/// themselves uppercased, and each new set of recovery codes is `R<n>-1` to `R<n>-10`.
+#[derive(Clone, Default)]
+pub struct StepCodes {
+    sets: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl StepCodes {
+    pub const SECRET: &'static [u8] = &[7; 20];
+
+    /// The right code at `now`.
+    pub fn code_at(now: Timestamp) -> String {
+        format!("{:06}", now.as_millis() / 30_000)
+    }
+}
+
+impl OneTimePasswords for StepCodes {
+    fn new_secret(&self) -> Result<TotpSecret, crate::ports::BoxError> {
+        Ok(TotpSecret::from_bytes(Self::SECRET.to_vec()))
+    }
+
+    fn provisioning(
+        &self,
+        _: &TotpSecret,
+        label: &str,
+    ) -> Result<Provisioning, crate::ports::BoxError> {
+        Ok(Provisioning {
+            secret: "SECRET".to_owned(),
+            otpauth_uri: format!("otpauth://totp/Users:{label}"),
+        })
+    }
+
+    fn verify(
+        &self,
+        secret: &TotpSecret,
+        code: &str,
+        now: Timestamp,
+        last_accepted: Option<TotpStep>,
+    ) -> Option<TotpStep> {
+        assert_eq!(secret.as_bytes(), Self::SECRET, "the opened secret");
+        let current = u64::try_from(now.as_millis() / 30_000).ok()?;
+        let step: u64 = code.parse().ok()?;
+        let in_window = step + 1 >= current && step <= current + 1;
+        let later = last_accepted.is_none_or(|last| step > last.get());
+        (in_window && later).then(|| TotpStep::new(step))
+    }
+
+    fn recovery_codes(&self) -> Result<Vec<IssuedToken>, crate::ports::BoxError> {
+        let set = self.sets.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok((1..=crate::ports::RECOVERY_CODES)
+            .map(|n| {
+                let token = format!("R{set}-{n}");
+                let hash = self.recovery_code_hash(&token);
+                IssuedToken { token, hash }
+            })
+            .collect())
+    }
+
+    fn recovery_code_hash(&self, code: &str) -> TokenHash {
+        TokenHash::new(code.to_uppercase())
     }
 }
 
@@ -1238,6 +1359,8 @@ pub struct InMemoryLoginStore {
     users: InMemoryUsers,
     credentials: InMemoryCredentials,
     sessions: InMemorySessions,
+    /// Two-step logins' challenges, by the hash of their `mfa_token`.
+    challenges: Arc<Mutex<BTreeMap<String, crate::ports::MfaChallenge>>>,
 }
 
 impl InMemoryLoginStore {
@@ -1250,11 +1373,38 @@ impl InMemoryLoginStore {
             users: users.clone(),
             credentials: credentials.clone(),
             sessions: sessions.clone(),
+            challenges: Arc::default(),
         }
+    }
+
+    /// How many challenges are stored (used up ones are gone).
+    pub fn challenges(&self) -> usize {
+        self.challenges.lock().unwrap().len()
     }
 }
 
 impl crate::ports::LoginStore for InMemoryLoginStore {
+    async fn issue_challenge(
+        &self,
+        challenge: &crate::ports::MfaChallenge,
+    ) -> Result<(), RepositoryError> {
+        yield_once().await;
+        self.users.check_available()?;
+        self.challenges
+            .lock()
+            .unwrap()
+            .insert(challenge.hash.as_str().to_owned(), challenge.clone());
+        Ok(())
+    }
+
+    async fn challenge(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<crate::ports::MfaChallenge>, RepositoryError> {
+        self.users.check_available()?;
+        Ok(self.challenges.lock().unwrap().get(hash.as_str()).cloned())
+    }
+
     async fn address(
         &self,
         email: &Email,
@@ -1285,10 +1435,24 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
         session: &crate::ports::SessionRecord,
         first_token: &crate::ports::RefreshTokenRecord,
         address: &Email,
+        challenge: Option<&TokenHash>,
     ) -> Result<User, crate::ports::RecordLoginError> {
-        let stored = self
+        // Taken first, put back if the login is not written: one write, as the store's.
+        let taken = match challenge {
+            Some(hash) => match self.challenges.lock().unwrap().remove(hash.as_str()) {
+                Some(taken) => Some(taken),
+                None => return Err(crate::ports::RecordLoginError::ChallengeUsed),
+            },
+            None => None,
+        };
+        let written = self
             .sign_in_with(current, updated, session, first_token)
-            .await?;
+            .await;
+        if let (Err(_), Some(taken)) = (&written, taken) {
+            let mut challenges = self.challenges.lock().unwrap();
+            challenges.insert(taken.hash.as_str().to_owned(), taken);
+        }
+        let stored = written?;
         let mut credentials = self.credentials.state.lock().unwrap();
         credentials.attempts.remove(address.normalized());
         Ok(stored)

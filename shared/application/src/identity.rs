@@ -58,6 +58,15 @@ impl Caller {
         }
     }
 
+    /// Whether running a use case of `policy` on `subject` uses administrator power: an admin
+    /// route, or another user's resources.
+    pub fn acts_as_admin(&self, policy: Policy, subject: Option<UserId>) -> bool {
+        match self {
+            Self::Anonymous => false,
+            Self::User { id, .. } => policy == Policy::Admin || subject != Some(*id),
+        }
+    }
+
     pub fn is_admin(&self) -> bool {
         matches!(
             self,
@@ -98,6 +107,50 @@ pub enum Denied {
     /// is no longer an active admin: refused as an invalid token.
     #[error("the access token no longer holds")]
     Revoked,
+    /// Administrator power without a second factor in the sign-in, where the stack's admin
+    /// MFA setting requires one.
+    #[error("administrator routes need a sign-in with a second factor")]
+    MfaRequired,
+}
+
+/// The stack's admin MFA setting (API.md, "Roles"): whether administrator power needs a
+/// sign-in with a second factor (`mfa` in the token's `amr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminMfa {
+    /// The deployed default.
+    Required,
+    /// The local stack's, so the README's admin works with a password alone.
+    Optional,
+}
+
+impl AdminMfa {
+    /// `required` or `optional`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "required" => Some(Self::Required),
+            "optional" => Some(Self::Optional),
+            _ => None,
+        }
+    }
+
+    /// Whether `caller` may run a use case of `policy` on `subject` as far as this setting
+    /// goes: its own account always; administrator power (see `Caller::acts_as_admin`),
+    /// under `Required`, only with a multi-factor sign-in.
+    pub fn check(
+        self,
+        caller: &Caller,
+        policy: Policy,
+        subject: Option<UserId>,
+    ) -> Result<(), Denied> {
+        let multi_factor = caller
+            .proof()
+            .is_some_and(|proof| proof.methods.is_multi_factor());
+        if self == Self::Required && caller.acts_as_admin(policy, subject) && !multi_factor {
+            Err(Denied::MfaRequired)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl Policy {
@@ -183,6 +236,57 @@ mod tests {
             Err(Denied::Forbidden)
         );
         assert_eq!(Policy::Admin.check(&admin(), None), Ok(()));
+    }
+
+    fn admin_with(methods: domain::AuthMethods) -> Caller {
+        let Caller::User {
+            id,
+            role,
+            mut proof,
+        } = admin()
+        else {
+            unreachable!("admin() is a user");
+        };
+        proof.methods = methods;
+        Caller::User { id, role, proof }
+    }
+
+    #[test]
+    fn required_admin_mfa_refuses_admin_power_without_a_second_factor_and_nothing_else() {
+        let password = admin_with(domain::AuthMethods::Password);
+        let own = password.user_id();
+        let other = Some(UserId::generate());
+        let required = AdminMfa::Required;
+        assert_eq!(
+            required.check(&password, Policy::Admin, None),
+            Err(Denied::MfaRequired)
+        );
+        assert_eq!(
+            required.check(&password, Policy::SelfOrAdmin, other),
+            Err(Denied::MfaRequired),
+            "another user's resources"
+        );
+        assert_eq!(
+            required.check(&password, Policy::SelfOrAdmin, own),
+            Ok(()),
+            "its own account"
+        );
+        assert_eq!(required.check(&password, Policy::SelfOnly, own), Ok(()));
+        for methods in [
+            domain::AuthMethods::PasswordAndOneTimeCode,
+            domain::AuthMethods::Passkey,
+        ] {
+            let strong = admin_with(methods);
+            assert_eq!(required.check(&strong, Policy::Admin, None), Ok(()));
+            assert_eq!(required.check(&strong, Policy::SelfOrAdmin, other), Ok(()));
+        }
+        assert_eq!(
+            AdminMfa::Optional.check(&password, Policy::Admin, None),
+            Ok(())
+        );
+        assert_eq!(AdminMfa::parse("required"), Some(AdminMfa::Required));
+        assert_eq!(AdminMfa::parse("optional"), Some(AdminMfa::Optional));
+        assert_eq!(AdminMfa::parse("Optional"), None);
     }
 
     proptest! {

@@ -20,7 +20,7 @@ pub mod users;
 // the functions a second build of this crate and everything above it (see the README, "Builds").
 pub mod fakes;
 
-pub use identity::{Caller, Denied, Policy};
+pub use identity::{AdminMfa, Caller, Denied, Policy};
 pub(crate) use use_case::command;
 pub use use_case::{Command, UseCase};
 

@@ -177,3 +177,22 @@ pub fn two_step_sign_in_on(user: &User) -> OutgoingEmail {
         ),
     )
 }
+
+/// When a second factor was turned off, by the user or by an administrator's account-recovery
+/// reset: every device was signed out, and an owner who did not do it hears of it.
+pub fn two_step_sign_in_off(user: &User) -> OutgoingEmail {
+    OutgoingEmail::new(
+        user.email().clone(),
+        "Two-step sign-in is off",
+        format!(
+            "Hello {name},\n\n\
+             Two-step sign-in was just turned off for your account, and every device that\n\
+             was signed in has been signed out: from now on, your password alone signs in.\n\n\
+             If this was you or an administrator you asked, there is nothing more to do; you\n\
+             can turn it on again at any time.\n\n\
+             If it was not, ask for a password-reset email right away (POST /password-reset)\n\
+             and let us know.\n",
+            name = user.name(),
+        ),
+    )
+}

@@ -26,7 +26,7 @@ where
             None => Ok(None),
         };
     };
-    let as_admin = policy == Policy::Admin || subject != Some(*id);
+    let as_admin = caller.acts_as_admin(policy, subject);
     let (user, record) = users.find_with_caller(subject, *id, proof.session).await?;
     caller.vouched_by(record.account.as_ref(), record.session_stored, as_admin)?;
     Ok(user)

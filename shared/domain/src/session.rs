@@ -69,6 +69,11 @@ impl AuthMethods {
         }
     }
 
+    /// Whether the proof took more than one factor (`mfa` among the names).
+    pub fn is_multi_factor(&self) -> bool {
+        self.names().contains(&"mfa")
+    }
+
     /// The methods named by exactly this list (in any order); anything else is none.
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> Option<Self> {
         let mut given: Vec<&str> = names.iter().map(AsRef::as_ref).collect();

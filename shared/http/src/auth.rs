@@ -5,7 +5,7 @@
 use crate::Problem;
 use crate::request::UserPath;
 use application::ports::{AccessClaims, AccessTokenVerifier, InvalidAccessToken};
-use application::{Caller, Policy};
+use application::{AdminMfa, Caller, Policy};
 use domain::Timestamp;
 use lambda_http::Request;
 use lambda_http::http::header;
@@ -75,7 +75,34 @@ pub fn caller(policy: Policy, request: &Request) -> Result<Caller, Problem> {
         application::Denied::NotFound => Ok(()),
         denied => Err(Problem::from(denied)),
     })?;
+    if policy == Policy::Admin {
+        admin_mfa_of(request).check(&caller, policy, None)?;
+    }
     Ok(caller)
+}
+
+/// The stack's admin MFA setting, as `serve` put it on the request; `Required` if absent.
+fn admin_mfa_of(request: &Request) -> AdminMfa {
+    request
+        .extensions()
+        .get::<AdminMfa>()
+        .copied()
+        .unwrap_or(AdminMfa::Required)
+}
+
+/// The admin MFA setting of this process: `ADMIN_MFA` (`required` or `optional`), read once;
+/// anything else, or nothing, is `required`, the safe side.
+pub(crate) fn admin_mfa_setting() -> AdminMfa {
+    static SETTING: std::sync::OnceLock<AdminMfa> = std::sync::OnceLock::new();
+    *SETTING.get_or_init(|| {
+        let raw = std::env::var("ADMIN_MFA").unwrap_or_default();
+        AdminMfa::parse(&raw).unwrap_or_else(|| {
+            if !raw.is_empty() {
+                tracing::warn!(value = raw, "ADMIN_MFA is neither required nor optional");
+            }
+            AdminMfa::Required
+        })
+    })
 }
 
 /// The caller of a `/users/{id}...` route and the `{id}`: 401, then 404 for a malformed id,
@@ -84,6 +111,7 @@ pub fn for_user(policy: Policy, request: &Request) -> Result<(Caller, UserPath),
     let caller = caller(policy, request)?;
     let path = UserPath::read(request)?;
     policy.check(&caller, Some(path.id))?;
+    admin_mfa_of(request).check(&caller, policy, Some(path.id))?;
     Ok((caller, path))
 }
 
@@ -179,6 +207,59 @@ mod tests {
                 "{header:?}"
             );
         }
+    }
+
+    /// An administrator's claims, signed in with `methods`.
+    fn admin_by(methods: domain::AuthMethods) -> Authentication {
+        let Authentication::Bearer(mut claims) = crate::testing::admin() else {
+            unreachable!("an administrator's claims");
+        };
+        claims.proof.methods = methods;
+        Authentication::Bearer(claims)
+    }
+
+    #[test]
+    fn with_admin_mfa_required_admin_power_needs_mfa_in_amr_and_its_own_account_does_not() {
+        use crate::testing::{Answer, TestRequest};
+        let password = admin_by(domain::AuthMethods::Password);
+        let Authentication::Bearer(claims) = password else {
+            unreachable!()
+        };
+        let own = claims.user_id.to_string();
+        let other = domain::UserId::generate().to_string();
+        let request = |authentication, setting, id: &str| {
+            TestRequest::new("GET", "/users/x")
+                .path("id", id)
+                .by(authentication)
+                .admin_mfa(setting)
+                .build()
+        };
+        let required = AdminMfa::Required;
+        let refused = caller(Policy::Admin, &request(password, required, &own)).unwrap_err();
+        let answer = Answer::of(Err(refused));
+        assert_eq!(answer.status, 403);
+        assert_eq!(answer.body["type"], "/problems/mfa-required");
+        assert!(answer.body.get("mfa_token").is_none());
+        let on_other = for_user(Policy::SelfOrAdmin, &request(password, required, &other));
+        assert_eq!(on_other.unwrap_err().status, 403);
+        assert!(
+            for_user(Policy::SelfOrAdmin, &request(password, required, &own)).is_ok(),
+            "its own account"
+        );
+        assert!(for_user(Policy::SelfOnly, &request(password, required, &own)).is_ok());
+        let strong = admin_by(domain::AuthMethods::PasswordAndOneTimeCode);
+        assert!(caller(Policy::Admin, &request(strong, required, &own)).is_ok());
+        assert!(for_user(Policy::SelfOrAdmin, &request(strong, required, &other)).is_ok());
+        let optional = AdminMfa::Optional;
+        assert!(caller(Policy::Admin, &request(password, optional, &own)).is_ok());
+        assert!(for_user(Policy::SelfOrAdmin, &request(password, optional, &other)).is_ok());
+        let unset = TestRequest::new("GET", "/users").by(password).build();
+        let mut unset = unset;
+        unset.extensions_mut().remove::<AdminMfa>();
+        assert!(
+            caller(Policy::Admin, &unset).is_err(),
+            "a request that carries no setting is held to the safe one"
+        );
     }
 
     proptest::proptest! {

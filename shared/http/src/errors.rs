@@ -3,6 +3,7 @@
 
 use crate::FieldError;
 use crate::Problem;
+use crate::problem::SecondStep;
 use application::credentials::{
     ChangePasswordError, ConfirmPasswordResetError, LoginError, LogoutError, RefreshError,
     RequestPasswordResetError, SessionsError, StartError, StepUpError,
@@ -40,6 +41,10 @@ impl From<Denied> for Problem {
             Denied::Forbidden => Problem::forbidden("only an administrator may do this"),
             Denied::NotFound => Problem::user_not_found(),
             Denied::Revoked => Problem::missing_token(true),
+            Denied::MfaRequired => Problem::mfa_required(
+                "administrator power needs a sign-in with a second factor: turn one on (POST /users/{id}/mfa/totp) and log in with it",
+                None,
+            ),
         }
     }
 }
@@ -170,6 +175,11 @@ impl From<StepUpError> for Problem {
                 "Reauthentication required",
                 "this change needs current_password in the body, or a sign-in of the last 5 minutes",
             ),
+            StepUpError::WrongCode => Problem::forbidden_as(
+                "wrong-code",
+                "Wrong code",
+                "the code is wrong, or was used already",
+            ),
             StepUpError::Locked { retry_after } => {
                 Problem::too_many_attempts(u32::try_from(retry_after).unwrap_or(u32::MAX))
             }
@@ -289,11 +299,24 @@ impl From<ConfirmEmailChangeError> for Problem {
 /// One detail for an unknown address and a wrong password alike.
 pub const INVALID_CREDENTIALS_DETAIL: &str = "the email or password is wrong";
 
+/// The one answer to every failed second step of a login, whatever failed.
+pub const INVALID_SECOND_FACTOR_DETAIL: &str =
+    "the code is wrong or used, or the sign-in expired; log in again for a new mfa_token";
+
 impl From<LoginError> for Problem {
     fn from(error: LoginError) -> Self {
         match error {
             LoginError::Denied(denied) => denied.into(),
             LoginError::InvalidCredentials => Problem::unauthorized(INVALID_CREDENTIALS_DETAIL),
+            LoginError::SecondFactorRequired(token) => Problem::mfa_required(
+                "the password is right; finish signing in with a code at POST /login/mfa",
+                Some(SecondStep {
+                    mfa_token: token.token,
+                    expires_in: token.expires_in,
+                    methods: ["totp", "recovery_code"],
+                }),
+            ),
+            LoginError::InvalidSecondFactor => Problem::unauthorized(INVALID_SECOND_FACTOR_DETAIL),
             LoginError::NotAllowed { status } => {
                 Problem::forbidden(format!("a {status} user cannot log in"))
             }

@@ -45,7 +45,48 @@ pub struct Problem {
     pub retry_after: Option<u32>,
     /// The `WWW-Authenticate` challenge of a 401 for a missing or refused access token.
     #[serde(skip)]
-    pub challenge: Option<&'static str>,
+    pub challenge: Option<BearerChallenge>,
+    /// The extension members of `POST /login`'s `/problems/mfa-required`; documented by
+    /// `MfaRequiredProblem`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub second_step: Option<Box<SecondStep>>,
+}
+
+/// The `WWW-Authenticate` of a 401 (RFC 6750): no token sent, or one that is not valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerChallenge {
+    Missing,
+    InvalidToken,
+}
+
+impl BearerChallenge {
+    fn header(self) -> &'static str {
+        match self {
+            Self::Missing => "Bearer",
+            Self::InvalidToken => r#"Bearer error="invalid_token""#,
+        }
+    }
+}
+
+/// How a login whose password was right goes on: with a code and this token.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct SecondStep {
+    pub mfa_token: String,
+    /// Seconds the token lives.
+    pub expires_in: i64,
+    pub methods: [&'static str; 2],
+}
+
+/// The token is a secret: it never shows in a log line.
+impl std::fmt::Debug for SecondStep {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SecondStep")
+            .field("mfa_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 fn as_u16<S: serde::Serializer>(status: &StatusCode, serializer: S) -> Result<S::Ok, S::Error> {
@@ -62,6 +103,7 @@ impl Problem {
             errors: Vec::new(),
             retry_after: None,
             challenge: None,
+            second_step: None,
         }
     }
 
@@ -124,12 +166,12 @@ impl Problem {
     pub fn missing_token(sent: bool) -> Self {
         let (challenge, detail) = if sent {
             (
-                r#"Bearer error="invalid_token""#,
+                BearerChallenge::InvalidToken,
                 "the access token is invalid or expired; log in or refresh",
             )
         } else {
             (
-                "Bearer",
+                BearerChallenge::Missing,
                 "this route needs an access token: Authorization: Bearer <token>",
             )
         };
@@ -150,6 +192,15 @@ impl Problem {
     /// A 403 with a type of its own (`/problems/<slug>`), for refusals a client acts on.
     pub fn forbidden_as(slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, slug, title, detail)
+    }
+
+    /// 403 `/problems/mfa-required`: a second factor is missing. From `POST /login`, with the
+    /// token to finish the login with; from an admin route, without.
+    pub fn mfa_required(detail: impl Into<String>, second_step: Option<SecondStep>) -> Self {
+        Self {
+            second_step: second_step.map(Box::new),
+            ..Self::forbidden_as("mfa-required", "Second factor required", detail)
+        }
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
@@ -217,11 +268,14 @@ impl Problem {
         if let Some(challenge) = self.challenge {
             headers.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
+                HeaderValue::from_static(challenge.header()),
             );
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.second_step.is_some() {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         response
     }

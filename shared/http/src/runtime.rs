@@ -73,9 +73,11 @@ where
     Fut: Future<Output = HandlerResult> + Send,
 {
     let (handler, verifier) = (&handler, &verifier);
+    let admin_mfa = crate::auth::admin_mfa_setting();
     let service = service_fn(move |mut request: Request| async move {
         let authentication = Authentication::of(&request, verifier);
         request.extensions_mut().insert(authentication);
+        request.extensions_mut().insert(admin_mfa);
         let started = Instant::now();
         let cold_start = COLD_START.swap(false, Ordering::Relaxed);
         let request_id = request

@@ -4,9 +4,9 @@
 use crate::HandlerResult;
 use crate::auth::Authentication;
 use crate::request::MAX_BODY_BYTES;
-use application::Caller;
 use application::fakes::{InMemoryUsers, caller_with};
 use application::ports::AccessClaims;
+use application::{AdminMfa, Caller};
 use domain::{Role, User, UserId};
 use lambda_http::http::{HeaderMap, header};
 use lambda_http::{Body, Request, RequestExt};
@@ -23,6 +23,8 @@ pub struct TestRequest {
     body: Body,
     /// `None`: an administrator's (see `build` and `build_in`).
     authentication: Option<Authentication>,
+    /// The stack's admin MFA setting: `Optional`, as in the local stack, unless a test says.
+    admin_mfa: AdminMfa,
 }
 
 /// The claims of an administrator's token, whose account no store holds: enough for the
@@ -67,7 +69,14 @@ impl TestRequest {
             query: HashMap::new(),
             body: Body::Empty,
             authentication: None,
+            admin_mfa: AdminMfa::Optional,
         }
+    }
+
+    /// The request as served by a stack with this admin MFA setting.
+    pub fn admin_mfa(mut self, setting: AdminMfa) -> Self {
+        self.admin_mfa = setting;
+        self
     }
 
     /// The request as sent with this authentication instead.
@@ -130,6 +139,7 @@ impl TestRequest {
             .with_path_parameters(self.path)
             .with_query_string_parameters(query);
         request.extensions_mut().insert(authentication);
+        request.extensions_mut().insert(self.admin_mfa);
         request
     }
 }

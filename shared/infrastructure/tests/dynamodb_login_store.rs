@@ -99,7 +99,7 @@ async fn a_login_records_the_user_stores_the_token_and_forgets_the_failures_at_o
     logged_in.record_login(Timestamp::now()).unwrap();
     let (session, token) = new_session(&ada);
     let stored = users
-        .record_login(&ada, logged_in, &session, &token, ada.email())
+        .record_login(&ada, logged_in, &session, &token, ada.email(), None)
         .await
         .unwrap();
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(stored.clone()));
@@ -115,7 +115,7 @@ async fn a_login_records_the_user_stores_the_token_and_forgets_the_failures_at_o
     again.record_login(Timestamp::now()).unwrap();
     let (late_session, late) = new_session(&ada);
     let stale = users
-        .record_login(&ada, again, &late_session, &late, ada.email())
+        .record_login(&ada, again, &late_session, &late, ada.email(), None)
         .await;
     assert!(matches!(stale, Err(RecordLoginError::UserChanged)));
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(stored));

@@ -150,6 +150,10 @@ where
                     current = self.own_account(caller, command.user_id).await?;
                 }
                 Err(RecordLoginError::Repository(error)) => return Err(error.into()),
+                // A password change finishes no two-step login: a store that says so is broken.
+                Err(error @ RecordLoginError::ChallengeUsed) => {
+                    return Err(RepositoryError::Failed(error.into()).into());
+                }
             }
         }
         Err(ChangePasswordError::Contended)

@@ -2,11 +2,11 @@ use super::lockout::Reservation;
 use super::sessions::{Session, Sessions, StartError};
 use crate::audit::{self, Outcome};
 use crate::ports::{
-    AccessTokenIssuer, Clock, LoginStore, PasswordHasher, RecordLoginError, RepositoryError,
-    ResetTokens, SessionOrigin, SessionRepository,
+    AccessTokenIssuer, Clock, LoginStore, MFA_CHALLENGE_SECONDS, MfaChallenge, PasswordHasher,
+    RecordLoginError, RepositoryError, ResetTokens, SessionOrigin, SessionRepository, TokenHash,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::{AuthMethods, Email, LoginRefused, User, UserId, UserStatus};
+use domain::{AuthMethods, Email, LoginRefused, PasswordHash, Timestamp, User, UserId, UserStatus};
 
 pub struct LoginRequest {
     pub email: Email,
@@ -24,6 +24,13 @@ pub enum LoginError {
     /// Unknown address, no password set, or a wrong password: one variant, one answer.
     #[error("the email or password is wrong")]
     InvalidCredentials,
+    /// The password was right and a second factor is on: the login finishes with a code.
+    #[error("the password was right; a second factor is required")]
+    SecondFactorRequired(MfaToken),
+    /// A two-step login's second step failed: a wrong, replayed or used-up code, or an
+    /// unknown, expired or used `mfa_token`; one variant, one answer.
+    #[error("the code is wrong, or the sign-in timed out")]
+    InvalidSecondFactor,
     #[error("a {status} user cannot log in")]
     NotAllowed { status: UserStatus },
     /// Too many failures for this address: no password was checked.
@@ -41,8 +48,23 @@ impl From<RecordLoginError> for LoginError {
     fn from(error: RecordLoginError) -> Self {
         match error {
             RecordLoginError::UserChanged => Self::Contended,
+            RecordLoginError::ChallengeUsed => Self::InvalidSecondFactor,
             RecordLoginError::Repository(error) => Self::Repository(error),
         }
+    }
+}
+
+/// The `mfa_token` of a right password whose second factor is still to come: a secret,
+/// so it never shows in a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MfaToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+impl std::fmt::Debug for MfaToken {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("MfaToken(<redacted>)")
     }
 }
 
@@ -51,6 +73,11 @@ impl From<RecordLoginError> for LoginError {
 /// the address (the attempt reserved, counted as a failure in advance, and its holder), the
 /// holder (user and password), and on success one write of the login, the refresh token and
 /// the forgotten failures. A failure writes nothing more: it was counted by its reservation.
+///
+/// With a second factor on, the account's every attempt writes an `mfa_token` before the
+/// password is checked, and a right password answers it instead of a session: so a right
+/// password takes as long as a wrong one, and its reservation stays counted (only a finished
+/// login forgets the failures, or a password would reopen the guessing of codes).
 pub struct Login<L, H, C, A, S, T> {
     store: L,
     hasher: H,
@@ -85,14 +112,15 @@ where
     async fn run(&self, _caller: &Caller, request: LoginRequest) -> Result<Session, LoginError> {
         let mut known = None;
         let result = self.log_in(&request, &mut known).await;
-        let outcome = match &result {
-            Err(LoginError::Locked { .. }) => Outcome::Denied,
-            result => Outcome::of(result),
+        let (event, outcome) = match &result {
+            Err(LoginError::Locked { .. }) => ("login", Outcome::Denied),
+            Err(LoginError::SecondFactorRequired(_)) => ("mfa_challenge", Outcome::Success),
+            result => ("login", Outcome::of(result)),
         };
         // Whoever tried a wrong password or a locked address is not known to be the account's
-        // user: only a success names an actor.
-        let actor = known.filter(|_| outcome == Outcome::Success);
-        audit::record("login", outcome, actor, known);
+        // user: only a finished login names an actor.
+        let actor = known.filter(|_| result.is_ok());
+        audit::record(event, outcome, actor, known);
         result
     }
 }
@@ -118,8 +146,16 @@ where
             Reservation::Granted(counted) => counted,
             Reservation::Locked { retry_after } => return Err(LoginError::Locked { retry_after }),
         };
-        let (user, verified) = self.check_password(request, address.holder).await?;
+        let (user, hash) = match address.holder {
+            Some(id) => self.store.user_and_password(id).await?,
+            None => (None, None),
+        };
         *known = user.as_ref().map(User::id);
+        let challenge = match user.as_ref().filter(|user| user.mfa_enabled()) {
+            Some(user) => Some(self.issue_challenge(user, &request.email, now).await?),
+            None => None,
+        };
+        let verified = verify_password(&self.hasher, &request.password, user.as_ref(), hash);
         let Some(user) = user.filter(|_| verified) else {
             // The reservation that counted this failure locked the address.
             if counted.locked_for(now).is_some() {
@@ -127,64 +163,123 @@ where
             }
             return Err(LoginError::InvalidCredentials);
         };
-        let started = self
-            .sessions
-            .start(&user, AuthMethods::Password, request.origin.clone(), now)
-            .map_err(StartError::from)?;
-        let mut current = user;
-        for _ in 0..ATTEMPTS_TO_RECORD {
-            let mut updated = current.clone();
-            updated
-                .record_login(now)
-                .map_err(|LoginRefused { status }| LoginError::NotAllowed { status })?;
-            match self
-                .store
-                .record_login(
-                    &current,
-                    updated,
-                    &started.record,
-                    &started.first_token,
-                    &request.email,
-                )
-                .await
-            {
-                Ok(user) => return Ok(self.sessions.answer(user, started, now)?),
-                // Changed meanwhile (an admin's edit, a twin login): record it on the new state.
-                Err(RecordLoginError::UserChanged) => {
-                    let (user, _) = self.store.user_and_password(current.id()).await?;
-                    current = user.ok_or(LoginError::InvalidCredentials)?;
-                }
-                Err(error) => return Err(error.into()),
+        if let Some(challenge) = challenge {
+            if !user.can_login() {
+                let status = user.status();
+                return Err(LoginError::NotAllowed { status });
             }
+            return Err(LoginError::SecondFactorRequired(challenge));
         }
-        Err(LoginError::Contended)
+        let finish = Finish {
+            methods: AuthMethods::Password,
+            origin: request.origin.clone(),
+            address: &request.email,
+            challenge: None,
+            now,
+        };
+        sign_in(&self.store, &self.sessions, user, finish).await
     }
 
-    /// The address's user, if any, and whether this is its password; one Argon2 verification
-    /// whatever the case (unknown address, no password set, wrong password), so timing tells
-    /// them not apart.
-    async fn check_password(
+    /// A new `mfa_token` for `user`, stored by its hash.
+    async fn issue_challenge(
         &self,
-        request: &LoginRequest,
-        holder: Option<UserId>,
-    ) -> Result<(Option<User>, bool), LoginError> {
-        let (user, hash) = match holder {
-            Some(id) => self.store.user_and_password(id).await?,
-            None => (None, None),
+        user: &User,
+        address: &Email,
+        now: Timestamp,
+    ) -> Result<MfaToken, LoginError> {
+        let issued = self.sessions.new_secret().map_err(StartError::from)?;
+        let challenge = MfaChallenge {
+            hash: issued.hash,
+            user_id: user.id(),
+            address: address.clone(),
+            issued_at: now,
         };
-        let Some(user) = user else {
-            self.hasher.verify_dummy(&request.password);
-            return Ok((None, false));
-        };
-        let verified = match hash {
-            Some(hash) => self.hasher.verify(&request.password, &hash),
-            None => {
-                self.hasher.verify_dummy(&request.password);
-                false
-            }
-        };
-        Ok((Some(user), verified))
+        self.store.issue_challenge(&challenge).await?;
+        Ok(MfaToken {
+            token: issued.token,
+            expires_in: MFA_CHALLENGE_SECONDS,
+        })
     }
+}
+
+/// Whether `password` is `user`'s; one Argon2 verification whatever the case (unknown
+/// address, no password set, wrong password), so timing tells them not apart.
+fn verify_password<H: PasswordHasher>(
+    hasher: &H,
+    password: &str,
+    user: Option<&User>,
+    hash: Option<PasswordHash>,
+) -> bool {
+    match (user, hash) {
+        (Some(_), Some(hash)) => hasher.verify(password, &hash),
+        _ => {
+            hasher.verify_dummy(password);
+            false
+        }
+    }
+}
+
+/// How a sign-in that proved who the user is gets recorded.
+pub(crate) struct Finish<'a> {
+    pub methods: AuthMethods,
+    pub origin: SessionOrigin,
+    /// The address whose failures the sign-in forgets.
+    pub address: &'a Email,
+    /// The `mfa_token` a two-step login uses up.
+    pub challenge: Option<&'a TokenHash>,
+    pub now: Timestamp,
+}
+
+/// Records the login of `user` and starts its session, in one write: retried on the user's
+/// newer state when it changed meanwhile (an admin's edit, a twin login).
+pub(crate) async fn sign_in<L, A, S, T>(
+    store: &L,
+    sessions: &Sessions<A, S, T>,
+    user: User,
+    finish: Finish<'_>,
+) -> Result<Session, LoginError>
+where
+    L: LoginStore,
+    A: AccessTokenIssuer,
+    S: SessionRepository,
+    T: ResetTokens,
+{
+    let Finish {
+        methods,
+        origin,
+        address,
+        challenge,
+        now,
+    } = finish;
+    let started = sessions
+        .start(&user, methods, origin, now)
+        .map_err(StartError::from)?;
+    let mut current = user;
+    for _ in 0..ATTEMPTS_TO_RECORD {
+        let mut updated = current.clone();
+        updated
+            .record_login(now)
+            .map_err(|LoginRefused { status }| LoginError::NotAllowed { status })?;
+        let recorded = store
+            .record_login(
+                &current,
+                updated,
+                &started.record,
+                &started.first_token,
+                address,
+                challenge,
+            )
+            .await;
+        match recorded {
+            Ok(user) => return Ok(sessions.answer(user, started, now)?),
+            Err(RecordLoginError::UserChanged) => {
+                let (user, _) = store.user_and_password(current.id()).await?;
+                current = user.ok_or(LoginError::InvalidCredentials)?;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(LoginError::Contended)
 }
 
 /// How often a login is recorded again when the user keeps changing under it.

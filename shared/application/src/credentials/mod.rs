@@ -3,6 +3,8 @@
 
 mod change_password;
 mod confirm_reset;
+mod factor_management;
+mod finish_login;
 mod lockout;
 mod login;
 mod request_reset;
@@ -14,11 +16,15 @@ mod user_sessions;
 
 pub use change_password::{ChangePassword, ChangePasswordError, PasswordChange};
 pub use confirm_reset::{ConfirmPasswordReset, ConfirmPasswordResetError, NewPasswordRequest};
+pub use factor_management::{
+    RecoveryCodesRequest, RemoveFactorRequest, RemoveSecondFactor, ReplaceRecoveryCodes,
+};
+pub use finish_login::{FinishLogin, FinishLoginRequest};
 pub use lockout::{
     FAILURES_BEFORE_LOCK, FAILURES_COUNTED_BLINDLY, LoginAttempts, MAX_LOCK_SECONDS, QUIET_SECONDS,
     Reservation,
 };
-pub use login::{Login, LoginError, LoginRequest};
+pub use login::{Login, LoginError, LoginRequest, MfaToken};
 pub use request_reset::{
     PasswordResetRequest, RESET_TOKEN_LIFETIME_SECONDS, RequestPasswordReset,
     RequestPasswordResetError,
@@ -30,7 +36,6 @@ pub use sessions::{
 };
 pub use step_up::{STEP_UP_SECONDS, StepUp, StepUpError};
 pub use totp_enrolment::{
-    ConfirmTotpEnrolment, StartTotpEnrolment, TotpConfirmation, TotpEnrolmentError,
-    TotpEnrolmentRequest,
+    ConfirmTotpEnrolment, FactorError, StartTotpEnrolment, TotpConfirmation, TotpEnrolmentRequest,
 };
 pub use user_sessions::{SessionEnd, SessionView, SessionsError, SessionsQuery, UserSessions};

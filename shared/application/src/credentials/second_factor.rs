@@ -3,18 +3,50 @@
 //! that ask for a code: the two-step login, regenerating the recovery codes, and removing the
 //! factor.
 
+use crate::audit::{self, Outcome};
 use crate::ports::{
     OneTimePasswords, RepositoryError, SecretContext, SecretSealer, TotpFactors, TotpSecret,
 };
 use domain::{Timestamp, UserId};
 
 /// What the user offers as its second factor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum FactorProof {
     /// The authenticator's current code.
     Code(String),
     /// One of the recovery codes, however it is typed.
     RecoveryCode(String),
+}
+
+impl FactorProof {
+    /// A code typed where either kind is taken (`{code}` of the routes that manage the
+    /// factor): six digits are the authenticator's, anything else a recovery code.
+    pub fn either(code: String) -> Self {
+        let digits = code.trim();
+        if digits.len() == 6 && digits.bytes().all(|byte| byte.is_ascii_digit()) {
+            Self::Code(code)
+        } else {
+            Self::RecoveryCode(code)
+        }
+    }
+
+    /// The audit event of checking it.
+    fn event(&self) -> &'static str {
+        match self {
+            Self::Code(_) => "mfa_code",
+            Self::RecoveryCode(_) => "mfa_recovery_code",
+        }
+    }
+}
+
+/// A code is a secret: it never shows in a log line.
+impl std::fmt::Debug for FactorProof {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Code(_) => formatter.write_str("Code(<redacted>)"),
+            Self::RecoveryCode(_) => formatter.write_str("RecoveryCode(<redacted>)"),
+        }
+    }
 }
 
 /// Whether a proof held.
@@ -45,8 +77,24 @@ impl<F, O, S> SecondFactor<F, O, S> {
 impl<F: TotpFactors, O: OneTimePasswords, S: SecretSealer> SecondFactor<F, O, S> {
     /// Whether `proof` is the user's at `now`, using it up if it is: a TOTP code's step is
     /// recorded as the last accepted, a recovery code is deleted, each in the write that checks
-    /// it, so a proof works once however many requests carry it.
+    /// it, so a proof works once however many requests carry it. Each check is an audit line
+    /// (`mfa_code` or `mfa_recovery_code`, success or failure).
     pub async fn check(
+        &self,
+        user_id: UserId,
+        proof: &FactorProof,
+        now: Timestamp,
+    ) -> Result<FactorCheck, RepositoryError> {
+        let checked = self.check_unaudited(user_id, proof, now).await?;
+        let (outcome, actor) = match checked {
+            FactorCheck::Accepted => (Outcome::Success, Some(user_id)),
+            FactorCheck::Refused => (Outcome::Failure, None),
+        };
+        audit::record(proof.event(), outcome, actor, Some(user_id));
+        Ok(checked)
+    }
+
+    async fn check_unaudited(
         &self,
         user_id: UserId,
         proof: &FactorProof,
@@ -93,77 +141,27 @@ impl<F: TotpFactors, O: OneTimePasswords, S: SecretSealer> SecondFactor<F, O, S>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{FakeSealer, FixedClock, InMemoryFactors, InMemoryUsers, user_with_email};
-    use crate::ports::{
-        BoxError, Clock, IssuedToken, Provisioning, StoredTotp, TokenHash, TotpEnrolment, TotpStep,
+    use crate::fakes::{
+        FakeSealer, FixedClock, InMemoryFactors, InMemoryUsers, StepCodes, user_with_email,
     };
+    use crate::ports::{Clock, StoredTotp, TotpStep};
     use domain::User;
-
-    /// Codes are the step in six digits; recovery codes hash to themselves, uppercased.
-    struct StepCodes;
-
-    impl OneTimePasswords for StepCodes {
-        fn new_secret(&self) -> Result<TotpSecret, BoxError> {
-            Ok(TotpSecret::from_bytes(vec![7; 20]))
-        }
-
-        fn provisioning(&self, _: &TotpSecret, _: &str) -> Result<Provisioning, BoxError> {
-            Err("not needed here".into())
-        }
-
-        fn verify(
-            &self,
-            secret: &TotpSecret,
-            code: &str,
-            now: Timestamp,
-            last_accepted: Option<TotpStep>,
-        ) -> Option<TotpStep> {
-            assert_eq!(secret.as_bytes(), [7; 20], "the opened secret");
-            let current = u64::try_from(now.as_millis() / 30_000).ok()?;
-            let step: u64 = code.parse().ok()?;
-            let in_window = step + 1 >= current && step <= current + 1;
-            let later = last_accepted.is_none_or(|last| step > last.get());
-            (in_window && later).then(|| TotpStep::new(step))
-        }
-
-        fn recovery_codes(&self) -> Result<Vec<IssuedToken>, BoxError> {
-            Ok(Vec::new())
-        }
-
-        fn recovery_code_hash(&self, code: &str) -> TokenHash {
-            TokenHash::new(code.to_uppercase())
-        }
-    }
 
     fn current_step() -> u64 {
         u64::try_from(FixedClock::default().now().as_millis() / 30_000).unwrap()
     }
 
-    /// Ada with a factor on: her secret sealed, codes "CODE-1" and "CODE-2".
+    /// Ada with a factor on: recovery codes "CODE-1" and "CODE-2".
     async fn with_factor() -> (InMemoryFactors, User) {
         let users = InMemoryUsers::default();
         let factors = InMemoryFactors::beside(&users);
         let ada = users.add(user_with_email("ada@example.com"));
-        let context = SecretContext::totp_secret(ada.id());
-        let secret = FakeSealer::default().seal(&[7; 20], context).await.unwrap();
-        let enrolment = TotpEnrolment {
-            user_id: ada.id(),
-            secret,
-            started_at: FixedClock::default().now(),
-        };
-        factors.start_enrolment(&enrolment).await.unwrap();
-        let mut on = ada.clone();
-        on.set_mfa(true).unwrap();
-        let codes = [TokenHash::new("CODE-1"), TokenHash::new("CODE-2")];
-        let ada = factors
-            .confirm(&enrolment, TotpStep::new(1), &codes, &ada, on, &[])
-            .await
-            .unwrap();
+        let ada = factors.turn_on(&ada, &["CODE-1", "CODE-2"]).await;
         (factors, ada)
     }
 
     fn checker(factors: &InMemoryFactors) -> SecondFactor<InMemoryFactors, StepCodes, FakeSealer> {
-        SecondFactor::new(factors.clone(), StepCodes, FakeSealer::default())
+        SecondFactor::new(factors.clone(), StepCodes::default(), FakeSealer::default())
     }
 
     #[tokio::test]
@@ -228,10 +226,31 @@ mod tests {
         );
 
         let (factors, ada) = with_factor().await;
-        let down = SecondFactor::new(factors.clone(), StepCodes, FakeSealer::unavailable());
+        let down = SecondFactor::new(
+            factors.clone(),
+            StepCodes::default(),
+            FakeSealer::unavailable(),
+        );
         assert!(matches!(
             down.check(ada.id(), &code, now).await,
             Err(RepositoryError::Unavailable(_))
         ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_typed_code_is_one_kind_or_the_other_and_checking_it_never_panics(
+            typed in "\\PC{0,40}|[0-9]{6}",
+        ) {
+            let proof = FactorProof::either(typed.clone());
+            let six_digits = typed.trim().len() == 6 && typed.trim().bytes().all(|b| b.is_ascii_digit());
+            proptest::prop_assert_eq!(matches!(proof, FactorProof::Code(_)), six_digits);
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let checked = runtime.block_on(async {
+                let (factors, ada) = with_factor().await;
+                checker(&factors).check(ada.id(), &proof, FixedClock::default().now()).await
+            });
+            proptest::prop_assert!(checked.is_ok());
+        }
     }
 }

@@ -84,6 +84,11 @@ impl<A: AccessTokenIssuer, S: SessionRepository, T: ResetTokens> Sessions<A, S, 
         })
     }
 
+    /// A fresh secret of the kind refresh tokens are made of, and its hash: an `mfa_token`.
+    pub(crate) fn new_secret(&self) -> Result<crate::ports::IssuedToken, IssuingError> {
+        self.secrets.issue().map_err(IssuingError)
+    }
+
     /// A refresh token names its owner before the secret (`<user id>.<secret>`), so a refresh
     /// reads the token and its user in one request; the whole string is what is hashed.
     fn next_token(
@@ -129,7 +134,7 @@ impl<A: AccessTokenIssuer, S: SessionRepository, T: ResetTokens> Sessions<A, S, 
         })
     }
 
-    fn hash(&self, token: &str) -> TokenHash {
+    pub(crate) fn hash(&self, token: &str) -> TokenHash {
         self.secrets.hash(token)
     }
 }

@@ -4,9 +4,13 @@
 //! the lockout covers guesses made through these routes too.
 
 use super::lockout::Reservation;
+use super::second_factor::{FactorCheck, FactorProof, SecondFactor};
 use crate::Caller;
 use crate::audit::{self, Outcome};
-use crate::ports::{CredentialRepository, PasswordHasher, RepositoryError};
+use crate::ports::{
+    CredentialRepository, OneTimePasswords, PasswordHasher, RepositoryError, SecretSealer,
+    TotpFactors,
+};
 use domain::{Timestamp, User};
 use futures::future::join;
 
@@ -23,6 +27,9 @@ pub enum StepUpError {
     /// Neither a current password nor a fresh sign-in.
     #[error("this change needs the current password or a sign-in of the last 5 minutes")]
     ReauthenticationRequired,
+    /// A wrong, replayed or used-up code of the second factor where a route asks for one.
+    #[error("the code is wrong")]
+    WrongCode,
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -95,5 +102,36 @@ impl<K: CredentialRepository, H: PasswordHasher> StepUp<K, H> {
         }
         self.credentials.forget_login_attempts(user.email()).await?;
         Ok(())
+    }
+
+    /// A code of the user's second factor, where a route of one's own account asks for one:
+    /// checked like a password (reserved at the account's address first, nothing checked while
+    /// it is locked, a right code forgets the failures) and used up.
+    pub async fn check_code<F, O, S>(
+        &self,
+        user: &User,
+        factor: &SecondFactor<F, O, S>,
+        proof: &FactorProof,
+        now: Timestamp,
+    ) -> Result<(), StepUpError>
+    where
+        F: TotpFactors,
+        O: OneTimePasswords,
+        S: SecretSealer,
+    {
+        let reservation = self
+            .credentials
+            .reserve_login_attempt(user.email(), now)
+            .await?;
+        if let Reservation::Locked { retry_after } = reservation {
+            return Err(StepUpError::Locked { retry_after });
+        }
+        match factor.check(user.id(), proof, now).await? {
+            FactorCheck::Accepted => {
+                self.credentials.forget_login_attempts(user.email()).await?;
+                Ok(())
+            }
+            FactorCheck::Refused => Err(StepUpError::WrongCode),
+        }
     }
 }

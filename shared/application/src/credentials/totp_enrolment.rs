@@ -26,10 +26,10 @@ pub struct TotpEnrolmentRequest {
     pub current_password: Option<String>,
 }
 
-command!(TotpEnrolmentRequest => Provisioning, TotpEnrolmentError; subject = user_id);
+command!(TotpEnrolmentRequest => Provisioning, FactorError; subject = user_id);
 
 #[derive(Debug, thiserror::Error)]
-pub enum TotpEnrolmentError {
+pub enum FactorError {
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error("no such user")]
@@ -43,6 +43,12 @@ pub enum TotpEnrolmentError {
     NoEnrolment,
     #[error("the code is not the authenticator's")]
     WrongCode,
+    /// The account has no second factor on to manage.
+    #[error("no second factor is on")]
+    NoFactor,
+    /// Turning one's own factor off takes a code.
+    #[error("a code of the second factor is required")]
+    CodeRequired,
     #[error("the user kept changing; try again")]
     Contended,
     #[error("no secret could be drawn or encoded")]
@@ -51,7 +57,7 @@ pub enum TotpEnrolmentError {
     Repository(#[from] RepositoryError),
 }
 
-impl From<StartEnrolmentError> for TotpEnrolmentError {
+impl From<StartEnrolmentError> for FactorError {
     fn from(error: StartEnrolmentError) -> Self {
         match error {
             StartEnrolmentError::FactorOn => Self::FactorOn,
@@ -104,21 +110,21 @@ where
         &self,
         caller: &Caller,
         request: TotpEnrolmentRequest,
-    ) -> Result<Provisioning, TotpEnrolmentError> {
+    ) -> Result<Provisioning, FactorError> {
         let user = own_account(&self.users, caller, request.user_id).await?;
         if user.mfa_enabled() {
-            return Err(TotpEnrolmentError::FactorOn);
+            return Err(FactorError::FactorOn);
         }
         let now = self.clock.now();
         self.step_up
             .check(caller, &user, request.current_password.as_deref(), now)
             .await?;
-        let secret = self.otp.new_secret().map_err(TotpEnrolmentError::Secret)?;
+        let secret = self.otp.new_secret().map_err(FactorError::Secret)?;
         // The label an authenticator shows: the masked address, never the whole of it.
         let provisioning = self
             .otp
             .provisioning(&secret, &user.email().masked())
-            .map_err(TotpEnrolmentError::Secret)?;
+            .map_err(FactorError::Secret)?;
         let sealed = self
             .sealer
             .seal(secret.as_bytes(), SecretContext::totp_secret(user.id()))
@@ -135,15 +141,15 @@ where
 }
 
 /// The user's own account, for a factor route: self only, not deleted.
-async fn own_account<U: UserRepository>(
+pub(super) async fn own_account<U: UserRepository>(
     users: &U,
     caller: &Caller,
     id: UserId,
-) -> Result<User, TotpEnrolmentError> {
-    read_for::<U, TotpEnrolmentError>(users, caller, Policy::SelfOnly, Some(id))
+) -> Result<User, FactorError> {
+    read_for::<U, FactorError>(users, caller, Policy::SelfOnly, Some(id))
         .await?
         .filter(|user| !user.is_deleted())
-        .ok_or(TotpEnrolmentError::NotFound)
+        .ok_or(FactorError::NotFound)
 }
 
 pub struct TotpConfirmation {
@@ -151,7 +157,7 @@ pub struct TotpConfirmation {
     pub code: String,
 }
 
-command!(TotpConfirmation => Vec<String>, TotpEnrolmentError; subject = user_id);
+command!(TotpConfirmation => Vec<String>, FactorError; subject = user_id);
 
 pub struct ConfirmTotpEnrolment<U, F, O, S, C> {
     users: U,
@@ -194,10 +200,10 @@ where
         &self,
         caller: &Caller,
         confirmation: TotpConfirmation,
-    ) -> Result<Vec<String>, TotpEnrolmentError> {
+    ) -> Result<Vec<String>, FactorError> {
         let user = own_account(&self.users, caller, confirmation.user_id).await?;
         if user.mfa_enabled() {
-            return Err(TotpEnrolmentError::FactorOn);
+            return Err(FactorError::FactorOn);
         }
         let now = self.clock.now();
         let enrolment = self
@@ -206,7 +212,7 @@ where
             .await?
             .filter(|factor| !factor.confirmed && factor.enrolment.is_open(now))
             .map(|factor| factor.enrolment)
-            .ok_or(TotpEnrolmentError::NoEnrolment)?;
+            .ok_or(FactorError::NoEnrolment)?;
         let secret = self
             .sealer
             .open(&enrolment.secret, SecretContext::totp_secret(user.id()))
@@ -220,24 +226,19 @@ where
                 now,
                 None,
             )
-            .ok_or(TotpEnrolmentError::WrongCode)?;
-        let codes = self
-            .otp
-            .recovery_codes()
-            .map_err(TotpEnrolmentError::Secret)?;
+            .ok_or(FactorError::WrongCode)?;
+        let codes = self.otp.recovery_codes().map_err(FactorError::Secret)?;
         let hashes: Vec<_> = codes.iter().map(|code| code.hash.clone()).collect();
         let mut updated = user.clone();
-        updated
-            .set_mfa(true)
-            .map_err(|_| TotpEnrolmentError::NotFound)?;
+        updated.set_mfa(true).map_err(|_| FactorError::NotFound)?;
         let notice = messages::two_step_sign_in_on(&user);
         self.factors
             .confirm(&enrolment, step, &hashes, &user, updated, &[notice])
             .await
             .map_err(|error| match error {
-                ConfirmFactorError::EnrolmentChanged => TotpEnrolmentError::NoEnrolment,
-                ConfirmFactorError::UserChanged => TotpEnrolmentError::Contended,
-                ConfirmFactorError::Repository(error) => TotpEnrolmentError::Repository(error),
+                ConfirmFactorError::EnrolmentChanged => FactorError::NoEnrolment,
+                ConfirmFactorError::UserChanged => FactorError::Contended,
+                ConfirmFactorError::Repository(error) => FactorError::Repository(error),
             })?;
         Ok(codes.into_iter().map(|code| code.token).collect())
     }
@@ -393,7 +394,7 @@ mod tests {
         let outcome = start(&users, &factors, FakeSealer::default())
             .execute(&users.sign_in(&ada), request(ada.id()))
             .await;
-        assert!(matches!(outcome, Err(TotpEnrolmentError::FactorOn)));
+        assert!(matches!(outcome, Err(FactorError::FactorOn)));
     }
 
     #[tokio::test]
@@ -416,9 +417,7 @@ mod tests {
         let outcome = start_later.execute(&stale, request(ada.id())).await;
         assert!(matches!(
             outcome,
-            Err(TotpEnrolmentError::StepUp(
-                StepUpError::ReauthenticationRequired
-            ))
+            Err(FactorError::StepUp(StepUpError::ReauthenticationRequired))
         ));
         let admin = users.admin_caller();
         let outcome = start(&users, &factors, FakeSealer::default())
@@ -438,9 +437,7 @@ mod tests {
             .await;
         assert!(matches!(
             outcome,
-            Err(TotpEnrolmentError::Repository(
-                RepositoryError::Unavailable(_)
-            ))
+            Err(FactorError::Repository(RepositoryError::Unavailable(_)))
         ));
         assert!(factors.enrolment(ada.id()).is_none());
     }
@@ -506,7 +503,7 @@ mod tests {
         let again = confirm_at(&users, &factors, FixedClock::default())
             .execute(&users.sign_in(&ada), code(ada.id(), "000001"))
             .await;
-        assert!(matches!(again, Err(TotpEnrolmentError::FactorOn)));
+        assert!(matches!(again, Err(FactorError::FactorOn)));
     }
 
     #[tokio::test]
@@ -515,7 +512,7 @@ mod tests {
         let outcome = confirm_at(&users, &factors, FixedClock::default())
             .execute(&users.sign_in(&ada), code(ada.id(), "000002"))
             .await;
-        assert!(matches!(outcome, Err(TotpEnrolmentError::WrongCode)));
+        assert!(matches!(outcome, Err(FactorError::WrongCode)));
         assert!(!users.stored(ada.id()).unwrap().mfa_enabled());
         assert!(factors.enrolment(ada.id()).is_some());
     }
@@ -528,13 +525,13 @@ mod tests {
         let outcome = confirm_at(&users, &factors, FixedClock::default())
             .execute(&users.sign_in(&grace), code(grace.id(), "000001"))
             .await;
-        assert!(matches!(outcome, Err(TotpEnrolmentError::NoEnrolment)));
+        assert!(matches!(outcome, Err(FactorError::NoEnrolment)));
 
         let (users, factors, ada) = enrolled().await;
         let late = FixedClock::at(FixedClock::default().now().plus_seconds(600).unwrap());
         let outcome = confirm_at(&users, &factors, late)
             .execute(&users.sign_in(&ada), code(ada.id(), "000001"))
             .await;
-        assert!(matches!(outcome, Err(TotpEnrolmentError::NoEnrolment)));
+        assert!(matches!(outcome, Err(FactorError::NoEnrolment)));
     }
 }

@@ -172,6 +172,25 @@ pub trait TotpFactors: Send + Sync + 'static {
         hash: &TokenHash,
     ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
 
+    /// Replaces the recovery codes of the user's factor with `recovery_codes` (their hashes),
+    /// only if the factor is on, in the same write: `false` when it is not.
+    fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        recovery_codes: &[TokenHash],
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// Turns the factor off, all in one write: the user's factor (confirmed or not) deleted,
+    /// the user stored as `updated` (`mfa_enabled` off, its sessions revoked) if it is still
+    /// at `current`'s version, and `outbox`. MUST fail with `UserChanged`, writing nothing,
+    /// on a stale version.
+    fn remove(
+        &self,
+        current: &User,
+        updated: User,
+        outbox: &[OutgoingEmail],
+    ) -> impl Future<Output = Result<User, ConfirmFactorError>> + Send;
+
     /// Stores `enrolment` as the user's factor, unconfirmed, in place of an unconfirmed one;
     /// MUST refuse (`FactorOn`), in the same write, when the user's factor is confirmed.
     fn start_enrolment(

@@ -1,7 +1,7 @@
 //! What a login reads and writes, batched so that a login is at most three round trips: the
 //! address (its reservation and its holder, at once), the user, one write.
 
-use super::{OutgoingEmail, RefreshTokenRecord, RepositoryError, SessionRecord};
+use super::{OutgoingEmail, RefreshTokenRecord, RepositoryError, SessionRecord, TokenHash};
 use crate::credentials::Reservation;
 use domain::{Email, PasswordHash, Timestamp, User, UserId};
 
@@ -24,11 +24,39 @@ pub struct AddressRecord {
     pub holder: Option<UserId>,
 }
 
+/// How long a right password waits for the second factor (`mfa_token`'s `expires_in`).
+pub const MFA_CHALLENGE_SECONDS: i64 = 5 * 60;
+
+/// A right password whose second factor is still to come: the `mfa_token`, stored as its
+/// hash, bound to its user and to the address the password was typed at (whose lockout the
+/// codes count toward).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaChallenge {
+    pub hash: TokenHash,
+    pub user_id: UserId,
+    pub address: Email,
+    pub issued_at: Timestamp,
+}
+
+impl MfaChallenge {
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.issued_at.plus_seconds(MFA_CHALLENGE_SECONDS)
+    }
+
+    /// Whether a code may still finish it at `now`.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.expires_at().is_some_and(|end| now < end)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecordLoginError {
     /// The user changed since it was read: nothing was written.
     #[error("the user changed meanwhile")]
     UserChanged,
+    /// The `mfa_token` it finishes was used up meanwhile: nothing was written.
+    #[error("the sign-in was finished meanwhile")]
+    ChallengeUsed,
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -50,8 +78,10 @@ pub trait LoginStore: Send + Sync + 'static {
 
     /// All or nothing: stores `updated` (the login recorded) in place of `current` if the
     /// stored version is still `current`'s, stores the new `session` and its `first_token`,
-    /// and forgets the failures of `address` (the reservation included). Answers the user as
-    /// stored; MUST fail with `UserChanged`, writing nothing, on a stale version.
+    /// forgets the failures of `address` (the reservation included), and uses up `challenge`
+    /// (a two-step login's `mfa_token`). Answers the user as stored; MUST fail, writing
+    /// nothing, with `UserChanged` on a stale version and with `ChallengeUsed` when the
+    /// challenge is not stored anymore.
     fn record_login(
         &self,
         current: &User,
@@ -59,7 +89,20 @@ pub trait LoginStore: Send + Sync + 'static {
         session: &SessionRecord,
         first_token: &RefreshTokenRecord,
         address: &Email,
+        challenge: Option<&TokenHash>,
     ) -> impl Future<Output = Result<User, RecordLoginError>> + Send;
+
+    /// Stores `challenge` until it expires.
+    fn issue_challenge(
+        &self,
+        challenge: &MfaChallenge,
+    ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+
+    /// The challenge stored under `hash`, if any (expired or not: the caller checks).
+    fn challenge(
+        &self,
+        hash: &TokenHash,
+    ) -> impl Future<Output = Result<Option<MfaChallenge>, RepositoryError>> + Send;
 
     /// All or nothing, for a password change: stores `updated` (its sessions revoked) in
     /// place of `current` if the stored version is still `current`'s, the new password hash,

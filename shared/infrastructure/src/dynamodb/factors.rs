@@ -15,7 +15,7 @@ use application::ports::{
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use domain::{Timestamp, User, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -221,6 +221,57 @@ impl TotpFactors for DynamoUserRepository {
             .send()
             .await;
         refused_means_false(result)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        recovery_codes: &[TokenHash],
+    ) -> Result<bool, RepositoryError> {
+        let codes = recovery_codes
+            .iter()
+            .map(|hash| hash.as_str().to_owned())
+            .collect();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(totp_key(user_id)))
+            .update_expression("SET recovery_codes = :codes")
+            .condition_expression("confirmed = :confirmed")
+            .expression_attribute_values(":confirmed", AttributeValue::Bool(true))
+            .expression_attribute_values(":codes", AttributeValue::Ss(codes))
+            .send()
+            .await;
+        refused_means_false(result)
+    }
+
+    async fn remove(
+        &self,
+        current: &User,
+        updated: User,
+        outbox: &[OutgoingEmail],
+    ) -> Result<User, ConfirmFactorError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(totp_key(current.id())))
+            .build()
+            .map_err(build_failed)?;
+        let stored = updated.stored_at(current.version().next());
+        let mut writes = vec![
+            TransactWriteItem::builder()
+                .put(self.versioned_put(&stored, current)?)
+                .build(),
+            TransactWriteItem::builder().delete(delete).build(),
+        ];
+        writes.extend(outbox_writes(&self.table, outbox)?);
+        match transact(&self.client, writes).await {
+            Ok(()) => Ok(stored),
+            Err(TransactionError::ConditionFailed { .. } | TransactionError::Conflict) => {
+                Err(ConfirmFactorError::UserChanged)
+            }
+            Err(TransactionError::Repository(error)) => Err(error.into()),
+        }
     }
 }
 

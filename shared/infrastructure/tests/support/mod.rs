@@ -132,7 +132,7 @@ pub async fn logged_in(
     let mut updated = user.clone();
     updated.record_login(Timestamp::now()).unwrap();
     let stored = users
-        .record_login(&user, updated, &session, &first, user.email())
+        .record_login(&user, updated, &session, &first, user.email(), None)
         .await
         .unwrap();
     (stored, session, first)
