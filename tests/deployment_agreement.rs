@@ -14,11 +14,12 @@ type Route = (String, String, String); // (method, path, function)
 /// The routes API.md leaves open when the JWT authorizer is on.
 /// The routes anyone may call (API.md, "Who may call what"): their OpenAPI operations name no
 /// security scheme, and every other operation names the bearer scheme.
-const PUBLIC_ROUTES: [(&str, &str); 10] = [
+const PUBLIC_ROUTES: [(&str, &str); 11] = [
     ("POST", "/users"),
     ("POST", "/password-reset"),
     ("POST", "/password-reset/confirm"),
     ("POST", "/login"),
+    ("POST", "/login/mfa"),
     ("POST", "/token/refresh"),
     ("POST", "/logout"),
     ("POST", "/email-change/confirm"),
@@ -172,7 +173,13 @@ fn actions(statement: &Yaml) -> Vec<String> {
 }
 
 /// The functions that open sealed secrets (by the key's own policy) and seal none.
-const OPENERS: [&str; 2] = ["send-email", "confirm-totp-enrolment"];
+const OPENERS: [&str; 5] = [
+    "send-email",
+    "confirm-totp-enrolment",
+    "finish-login",
+    "replace-recovery-codes",
+    "remove-second-factor",
+];
 
 /// The functions fed by the table's stream rather than by HTTP: the mailer.
 const STREAM_FUNCTIONS: [&str; 1] = ["send-email"];
@@ -599,7 +606,16 @@ fn the_secrets_key_rotates_and_only_the_mailer_decrypts_the_email_tokens() {
                     .filter_map(|role| tagged(role).and_then(|(_, name)| name.as_str()))
                     .map(str::to_owned)
                     .collect();
-                assert_eq!(roles, ["ConfirmTotpEnrolmentFunctionRole.Arn"]);
+                assert_eq!(
+                    roles,
+                    [
+                        "ConfirmTotpEnrolmentFunctionRole.Arn",
+                        "FinishLoginFunctionRole.Arn",
+                        "ReplaceRecoveryCodesFunctionRole.Arn",
+                        "RemoveSecondFactorFunctionRole.Arn",
+                    ],
+                    "the functions that check codes, and no other"
+                );
                 assert_eq!(condition["kms:EncryptionContext:purpose"], "totp-secret");
             }
             _ => assert!(
@@ -906,7 +922,19 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "login",
         &["EMAIL#*", "USER#*", "PASSWORD#*"],
-        &["LOGIN#*", "USER#*", "SESSION#*", "REFRESH#*"],
+        &["LOGIN#*", "USER#*", "SESSION#*", "REFRESH#*", "MFA#*"],
+    ),
+    (
+        "finish-login",
+        &["MFA#*", "EMAIL#*", "USER#*", "PASSWORD#*", "FACTOR#*"],
+        &[
+            "LOGIN#*",
+            "FACTOR#*",
+            "USER#*",
+            "SESSION#*",
+            "REFRESH#*",
+            "MFA#*",
+        ],
     ),
     (
         "change-password",
@@ -939,17 +967,29 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
         &["USER#*", "SESSION#*", "FACTOR#*"],
         &["FACTOR#*", "USER#*", "OUTBOX#*"],
     ),
+    (
+        "replace-recovery-codes",
+        &["USER#*", "SESSION#*", "PASSWORD#*", "FACTOR#*"],
+        &["LOGIN#*", "FACTOR#*"],
+    ),
+    (
+        "remove-second-factor",
+        &["USER#*", "SESSION#*", "PASSWORD#*", "FACTOR#*"],
+        &["LOGIN#*", "FACTOR#*", "USER#*", "OUTBOX#*"],
+    ),
     ("docs", &[], &[]),
     ("jwks", &[], &[]),
 ];
 
 /// Credentials: hashes of passwords and tokens, and the lockout counts.
-const CREDENTIALS: [&str; 5] = [
+const CREDENTIALS: [&str; 7] = [
     "PASSWORD#*",
     "REFRESH#*",
     "RESET#*",
     "EMAIL_CHANGE#*",
     "LOGIN#*",
+    "FACTOR#*",
+    "MFA#*",
 ];
 
 /// The partition-key kinds a function may read and write on the table, from its statements.

@@ -4,7 +4,10 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use service_tests::{Api, local_dynamodb, mailbox_for, new_user_session, table_name};
+use service_tests::{
+    Api, Session, local_dynamodb, login, mailbox_for, new_admin_session, new_user_session,
+    table_name, token_claims,
+};
 use totp_rs::{Algorithm, Secret, TOTP};
 
 /// The authenticator app's code for `secret` (base32) at this moment.
@@ -116,4 +119,266 @@ async fn enrolment_is_the_users_own_and_a_confirmation_needs_one() {
     )
     .await;
     nothing.expect_problem(400);
+}
+
+/// Turns `user`'s factor on through the API: its secret and recovery codes. The confirming
+/// code uses up this 30-second step, so later codes of the test are recovery codes or of
+/// another step.
+async fn turn_on(user: &Session) -> (String, Vec<String>) {
+    let api = user.api();
+    let started = post(&api, &format!("/users/{}/mfa/totp", user.id), json!({})).await;
+    let secret = started.body["secret"].as_str().unwrap().to_owned();
+    let confirm = format!("/users/{}/mfa/totp/confirm", user.id);
+    let confirmed = post(&api, &confirm, json!({ "code": code_now(&secret) })).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    let codes = confirmed.body["recovery_codes"].as_array().unwrap();
+    let codes = codes.iter().map(|code| code.as_str().unwrap().to_owned());
+    (secret, codes.collect())
+}
+
+/// The first step: the right password of a user with a factor on, answered with a token.
+async fn mfa_token(user: &Session) -> String {
+    let first = login(&user.email, "correct horse battery").await;
+    let problem = first.expect_problem(403);
+    assert_eq!(problem["type"], "/problems/mfa-required");
+    assert_eq!(problem["expires_in"], 300);
+    assert_eq!(problem["methods"], json!(["totp", "recovery_code"]));
+    assert_eq!(first.header("cache-control"), Some("no-store"));
+    assert!(first.body.get("access_token").is_none());
+    problem["mfa_token"].as_str().unwrap().to_owned()
+}
+
+async fn finish(body: Value) -> service_tests::Reply {
+    post(&Api::anonymous(), "/login/mfa", body).await
+}
+
+#[tokio::test]
+async fn a_two_step_login_takes_a_code_once_and_a_recovery_code_once() {
+    let ada = new_user_session("two-step").await;
+    let (secret, codes) = turn_on(&ada).await;
+
+    let token = mfa_token(&ada).await;
+    let wrong = finish(json!({ "mfa_token": token, "code": stale_code(&secret) })).await;
+    wrong.expect_problem(401);
+    // The confirmation used this step's code up: the next step's is the one that works now.
+    let next_step = {
+        let bytes = Secret::Encoded(secret.clone()).to_bytes().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "test".to_owned())
+            .unwrap()
+            .generate(now + 30)
+    };
+    let done = finish(json!({ "mfa_token": token, "code": next_step })).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.body["user"]["id"], ada.id.as_str());
+    let claims = token_claims(done.body["access_token"].as_str().unwrap());
+    assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
+    let used = finish(json!({ "mfa_token": token, "code": code_now(&secret) })).await;
+    used.expect_problem(401);
+
+    let token = mfa_token(&ada).await;
+    let replayed = finish(json!({ "mfa_token": token, "code": next_step })).await;
+    replayed.expect_problem(401);
+    let recovered = finish(json!({ "mfa_token": token, "recovery_code": codes[0] })).await;
+    assert_eq!(recovered.status, 200, "{}", recovered.body);
+    let claims = token_claims(recovered.body["access_token"].as_str().unwrap());
+    assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
+    let token = mfa_token(&ada).await;
+    let again = finish(json!({ "mfa_token": token, "recovery_code": codes[0] })).await;
+    again.expect_problem(401);
+    let both =
+        finish(json!({ "mfa_token": token, "code": "123456", "recovery_code": codes[1] })).await;
+    both.expect_problem(422);
+    let forged = finish(json!({ "mfa_token": "forged", "recovery_code": codes[1] })).await;
+    forged.expect_problem(401);
+}
+
+#[tokio::test]
+async fn wrong_codes_lock_the_address_like_wrong_passwords() {
+    let ada = new_user_session("two-step-lock").await;
+    let (secret, codes) = turn_on(&ada).await;
+    let token = mfa_token(&ada).await;
+    // The password step counted one attempt: four wrong codes make five.
+    for _ in 0..4 {
+        finish(json!({ "mfa_token": token, "code": stale_code(&secret) }))
+            .await
+            .expect_problem(401);
+    }
+    let locked = finish(json!({ "mfa_token": token, "recovery_code": codes[0] })).await;
+    locked.expect_problem(429);
+    assert!(locked.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn new_recovery_codes_void_the_old_and_the_user_turns_the_factor_off_with_a_code() {
+    let ada = new_user_session("mfa-manage").await;
+    let (_, codes) = turn_on(&ada).await;
+    let api = ada.api();
+    let regenerate = format!("/users/{}/mfa/recovery-codes", ada.id);
+    let wrong = post(&api, &regenerate, json!({ "code": "AAAA-BBBB-CCCC-DDDD" })).await;
+    assert_eq!(wrong.expect_problem(403)["type"], "/problems/wrong-code");
+    let fresh = post(&api, &regenerate, json!({ "code": codes[0] })).await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    assert_eq!(fresh.header("cache-control"), Some("no-store"));
+    let new_codes = fresh.body["recovery_codes"].as_array().unwrap().clone();
+    assert_eq!(new_codes.len(), 10);
+
+    let remove = format!("/users/{}/mfa", ada.id);
+    let no_code = api.send_json(Method::DELETE, &remove, &json!({})).await;
+    no_code.expect_problem(400);
+    let old = api
+        .send_json(Method::DELETE, &remove, &json!({ "code": codes[1] }))
+        .await;
+    assert_eq!(old.expect_problem(403)["type"], "/problems/wrong-code");
+    let removed = api
+        .send_json(Method::DELETE, &remove, &json!({ "code": new_codes[0] }))
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    // Every session ended, this one too.
+    api.get(&format!("/users/{}", ada.id))
+        .await
+        .expect_problem(401);
+    let signed_in = login(&ada.email, "correct horse battery").await;
+    assert_eq!(signed_in.status, 200, "a password alone signs in again");
+    assert_eq!(signed_in.body["user"]["mfa_enabled"], false);
+    let mail = mailbox_for(&ada.email).await;
+    assert!(
+        mail.iter()
+            .any(|m| m["subject"] == "Two-step sign-in is off")
+    );
+    let nothing = Api::with_token(signed_in.body["access_token"].as_str().unwrap())
+        .send_json(Method::DELETE, &remove, &json!({ "code": new_codes[1] }))
+        .await;
+    nothing.expect_problem(404);
+}
+
+#[tokio::test]
+async fn an_admin_resets_a_users_factor_with_no_body_and_a_user_cannot_touch_anothers() {
+    let grace = new_user_session("mfa-reset").await;
+    turn_on(&grace).await;
+    let mallory = new_user_session("mfa-reset-other").await;
+    let remove = format!("/users/{}/mfa", grace.id);
+    mallory.api().delete(&remove).await.expect_problem(404);
+    let reset = Api::default().delete(&remove).await;
+    assert_eq!(reset.status, 204, "{}", reset.body);
+    grace
+        .api()
+        .get(&format!("/users/{}", grace.id))
+        .await
+        .expect_problem(401);
+    let signed_in = login(&grace.email, "correct horse battery").await;
+    assert_eq!(signed_in.status, 200);
+}
+
+/// `make test`'s stack runs with the admin MFA setting `optional`; this starts one function,
+/// `list-users`, as Lambda would with the setting `required`, beside the stack, and sends it
+/// what API Gateway would.
+mod admin_mfa_required {
+    use super::*;
+    use std::time::Duration;
+
+    struct ListUsers {
+        runtime: bench::runtime_api::RuntimeApi,
+        process: std::process::Child,
+    }
+
+    impl ListUsers {
+        async fn start(admin_mfa: &str) -> Self {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let target = std::env::var("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|_| root.join("target"));
+            let binary = target.join("debug").join("list-users");
+            let mut runtime = bench::runtime_api::RuntimeApi::start("list-users")
+                .await
+                .unwrap();
+            let mut own: Vec<(String, String)> = std::env::vars()
+                .filter(|(name, _)| {
+                    name.starts_with("AWS_ENDPOINT_URL")
+                        || name.starts_with("JWT_")
+                        || ["TABLE_NAME", "RUST_LOG"].contains(&name.as_str())
+                })
+                .filter(|(name, _)| name != "JWT_SIGNING_KEY")
+                .collect();
+            own.push(("ADMIN_MFA".to_owned(), admin_mfa.to_owned()));
+            let environment =
+                bench::process::lambda_environment("list-users", &runtime.address(), &own);
+            let log = std::fs::File::create(std::env::temp_dir().join("list-users-admin-mfa.log"))
+                .unwrap();
+            let process = bench::process::launch(&binary, &environment, &log)
+                .unwrap_or_else(|error| panic!("{binary:?} (built by make test): {error}"));
+            runtime.initialized(Duration::from_secs(30)).await.unwrap();
+            Self { runtime, process }
+        }
+
+        async fn list(&mut self, token: &str) -> (u64, Value) {
+            let event = json!({
+                "version": "2.0",
+                "routeKey": "GET /users",
+                "rawPath": "/users",
+                "rawQueryString": "",
+                "headers": {"authorization": format!("Bearer {token}"), "accept": "application/json"},
+                "requestContext": {
+                    "accountId": "123456789012", "apiId": "e2e", "requestId": "e2e",
+                    "routeKey": "GET /users", "stage": "$default",
+                    "time": "07/Dec/2026:00:00:00 +0000", "timeEpoch": 1_796_601_600_000_u64,
+                    "http": {"method": "GET", "path": "/users", "protocol": "HTTP/1.1",
+                             "sourceIp": "127.0.0.1", "userAgent": "e2e"},
+                },
+                "isBase64Encoded": false,
+            });
+            let invocation = self
+                .runtime
+                .invoke(&event, Duration::from_secs(30))
+                .await
+                .unwrap();
+            let response = invocation.response;
+            let body = response["body"].as_str().unwrap_or("null");
+            (
+                response["statusCode"].as_u64().unwrap(),
+                serde_json::from_str(body).unwrap_or(Value::Null),
+            )
+        }
+    }
+
+    impl Drop for ListUsers {
+        fn drop(&mut self) {
+            bench::process::stop(&mut self.process);
+        }
+    }
+
+    #[tokio::test]
+    async fn admin_routes_need_mfa_in_amr_when_required_and_not_when_optional() {
+        let admin = new_admin_session(&Api::default(), "mfa-admin").await;
+        let (secret, _) = turn_on(&admin).await;
+        let password_only = admin.access.clone();
+
+        let mut optional = ListUsers::start("optional").await;
+        assert_eq!(optional.list(&password_only).await.0, 200);
+
+        let mut required = ListUsers::start("required").await;
+        let (status, problem) = required.list(&password_only).await;
+        assert_eq!(status, 403, "{problem}");
+        assert_eq!(problem["type"], "/problems/mfa-required");
+
+        // The admin signs in with its factor: the next step's code (confirming used this one).
+        let token = mfa_token(&admin).await;
+        let bytes = Secret::Encoded(secret).to_bytes().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let code = TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "test".to_owned())
+            .unwrap()
+            .generate(now + 30);
+        let done = finish(json!({ "mfa_token": token, "code": code })).await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        let strong = done.body["access_token"].as_str().unwrap();
+        let (status, page) = required.list(strong).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page["items"].is_array());
+    }
 }

@@ -1,6 +1,11 @@
-//! What the bench's binaries share: the floors, bare SDK calls, and a bare Lambda around them.
+//! What the bench's binaries share: the floors, bare SDK calls, and a bare Lambda around them;
+//! and what starts a function as Lambda does (its process and a Runtime API), which the
+//! end-to-end tests use too.
 
 pub mod floors;
+mod http1;
+pub mod process;
+pub mod runtime_api;
 
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Error, Request, Response, service_fn};

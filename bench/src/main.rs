@@ -1,17 +1,14 @@
 //! `make bench`: every function's release bootstrap under a loopback Lambda Runtime API,
 //! against DynamoDB Local and the local SES. See docs/performance.md.
 
-mod http1;
-mod process;
 mod proxy;
 mod report;
-mod runtime_api;
 mod stats;
 mod workload;
 
 use anyhow::Context;
 use application::ports::SecretSealer as _;
-use bench::floors;
+use bench::{floors, process, runtime_api};
 use infrastructure::{SENDER_EMAIL, TABLE_NAME};
 use process::{cpu_ticks, lambda_environment, launch, peak_rss_kib, stop};
 use proxy::Calls;

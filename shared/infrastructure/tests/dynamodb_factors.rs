@@ -155,3 +155,63 @@ async fn a_recovery_code_works_once_and_the_last_one_leaves_none() {
     let stored = users.totp(ada.id()).await.unwrap().unwrap();
     assert!(stored.recovery_codes.is_empty() && stored.confirmed);
 }
+
+#[tokio::test]
+async fn new_recovery_codes_replace_the_set_only_while_the_factor_is_on() {
+    let users = fresh_repository().await;
+    let ada = user("replace-codes@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    let pending = enrolment(&ada, 1);
+    users.start_enrolment(&pending).await.unwrap();
+    let fresh = [TokenHash::new("new-0"), TokenHash::new("new-1")];
+    assert!(
+        !users
+            .replace_recovery_codes(ada.id(), &fresh)
+            .await
+            .unwrap(),
+        "not while unconfirmed"
+    );
+    turn_on(&users, &pending, &ada).await.unwrap();
+    assert!(
+        users
+            .replace_recovery_codes(ada.id(), &fresh)
+            .await
+            .unwrap()
+    );
+    let stored = users.totp(ada.id()).await.unwrap().unwrap();
+    let mut codes = stored.recovery_codes;
+    codes.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(codes, fresh);
+    assert!(
+        !users
+            .use_recovery_code(ada.id(), &TokenHash::new("hash-0"))
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn removing_the_factor_deletes_it_and_stores_the_user_in_one_write_from_its_version() {
+    let users = fresh_repository().await;
+    let ada = user("remove-factor@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    let pending = enrolment(&ada, 1);
+    users.start_enrolment(&pending).await.unwrap();
+    let on = turn_on(&users, &pending, &ada).await.unwrap();
+
+    let mut off = on.clone();
+    off.set_mfa(false).unwrap();
+    off.revoke_sessions(Timestamp::now());
+    let stale = users.remove(&ada, off.clone(), &[]).await;
+    assert!(matches!(stale, Err(ConfirmFactorError::UserChanged)));
+    assert!(
+        users.totp(ada.id()).await.unwrap().is_some(),
+        "nothing written"
+    );
+
+    let stored = users.remove(&on, off, &[]).await.unwrap();
+    assert!(!stored.mfa_enabled());
+    assert_eq!(users.find(ada.id()).await.unwrap(), Some(stored));
+    assert_eq!(users.totp(ada.id()).await.unwrap(), None);
+    users.start_enrolment(&enrolment(&ada, 3)).await.unwrap();
+}

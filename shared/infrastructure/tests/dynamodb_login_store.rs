@@ -6,8 +6,8 @@ mod support;
 
 use application::credentials::{LoginAttempts, Reservation};
 use application::ports::{
-    AddressRecord, CredentialRepository, LoginStore, RecordLoginError, ResetTokenRecord,
-    ResetTokens, SessionRepository, UserRepository,
+    AddressRecord, CredentialRepository, LoginStore, MfaChallenge, RecordLoginError,
+    ResetTokenRecord, ResetTokens, SessionRepository, TokenHash, UserRepository,
 };
 use domain::{Email, PasswordHash, Timestamp};
 use infrastructure::{
@@ -129,4 +129,62 @@ async fn a_login_records_the_user_stores_the_token_and_forgets_the_failures_at_o
         1,
         "the failures stay"
     );
+}
+
+#[tokio::test]
+async fn a_challenge_is_read_back_and_used_up_by_the_login_that_finishes_it_once() {
+    let (client, table) = fresh_table().await;
+    let users = DynamoUserRepository::new(client.clone(), table.clone());
+    let sessions = DynamoSessionRepository::new(client, table);
+    let ada = user("two-step@example.com");
+    users.insert(&ada, &[]).await.unwrap();
+    let challenge = MfaChallenge {
+        hash: TokenHash::new("challenge-hash"),
+        user_id: ada.id(),
+        address: ada.email().clone(),
+        issued_at: Timestamp::now(),
+    };
+    users.issue_challenge(&challenge).await.unwrap();
+    assert_eq!(
+        users.challenge(&challenge.hash).await.unwrap(),
+        Some(challenge.clone())
+    );
+    assert_eq!(
+        users.challenge(&TokenHash::new("unknown")).await.unwrap(),
+        None
+    );
+
+    let mut logged_in = ada.clone();
+    logged_in.record_login(Timestamp::now()).unwrap();
+    let (session, token) = new_session(&ada);
+    let stored = users
+        .record_login(
+            &ada,
+            logged_in,
+            &session,
+            &token,
+            ada.email(),
+            Some(&challenge.hash),
+        )
+        .await
+        .unwrap();
+    assert_eq!(users.challenge(&challenge.hash).await.unwrap(), None);
+
+    // A second finish of the same challenge writes nothing.
+    let mut again = stored.clone();
+    again.record_login(Timestamp::now()).unwrap();
+    let (late_session, late) = new_session(&ada);
+    let twice = users
+        .record_login(
+            &stored,
+            again,
+            &late_session,
+            &late,
+            ada.email(),
+            Some(&challenge.hash),
+        )
+        .await;
+    assert!(matches!(twice, Err(RecordLoginError::ChallengeUsed)));
+    assert_eq!(users.find(ada.id()).await.unwrap(), Some(stored));
+    assert_eq!(sessions.find(&late.hash).await.unwrap(), None);
 }
