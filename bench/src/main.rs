@@ -397,6 +397,50 @@ impl Bench {
         round.take_tokens(&emails)
     }
 
+    /// `finish-login` needs each user of the round with a factor on and a password step
+    /// behind it: written here as the enrolment, its confirmation and `POST /login` would
+    /// (the secret sealed by the local key), untimed.
+    async fn two_step_challenges(&self, round: &mut Round) -> anyhow::Result<()> {
+        use application::ports::{
+            LoginStore, MfaChallenge, ResetTokens, SecretContext, TotpEnrolment, TotpFactors,
+            TotpStep, UserRepository,
+        };
+        let aws = infrastructure::Aws::from_env().await;
+        let (users, sealer) = (aws.user_repository()?, aws.secret_sealer()?);
+        let now = domain::Timestamp::now();
+        round.mfa_tokens.clear();
+        for bench_user in &round.users {
+            let id = domain::UserId::parse(&bench_user.id)?;
+            let user = users.find(id).await?.context("a round's user is gone")?;
+            let secret = sealer
+                .seal(&workload::TWO_STEP_SECRET, SecretContext::totp_secret(id))
+                .await?;
+            let enrolment = TotpEnrolment {
+                user_id: id,
+                secret,
+                started_at: now,
+            };
+            users.start_enrolment(&enrolment).await?;
+            let mut on = user.clone();
+            on.set_mfa(true)?;
+            users
+                .confirm(&enrolment, TotpStep::new(1), &[], &user, on, &[])
+                .await?;
+            let issued = infrastructure::OsResetTokens
+                .issue()
+                .map_err(|error| anyhow::anyhow!(error))?;
+            let challenge = MfaChallenge {
+                hash: issued.hash,
+                user_id: id,
+                address: user.email().clone(),
+                issued_at: now,
+            };
+            users.issue_challenge(&challenge).await?;
+            round.mfa_tokens.push(issued.token);
+        }
+        Ok(())
+    }
+
     /// Every function once through the counting proxy: DynamoDB calls per request. It also
     /// warms DynamoDB Local's JIT before anything is timed.
     async fn count_calls(&mut self, run_tag: &str) -> anyhow::Result<()> {
@@ -418,6 +462,9 @@ impl Bench {
             eprintln!("==> counting DynamoDB calls: {function}");
             if function == "confirm-password-reset" {
                 self.tokens_from_outbox(&mut round).await?;
+            }
+            if function == "finish-login" {
+                self.two_step_challenges(&mut round).await?;
             }
             let (_, init_calls) = self
                 .run_process(function, &mut round, 0..count, &endpoint, Some(&calls))
@@ -614,6 +661,9 @@ impl Bench {
                 eprintln!("==> round {number}/{}: {function}", self.settings.rounds);
                 if function == "confirm-password-reset" {
                     self.tokens_from_outbox(&mut round).await?;
+                }
+                if function == "finish-login" {
+                    self.two_step_challenges(&mut round).await?;
                 }
                 let sample = self.measure(function, &mut round).await?;
                 self.results

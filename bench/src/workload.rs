@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 /// The functions in the order a round runs them: each one's events use what the ones
 /// before it created (users, orders, reset tokens), and `delete-user` comes last.
-pub const FUNCTIONS: [&str; 17] = [
+pub const FUNCTIONS: [&str; 18] = [
     "empty-lambda",
     "create-user",
     "get-user",
@@ -21,6 +21,7 @@ pub const FUNCTIONS: [&str; 17] = [
     "request-password-reset",
     "confirm-password-reset",
     "login",
+    "finish-login",
     "refresh-token",
     "delete-user",
     "docs",
@@ -43,6 +44,26 @@ pub struct Round {
     pub refresh_tokens: Vec<String>,
     /// `Bearer <token>` of an administrator, which every protected route accepts.
     pub authorization: Option<String>,
+    /// Each user's `mfa_token`, for `finish-login` (see `TWO_STEP_SECRET`).
+    pub mfa_tokens: Vec<String>,
+}
+
+/// The TOTP secret every user of a round turns on before `finish-login`: each user accepts one
+/// code per 30-second step, and each invocation is another user's.
+pub const TWO_STEP_SECRET: [u8; 20] = [42; 20];
+
+/// The authenticator's code of `TWO_STEP_SECRET` now.
+fn current_code() -> anyhow::Result<String> {
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        TWO_STEP_SECRET.to_vec(),
+        None,
+        "bench".to_owned(),
+    )?;
+    Ok(totp.generate_current()?)
 }
 
 impl Round {
@@ -141,6 +162,17 @@ impl Round {
                 &[],
                 "",
                 Some(json!({"email": self.user(index)?.email, "password": self.password(index)})),
+            ),
+            "finish-login" => api_event(
+                "POST",
+                "/login/mfa",
+                "POST /login/mfa",
+                &[],
+                "",
+                Some(json!({
+                    "mfa_token": self.mfa_tokens.get(index).context("no mfa_token for this user")?,
+                    "code": current_code()?,
+                })),
             ),
             "delete-user" => self.on_user("DELETE", "", "", index, None)?,
             "docs" => api_event("GET", "/openapi.json", "GET /openapi.json", &[], "", None),
