@@ -10,17 +10,8 @@ use service_tests::{
 };
 use totp_rs::{Algorithm, Secret, TOTP};
 
-/// The authenticator app's code for `secret` (base32) at this moment.
-fn code_now(secret: &str) -> String {
-    let bytes = Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
-    TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "test".to_owned())
-        .unwrap()
-        .generate_current()
-        .unwrap()
-}
-
-/// A code of `secret` from an hour ago: well formed, and wrong now.
-fn stale_code(secret: &str) -> String {
+/// The authenticator app's code for `secret` (base32) `offset` seconds from now.
+fn code_in(secret: &str, offset: i64) -> String {
     let bytes = Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -28,7 +19,17 @@ fn stale_code(secret: &str) -> String {
         .as_secs();
     TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "test".to_owned())
         .unwrap()
-        .generate(now - 3600)
+        .generate(now.checked_add_signed(offset).unwrap())
+}
+
+/// The authenticator app's code for `secret` (base32) at this moment.
+fn code_now(secret: &str) -> String {
+    code_in(secret, 0)
+}
+
+/// A code of `secret` from an hour ago: well formed, and wrong now.
+fn stale_code(secret: &str) -> String {
+    code_in(secret, -3600)
 }
 
 async fn post(api: &Api, path: &str, body: Value) -> service_tests::Reply {
@@ -161,16 +162,7 @@ async fn a_two_step_login_takes_a_code_once_and_a_recovery_code_once() {
     let wrong = finish(json!({ "mfa_token": token, "code": stale_code(&secret) })).await;
     wrong.expect_problem(401);
     // The confirmation used this step's code up: the next step's is the one that works now.
-    let next_step = {
-        let bytes = Secret::Encoded(secret.clone()).to_bytes().unwrap();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "test".to_owned())
-            .unwrap()
-            .generate(now + 30)
-    };
+    let next_step = code_in(&secret, 30);
     let done = finish(json!({ "mfa_token": token, "code": next_step })).await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert_eq!(done.body["user"]["id"], ada.id.as_str());
@@ -366,14 +358,7 @@ mod admin_mfa_required {
 
         // The admin signs in with its factor: the next step's code (confirming used this one).
         let token = mfa_token(&admin).await;
-        let bytes = Secret::Encoded(secret).to_bytes().unwrap();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let code = TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "test".to_owned())
-            .unwrap()
-            .generate(now + 30);
+        let code = code_in(&secret, 30);
         let done = finish(json!({ "mfa_token": token, "code": code })).await;
         assert_eq!(done.status, 200, "{}", done.body);
         let strong = done.body["access_token"].as_str().unwrap();

@@ -868,6 +868,22 @@ impl InMemoryFactors {
             .unwrap()
     }
 
+    /// The user's write beside a factor's, as the store's one transaction would refuse it.
+    async fn update_user(
+        &self,
+        current: &User,
+        updated: User,
+        outbox: &[OutgoingEmail],
+    ) -> Result<User, ConfirmFactorError> {
+        self.users
+            .update(current, updated, outbox)
+            .await
+            .map_err(|error| match error {
+                UpdateUserError::Repository(error) => ConfirmFactorError::Repository(error),
+                _ => ConfirmFactorError::UserChanged,
+            })
+    }
+
     /// The user's unconfirmed enrolment, if any.
     pub fn enrolment(&self, user_id: UserId) -> Option<TotpEnrolment> {
         self.stored(user_id)
@@ -916,14 +932,7 @@ impl TotpFactors for InMemoryFactors {
         if !still_open(&self.factors.lock().unwrap()) {
             return Err(ConfirmFactorError::EnrolmentChanged);
         }
-        let stored =
-            self.users
-                .update(current, updated, outbox)
-                .await
-                .map_err(|error| match error {
-                    UpdateUserError::Repository(error) => ConfirmFactorError::Repository(error),
-                    _ => ConfirmFactorError::UserChanged,
-                })?;
+        let stored = self.update_user(current, updated, outbox).await?;
         let mut factors = self.factors.lock().unwrap();
         if let Some(factor) = factors.get_mut(&enrolment.user_id) {
             factor.confirmed = true;
@@ -978,14 +987,7 @@ impl TotpFactors for InMemoryFactors {
         updated: User,
         outbox: &[OutgoingEmail],
     ) -> Result<User, ConfirmFactorError> {
-        let stored =
-            self.users
-                .update(current, updated, outbox)
-                .await
-                .map_err(|error| match error {
-                    UpdateUserError::Repository(error) => ConfirmFactorError::Repository(error),
-                    _ => ConfirmFactorError::UserChanged,
-                })?;
+        let stored = self.update_user(current, updated, outbox).await?;
         self.factors.lock().unwrap().remove(&current.id());
         Ok(stored)
     }

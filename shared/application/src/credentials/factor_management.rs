@@ -9,7 +9,7 @@
 
 use super::second_factor::{FactorProof, SecondFactor};
 use super::step_up::StepUp;
-use super::totp_enrolment::{FactorError, own_account};
+use super::totp_enrolment::{FactorError, fresh_recovery_codes, own_account};
 use crate::audit::{self, Outcome};
 use crate::messages;
 use crate::ports::{
@@ -87,8 +87,7 @@ where
         self.step_up
             .check_code(&user, &self.factor, &request.code, now)
             .await?;
-        let codes = self.otp.recovery_codes().map_err(FactorError::Secret)?;
-        let hashes: Vec<_> = codes.iter().map(|code| code.hash.clone()).collect();
+        let (codes, hashes) = fresh_recovery_codes(&self.otp)?;
         if !self
             .factors
             .replace_recovery_codes(user.id(), &hashes)
@@ -97,7 +96,7 @@ where
             // Turned off since it was read.
             return Err(FactorError::NoFactor);
         }
-        Ok(codes.into_iter().map(|code| code.token).collect())
+        Ok(codes)
     }
 }
 

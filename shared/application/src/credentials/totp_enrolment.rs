@@ -227,8 +227,7 @@ where
                 None,
             )
             .ok_or(FactorError::WrongCode)?;
-        let codes = self.otp.recovery_codes().map_err(FactorError::Secret)?;
-        let hashes: Vec<_> = codes.iter().map(|code| code.hash.clone()).collect();
+        let (codes, hashes) = fresh_recovery_codes(&self.otp)?;
         let mut updated = user.clone();
         updated.set_mfa(true).map_err(|_| FactorError::NotFound)?;
         let notice = messages::two_step_sign_in_on(&user);
@@ -240,8 +239,19 @@ where
                 ConfirmFactorError::UserChanged => FactorError::Contended,
                 ConfirmFactorError::Repository(error) => FactorError::Repository(error),
             })?;
-        Ok(codes.into_iter().map(|code| code.token).collect())
+        Ok(codes)
     }
+}
+
+/// A new set of recovery codes: the codes, shown once, and the hashes to store.
+pub(super) fn fresh_recovery_codes<O: OneTimePasswords>(
+    otp: &O,
+) -> Result<(Vec<String>, Vec<crate::ports::TokenHash>), FactorError> {
+    let issued = otp.recovery_codes().map_err(FactorError::Secret)?;
+    Ok(issued
+        .into_iter()
+        .map(|code| (code.token, code.hash))
+        .unzip())
 }
 
 #[cfg(test)]
