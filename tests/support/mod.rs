@@ -515,6 +515,28 @@ pub async fn local_dynamodb() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// Moves the user's last reset email a minute and a second into the past, as if that minute
+/// had been waited out: the one-email-a-minute rule reads the time from this pointer item
+/// (`RESET#<user id>` / `LATEST`), so a test of what comes after the minute need not sleep it.
+pub async fn pass_the_reset_minute(user_id: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let earlier = domain::Timestamp::now()
+        .plus_seconds(-61)
+        .expect("a minute ago is a time");
+    local_dynamodb()
+        .await
+        .update_item()
+        .table_name(table_name())
+        .key("pk", AttributeValue::S(format!("RESET#{user_id}")))
+        .key("sk", AttributeValue::S("LATEST".to_owned()))
+        .update_expression("SET issued_at = :earlier")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":earlier", AttributeValue::S(earlier.to_rfc3339()))
+        .send()
+        .await
+        .expect("the user's last reset email is recorded");
+}
+
 pub async fn local_streams() -> aws_sdk_dynamodbstreams::Client {
     let config = aws_sdk_dynamodbstreams::config::Builder::from(&local_sdk_config().await)
         .endpoint_url(dynamodb_url())
