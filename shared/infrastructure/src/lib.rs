@@ -14,6 +14,7 @@ pub mod system;
 pub mod table_access;
 pub mod tokens;
 pub mod trust;
+pub mod webauthn;
 
 pub use config::{Aws, SENDER_EMAIL, SettingsError, TABLE_NAME};
 pub use dynamodb::{
