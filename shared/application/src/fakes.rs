@@ -1715,3 +1715,253 @@ impl tracing::Subscriber for AuditRouter {
 
     fn exit(&self, _: &tracing::span::Id) {}
 }
+
+/// Passkeys by user, beside the users (notices go to their outbox), and the ceremonies under
+/// way.
+#[derive(Clone)]
+pub struct InMemoryPasskeys {
+    passkeys: Arc<Mutex<Vec<(UserId, crate::ports::Passkey)>>>,
+    ceremonies: Arc<Mutex<BTreeMap<domain::CeremonyId, crate::ports::PendingCeremony>>>,
+    users: InMemoryUsers,
+}
+
+impl InMemoryPasskeys {
+    pub fn beside(users: &InMemoryUsers) -> Self {
+        Self {
+            passkeys: Arc::default(),
+            ceremonies: Arc::default(),
+            users: users.clone(),
+        }
+    }
+
+    /// The ceremonies still stored.
+    pub fn ceremonies(&self) -> usize {
+        self.ceremonies.lock().unwrap().len()
+    }
+}
+
+impl crate::ports::PasskeyStore for InMemoryPasskeys {
+    async fn passkeys(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<crate::ports::Passkey>, RepositoryError> {
+        self.users.check_available()?;
+        let passkeys = self.passkeys.lock().unwrap();
+        Ok(passkeys
+            .iter()
+            .filter(|(owner, _)| *owner == user_id)
+            .map(|(_, passkey)| passkey.clone())
+            .collect())
+    }
+
+    async fn start_ceremony(
+        &self,
+        ceremony: &crate::ports::PendingCeremony,
+    ) -> Result<(), RepositoryError> {
+        self.users.check_available()?;
+        self.ceremonies
+            .lock()
+            .unwrap()
+            .insert(ceremony.id, ceremony.clone());
+        Ok(())
+    }
+
+    async fn take_ceremony(
+        &self,
+        id: domain::CeremonyId,
+    ) -> Result<Option<crate::ports::PendingCeremony>, RepositoryError> {
+        self.users.check_available()?;
+        Ok(self.ceremonies.lock().unwrap().remove(&id))
+    }
+
+    async fn add(
+        &self,
+        passkey: &crate::ports::Passkey,
+        outbox: &[OutgoingEmail],
+    ) -> Result<(), crate::ports::AddPasskeyError> {
+        self.users.check_available()?;
+        let mut passkeys = self.passkeys.lock().unwrap();
+        if passkeys
+            .iter()
+            .any(|(_, stored)| stored.credential.id == passkey.credential.id)
+        {
+            return Err(crate::ports::AddPasskeyError::CredentialTaken);
+        }
+        passkeys.push((passkey.credential.user_id, passkey.clone()));
+        self.users.outbox.record(outbox);
+        Ok(())
+    }
+
+    async fn remove(
+        &self,
+        user_id: UserId,
+        id: domain::PasskeyId,
+        outbox: &[OutgoingEmail],
+    ) -> Result<bool, RepositoryError> {
+        self.users.check_available()?;
+        let mut passkeys = self.passkeys.lock().unwrap();
+        let before = passkeys.len();
+        passkeys.retain(|(owner, passkey)| !(*owner == user_id && passkey.id == id));
+        let removed = passkeys.len() < before;
+        if removed {
+            self.users.outbox.record(outbox);
+        }
+        Ok(removed)
+    }
+
+    async fn by_credential(
+        &self,
+        credential_id: &crate::ports::CredentialId,
+    ) -> Result<Option<crate::ports::Passkey>, RepositoryError> {
+        self.users.check_available()?;
+        let passkeys = self.passkeys.lock().unwrap();
+        Ok(passkeys
+            .iter()
+            .map(|(_, passkey)| passkey)
+            .find(|passkey| passkey.credential.id == *credential_id)
+            .cloned())
+    }
+
+    async fn record_use(
+        &self,
+        passkey: &crate::ports::Passkey,
+        dynamic_state: &[u8],
+        at: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        self.users.check_available()?;
+        let mut passkeys = self.passkeys.lock().unwrap();
+        let Some((_, stored)) = passkeys.iter_mut().find(|(_, stored)| {
+            stored.id == passkey.id
+                && stored.credential.dynamic_state == passkey.credential.dynamic_state
+        }) else {
+            return Ok(false);
+        };
+        stored.credential.dynamic_state = dynamic_state.to_vec();
+        stored.last_used_at = Some(at);
+        Ok(true)
+    }
+}
+
+/// WebAuthn ceremonies a test can answer by hand. A state is `registration:<user id>:<n>` or
+/// `sign-in:<n>`; the options are `{"challenge": "<state>"}`. A credential or an assertion is
+/// `credential=<id>;user=<user id>;state=<state>;verified=<yes|no>;counter=<n>`, and a passkey's
+/// dynamic state is its counter in decimal.
+#[derive(Clone, Default)]
+pub struct FakeCeremonies {
+    started: Arc<AtomicUsize>,
+}
+
+impl FakeCeremonies {
+    /// The answer an authenticator holding credential `id` of `user` gives to `ceremony`.
+    pub fn answer(
+        ceremony: &crate::ports::Ceremony,
+        id: &str,
+        user: UserId,
+        verified: bool,
+        counter: u32,
+    ) -> String {
+        let state = String::from_utf8_lossy(&ceremony.state);
+        let verified = if verified { "yes" } else { "no" };
+        format!("credential={id};user={user};state={state};verified={verified};counter={counter}")
+    }
+
+    fn ceremony(&self, state: String) -> crate::ports::Ceremony {
+        crate::ports::Ceremony {
+            options_json: format!("{{\"challenge\": \"{state}\"}}"),
+            state: state.into_bytes(),
+        }
+    }
+
+    fn fields(answer: &str) -> Option<BTreeMap<&str, &str>> {
+        answer
+            .split(';')
+            .map(|field| field.split_once('='))
+            .collect::<Option<BTreeMap<_, _>>>()
+    }
+
+    /// The checks every answer passes: well formed, of this state, verified.
+    fn checked<'a>(
+        state: &[u8],
+        answer: &'a str,
+    ) -> Result<BTreeMap<&'a str, &'a str>, crate::ports::PasskeyRefused> {
+        let fields = Self::fields(answer).ok_or(crate::ports::PasskeyRefused::Malformed)?;
+        let of_state = fields.get("state").map(|s| s.as_bytes()) == Some(state);
+        if !of_state || fields.get("verified") != Some(&"yes") {
+            return Err(crate::ports::PasskeyRefused::Failed);
+        }
+        Ok(fields)
+    }
+}
+
+impl crate::ports::PasskeyCeremonies for FakeCeremonies {
+    fn start_registration(
+        &self,
+        user: &User,
+        _exclude: &[crate::ports::CredentialId],
+    ) -> Result<crate::ports::Ceremony, crate::ports::BoxError> {
+        let n = self.started.fetch_add(1, Ordering::SeqCst);
+        Ok(self.ceremony(format!("registration:{}:{n}", user.id())))
+    }
+
+    fn finish_registration(
+        &self,
+        state: &[u8],
+        credential_json: &str,
+    ) -> Result<crate::ports::PasskeyCredential, crate::ports::PasskeyRefused> {
+        let fields = Self::checked(state, credential_json)?;
+        let user = fields
+            .get("user")
+            .and_then(|user| UserId::parse(user).ok())
+            .ok_or(crate::ports::PasskeyRefused::Malformed)?;
+        Ok(crate::ports::PasskeyCredential {
+            id: crate::ports::CredentialId::new(fields["credential"].as_bytes().to_vec()),
+            user_id: user,
+            static_state: b"public key".to_vec(),
+            dynamic_state: b"0".to_vec(),
+        })
+    }
+
+    fn start_sign_in(&self) -> Result<crate::ports::Ceremony, crate::ports::BoxError> {
+        let n = self.started.fetch_add(1, Ordering::SeqCst);
+        Ok(self.ceremony(format!("sign-in:{n}")))
+    }
+
+    fn claim_of(
+        &self,
+        assertion_json: &str,
+    ) -> Result<crate::ports::AssertionClaim, crate::ports::PasskeyRefused> {
+        let fields = Self::fields(assertion_json).ok_or(crate::ports::PasskeyRefused::Malformed)?;
+        let user = fields
+            .get("user")
+            .and_then(|user| UserId::parse(user).ok())
+            .ok_or(crate::ports::PasskeyRefused::Malformed)?;
+        let id = fields
+            .get("credential")
+            .ok_or(crate::ports::PasskeyRefused::Malformed)?;
+        Ok(crate::ports::AssertionClaim {
+            credential_id: crate::ports::CredentialId::new(id.as_bytes().to_vec()),
+            user_id: user,
+        })
+    }
+
+    fn finish_sign_in(
+        &self,
+        state: &[u8],
+        assertion_json: &str,
+        stored: &crate::ports::PasskeyCredential,
+    ) -> Result<Vec<u8>, crate::ports::PasskeyRefused> {
+        let fields = Self::checked(state, assertion_json)?;
+        let counter: u32 = fields
+            .get("counter")
+            .and_then(|counter| counter.parse().ok())
+            .ok_or(crate::ports::PasskeyRefused::Malformed)?;
+        let stored_counter: u32 = std::str::from_utf8(&stored.dynamic_state)
+            .ok()
+            .and_then(|counter| counter.parse().ok())
+            .ok_or(crate::ports::PasskeyRefused::Malformed)?;
+        if counter <= stored_counter {
+            return Err(crate::ports::PasskeyRefused::CounterWentBack);
+        }
+        Ok(counter.to_string().into_bytes())
+    }
+}

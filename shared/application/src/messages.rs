@@ -2,7 +2,7 @@
 //! client and in the local mailbox.
 
 use crate::ports::{EmailSecret, OutgoingEmail, SECRET_SLOT};
-use domain::{Email, Order, User};
+use domain::{Email, Order, PasskeyName, User};
 
 /// To an address nobody has proved yet: nothing the requester chose (no name), so the service
 /// cannot be made to carry someone's words to a stranger.
@@ -193,6 +193,41 @@ pub fn two_step_sign_in_off(user: &User) -> OutgoingEmail {
              If it was not, ask for a password-reset email right away (POST /password-reset)\n\
              and let us know.\n",
             name = user.name(),
+        ),
+    )
+}
+
+/// When a passkey was added to an account: an owner who did not add it hears of it.
+pub fn passkey_added(user: &User, name: &PasskeyName) -> OutgoingEmail {
+    OutgoingEmail::new(
+        user.email().clone(),
+        "A passkey was added to your account",
+        format!(
+            "Hello {name},\n\n\
+             A passkey named \"{passkey}\" was just added to your account: it signs in\n\
+             without a password.\n\n\
+             If this was you, there is nothing more to do.\n\n\
+             If it was not, remove it (DELETE /users/{{id}}/passkeys/{{passkey_id}}), ask for a\n\
+             password-reset email right away (POST /password-reset) and let us know.\n",
+            name = user.name(),
+            passkey = name,
+        ),
+    )
+}
+
+/// When a passkey was removed from an account, by its user or by an administrator.
+pub fn passkey_removed(user: &User, name: &PasskeyName) -> OutgoingEmail {
+    OutgoingEmail::new(
+        user.email().clone(),
+        "A passkey was removed from your account",
+        format!(
+            "Hello {name},\n\n\
+             The passkey named \"{passkey}\" was just removed from your account; it signs in\n\
+             no more.\n\n\
+             If this was not you or an administrator you asked, ask for a password-reset\n\
+             email right away (POST /password-reset) and let us know.\n",
+            name = user.name(),
+            passkey = name,
         ),
     )
 }

@@ -49,6 +49,15 @@ uuid_v7_id!(
     /// An order's id.
     OrderId
 );
+uuid_v7_id!(
+    /// A passkey's id in this service (its credential id is the authenticator's).
+    PasskeyId
+);
+uuid_v7_id!(
+    /// A WebAuthn ceremony's id (`registration_id`, `challenge_id`): names its stored state,
+    /// whose challenge is the secret.
+    CeremonyId
+);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ mod email;
 mod id;
 mod money;
 mod order;
+mod passkey;
 mod password;
 mod session;
 mod timestamp;
@@ -14,11 +15,12 @@ mod user;
 mod user_name;
 
 pub use email::{Email, EmailError};
-pub use id::{IdError, OrderId, UserId};
+pub use id::{CeremonyId, IdError, OrderId, PasskeyId, UserId};
 pub use money::{AmountError, Currency, CurrencyError, Money, MoneyArithmeticError};
 pub use order::{
     LineRequest, Order, OrderError, OrderLine, OrderStatus, Quantity, QuantityError, Sku, SkuError,
 };
+pub use passkey::{PasskeyName, PasskeyNameError};
 pub use password::{Password, PasswordError, PasswordHash};
 pub use session::{AuthMethods, SessionId, SessionProof};
 pub use timestamp::Timestamp;

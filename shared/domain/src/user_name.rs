@@ -15,8 +15,8 @@ pub struct UserName(String);
 pub enum UserNameError {
     #[error("must not be empty")]
     Empty,
-    #[error("must be at most {MAX_LENGTH} characters")]
-    TooLong,
+    #[error("must be at most {max} characters")]
+    TooLong { max: usize },
     #[error("must not contain control characters")]
     ControlCharacter,
     #[error(
@@ -36,22 +36,28 @@ fn is_invisible_formatting(c: char) -> bool {
         && c != ZERO_WIDTH_NON_JOINER
 }
 
+/// Text a person chose to be shown (a user's name, a passkey's): trimmed, NFC, 1 to `max`
+/// characters, no control characters or invisible formatting.
+pub(crate) fn display_text(raw: &str, max: usize) -> Result<String, UserNameError> {
+    let text: String = raw.trim().nfc().collect();
+    if text.is_empty() {
+        return Err(UserNameError::Empty);
+    }
+    if text.chars().count() > max {
+        return Err(UserNameError::TooLong { max });
+    }
+    if text.chars().any(char::is_control) {
+        return Err(UserNameError::ControlCharacter);
+    }
+    if text.chars().any(is_invisible_formatting) {
+        return Err(UserNameError::InvisibleFormatting);
+    }
+    Ok(text)
+}
+
 impl UserName {
     pub fn parse(raw: &str) -> Result<Self, UserNameError> {
-        let name: String = raw.trim().nfc().collect();
-        if name.is_empty() {
-            return Err(UserNameError::Empty);
-        }
-        if name.chars().count() > MAX_LENGTH {
-            return Err(UserNameError::TooLong);
-        }
-        if name.chars().any(char::is_control) {
-            return Err(UserNameError::ControlCharacter);
-        }
-        if name.chars().any(is_invisible_formatting) {
-            return Err(UserNameError::InvisibleFormatting);
-        }
-        Ok(Self(name))
+        display_text(raw, MAX_LENGTH).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -133,7 +139,7 @@ mod tests {
         assert!(UserName::parse(&"é".repeat(100)).is_ok());
         assert_eq!(
             UserName::parse(&"é".repeat(101)),
-            Err(UserNameError::TooLong)
+            Err(UserNameError::TooLong { max: MAX_LENGTH })
         );
     }
 

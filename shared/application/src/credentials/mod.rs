@@ -7,6 +7,7 @@ mod factor_management;
 mod finish_login;
 mod lockout;
 mod login;
+mod passkeys;
 mod request_reset;
 mod second_factor;
 mod sessions;
@@ -25,6 +26,10 @@ pub use lockout::{
     Reservation,
 };
 pub use login::{Login, LoginError, LoginRequest, MfaToken};
+pub use passkeys::{
+    ListPasskeys, NewPasskeyRequest, PasskeyError, PasskeyRegistrationRequest, PasskeyRemoval,
+    PasskeysQuery, RegisterPasskey, RegistrationStarted, RemovePasskey, StartPasskeyRegistration,
+};
 pub use request_reset::{
     PasswordResetRequest, RESET_TOKEN_LIFETIME_SECONDS, RequestPasswordReset,
     RequestPasswordResetError,

@@ -6,8 +6,9 @@
 //! and a ceremony's server state as opaque bytes for the store: the adapter alone knows CBOR,
 //! COSE and the signature algorithms.
 
-use super::BoxError;
-use domain::{User, UserId};
+use super::{BoxError, OutgoingEmail, RepositoryError};
+use domain::{CeremonyId, PasskeyId, PasskeyName, Timestamp, User, UserId};
+use std::future::Future;
 
 /// A ceremony started: the options for the browser, and the state that must come back to
 /// finish it (stored server-side, single use).
@@ -112,4 +113,100 @@ pub trait PasskeyCeremonies: Send + Sync + 'static {
         assertion_json: &str,
         stored: &PasskeyCredential,
     ) -> Result<Vec<u8>, PasskeyRefused>;
+}
+
+/// How long a ceremony's state waits for its answer.
+pub const CEREMONY_SECONDS: i64 = 5 * 60;
+
+/// A passkey as the service keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passkey {
+    pub id: PasskeyId,
+    pub name: PasskeyName,
+    pub credential: PasskeyCredential,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A ceremony's state as stored between its two requests, single use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingCeremony {
+    pub id: CeremonyId,
+    /// The user registering; none for a sign-in (a discoverable credential names its user).
+    pub user_id: Option<UserId>,
+    pub state: Vec<u8>,
+    pub started_at: Timestamp,
+}
+
+impl PendingCeremony {
+    /// Whether its answer may still come at `now`.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.started_at
+            .plus_seconds(CEREMONY_SECONDS)
+            .is_some_and(|end| now < end)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AddPasskeyError {
+    /// A passkey with this credential id is registered already (to this user or another).
+    #[error("the credential is registered already")]
+    CredentialTaken,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// The users' passkeys and the ceremonies under way, in the table beside the users.
+pub trait PasskeyStore: Send + Sync + 'static {
+    /// The user's passkeys, oldest first.
+    fn passkeys(
+        &self,
+        user_id: UserId,
+    ) -> impl Future<Output = Result<Vec<Passkey>, RepositoryError>> + Send;
+
+    /// Stores a ceremony's state until it is taken or expires.
+    fn start_ceremony(
+        &self,
+        ceremony: &PendingCeremony,
+    ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+
+    /// The ceremony stored under `id`, deleted in the same write: of two requests with one
+    /// id, one gets it. `None` when there is none (unknown, taken, or gone by TTL).
+    fn take_ceremony(
+        &self,
+        id: CeremonyId,
+    ) -> impl Future<Output = Result<Option<PendingCeremony>, RepositoryError>> + Send;
+
+    /// Stores `passkey` for its user with `outbox`, in one write; MUST refuse
+    /// (`CredentialTaken`) when any passkey has its credential id.
+    fn add(
+        &self,
+        passkey: &Passkey,
+        outbox: &[OutgoingEmail],
+    ) -> impl Future<Output = Result<(), AddPasskeyError>> + Send;
+
+    /// Deletes the user's passkey `id` with `outbox`, in one write: `false` when the user has
+    /// no such passkey (nothing written).
+    fn remove(
+        &self,
+        user_id: UserId,
+        id: PasskeyId,
+        outbox: &[OutgoingEmail],
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// The passkey with this credential id, whoever's it is.
+    fn by_credential(
+        &self,
+        credential_id: &CredentialId,
+    ) -> impl Future<Output = Result<Option<Passkey>, RepositoryError>> + Send;
+
+    /// Records a sign-in with `passkey`: its new dynamic state and `last_used_at`, only if the
+    /// stored dynamic state is still `passkey`'s (so of two sign-ins with one counter value,
+    /// one is recorded): `false` when it is not.
+    fn record_use(
+        &self,
+        passkey: &Passkey,
+        dynamic_state: &[u8],
+        at: Timestamp,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
 }
