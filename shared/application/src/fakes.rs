@@ -1846,10 +1846,11 @@ impl crate::ports::PasskeyStore for InMemoryPasskeys {
 /// `sign-in:<n>`; the options are `{"challenge": "<state>"}`. A credential or an assertion is
 /// `credential=<id>;user=<user id>;state=<state>;verified=<yes|no>;counter=<n>`, and a passkey's
 /// dynamic state is its counter in decimal.
-#[derive(Clone, Default)]
-pub struct FakeCeremonies {
-    started: Arc<AtomicUsize>,
-}
+#[derive(Clone, Copy, Default)]
+pub struct FakeCeremonies;
+
+/// Numbers the fake ceremonies of the whole test run, so no two share a state.
+static NEXT_CEREMONY: AtomicUsize = AtomicUsize::new(1);
 
 impl FakeCeremonies {
     /// The answer an authenticator holding credential `id` of `user` gives to `ceremony`.
@@ -1899,7 +1900,7 @@ impl crate::ports::PasskeyCeremonies for FakeCeremonies {
         user: &User,
         _exclude: &[crate::ports::CredentialId],
     ) -> Result<crate::ports::Ceremony, crate::ports::BoxError> {
-        let n = self.started.fetch_add(1, Ordering::SeqCst);
+        let n = NEXT_CEREMONY.fetch_add(1, Ordering::SeqCst);
         Ok(self.ceremony(format!("registration:{}:{n}", user.id())))
     }
 
@@ -1922,7 +1923,7 @@ impl crate::ports::PasskeyCeremonies for FakeCeremonies {
     }
 
     fn start_sign_in(&self) -> Result<crate::ports::Ceremony, crate::ports::BoxError> {
-        let n = self.started.fetch_add(1, Ordering::SeqCst);
+        let n = NEXT_CEREMONY.fetch_add(1, Ordering::SeqCst);
         Ok(self.ceremony(format!("sign-in:{n}")))
     }
 

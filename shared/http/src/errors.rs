@@ -299,6 +299,9 @@ impl From<ConfirmEmailChangeError> for Problem {
 /// One detail for an unknown address and a wrong password alike.
 pub const INVALID_CREDENTIALS_DETAIL: &str = "the email or password is wrong";
 
+/// The one answer to every failed passkey sign-in, whatever failed.
+pub const INVALID_PASSKEY_DETAIL: &str = "the passkey could not sign in; ask for new options (POST /login/passkey/options) and try again";
+
 /// The one answer to every failed second step of a login, whatever failed.
 pub const INVALID_SECOND_FACTOR_DETAIL: &str =
     "the code is wrong or used, or the sign-in expired; log in again for a new mfa_token";
@@ -317,6 +320,7 @@ impl From<LoginError> for Problem {
                 }),
             ),
             LoginError::InvalidSecondFactor => Problem::unauthorized(INVALID_SECOND_FACTOR_DETAIL),
+            LoginError::InvalidPasskey => Problem::unauthorized(INVALID_PASSKEY_DETAIL),
             LoginError::NotAllowed { status } => {
                 Problem::forbidden(format!("a {status} user cannot log in"))
             }

@@ -31,6 +31,11 @@ pub enum LoginError {
     /// unknown, expired or used `mfa_token`; one variant, one answer.
     #[error("the code is wrong, or the sign-in timed out")]
     InvalidSecondFactor,
+    /// A passkey sign-in failed: an unknown credential, a bad signature, a wrong challenge or
+    /// origin, no user verification, a used or expired challenge, a counter gone back; one
+    /// variant, one answer.
+    #[error("the passkey could not sign in")]
+    InvalidPasskey,
     #[error("a {status} user cannot log in")]
     NotAllowed { status: UserStatus },
     /// Too many failures for this address: no password was checked.

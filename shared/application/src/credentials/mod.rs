@@ -7,6 +7,7 @@ mod factor_management;
 mod finish_login;
 mod lockout;
 mod login;
+mod passkey_sign_in;
 mod passkeys;
 mod request_reset;
 mod second_factor;
@@ -26,9 +27,12 @@ pub use lockout::{
     Reservation,
 };
 pub use login::{Login, LoginError, LoginRequest, MfaToken};
+pub use passkey_sign_in::{
+    PasskeySignIn, PasskeySignInOptions, PasskeySignInRequest, StartPasskeySignIn, StartSignInError,
+};
 pub use passkeys::{
-    ListPasskeys, NewPasskeyRequest, PasskeyError, PasskeyRegistrationRequest, PasskeyRemoval,
-    PasskeysQuery, RegisterPasskey, RegistrationStarted, RemovePasskey, StartPasskeyRegistration,
+    CeremonyStarted, ListPasskeys, NewPasskeyRequest, PasskeyError, PasskeyRegistrationRequest,
+    PasskeyRemoval, PasskeysQuery, RegisterPasskey, RemovePasskey, StartPasskeyRegistration,
 };
 pub use request_reset::{
     PasswordResetRequest, RESET_TOKEN_LIFETIME_SECONDS, RequestPasswordReset,

@@ -38,10 +38,11 @@ pub enum PasskeyError {
     Repository(#[from] RepositoryError),
 }
 
-/// A registration started: its id and the creation options (WebAuthn JSON).
+/// A ceremony started: the id its answer names (`registration_id`, `challenge_id`) and the
+/// options for the browser (WebAuthn JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistrationStarted {
-    pub registration_id: CeremonyId,
+pub struct CeremonyStarted {
+    pub id: CeremonyId,
     pub options_json: String,
 }
 
@@ -51,7 +52,7 @@ pub struct PasskeyRegistrationRequest {
     pub current_password: Option<String>,
 }
 
-command!(PasskeyRegistrationRequest => RegistrationStarted, PasskeyError; subject = user_id);
+command!(PasskeyRegistrationRequest => CeremonyStarted, PasskeyError; subject = user_id);
 
 pub struct StartPasskeyRegistration<U, P, W, C, K, H> {
     users: U,
@@ -91,7 +92,7 @@ where
         &self,
         caller: &Caller,
         request: PasskeyRegistrationRequest,
-    ) -> Result<RegistrationStarted, PasskeyError> {
+    ) -> Result<CeremonyStarted, PasskeyError> {
         let user = account(&self.users, caller, Policy::SelfOnly, request.user_id).await?;
         let now = self.clock.now();
         self.step_up
@@ -116,8 +117,8 @@ where
             started_at: now,
         };
         self.passkeys.start_ceremony(&pending).await?;
-        Ok(RegistrationStarted {
-            registration_id: pending.id,
+        Ok(CeremonyStarted {
+            id: pending.id,
             options_json: ceremony.options_json,
         })
     }
@@ -368,11 +369,11 @@ mod tests {
             &self,
             caller: &Caller,
             at: Timestamp,
-        ) -> Result<(RegistrationStarted, Ceremony), PasskeyError> {
+        ) -> Result<(CeremonyStarted, Ceremony), PasskeyError> {
             let start = StartPasskeyRegistration::new(
                 self.users.clone(),
                 self.passkeys.clone(),
-                FakeCeremonies::default(),
+                FakeCeremonies,
                 FixedClock::at(at),
                 self.step_up(),
             );
@@ -398,19 +399,19 @@ mod tests {
         async fn register(
             &self,
             caller: &Caller,
-            started: &RegistrationStarted,
+            started: &CeremonyStarted,
             answer: String,
             at: Timestamp,
         ) -> Result<Passkey, PasskeyError> {
             let register = RegisterPasskey::new(
                 self.users.clone(),
                 self.passkeys.clone(),
-                FakeCeremonies::default(),
+                FakeCeremonies,
                 FixedClock::at(at),
             );
             let request = NewPasskeyRequest {
                 user_id: self.ada.id(),
-                registration_id: started.registration_id,
+                registration_id: started.id,
                 name: PasskeyName::parse("Laptop").unwrap(),
                 credential_json: answer,
             };
