@@ -276,7 +276,7 @@ impl TotpFactors for DynamoUserRepository {
 }
 
 /// A conditional update's outcome: `false` when its condition did not hold.
-fn refused_means_false<T>(
+pub(super) fn refused_means_false<T>(
     result: Result<T, SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>>,
 ) -> Result<bool, RepositoryError> {
     match result {

@@ -11,6 +11,7 @@ mod items;
 mod logins;
 mod orders;
 mod outbox;
+mod passkeys;
 mod sessions;
 pub mod table;
 mod transactions;

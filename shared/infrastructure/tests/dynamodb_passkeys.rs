@@ -1,0 +1,145 @@
+//! Passkeys and WebAuthn ceremonies against DynamoDB Local, held to the `PasskeyStore`
+//! contract: a credential registers once, a ceremony is taken once, a counter moves on once
+//! from the value read.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use application::ports::{
+    AddPasskeyError, CredentialId, Passkey, PasskeyCredential, PasskeyStore, PendingCeremony,
+    UserRepository,
+};
+use domain::{CeremonyId, PasskeyId, PasskeyName, Timestamp, User};
+use infrastructure::DynamoUserRepository;
+use support::{fresh_repository, user};
+
+fn passkey(owner: &User, credential: &[u8], name: &str) -> Passkey {
+    Passkey {
+        id: PasskeyId::generate(),
+        name: PasskeyName::parse(name).unwrap(),
+        credential: PasskeyCredential {
+            id: CredentialId::new(credential.to_vec()),
+            user_id: owner.id(),
+            static_state: vec![1, 2, 3],
+            dynamic_state: vec![0; 7],
+        },
+        created_at: Timestamp::now(),
+        last_used_at: None,
+    }
+}
+
+async fn with_user(email: &str) -> (DynamoUserRepository, User) {
+    let users = fresh_repository().await;
+    let owner = user(email);
+    users.insert(&owner, &[]).await.unwrap();
+    (users, owner)
+}
+
+#[tokio::test]
+async fn a_passkey_is_listed_found_by_its_credential_and_registered_once() {
+    let (users, ada) = with_user("passkeys@example.com").await;
+    assert!(users.passkeys(ada.id()).await.unwrap().is_empty());
+    let laptop = passkey(&ada, &[7; 32], "Laptop");
+    let phone = passkey(&ada, &[8; 64], "Phone");
+    users.add(&laptop, &[]).await.unwrap();
+    users.add(&phone, &[]).await.unwrap();
+    let listed = users.passkeys(ada.id()).await.unwrap();
+    assert_eq!(listed, vec![laptop.clone(), phone.clone()], "oldest first");
+    assert_eq!(
+        users.by_credential(&laptop.credential.id).await.unwrap(),
+        Some(laptop.clone())
+    );
+    assert_eq!(
+        users
+            .by_credential(&CredentialId::new(vec![9; 16]))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let grace = user("grace-passkeys@example.com");
+    users.insert(&grace, &[]).await.unwrap();
+    let copy = passkey(&grace, &[7; 32], "Copy");
+    assert!(matches!(
+        users.add(&copy, &[]).await,
+        Err(AddPasskeyError::CredentialTaken)
+    ));
+    assert!(users.passkeys(grace.id()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_removed_passkey_is_gone_with_its_credential_and_can_register_again() {
+    let (users, ada) = with_user("passkey-removal@example.com").await;
+    let laptop = passkey(&ada, &[5; 16], "Laptop");
+    users.add(&laptop, &[]).await.unwrap();
+    assert!(users.remove(ada.id(), laptop.id, &[]).await.unwrap());
+    assert!(!users.remove(ada.id(), laptop.id, &[]).await.unwrap());
+    assert_eq!(
+        users.by_credential(&laptop.credential.id).await.unwrap(),
+        None
+    );
+    assert!(users.passkeys(ada.id()).await.unwrap().is_empty());
+    users
+        .add(&passkey(&ada, &[5; 16], "Again"), &[])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_counter_moves_on_once_from_the_value_read() {
+    let (users, ada) = with_user("passkey-counter@example.com").await;
+    let laptop = passkey(&ada, &[3; 16], "Laptop");
+    users.add(&laptop, &[]).await.unwrap();
+    let at = Timestamp::now();
+    let states: Vec<[u8; 7]> = (1u8..=5).map(|counter| [counter; 7]).collect();
+    let racing = futures::future::join_all(
+        states
+            .iter()
+            .map(|state| users.record_use(&laptop, state, at)),
+    )
+    .await;
+    let recorded = racing
+        .into_iter()
+        .filter(|won| *won.as_ref().unwrap())
+        .count();
+    assert_eq!(recorded, 1, "one of five racing sign-ins moves the counter");
+    let stored = users
+        .by_credential(&laptop.credential.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        stored.credential.dynamic_state,
+        laptop.credential.dynamic_state
+    );
+    assert_eq!(stored.last_used_at, Some(at));
+}
+
+#[tokio::test]
+async fn a_ceremony_is_taken_once() {
+    let users = fresh_repository().await;
+    let ceremony = PendingCeremony {
+        id: CeremonyId::generate(),
+        user_id: None,
+        state: vec![42; 75],
+        started_at: Timestamp::now(),
+    };
+    users.start_ceremony(&ceremony).await.unwrap();
+    let taken = futures::future::join_all((0..3).map(|_| users.take_ceremony(ceremony.id))).await;
+    let got: Vec<_> = taken
+        .into_iter()
+        .filter_map(|taken| taken.unwrap())
+        .collect();
+    assert_eq!(got, vec![ceremony]);
+    let registration = PendingCeremony {
+        id: CeremonyId::generate(),
+        user_id: Some(domain::UserId::generate()),
+        state: vec![1; 75],
+        started_at: Timestamp::now(),
+    };
+    users.start_ceremony(&registration).await.unwrap();
+    assert_eq!(
+        users.take_ceremony(registration.id).await.unwrap(),
+        Some(registration)
+    );
+}
