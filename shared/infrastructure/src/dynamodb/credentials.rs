@@ -226,8 +226,8 @@ fn reset_item(record: &ResetTokenRecord) -> Item {
         ("entity".to_owned(), string("reset_token")),
         ("user_id".to_owned(), string(record.user_id.to_string())),
         ("sent_to".to_owned(), string(record.sent_to.as_str())),
-        (EXPIRES_AT.to_owned(), items::expiry(record.expires_at)),
     ]));
+    item.extend(items::token_expiry(record.expires_at));
     item
 }
 
@@ -379,7 +379,7 @@ impl CredentialRepository for DynamoCredentialRepository {
             .and_then(|value| value.as_s().ok())
             .and_then(|raw| UserId::parse(raw).ok())
             .ok_or_else(corrupt)?;
-        let expires_at = items::expiry_of(&item).ok_or_else(corrupt)?;
+        let expires_at = items::token_expiry_of(&item).ok_or_else(corrupt)?;
         let sent_to = item
             .get("sent_to")
             .and_then(|value| value.as_s().ok())

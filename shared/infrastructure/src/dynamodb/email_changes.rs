@@ -62,8 +62,8 @@ impl EmailChangeRepository for DynamoUserRepository {
             ("entity".to_owned(), string("email_change_token")),
             ("user_id".to_owned(), string(record.user_id.to_string())),
             ("new_email".to_owned(), string(record.new_email.as_str())),
-            (EXPIRES_AT.to_owned(), items::expiry(record.expires_at)),
         ]);
+        token.extend(items::token_expiry(record.expires_at));
         let mut pending = key;
         pending.extend([
             ("entity".to_owned(), string("pending_email_change")),
@@ -124,7 +124,7 @@ impl EmailChangeRepository for DynamoUserRepository {
             new_email: text("new_email")
                 .and_then(|raw| Email::parse(raw).ok())
                 .ok_or_else(corrupt)?,
-            expires_at: items::expiry_of(&item).ok_or_else(corrupt)?,
+            expires_at: items::token_expiry_of(&item).ok_or_else(corrupt)?,
         }))
     }
 

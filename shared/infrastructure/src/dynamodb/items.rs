@@ -97,6 +97,31 @@ pub(crate) fn expiry(at: Timestamp) -> AttributeValue {
     AttributeValue::N(((at.as_millis() + 999) / 1000).to_string())
 }
 
+/// A token's exact expiry, in milliseconds, beside its TTL: the TTL's whole seconds are
+/// rounded up, and the token's issue time (its expiry less its lifetime) must be exact to tell
+/// a request from a revocation of the same second.
+pub(crate) const EXPIRES_AT_MS: &str = "expires_at_ms";
+
+/// The TTL and the exact expiry of a token item, for `at`.
+pub(crate) fn token_expiry(at: Timestamp) -> [(String, AttributeValue); 2] {
+    [
+        (EXPIRES_AT.to_owned(), expiry(at)),
+        (
+            EXPIRES_AT_MS.to_owned(),
+            AttributeValue::N(at.as_millis().to_string()),
+        ),
+    ]
+}
+
+/// The exact expiry of a token item; its TTL's (rounded up to the second) for an item written
+/// before the exact one was kept.
+pub(crate) fn token_expiry_of(item: &Item) -> Option<Timestamp> {
+    match item.get(EXPIRES_AT_MS) {
+        Some(millis) => Timestamp::from_millis(millis.as_n().ok()?.parse().ok()?),
+        None => expiry_of(item),
+    }
+}
+
 /// The expiry an item was written with; `None` when absent or malformed.
 pub(crate) fn expiry_of(item: &Item) -> Option<Timestamp> {
     let seconds: i64 = item.get(EXPIRES_AT)?.as_n().ok()?.parse().ok()?;
