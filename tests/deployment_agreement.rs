@@ -14,12 +14,14 @@ type Route = (String, String, String); // (method, path, function)
 /// The routes API.md leaves open when the JWT authorizer is on.
 /// The routes anyone may call (API.md, "Who may call what"): their OpenAPI operations name no
 /// security scheme, and every other operation names the bearer scheme.
-const PUBLIC_ROUTES: [(&str, &str); 11] = [
+const PUBLIC_ROUTES: [(&str, &str); 13] = [
     ("POST", "/users"),
     ("POST", "/password-reset"),
     ("POST", "/password-reset/confirm"),
     ("POST", "/login"),
     ("POST", "/login/mfa"),
+    ("POST", "/login/passkey/options"),
+    ("POST", "/login/passkey"),
     ("POST", "/token/refresh"),
     ("POST", "/logout"),
     ("POST", "/email-change/confirm"),
@@ -976,6 +978,35 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
         "remove-second-factor",
         &["USER#*", "SESSION#*", "PASSWORD#*", "FACTOR#*"],
         &["LOGIN#*", "FACTOR#*", "USER#*", "OUTBOX#*"],
+    ),
+    (
+        "start-passkey-registration",
+        &["USER#*", "SESSION#*", "PASSWORD#*", "PASSKEY#*"],
+        &["LOGIN#*", "CEREMONY#*"],
+    ),
+    (
+        "register-passkey",
+        &["USER#*", "SESSION#*"],
+        &["CEREMONY#*", "PASSKEY#*", "CREDENTIAL#*", "OUTBOX#*"],
+    ),
+    ("list-passkeys", &["USER#*", "SESSION#*", "PASSKEY#*"], &[]),
+    (
+        "remove-passkey",
+        &["USER#*", "SESSION#*", "PASSWORD#*", "PASSKEY#*"],
+        &["LOGIN#*", "PASSKEY#*", "CREDENTIAL#*", "OUTBOX#*"],
+    ),
+    ("passkey-sign-in-options", &[], &["CEREMONY#*"]),
+    (
+        "passkey-sign-in",
+        &["CREDENTIAL#*", "PASSKEY#*", "USER#*", "PASSWORD#*"],
+        &[
+            "CEREMONY#*",
+            "PASSKEY#*",
+            "LOGIN#*",
+            "USER#*",
+            "SESSION#*",
+            "REFRESH#*",
+        ],
     ),
     ("docs", &[], &[]),
     ("jwks", &[], &[]),

@@ -2,6 +2,8 @@
 //! `cargo lambda watch`, and the local SES mailbox.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+pub mod authenticator;
+
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 

@@ -51,6 +51,10 @@ problem_response!(
     "The caller's role does not allow this route (a user on an admin route), or the user's status forbids it (e.g. suspended); a wrong `current_password` or `code`, or no fresh sign-in, where a route asks for step-up (`/problems/wrong-password`, `/problems/wrong-code`, `/problems/reauthentication-required`); or, with the stack's admin MFA setting `required`, an administrator's token whose `amr` lacks `mfa` on an admin route (`/problems/mfa-required`)."
 );
 problem_response!(
+    InvalidPasskey,
+    "The assertion failed: an unknown or removed passkey, a bad signature, a wrong challenge or origin, no user verification, a used or expired challenge, or a signature counter gone back; one detail for all."
+);
+problem_response!(
     InvalidSecondFactor,
     "The code is wrong, replayed or used, or the `mfa_token` is unknown, expired or used; one detail for all. A wrong code counts toward the address's lockout."
 );
@@ -289,12 +293,15 @@ const DOCUMENTATION: &str = "Documentation";
         credentials::login::finish_login,
         users::mfa::start_totp_enrolment, users::mfa::confirm_totp_enrolment,
         users::mfa::replace_recovery_codes, users::mfa::remove_second_factor,
+        users::passkeys::start_passkey_registration, users::passkeys::register_passkey,
+        users::passkeys::list_passkeys, users::passkeys::remove_passkey,
+        credentials::passkey::passkey_sign_in_options, credentials::passkey::passkey_sign_in,
         jwks::jwks, documentation::openapi_document, documentation::docs_page,
     ),
     components(
         schemas(Problem, FieldError, UserBody, OrderBody, OrderLineBody, MoneyBody, MfaRequiredProblem),
         responses(BadRequest, InvalidToken, Unauthorized, MissingToken, InvalidRefreshToken, Forbidden, TooManyAttempts,
-            LoginForbidden, InvalidSecondFactor,
+            LoginForbidden, InvalidSecondFactor, InvalidPasskey,
             NotFound, Conflict, PreconditionFailed, PayloadTooLarge, ValidationFailed, InternalError,
             ServiceUnavailable),
     ),
@@ -305,6 +312,7 @@ const DOCUMENTATION: &str = "Documentation";
         (name = "Credentials", description = "Password reset by email, login and sessions"),
         (name = "Sessions", description = "Where a user is signed in, and ending it"),
         (name = "Second factors", description = "TOTP and recovery codes: turning two-step sign-in on and off, and managing it"),
+        (name = "Passkeys", description = "WebAuthn passkeys: registering, listing and removing them (signing in with one is under Credentials)"),
         (name = DOCUMENTATION, description = "This document, its viewer, and the keys that verify access tokens"),
     ),
 )]
@@ -355,7 +363,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 27);
+        assert_eq!(checked, 33);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use lambda_http::http::header;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 use std::fmt::Display;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 /// Larger bodies are refused before they are parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -107,6 +107,18 @@ impl JsonObject {
             Some(number) => parse(number).map_err(|error| self.fail(name, error)).ok(),
             None => {
                 self.fail(name, "must be a whole number");
+                None
+            }
+        }
+    }
+
+    /// A required object field taken whole, as JSON text, for a reader beyond this edge (a
+    /// WebAuthn credential, whose members the relying party checks).
+    pub fn opaque_object(&mut self, name: &str) -> Option<String> {
+        match self.take(name)? {
+            value @ Value::Object(_) => Some(value.to_string()),
+            _ => {
+                self.fail(name, "must be an object");
                 None
             }
         }
@@ -249,6 +261,54 @@ impl OrderIdPath {
             .and_then(|raw| OrderId::parse(raw).ok())
             .ok_or_else(Problem::order_not_found)?;
         Ok(Self { order_id })
+    }
+}
+
+/// The body of a step-up route that takes nothing else: `{}` or `{"current_password"}`.
+#[derive(ToSchema)]
+#[schema(example = json!({"current_password": "correct horse battery"}))]
+#[serde(deny_unknown_fields)]
+pub struct StepUpBody {
+    /// Step-up: the current password, unless the access token's sign-in is less than 5
+    /// minutes old. Send `{}` then.
+    #[schema(format = Password)]
+    pub current_password: Option<String>,
+}
+
+impl StepUpBody {
+    pub fn read(request: &Request) -> Result<Self, Problem> {
+        let mut body = JsonObject::from_request(request)?;
+        let current_password = body.optional_string("current_password", verbatim);
+        let current_password = body.finish(current_password)?;
+        Ok(Self { current_password })
+    }
+
+    /// As `read`, for a route whose body may be left out altogether (a DELETE).
+    pub fn read_optional(request: &Request) -> Result<Self, Problem> {
+        if request.body().as_ref().is_empty() {
+            return Ok(Self {
+                current_password: None,
+            });
+        }
+        Self::read(request)
+    }
+}
+
+/// The `{passkey_id}` of `/users/{id}/passkeys/{passkey_id}`, with the same rule.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct PasskeyIdPath {
+    /// The passkey's id
+    #[param(value_type = String, format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    pub passkey_id: domain::PasskeyId,
+}
+
+impl PasskeyIdPath {
+    pub fn read(request: &Request) -> Result<Self, Problem> {
+        let passkey_id = path_parameter(request, "passkey_id")
+            .and_then(|raw| domain::PasskeyId::parse(raw).ok())
+            .ok_or_else(|| Problem::not_found("no passkey with this id"))?;
+        Ok(Self { passkey_id })
     }
 }
 

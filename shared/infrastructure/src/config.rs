@@ -3,6 +3,7 @@ use crate::dead_letters::DeadLetterQueue;
 use crate::table_access::TableAccessRecorder;
 use crate::tokens::{JwtIssuer, JwtVerifier, KeyError, TokenAudience};
 use crate::trust::{Trust, https_client};
+use crate::webauthn::WebAuthnRelyingParty;
 use crate::{
     DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository, DynamoOutbox,
     DynamoUserRepository, KmsSealer, Rfc6238, SesEmailSender, table,
@@ -38,6 +39,10 @@ pub const SECRETS_KEY_ID: &str = "SECRETS_KEY_ID";
 pub const TOTP_ISSUER: &str = "TOTP_ISSUER";
 /// The mailer's dead-letter queue (its URL), which `make redrive` empties.
 pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
+/// The WebAuthn relying party: its id (a domain) and the origins of the pages that call the API
+/// (comma-separated).
+pub const WEBAUTHN_RP_ID: &str = "WEBAUTHN_RP_ID";
+pub const WEBAUTHN_ORIGINS: &str = "WEBAUTHN_ORIGINS";
 /// Set by Lambda (and `cargo lambda watch`) in every function's environment.
 pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// `true` opens the DynamoDB connection during init (docs/performance.md has the trade-off).
@@ -55,6 +60,8 @@ pub enum SettingsError {
     SigningKeyParameter(#[source] BoxError),
     #[error("the signing key file {0} could not be read")]
     SigningKeyFile(String, #[source] std::io::Error),
+    #[error("{WEBAUTHN_RP_ID} or {WEBAUTHN_ORIGINS} is not usable")]
+    RelyingParty(#[source] BoxError),
 }
 
 /// The AWS side of a function, built once per cold start: region and credentials from the
@@ -263,6 +270,17 @@ impl Aws {
     /// TOTP codes and recovery codes, under the issuer `TOTP_ISSUER` names.
     pub fn one_time_passwords(&self) -> Rfc6238 {
         Rfc6238::new(optional(TOTP_ISSUER).unwrap_or_else(|| "User service".to_owned()))
+    }
+
+    /// The WebAuthn relying party `WEBAUTHN_RP_ID`, for the pages at `WEBAUTHN_ORIGINS`.
+    pub fn passkey_relying_party(&self) -> Result<WebAuthnRelyingParty, SettingsError> {
+        let origins: Vec<String> = required(WEBAUTHN_ORIGINS)?
+            .split(',')
+            .map(|origin| origin.trim().to_owned())
+            .filter(|origin| !origin.is_empty())
+            .collect();
+        WebAuthnRelyingParty::new(&required(WEBAUTHN_RP_ID)?, &origins)
+            .map_err(SettingsError::RelyingParty)
     }
 
     /// The mailer's dead-letter queue, `DEAD_LETTER_QUEUE_URL`.

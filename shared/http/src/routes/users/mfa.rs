@@ -5,7 +5,7 @@
 //! the recovery codes) may not be cached.
 
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound, TooManyAttempts};
-use crate::request::{JsonObject, UserPath, verbatim};
+use crate::request::{JsonObject, StepUpBody, UserPath, verbatim};
 use crate::response;
 use crate::{HandlerResult, Problem, auth};
 use application::UseCase;
@@ -16,26 +16,6 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
-
-/// `POST /users/{id}/mfa/totp`
-#[derive(ToSchema)]
-#[schema(example = json!({"current_password": "correct horse battery"}))]
-#[serde(deny_unknown_fields)]
-pub struct TotpEnrolmentRequestBody {
-    /// Step-up: the current password, unless the access token's sign-in is less than 5
-    /// minutes old. Send `{}` then.
-    #[schema(format = Password)]
-    current_password: Option<String>,
-}
-
-impl TotpEnrolmentRequestBody {
-    fn read(request: &Request) -> Result<Self, Problem> {
-        let mut body = JsonObject::from_request(request)?;
-        let current_password = body.optional_string("current_password", verbatim);
-        let current_password = body.finish(current_password)?;
-        Ok(Self { current_password })
-    }
-}
 
 /// A new TOTP secret, for an authenticator app.
 #[derive(Serialize, ToSchema)]
@@ -143,7 +123,7 @@ fn uncached(body: &impl Serialize) -> Response<Body> {
 
 #[utoipa::path(post, path = "/users/{id}/mfa/totp", tag = "Second factors",
     params(UserPath),
-    request_body(content = TotpEnrolmentRequestBody, content_type = "application/json"),
+    request_body(content = StepUpBody, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "An enrolment started (10 minutes; a new one replaces an unconfirmed one): the secret for an authenticator app. Nothing is on until a code confirms it.", body = TotpEnrolmentBody,
@@ -156,7 +136,7 @@ pub async fn start_totp_enrolment(
     request: Request,
 ) -> HandlerResult {
     let (caller, UserPath { id }) = auth::for_user(use_case.policy(), &request)?;
-    let TotpEnrolmentRequestBody { current_password } = TotpEnrolmentRequestBody::read(&request)?;
+    let StepUpBody { current_password } = StepUpBody::read(&request)?;
     let command = TotpEnrolmentRequest {
         user_id: id,
         current_password,

@@ -7,5 +7,6 @@ pub mod get;
 pub mod lifecycle;
 pub mod list;
 pub mod mfa;
+pub mod passkeys;
 pub mod role;
 pub mod sessions;

@@ -1,0 +1,141 @@
+//! Passkeys end to end (API.md, "Passkeys"), with the authenticator built in `service_tests`
+//! answering the options the API hands out as a browser would.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use domain::UserId;
+use reqwest::Method;
+use serde_json::{Value, json};
+use service_tests::authenticator::Authenticator;
+use service_tests::{Api, Reply, Session, mailbox_for, new_user_session, token_claims};
+
+async fn post(api: &Api, path: &str, body: Value) -> Reply {
+    api.send_json(Method::POST, path, &body).await
+}
+
+/// Registers `authenticator`'s passkey for `user`, named `name`: the 201's body.
+async fn register(user: &Session, authenticator: &Authenticator, name: &str) -> Reply {
+    let api = user.api();
+    let started = post(
+        &api,
+        &format!("/users/{}/passkeys/registration", user.id),
+        json!({}),
+    )
+    .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert_eq!(started.header("cache-control"), Some("no-store"));
+    let options = started.body["options"]["publicKey"].to_string();
+    let credential: Value = serde_json::from_str(&authenticator.create(&options)).unwrap();
+    let body = json!({
+        "registration_id": started.body["registration_id"],
+        "name": name,
+        "credential": credential,
+    });
+    post(&api, &format!("/users/{}/passkeys", user.id), body).await
+}
+
+/// A sign-in's options, and the assertion `authenticator` gives them as `user`'s.
+async fn sign_in(authenticator: &Authenticator, user: &str, counter: u32) -> Reply {
+    let anyone = Api::anonymous();
+    let options = post(&anyone, "/login/passkey/options", json!({})).await;
+    assert_eq!(options.status, 200, "{}", options.body);
+    assert_eq!(
+        options.body["options"]["publicKey"]["allowCredentials"],
+        json!([])
+    );
+    let request = options.body["options"]["publicKey"].to_string();
+    let user = UserId::parse(user).unwrap();
+    let assertion: Value =
+        serde_json::from_str(&authenticator.get(&request, user, counter)).unwrap();
+    let body = json!({"challenge_id": options.body["challenge_id"], "credential": assertion});
+    post(&anyone, "/login/passkey", body).await
+}
+
+#[tokio::test]
+async fn a_passkey_registers_lists_signs_in_with_hwk_and_mfa_and_is_removed() {
+    let ada = new_user_session("passkey").await;
+    let authenticator = Authenticator::new();
+    let added = register(&ada, &authenticator, "Laptop").await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    assert_eq!(added.body["name"], "Laptop");
+    assert_eq!(added.body["last_used_at"], Value::Null);
+    let mail = mailbox_for(&ada.email).await;
+    assert!(
+        mail.iter()
+            .any(|m| m["subject"] == "A passkey was added to your account")
+    );
+
+    let listed = ada.api().get(&format!("/users/{}/passkeys", ada.id)).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+
+    let signed_in = sign_in(&authenticator, &ada.id, 1).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    assert_eq!(signed_in.body["user"]["id"], ada.id.as_str());
+    let claims = token_claims(signed_in.body["access_token"].as_str().unwrap());
+    assert_eq!(claims["amr"], json!(["hwk", "mfa"]));
+    let used = ada.api().get(&format!("/users/{}/passkeys", ada.id)).await;
+    assert!(used.body["items"][0]["last_used_at"].is_string());
+
+    let cloned = sign_in(&authenticator, &ada.id, 1).await;
+    cloned.expect_problem(401);
+
+    let again = register(&ada, &authenticator, "Twice").await;
+    assert_eq!(again.status, 409, "{}", again.body);
+
+    let passkey = used.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let removed = ada
+        .api()
+        .delete(&format!("/users/{}/passkeys/{passkey}", ada.id))
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    sign_in(&authenticator, &ada.id, 2)
+        .await
+        .expect_problem(401);
+    let mail = mailbox_for(&ada.email).await;
+    assert!(
+        mail.iter()
+            .any(|m| m["subject"] == "A passkey was removed from your account")
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_origin_or_no_user_verification_is_a_400_and_registrations_are_the_users_own() {
+    let grace = new_user_session("passkey-refused").await;
+    let mut elsewhere = Authenticator::new();
+    elsewhere.origin = "https://evil.example".to_owned();
+    register(&grace, &elsewhere, "Evil")
+        .await
+        .expect_problem(400);
+    let mut unverified = Authenticator::new();
+    unverified.flags = service_tests::authenticator::UP;
+    register(&grace, &unverified, "Unverified")
+        .await
+        .expect_problem(400);
+    let listed = grace
+        .api()
+        .get(&format!("/users/{}/passkeys", grace.id))
+        .await;
+    assert_eq!(listed.body["items"], json!([]));
+
+    let admin = Api::default();
+    let for_grace = post(
+        &admin,
+        &format!("/users/{}/passkeys/registration", grace.id),
+        json!({}),
+    )
+    .await;
+    for_grace.expect_problem(404);
+    let mallory = new_user_session("passkey-other").await;
+    mallory
+        .api()
+        .get(&format!("/users/{}/passkeys", grace.id))
+        .await
+        .expect_problem(404);
+    let unknown = post(
+        &Api::anonymous(),
+        "/login/passkey",
+        json!({"challenge_id": UserId::generate().to_string(), "credential": {}}),
+    )
+    .await;
+    unknown.expect_problem(401);
+}
