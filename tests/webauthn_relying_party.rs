@@ -215,3 +215,18 @@ fn a_relying_party_needs_a_domain_and_real_origins() {
     assert!(WebAuthnRelyingParty::new("localhost", &["not an origin".to_owned()]).is_err());
     assert!(WebAuthnRelyingParty::new("", &[ORIGIN.to_owned()]).is_err());
 }
+
+#[test]
+fn an_authenticator_without_a_counter_signs_in_with_zero_again_and_again() {
+    let rp = relying_party();
+    let user = ada();
+    let authenticator = Authenticator::new();
+    let mut passkey = registered(&rp, &user, &authenticator);
+    for _ in 0..2 {
+        let sign_in = rp.start_sign_in().unwrap();
+        let assertion = authenticator.get(&sign_in.options_json, user.id(), 0);
+        passkey.dynamic_state = rp
+            .finish_sign_in(&sign_in.state, &assertion, &passkey)
+            .expect("a counter of 0 is no counter (synced passkeys)");
+    }
+}

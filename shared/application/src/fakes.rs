@@ -1960,7 +1960,9 @@ impl crate::ports::PasskeyCeremonies for FakeCeremonies {
             .ok()
             .and_then(|counter| counter.parse().ok())
             .ok_or(crate::ports::PasskeyRefused::Malformed)?;
-        if counter <= stored_counter {
+        // 0 after 0 is an authenticator without a counter (a synced passkey), as WebAuthn has it.
+        let counterless = counter == 0 && stored_counter == 0;
+        if counter <= stored_counter && !counterless {
             return Err(crate::ports::PasskeyRefused::CounterWentBack);
         }
         Ok(counter.to_string().into_bytes())
