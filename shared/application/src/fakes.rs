@@ -1866,6 +1866,17 @@ impl FakeCeremonies {
         format!("credential={id};user={user};state={state};verified={verified};counter={counter}")
     }
 
+    /// The ceremony whose options a use case handed out: the state is the challenge.
+    pub fn ceremony_of(options_json: &str) -> crate::ports::Ceremony {
+        let state = options_json
+            .trim_start_matches("{\"challenge\": \"")
+            .trim_end_matches("\"}");
+        crate::ports::Ceremony {
+            options_json: options_json.to_owned(),
+            state: state.as_bytes().to_vec(),
+        }
+    }
+
     fn ceremony(&self, state: String) -> crate::ports::Ceremony {
         crate::ports::Ceremony {
             options_json: format!("{{\"challenge\": \"{state}\"}}"),

@@ -279,17 +279,10 @@ mod tests {
                 .execute(&Caller::Anonymous, PasskeySignInOptions)
                 .await
                 .unwrap();
-            let state = started
-                .options_json
-                .trim_start_matches("{\"challenge\": \"")
-                .trim_end_matches("\"}")
-                .as_bytes()
-                .to_vec();
-            let ceremony = Ceremony {
-                options_json: started.options_json,
-                state,
-            };
-            (started.id, ceremony)
+            (
+                started.id,
+                FakeCeremonies::ceremony_of(&started.options_json),
+            )
         }
 
         async fn sign_in(

@@ -382,17 +382,7 @@ mod tests {
                 current_password: None,
             };
             let started = start.execute(caller, request).await?;
-            // The ceremony as the fake wrote its options: its state is the challenge.
-            let state = started
-                .options_json
-                .trim_start_matches("{\"challenge\": \"")
-                .trim_end_matches("\"}")
-                .as_bytes()
-                .to_vec();
-            let ceremony = Ceremony {
-                options_json: started.options_json.clone(),
-                state,
-            };
+            let ceremony = FakeCeremonies::ceremony_of(&started.options_json);
             Ok((started, ceremony))
         }
 
