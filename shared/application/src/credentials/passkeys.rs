@@ -21,9 +21,12 @@ use domain::{CeremonyId, PasskeyId, PasskeyName, User, UserId};
 pub enum PasskeyError {
     #[error(transparent)]
     Denied(#[from] Denied),
-    /// No such user, or no such passkey of the user.
-    #[error("not found")]
+    /// No such user.
+    #[error("no such user")]
     NotFound,
+    /// The user has no passkey with this id.
+    #[error("no such passkey")]
+    PasskeyNotFound,
     #[error(transparent)]
     StepUp(#[from] StepUpError),
     /// The credential failed verification, or its registration is unknown, used, expired or
@@ -294,7 +297,7 @@ where
                 .await?
                 .into_iter()
                 .find(|passkey| passkey.id == removal.passkey_id)
-                .ok_or(PasskeyError::NotFound)?;
+                .ok_or(PasskeyError::PasskeyNotFound)?;
             let notice = messages::passkey_removed(&user, &passkey.name);
             if self
                 .passkeys
@@ -303,7 +306,7 @@ where
             {
                 Ok(())
             } else {
-                Err(PasskeyError::NotFound)
+                Err(PasskeyError::PasskeyNotFound)
             }
         }
         .await;
@@ -560,7 +563,7 @@ mod tests {
             .await
             .unwrap();
         let again = world.remove().execute(&ada, removal(&listed[0])).await;
-        assert!(matches!(again, Err(PasskeyError::NotFound)));
+        assert!(matches!(again, Err(PasskeyError::PasskeyNotFound)));
         let grace = world.users.add(user_with_email("grace@example.com"));
         let other = world
             .remove()

@@ -219,7 +219,8 @@ impl From<PasskeyError> for Problem {
     fn from(error: PasskeyError) -> Self {
         match error {
             PasskeyError::Denied(denied) => denied.into(),
-            PasskeyError::NotFound => Problem::not_found("no such user or passkey"),
+            PasskeyError::NotFound => Problem::user_not_found(),
+            PasskeyError::PasskeyNotFound => Problem::not_found("no passkey with this id"),
             PasskeyError::StepUp(error) => error.into(),
             PasskeyError::VerificationFailed => Problem::bad_request(
                 "the passkey could not be verified, or its registration is unknown, used or expired; start a new one",
