@@ -15,10 +15,12 @@ use domain::{User, UserId};
 use webauthn_rp::bin::{Decode, Encode};
 use webauthn_rp::request::auth::AuthenticationVerificationOptions;
 use webauthn_rp::request::register::{
-    Nickname, PublicKeyCredentialCreationOptions, PublicKeyCredentialUserEntity,
+    CredProtect, Nickname, PublicKeyCredentialCreationOptions, PublicKeyCredentialUserEntity,
     RegistrationVerificationOptions, UserHandle, Username,
 };
-use webauthn_rp::request::{AsciiDomain, DomainOrigin, PublicKeyCredentialDescriptor, RpId};
+use webauthn_rp::request::{
+    AsciiDomain, DomainOrigin, ExtensionInfo, PublicKeyCredentialDescriptor, RpId,
+};
 use webauthn_rp::response::auth::error::AuthCeremonyErr;
 use webauthn_rp::response::auth::ser_relaxed::AuthenticationRelaxed;
 use webauthn_rp::response::register::error::RegCeremonyErr;
@@ -125,9 +127,14 @@ impl PasskeyCeremonies for WebAuthnRelyingParty {
                 })
             })
             .collect::<Result<Vec<_>, BoxError>>()?;
-        let (server, client) =
-            PublicKeyCredentialCreationOptions::passkey(&self.rp_id, entity, exclude)
-                .start_ceremony()?;
+        let mut options = PublicKeyCredentialCreationOptions::passkey(&self.rp_id, entity, exclude);
+        // Ask authenticators to protect the credential with user verification, without
+        // refusing those that cannot: enforcing it fails `create()` on authenticators without
+        // credProtect (Chromium's virtual one among them), and every sign-in requires user
+        // verification anyway.
+        options.extensions.cred_protect =
+            CredProtect::UserVerificationRequired(ExtensionInfo::AllowDontEnforceValue);
+        let (server, client) = options.start_ceremony()?;
         Ok(Ceremony {
             options_json: serde_json::to_string(&client)?,
             state: server.encode()?,
