@@ -1,9 +1,9 @@
 // The passkey browser test's driver (tests/passkey_browser.rs runs it): Debian's Chromium,
 // headless, with a virtual authenticator (DevTools protocol: WebAuthn.enable and
-// WebAuthn.addVirtualAuthenticator, resident keys and user verification) signs in with a
-// password, registers a passkey through navigator.credentials.create() and the API, then signs
-// in with it through navigator.credentials.get(), all from a page of the API's own origin.
-// Prints one JSON line: the answers of the registration and of the passkey sign-in.
+// WebAuthn.addVirtualAuthenticator, resident keys and user verification) opens the service's
+// passkey page (GET /docs/passkeys) and uses it as a person would: signs in with a password,
+// adds a passkey, signs out, signs in with the passkey, removes it, and tries it once more.
+// Prints one JSON line: what the page showed after each step.
 //
 //   node passkey_browser.mjs <api base, e.g. http://localhost:9000> <email> <password>
 import { chromium } from 'playwright-core';
@@ -25,35 +25,34 @@ try {
       hasUserVerification: true, isUserVerified: true,
     },
   });
-  // Any page of the API's origin: the relying party allows that origin.
-  await page.goto(`${base}/openapi.json`);
-  const result = await page.evaluate(async ([email, password]) => {
-    const post = async (path, body, token) => {
-      const headers = { 'content-type': 'application/json' };
-      if (token) headers.authorization = `Bearer ${token}`;
-      const response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
-      return { status: response.status, body: await response.json() };
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(`${base}/docs/passkeys`);
+
+  // Clicks a button and waits until the page says that button's work is done.
+  const click = async (selector, done) => {
+    await page.click(selector);
+    await page.waitForSelector(`body[data-done="${done}"]`, { timeout: 15000 });
+    return {
+      status: await page.textContent('#status'),
+      who: await page.getAttribute('#who', 'data-amr'),
+      answer: JSON.parse((await page.textContent('#answer')) || 'null'),
+      passkeys: await page.$$eval('#passkeys li', (items) => items.map((item) => item.textContent)),
     };
-    const login = await post('/login', { email, password });
-    const token = login.body.access_token;
-    const id = login.body.user.id;
-    const started = await post(`/users/${id}/passkeys/registration`, {}, token);
-    const created = await navigator.credentials.create({
-      publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(started.body.options.publicKey),
-    });
-    const added = await post(`/users/${id}/passkeys`, {
-      registration_id: started.body.registration_id, name: 'Chromium', credential: created.toJSON(),
-    }, token);
-    const options = await post('/login/passkey/options', {});
-    const asserted = await navigator.credentials.get({
-      publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.body.options.publicKey),
-    });
-    const signedIn = await post('/login/passkey', {
-      challenge_id: options.body.challenge_id, credential: asserted.toJSON(),
-    });
-    return { added, signedIn, algorithm: created.toJSON().response.publicKeyAlgorithm };
-  }, [email, password]);
-  console.log(JSON.stringify(result));
+  };
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  const signedIn = await click('#sign-in', 'sign-in');
+  await page.fill('#passkey-name', 'Chromium');
+  const added = await click('#add-passkey', 'add-passkey');
+  const signedOut = await click('#sign-out', 'sign-out');
+  const passkeySignedIn = await click('#passkey-sign-in', 'passkey-sign-in');
+  const removed = await click('.remove-passkey', 'remove-passkey');
+  await click('#sign-out', 'sign-out');
+  const afterRemoval = await click('#passkey-sign-in', 'passkey-sign-in');
+  console.log(JSON.stringify({
+    signedIn, added, signedOut, passkeySignedIn, removed, afterRemoval, errors,
+  }));
 } finally {
   await browser.close();
 }

@@ -14,7 +14,7 @@ type Route = (String, String, String); // (method, path, function)
 /// The routes API.md leaves open when the JWT authorizer is on.
 /// The routes anyone may call (API.md, "Who may call what"): their OpenAPI operations name no
 /// security scheme, and every other operation names the bearer scheme.
-const PUBLIC_ROUTES: [(&str, &str); 13] = [
+const PUBLIC_ROUTES: [(&str, &str); 14] = [
     ("POST", "/users"),
     ("POST", "/password-reset"),
     ("POST", "/password-reset/confirm"),
@@ -27,6 +27,7 @@ const PUBLIC_ROUTES: [(&str, &str); 13] = [
     ("POST", "/email-change/confirm"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
+    ("GET", "/docs/passkeys"),
     ("GET", "/.well-known/jwks.json"),
 ];
 

@@ -1,7 +1,8 @@
-//! Passkeys in a real browser: headless Chromium with a virtual authenticator registers a
-//! passkey and signs in with it through `navigator.credentials` and the API (driven by
-//! `.devstack/passkey_browser.mjs` with playwright-core), and the access token it gets says
-//! `amr` `["hwk", "mfa"]`.
+//! Passkeys in a real browser: headless Chromium with a virtual authenticator uses the
+//! service's passkey page (`GET /docs/passkeys`) as a person would, driven by
+//! `.devstack/passkey_browser.mjs` with playwright-core: it registers a passkey and signs in
+//! with it through `navigator.credentials` and the API, the access token it gets says `amr`
+//! `["hwk", "mfa"]`, and once removed the passkey signs no one in.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use serde_json::{Value, json};
@@ -39,17 +40,32 @@ fn chromium_registers_a_passkey_and_signs_in_with_it() {
         "{printed}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let result: Value = serde_json::from_str(printed.trim()).unwrap();
-    assert_eq!(result["added"]["status"], 201, "{result}");
-    assert_eq!(result["added"]["body"]["name"], "Chromium");
-    // Chromium's authenticator takes the first algorithm it supports of those offered.
-    assert!(
-        [json!(-8), json!(-7)].contains(&result["algorithm"]),
-        "EdDSA or ES256: {result}"
-    );
-    assert_eq!(result["signedIn"]["status"], 200, "{result}");
-    let session = &result["signedIn"]["body"];
+    let steps: Value = serde_json::from_str(printed.trim()).unwrap();
+    assert_eq!(steps["errors"], json!([]), "the page ran without errors");
+    assert_eq!(steps["signedIn"]["who"], "pwd", "{steps}");
+
+    let added = &steps["added"];
+    assert_eq!(added["answer"]["status"], 201, "{steps}");
+    assert_eq!(added["answer"]["body"]["name"], "Chromium");
+    assert_eq!(added["passkeys"].as_array().unwrap().len(), 1, "{steps}");
+    assert_eq!(steps["signedOut"]["who"], Value::Null);
+
+    let signed_in = &steps["passkeySignedIn"];
+    assert_eq!(signed_in["answer"]["status"], 200, "{steps}");
+    assert_eq!(signed_in["who"], "hwk mfa");
+    let session = &signed_in["answer"]["body"];
     assert_eq!(session["user"]["id"], user.id.as_str());
     let claims = token_claims(session["access_token"].as_str().unwrap());
     assert_eq!(claims["amr"], json!(["hwk", "mfa"]));
+    let listed = signed_in["passkeys"][0].as_str().unwrap();
+    assert!(
+        listed.contains("Chromium") && !listed.contains("not used yet"),
+        "{listed}"
+    );
+
+    // Removed from the account, the passkey the authenticator still holds signs no one in.
+    assert_eq!(steps["removed"]["answer"]["status"], 204, "{steps}");
+    assert_eq!(steps["removed"]["passkeys"], json!([]));
+    assert_eq!(steps["afterRemoval"]["answer"]["status"], 401, "{steps}");
+    assert_eq!(steps["afterRemoval"]["who"], Value::Null);
 }

@@ -6,7 +6,10 @@ use domain::UserId;
 use reqwest::Method;
 use serde_json::{Value, json};
 use service_tests::authenticator::Authenticator;
-use service_tests::{Api, Reply, Session, mailbox_for, new_user_session, token_claims};
+use service_tests::function::StartedFunction;
+use service_tests::{
+    Api, Reply, Session, mailbox_for, new_admin_session, new_user_session, token_claims,
+};
 
 async fn post(api: &Api, path: &str, body: Value) -> Reply {
     api.send_json(Method::POST, path, &body).await
@@ -138,4 +141,27 @@ async fn a_wrong_origin_or_no_user_verification_is_a_400_and_registrations_are_t
     )
     .await;
     unknown.expect_problem(401);
+}
+
+/// `make test`'s stack runs with the admin MFA setting `optional`; `list-users` started beside
+/// it with `required` takes an admin's passkey sign-in as multi-factor, and a password alone
+/// not.
+#[tokio::test]
+async fn a_passkey_sign_in_satisfies_the_required_admin_mfa_setting() {
+    let admin = new_admin_session(&Api::default(), "passkey-admin").await;
+    let authenticator = Authenticator::new();
+    let added = register(&admin, &authenticator, "Security key").await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    let signed_in = sign_in(&authenticator, &admin.id, 1).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    assert_eq!(signed_in.body["user"]["role"], "admin");
+
+    let mut required = StartedFunction::start("list-users", &[("ADMIN_MFA", "required")]).await;
+    let (status, problem) = required.get("/users", &admin.access).await;
+    assert_eq!(status, 403, "a password alone: {problem}");
+    assert_eq!(problem["type"], "/problems/mfa-required");
+    let passkey_token = signed_in.body["access_token"].as_str().unwrap();
+    let (status, page) = required.get("/users", passkey_token).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page["items"].is_array());
 }

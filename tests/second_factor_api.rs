@@ -270,77 +270,7 @@ async fn an_admin_resets_a_users_factor_with_no_body_and_a_user_cannot_touch_ano
 /// what API Gateway would.
 mod admin_mfa_required {
     use super::*;
-    use std::time::Duration;
-
-    struct ListUsers {
-        runtime: bench::runtime_api::RuntimeApi,
-        process: std::process::Child,
-    }
-
-    impl ListUsers {
-        async fn start(admin_mfa: &str) -> Self {
-            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            let target = std::env::var("CARGO_TARGET_DIR")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|_| root.join("target"));
-            let binary = target.join("debug").join("list-users");
-            let mut runtime = bench::runtime_api::RuntimeApi::start("list-users")
-                .await
-                .unwrap();
-            let mut own: Vec<(String, String)> = std::env::vars()
-                .filter(|(name, _)| {
-                    name.starts_with("AWS_ENDPOINT_URL")
-                        || name.starts_with("JWT_")
-                        || ["TABLE_NAME", "RUST_LOG"].contains(&name.as_str())
-                })
-                .filter(|(name, _)| name != "JWT_SIGNING_KEY")
-                .collect();
-            own.push(("ADMIN_MFA".to_owned(), admin_mfa.to_owned()));
-            let environment =
-                bench::process::lambda_environment("list-users", &runtime.address(), &own);
-            let log = std::fs::File::create(std::env::temp_dir().join("list-users-admin-mfa.log"))
-                .unwrap();
-            let process = bench::process::launch(&binary, &environment, &log)
-                .unwrap_or_else(|error| panic!("{binary:?} (built by make test): {error}"));
-            runtime.initialized(Duration::from_secs(30)).await.unwrap();
-            Self { runtime, process }
-        }
-
-        async fn list(&mut self, token: &str) -> (u64, Value) {
-            let event = json!({
-                "version": "2.0",
-                "routeKey": "GET /users",
-                "rawPath": "/users",
-                "rawQueryString": "",
-                "headers": {"authorization": format!("Bearer {token}"), "accept": "application/json"},
-                "requestContext": {
-                    "accountId": "123456789012", "apiId": "e2e", "requestId": "e2e",
-                    "routeKey": "GET /users", "stage": "$default",
-                    "time": "07/Dec/2026:00:00:00 +0000", "timeEpoch": 1_796_601_600_000_u64,
-                    "http": {"method": "GET", "path": "/users", "protocol": "HTTP/1.1",
-                             "sourceIp": "127.0.0.1", "userAgent": "e2e"},
-                },
-                "isBase64Encoded": false,
-            });
-            let invocation = self
-                .runtime
-                .invoke(&event, Duration::from_secs(30))
-                .await
-                .unwrap();
-            let response = invocation.response;
-            let body = response["body"].as_str().unwrap_or("null");
-            (
-                response["statusCode"].as_u64().unwrap(),
-                serde_json::from_str(body).unwrap_or(Value::Null),
-            )
-        }
-    }
-
-    impl Drop for ListUsers {
-        fn drop(&mut self) {
-            bench::process::stop(&mut self.process);
-        }
-    }
+    use service_tests::function::StartedFunction;
 
     #[tokio::test]
     async fn admin_routes_need_mfa_in_amr_when_required_and_not_when_optional() {
@@ -348,11 +278,11 @@ mod admin_mfa_required {
         let (secret, _) = turn_on(&admin).await;
         let password_only = admin.access.clone();
 
-        let mut optional = ListUsers::start("optional").await;
-        assert_eq!(optional.list(&password_only).await.0, 200);
+        let mut optional = StartedFunction::start("list-users", &[("ADMIN_MFA", "optional")]).await;
+        assert_eq!(optional.get("/users", &password_only).await.0, 200);
 
-        let mut required = ListUsers::start("required").await;
-        let (status, problem) = required.list(&password_only).await;
+        let mut required = StartedFunction::start("list-users", &[("ADMIN_MFA", "required")]).await;
+        let (status, problem) = required.get("/users", &password_only).await;
         assert_eq!(status, 403, "{problem}");
         assert_eq!(problem["type"], "/problems/mfa-required");
 
@@ -362,7 +292,7 @@ mod admin_mfa_required {
         let done = finish(json!({ "mfa_token": token, "code": code })).await;
         assert_eq!(done.status, 200, "{}", done.body);
         let strong = done.body["access_token"].as_str().unwrap();
-        let (status, page) = required.list(strong).await;
+        let (status, page) = required.get("/users", strong).await;
         assert_eq!(status, 200, "{page}");
         assert!(page["items"].is_array());
     }

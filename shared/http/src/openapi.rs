@@ -297,6 +297,7 @@ const DOCUMENTATION: &str = "Documentation";
         users::passkeys::list_passkeys, users::passkeys::remove_passkey,
         credentials::passkey::passkey_sign_in_options, credentials::passkey::passkey_sign_in,
         jwks::jwks, documentation::openapi_document, documentation::docs_page,
+        documentation::passkey_page,
     ),
     components(
         schemas(Problem, FieldError, UserBody, OrderBody, OrderLineBody, MoneyBody, MfaRequiredProblem),
@@ -363,7 +364,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 33);
+        assert_eq!(checked, 34);
     }
 
     #[test]
