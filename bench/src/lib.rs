@@ -1,7 +1,8 @@
 //! What the bench's binaries share: the floors, bare SDK calls, and a bare Lambda around them;
-//! and what starts a function as Lambda does (its process and a Runtime API), which the
-//! end-to-end tests use too.
+//! and what the end-to-end tests use too: what starts a function as Lambda does (its process
+//! and a Runtime API), and a passkey authenticator.
 
+pub mod authenticator;
 pub mod floors;
 mod http1;
 pub mod process;

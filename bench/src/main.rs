@@ -261,8 +261,8 @@ impl Bench {
                 self.settings.ses_endpoint.clone(),
             ),
         ];
-        // The access-token settings of the local stack, as `make test` gives them, and its
-        // key for sealing tokens (moto's KMS).
+        // The access-token settings of the local stack, as `make test` gives them, its key for
+        // sealing tokens (moto's KMS), and its passkey relying party.
         for name in [
             "JWT_ISSUER",
             "JWT_AUDIENCE",
@@ -271,6 +271,8 @@ impl Bench {
             "JWT_SIGNING_KEY",
             "AWS_ENDPOINT_URL_KMS",
             "SECRETS_KEY_ID",
+            "WEBAUTHN_RP_ID",
+            "WEBAUTHN_ORIGINS",
         ] {
             if let Ok(value) = std::env::var(name) {
                 own.push((name.to_owned(), value));
@@ -352,6 +354,19 @@ impl Bench {
         sample.peak_rss_kib = run.peak_rss_kib;
         sample.cpu_ms_per_1000 = run.cpu_ms_per_1000;
         Ok(sample)
+    }
+
+    /// What `function`'s workload needs that no function before it in the round makes, written
+    /// untimed.
+    async fn prepare(&self, function: &str, round: &mut Round) -> anyhow::Result<()> {
+        match function {
+            "confirm-password-reset" => self.tokens_from_outbox(round).await,
+            "finish-login" => self.two_step_challenges(round).await,
+            "start-passkey-registration" => {
+                workload::sign_in_users(&self.dynamodb, &self.settings.table, round).await
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The reset emails wait in the outbox (no mailer runs under the bench): their tokens
@@ -462,12 +477,7 @@ impl Bench {
         let count = self.settings.count_invocations.max(1);
         for function in self.settings.functions.clone() {
             eprintln!("==> counting DynamoDB calls: {function}");
-            if function == "confirm-password-reset" {
-                self.tokens_from_outbox(&mut round).await?;
-            }
-            if function == "finish-login" {
-                self.two_step_challenges(&mut round).await?;
-            }
+            self.prepare(function, &mut round).await?;
             let (_, init_calls) = self
                 .run_process(function, &mut round, 0..count, &endpoint, Some(&calls))
                 .await?;
@@ -661,12 +671,7 @@ impl Bench {
             let mut round = Round::new(format!("{run_tag}-r{number}"), self.authorization.clone());
             for function in self.settings.functions.clone() {
                 eprintln!("==> round {number}/{}: {function}", self.settings.rounds);
-                if function == "confirm-password-reset" {
-                    self.tokens_from_outbox(&mut round).await?;
-                }
-                if function == "finish-login" {
-                    self.two_step_challenges(&mut round).await?;
-                }
+                self.prepare(function, &mut round).await?;
                 let sample = self.measure(function, &mut round).await?;
                 self.results
                     .functions

@@ -2,11 +2,12 @@
 //! earlier functions of the same round created, and the status a correct answer has.
 
 use anyhow::{Context, bail, ensure};
+use bench::authenticator::Authenticator;
 use serde_json::{Value, json};
 
 /// The functions in the order a round runs them: each one's events use what the ones
 /// before it created (users, orders, reset tokens), and `delete-user` comes last.
-pub const FUNCTIONS: [&str; 18] = [
+pub const FUNCTIONS: [&str; 24] = [
     "empty-lambda",
     "create-user",
     "get-user",
@@ -23,9 +24,18 @@ pub const FUNCTIONS: [&str; 18] = [
     "login",
     "finish-login",
     "refresh-token",
+    "start-passkey-registration",
+    "register-passkey",
+    "list-passkeys",
+    "passkey-sign-in-options",
+    "passkey-sign-in",
+    "remove-passkey",
     "delete-user",
     "docs",
 ];
+
+/// The routes only the user may call: their events carry the user's own token.
+const USERS_OWN: [&str; 2] = ["start-passkey-registration", "register-passkey"];
 
 #[derive(Debug, Clone)]
 pub struct BenchUser {
@@ -46,6 +56,15 @@ pub struct Round {
     pub authorization: Option<String>,
     /// Each user's `mfa_token`, for `finish-login` (see `TWO_STEP_SECRET`).
     pub mfa_tokens: Vec<String>,
+    /// `Bearer <token>` of each user, signed in just now, for `USERS_OWN` (registering a
+    /// passkey needs a fresh sign-in too).
+    pub user_authorizations: Vec<String>,
+    /// Each user's passkey authenticator and its registration: id and creation options.
+    pub registrations: Vec<(Authenticator, String, String)>,
+    /// Each user's registered passkey's id.
+    pub passkeys: Vec<String>,
+    /// Passkey sign-in challenges: id and request options.
+    pub passkey_challenges: Vec<(String, String)>,
 }
 
 /// The TOTP secret every user of a round turns on before `finish-login`: each user accepts one
@@ -174,6 +193,68 @@ impl Round {
                     "code": current_code()?,
                 })),
             ),
+            "start-passkey-registration" => {
+                self.on_user("POST", "/passkeys/registration", "", index, Some(json!({})))?
+            }
+            "register-passkey" => {
+                let (authenticator, registration_id, options) = self
+                    .registrations
+                    .get(index)
+                    .context("no registration: run start-passkey-registration first")?;
+                let credential: Value = serde_json::from_str(&authenticator.create(options))?;
+                self.on_user(
+                    "POST",
+                    "/passkeys",
+                    "",
+                    index,
+                    Some(json!({
+                        "registration_id": registration_id,
+                        "name": "Bench key",
+                        "credential": credential,
+                    })),
+                )?
+            }
+            "list-passkeys" => self.on_user("GET", "/passkeys", "", index, None)?,
+            "passkey-sign-in-options" => api_event(
+                "POST",
+                "/login/passkey/options",
+                "POST /login/passkey/options",
+                &[],
+                "",
+                Some(json!({})),
+            ),
+            "passkey-sign-in" => {
+                let (challenge_id, options) = self
+                    .passkey_challenges
+                    .get(index)
+                    .context("no challenge: run passkey-sign-in-options first")?;
+                let (authenticator, _, _) = self
+                    .registrations
+                    .get(index)
+                    .context("no passkey: run register-passkey first")?;
+                let user = domain::UserId::parse(&self.user(index)?.id)?;
+                let credential: Value = serde_json::from_str(&authenticator.get(options, user, 1))?;
+                api_event(
+                    "POST",
+                    "/login/passkey",
+                    "POST /login/passkey",
+                    &[],
+                    "",
+                    Some(json!({"challenge_id": challenge_id, "credential": credential})),
+                )
+            }
+            "remove-passkey" => {
+                let user = self.user(index)?;
+                let passkey = self.passkeys.get(index).context("no passkey for this user")?;
+                api_event(
+                    "DELETE",
+                    &format!("/users/{}/passkeys/{passkey}", user.id),
+                    "DELETE /users/{id}/passkeys/{passkey_id}",
+                    &[("id", &user.id), ("passkey_id", passkey)],
+                    "",
+                    None,
+                )
+            }
             "delete-user" => self.on_user("DELETE", "", "", index, None)?,
             "docs" => api_event("GET", "/openapi.json", "GET /openapi.json", &[], "", None),
             "refresh-token" => {
@@ -193,7 +274,16 @@ impl Round {
             other => bail!("the bench has no workload for {other}"),
         };
         let mut event = event;
-        if let Some(authorization) = &self.authorization {
+        let authorization = if USERS_OWN.contains(&function) {
+            Some(
+                self.user_authorizations
+                    .get(index)
+                    .context("no sign-in of this user")?,
+            )
+        } else {
+            self.authorization.as_ref()
+        };
+        if let Some(authorization) = authorization {
             event["headers"]["authorization"] = json!(authorization);
         }
         Ok(event)
@@ -203,9 +293,9 @@ impl Round {
     pub fn record(&mut self, function: &str, index: usize, response: &Value) -> anyhow::Result<()> {
         let status = response["statusCode"].as_u64().unwrap_or_default();
         let expected = match function {
-            "create-user" | "place-order" => 201,
+            "create-user" | "place-order" | "register-passkey" => 201,
             "request-password-reset" => 202,
-            "confirm-password-reset" | "delete-user" => 204,
+            "confirm-password-reset" | "delete-user" | "remove-passkey" => 204,
             _ => 200,
         };
         ensure!(
@@ -243,6 +333,28 @@ impl Round {
                     .as_str()
                     .context("a login without tokens")?;
                 self.refresh_tokens.push(token.to_owned());
+            }
+            "start-passkey-registration" => {
+                let body = json_body(response)?;
+                let id = body["registration_id"]
+                    .as_str()
+                    .context("no registration_id")?;
+                let options = body["options"]["publicKey"].to_string();
+                self.registrations
+                    .push((Authenticator::new(), id.to_owned(), options));
+            }
+            "register-passkey" => {
+                let id = json_body(response)?["id"]
+                    .as_str()
+                    .context("a passkey without id")?
+                    .to_owned();
+                self.passkeys.push(id);
+            }
+            "passkey-sign-in-options" => {
+                let body = json_body(response)?;
+                let id = body["challenge_id"].as_str().context("no challenge_id")?;
+                let options = body["options"]["publicKey"].to_string();
+                self.passkey_challenges.push((id.to_owned(), options));
             }
             _ => {}
         }
@@ -300,19 +412,9 @@ fn json_body(response: &Value) -> anyhow::Result<Value> {
 }
 
 /// An API Gateway HTTP API (payload 2.0) event, as Lambda delivers it.
-/// `Bearer <token>` of an administrator, minted with the local stack's signing key (which
-/// `make bench` hands over like `make test`): every protected route lets it in, so the bench
-/// measures routes, not authorization refusals. The administrator and its session are stored
-/// in the table first, as a sign-in stores them, since admin routes read both with what they
-/// read anyway. `None` without a signing key.
-pub async fn admin_authorization(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-) -> anyhow::Result<Option<String>> {
-    use application::ports::{
-        AccessTokenIssuer, LoginStore, RefreshTokenRecord, ResetTokens, SessionOrigin,
-        SessionRecord, UserRepository,
-    };
+/// The local stack's token issuer, from the settings `make bench` hands over like `make test`;
+/// `None` without a signing key.
+fn token_issuer() -> anyhow::Result<Option<infrastructure::JwtIssuer>> {
     let variable = |name: &str| std::env::var(name).ok();
     let (Some(issuer), Some(audience), Some(kid), Some(key)) = (
         variable("JWT_ISSUER"),
@@ -323,31 +425,30 @@ pub async fn admin_authorization(
         return Ok(None);
     };
     let audience = infrastructure::TokenAudience { issuer, audience };
-    let issuer = infrastructure::JwtIssuer::new(&kid, &key, audience)?;
+    Ok(Some(infrastructure::JwtIssuer::new(&kid, &key, audience)?))
+}
+
+/// `Bearer <token>` of `user` signed in now with `methods`: the session and its first refresh
+/// token are stored as a sign-in stores them, since protected routes read the session with
+/// what they read anyway.
+async fn signed_in(
+    users: &infrastructure::DynamoUserRepository,
+    issuer: &infrastructure::JwtIssuer,
+    user: domain::User,
+    methods: domain::AuthMethods,
+) -> anyhow::Result<String> {
+    use application::ports::{
+        AccessTokenIssuer, LoginStore, RefreshTokenRecord, ResetTokens, SessionOrigin,
+        SessionRecord,
+    };
     let now = domain::Timestamp::now();
-    let email = domain::Email::parse(&format!(
-        "bench-admin-{}@example.com",
-        domain::UserId::generate()
-    ))?;
-    let registered = domain::User::register(
-        domain::UserId::generate(),
-        email.clone(),
-        domain::UserName::parse("Bench Admin")?,
-        now,
-    );
-    let users = infrastructure::DynamoUserRepository::new(client.clone(), table);
-    users.insert(&registered, &[]).await?;
-    // Promoted as `admin promote` does, so the table's count of active admins counts it.
-    let mut admin = registered.clone();
-    admin.change_role(domain::Role::Admin)?;
-    let admin = users.update(&registered, admin, &[]).await?;
     let proof = domain::SessionProof {
         session: domain::SessionId::start(now),
         auth_time: now,
-        methods: domain::AuthMethods::Password,
+        methods,
     };
     let session = SessionRecord {
-        user_id: admin.id(),
+        user_id: user.id(),
         id: proof.session,
         methods: proof.methods,
         last_used_at: now,
@@ -358,19 +459,72 @@ pub async fn admin_authorization(
             .issue()
             .map_err(|error| anyhow::anyhow!(error))?
             .hash,
-        user_id: admin.id(),
+        user_id: user.id(),
         proof,
         used: false,
     };
-    let mut signed_in = admin.clone();
-    signed_in.record_login(now)?;
-    let admin = users
-        .record_login(&admin, signed_in, &session, &first_token, &email, None)
+    let mut after = user.clone();
+    after.record_login(now)?;
+    let email = user.email().clone();
+    let user = users
+        .record_login(&user, after, &session, &first_token, &email, None)
         .await?;
     let token = issuer
-        .issue(&admin, &proof, now)
+        .issue(&user, &proof, now)
         .map_err(|error| anyhow::anyhow!(error))?;
-    Ok(Some(format!("Bearer {}", token.token)))
+    Ok(format!("Bearer {}", token.token))
+}
+
+/// `Bearer <token>` of an administrator (stored in the table first, as `admin promote` and a
+/// sign-in store it) signed in with a second factor, as the deployed admin MFA setting wants:
+/// every protected route lets it in, so the bench measures routes, not authorization
+/// refusals. `None` without a signing key.
+pub async fn admin_authorization(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> anyhow::Result<Option<String>> {
+    use application::ports::UserRepository;
+    let Some(issuer) = token_issuer()? else {
+        return Ok(None);
+    };
+    let now = domain::Timestamp::now();
+    let email = domain::Email::parse(&format!(
+        "bench-admin-{}@example.com",
+        domain::UserId::generate()
+    ))?;
+    let registered = domain::User::register(
+        domain::UserId::generate(),
+        email,
+        domain::UserName::parse("Bench Admin")?,
+        now,
+    );
+    let users = infrastructure::DynamoUserRepository::new(client.clone(), table);
+    users.insert(&registered, &[]).await?;
+    // Promoted as `admin promote` does, so the table's count of active admins counts it.
+    let mut admin = registered.clone();
+    admin.change_role(domain::Role::Admin)?;
+    let admin = users.update(&registered, admin, &[]).await?;
+    let methods = domain::AuthMethods::PasswordAndOneTimeCode;
+    Ok(Some(signed_in(&users, &issuer, admin, methods).await?))
+}
+
+/// Each user of `round` signed in just now, for the routes that are a user's own business.
+pub async fn sign_in_users(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    round: &mut Round,
+) -> anyhow::Result<()> {
+    use application::ports::UserRepository;
+    let issuer = token_issuer()?.context("signing users in needs the local signing key")?;
+    let users = infrastructure::DynamoUserRepository::new(client.clone(), table);
+    round.user_authorizations.clear();
+    for bench_user in &round.users {
+        let id = domain::UserId::parse(&bench_user.id)?;
+        let user = users.find(id).await?.context("a round's user is gone")?;
+        let authorization = signed_in(&users, &issuer, user, domain::AuthMethods::Password).await?;
+        round.user_authorizations.push(authorization);
+    }
+    Ok(())
 }
 
 pub fn api_event(

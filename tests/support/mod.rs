@@ -2,7 +2,7 @@
 //! `cargo lambda watch`, and the local SES mailbox.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-pub mod authenticator;
+pub use bench::authenticator;
 pub mod function;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};

@@ -1,6 +1,8 @@
-//! A passkey authenticator built here, for the tests: an Ed25519 credential that answers
-//! creation and request options as a browser's `toJSON()` would, with knobs for what a test
-//! wants wrong (origin, user verification, counter, key).
+//! A passkey authenticator built here, for the tests and the bench: an Ed25519 credential that
+//! answers creation and request options as a browser's `toJSON()` would, with knobs for what a
+//! test wants wrong (origin, user verification, counter, key).
+// Test equipment: options the service did not write well are a failed test or run.
+#![allow(clippy::unwrap_used)]
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
@@ -17,6 +19,7 @@ pub const UP: u8 = 0x01;
 pub const UV: u8 = 0x04;
 pub const AT: u8 = 0x40;
 
+#[derive(Debug)]
 pub struct Authenticator {
     pub key: SigningKey,
     pub credential_id: Vec<u8>,
