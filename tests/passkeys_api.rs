@@ -5,7 +5,7 @@
 use domain::UserId;
 use reqwest::Method;
 use serde_json::{Value, json};
-use service_tests::authenticator::Authenticator;
+use service_tests::authenticator::{Authenticator, ORIGIN};
 use service_tests::function::StartedFunction;
 use service_tests::{
     Api, Reply, Session, mailbox_for, new_admin_session, new_user_session, token_claims,
@@ -36,21 +36,35 @@ async fn register(user: &Session, authenticator: &Authenticator, name: &str) -> 
     post(&api, &format!("/users/{}/passkeys", user.id), body).await
 }
 
-/// A sign-in's options, and the assertion `authenticator` gives them as `user`'s.
-async fn sign_in(authenticator: &Authenticator, user: &str, counter: u32) -> Reply {
-    let anyone = Api::anonymous();
-    let options = post(&anyone, "/login/passkey/options", json!({})).await;
+/// A sign-in challenge: its id and the request options to answer.
+async fn challenge() -> (Value, String) {
+    let options = post(&Api::anonymous(), "/login/passkey/options", json!({})).await;
     assert_eq!(options.status, 200, "{}", options.body);
     assert_eq!(
         options.body["options"]["publicKey"]["allowCredentials"],
         json!([])
     );
     let request = options.body["options"]["publicKey"].to_string();
+    (options.body["challenge_id"].clone(), request)
+}
+
+/// The assertion `authenticator` gives `challenge` as `user`'s, with `counter`, posted.
+async fn answer(
+    (challenge_id, request): &(Value, String),
+    authenticator: &Authenticator,
+    user: &str,
+    counter: u32,
+) -> Reply {
     let user = UserId::parse(user).unwrap();
     let assertion: Value =
-        serde_json::from_str(&authenticator.get(&request, user, counter)).unwrap();
-    let body = json!({"challenge_id": options.body["challenge_id"], "credential": assertion});
-    post(&anyone, "/login/passkey", body).await
+        serde_json::from_str(&authenticator.get(request, user, counter)).unwrap();
+    let body = json!({"challenge_id": challenge_id, "credential": assertion});
+    post(&Api::anonymous(), "/login/passkey", body).await
+}
+
+/// A sign-in's options, and the assertion `authenticator` gives them as `user`'s.
+async fn sign_in(authenticator: &Authenticator, user: &str, counter: u32) -> Reply {
+    answer(&challenge().await, authenticator, user, counter).await
 }
 
 #[tokio::test]
@@ -141,6 +155,77 @@ async fn a_wrong_origin_or_no_user_verification_is_a_400_and_registrations_are_t
     )
     .await;
     unknown.expect_problem(401);
+}
+
+#[tokio::test]
+async fn every_failed_sign_in_is_one_401_a_ceremony_answers_once_and_a_suspended_user_gets_403() {
+    let lin = new_user_session("passkey-failures").await;
+    let authenticator = Authenticator::new();
+    let added = register(&lin, &authenticator, "Phone").await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    let same_key = |origin: &str, flags: u8| Authenticator {
+        key: authenticator.key.clone(),
+        credential_id: authenticator.credential_id.clone(),
+        origin: origin.to_owned(),
+        flags,
+    };
+    let (up, uv) = (
+        service_tests::authenticator::UP,
+        service_tests::authenticator::UV,
+    );
+
+    let used = challenge().await;
+    assert_eq!(answer(&used, &authenticator, &lin.id, 1).await.status, 200);
+    let other = new_user_session("passkey-other-handle").await;
+    let refusals = [
+        answer(&used, &authenticator, &lin.id, 2).await,
+        sign_in(&same_key("https://evil.example", up | uv), &lin.id, 3).await,
+        sign_in(&same_key(ORIGIN, up), &lin.id, 4).await,
+        sign_in(&Authenticator::new(), &lin.id, 5).await,
+        sign_in(&authenticator, &other.id, 6).await,
+    ];
+    let details: Vec<&Value> = refusals
+        .iter()
+        .map(|refused| &refused.expect_problem(401)["detail"])
+        .collect();
+    assert!(
+        details.iter().all(|detail| *detail == details[0]),
+        "{details:?}"
+    );
+    assert_eq!(sign_in(&authenticator, &lin.id, 7).await.status, 200);
+
+    // A registration is answered once, right or wrong.
+    let api = lin.api();
+    let started = post(
+        &api,
+        &format!("/users/{}/passkeys/registration", lin.id),
+        json!({}),
+    )
+    .await;
+    let options = started.body["options"]["publicKey"].to_string();
+    let body = |authenticator: &Authenticator| {
+        json!({
+            "registration_id": started.body["registration_id"],
+            "name": "Tablet",
+            "credential": serde_json::from_str::<Value>(&authenticator.create(&options)).unwrap(),
+        })
+    };
+    let path = format!("/users/{}/passkeys", lin.id);
+    assert_eq!(
+        post(&api, &path, body(&Authenticator::new())).await.status,
+        201
+    );
+    post(&api, &path, body(&Authenticator::new()))
+        .await
+        .expect_problem(400);
+
+    let suspended = Api::default()
+        .post(&format!("/users/{}/suspend", lin.id))
+        .await;
+    assert_eq!(suspended.status, 200, "{}", suspended.body);
+    sign_in(&authenticator, &lin.id, 8)
+        .await
+        .expect_problem(403);
 }
 
 /// `make test`'s stack runs with the admin MFA setting `optional`; `list-users` started beside

@@ -1794,14 +1794,15 @@ impl crate::ports::PasskeyStore for InMemoryPasskeys {
 
     async fn remove(
         &self,
-        user_id: UserId,
-        id: domain::PasskeyId,
+        removed: &crate::ports::Passkey,
         outbox: &[OutgoingEmail],
     ) -> Result<bool, RepositoryError> {
         self.users.check_available()?;
         let mut passkeys = self.passkeys.lock().unwrap();
         let before = passkeys.len();
-        passkeys.retain(|(owner, passkey)| !(*owner == user_id && passkey.id == id));
+        let owner_of_removed = removed.credential.user_id;
+        passkeys
+            .retain(|(owner, passkey)| !(*owner == owner_of_removed && passkey.id == removed.id));
         let removed = passkeys.len() < before;
         if removed {
             self.users.outbox.record(outbox);

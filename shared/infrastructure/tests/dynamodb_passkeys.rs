@@ -72,8 +72,8 @@ async fn a_removed_passkey_is_gone_with_its_credential_and_can_register_again() 
     let (users, ada) = with_user("passkey-removal@example.com").await;
     let laptop = passkey(&ada, &[5; 16], "Laptop");
     users.add(&laptop, &[]).await.unwrap();
-    assert!(users.remove(ada.id(), laptop.id, &[]).await.unwrap());
-    assert!(!users.remove(ada.id(), laptop.id, &[]).await.unwrap());
+    assert!(users.remove(&laptop, &[]).await.unwrap());
+    assert!(!users.remove(&laptop, &[]).await.unwrap());
     assert_eq!(
         users.by_credential(&laptop.credential.id).await.unwrap(),
         None

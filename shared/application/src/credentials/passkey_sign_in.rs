@@ -157,21 +157,22 @@ where
         known: &mut Option<UserId>,
     ) -> Result<Session, LoginError> {
         let now = self.clock.now();
-        // Taken (used up) before anything is checked: an assertion cannot be tried twice.
-        let ceremony = self
-            .passkeys
-            .take_ceremony(request.challenge_id)
-            .await?
+        let claim = self.ceremonies.claim_of(&request.assertion_json);
+        let passkey = async {
+            match &claim {
+                Ok(claim) => self.passkeys.by_credential(&claim.credential_id).await,
+                Err(_) => Ok(None),
+            }
+        };
+        // The ceremony is taken (used up) whatever the answer, so an assertion cannot be tried
+        // twice; the passkey is looked up beside it, in the same round trip.
+        let (ceremony, passkey) =
+            futures::join!(self.passkeys.take_ceremony(request.challenge_id), passkey);
+        let ceremony = ceremony?
             .filter(|ceremony| ceremony.user_id.is_none() && ceremony.is_open(now))
             .ok_or(LoginError::InvalidPasskey)?;
-        let claim = self
-            .ceremonies
-            .claim_of(&request.assertion_json)
-            .map_err(|_| LoginError::InvalidPasskey)?;
-        let passkey = self
-            .passkeys
-            .by_credential(&claim.credential_id)
-            .await?
+        let claim = claim.map_err(|_| LoginError::InvalidPasskey)?;
+        let passkey = passkey?
             .filter(|passkey| passkey.credential.user_id == claim.user_id)
             .ok_or(LoginError::InvalidPasskey)?;
         let user_id = passkey.credential.user_id;
@@ -434,7 +435,7 @@ mod tests {
         assert!(matches!(refused, Err(LoginError::NotAllowed { .. })));
 
         let world = World::new().await;
-        crate::ports::PasskeyStore::remove(&world.passkeys, world.ada.id(), world.laptop.id, &[])
+        crate::ports::PasskeyStore::remove(&world.passkeys, &world.laptop, &[])
             .await
             .unwrap();
         let (challenge, ceremony) = world.options(now()).await;

@@ -299,11 +299,7 @@ where
                 .find(|passkey| passkey.id == removal.passkey_id)
                 .ok_or(PasskeyError::PasskeyNotFound)?;
             let notice = messages::passkey_removed(&user, &passkey.name);
-            if self
-                .passkeys
-                .remove(user.id(), passkey.id, &[notice])
-                .await?
-            {
+            if self.passkeys.remove(&passkey, &[notice]).await? {
                 Ok(())
             } else {
                 Err(PasskeyError::PasskeyNotFound)

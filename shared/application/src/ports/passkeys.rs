@@ -185,12 +185,11 @@ pub trait PasskeyStore: Send + Sync + 'static {
         outbox: &[OutgoingEmail],
     ) -> impl Future<Output = Result<(), AddPasskeyError>> + Send;
 
-    /// Deletes the user's passkey `id` with `outbox`, in one write: `false` when the user has
-    /// no such passkey (nothing written).
+    /// Deletes `passkey` (as read from `passkeys`) and its credential claim with `outbox`, in
+    /// one write: `false` when it is gone already (nothing written).
     fn remove(
         &self,
-        user_id: UserId,
-        id: PasskeyId,
+        passkey: &Passkey,
         outbox: &[OutgoingEmail],
     ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
 

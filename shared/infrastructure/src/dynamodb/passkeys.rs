@@ -243,15 +243,10 @@ impl PasskeyStore for DynamoUserRepository {
 
     async fn remove(
         &self,
-        user_id: UserId,
-        id: PasskeyId,
+        passkey: &Passkey,
         outbox: &[OutgoingEmail],
     ) -> Result<bool, RepositoryError> {
-        let key = passkey_key(user_id, id);
-        let Some(item) = items::read(&self.client, &self.table, key.clone()).await? else {
-            return Ok(false);
-        };
-        let passkey = read_passkey(item)?;
+        let key = passkey_key(passkey.credential.user_id, passkey.id);
         let delete = |key: Item, condition: Option<&str>| {
             Delete::builder()
                 .table_name(&self.table)
