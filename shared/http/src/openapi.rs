@@ -364,7 +364,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 34);
+        assert_eq!(checked, 33);
     }
 
     #[test]
