@@ -862,7 +862,7 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
         &["USER#*", "EMAIL#*", "OUTBOX#*", "IDEMPOTENCY#*"],
     ),
     ("get-user", &["USER#*", "SESSION#*"], &[]),
-    ("list-users", &["USER#*", "SESSION#*"], &[]),
+    ("list-users", &["USER#*", "SESSION#*", "EMAIL#*"], &[]),
     (
         "update-user-email",
         &[

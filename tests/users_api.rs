@@ -610,3 +610,50 @@ async fn a_non_ascii_local_part_and_a_hidden_direction_override_are_refused_with
             .contains("bidirectional")
     );
 }
+
+#[tokio::test]
+async fn an_admin_finds_a_user_by_address_in_any_case_or_spelling_but_no_deleted_one() {
+    let api = Api::default();
+    let local = format!("lookup.{}", uuid::Uuid::new_v4().simple());
+    let created = api
+        .create_user(&format!("{local}@bücher.example"), "Ida")
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let find = |address: String| {
+        let api = &api;
+        async move {
+            let url = reqwest::Url::parse_with_params("http://api/users", [("email", address)]);
+            api.get(&format!("/users?{}", url.unwrap().query().unwrap()))
+                .await
+        }
+    };
+    for spelling in [
+        format!("{local}@bücher.example"),
+        format!("{}@XN--BCHER-KVA.example", local.to_uppercase()),
+    ] {
+        let found = find(spelling).await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert_eq!(found.body["items"][0]["id"], id.as_str());
+        assert_eq!(found.body["items"].as_array().unwrap().len(), 1);
+        assert!(found.body["next_cursor"].is_null());
+    }
+    api.post(&format!("/users/{id}/suspend"))
+        .await
+        .expect_user(200);
+    let suspended = find(format!("{local}@bücher.example")).await;
+    assert_eq!(suspended.body["items"][0]["status"], "suspended");
+    api.delete(&format!("/users/{id}")).await;
+    let gone = find(format!("{local}@bücher.example")).await;
+    assert_eq!(gone.body["items"], json!([]));
+
+    api.get(&format!("/users?email={local}%40example.com&status=active"))
+        .await
+        .expect_problem(400);
+    let malformed = api.get("/users?email=not-an-address").await;
+    malformed.expect_problem(422);
+    let user = service_tests::new_user_session("lookup-user").await;
+    user.api()
+        .get(&format!("/users?email={local}%40example.com"))
+        .await
+        .expect_problem(403);
+}

@@ -1,5 +1,5 @@
-use crate::DynamoSessionRepository;
 use crate::dead_letters::DeadLetterQueue;
+use crate::index_writes::IndexWriteRecorder;
 use crate::table_access::TableAccessRecorder;
 use crate::tokens::{JwtIssuer, JwtVerifier, KeyError, TokenAudience};
 use crate::trust::{Trust, https_client};
@@ -8,6 +8,7 @@ use crate::{
     DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository, DynamoOutbox,
     DynamoUserRepository, KmsSealer, Rfc6238, SesEmailSender, table,
 };
+use crate::{DynamoSessionRepository, ListingShards};
 use application::ports::BoxError;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
@@ -44,6 +45,9 @@ pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
 pub const WEBAUTHN_RP_ID: &str = "WEBAUTHN_RP_ID";
 pub const WEBAUTHN_ORIGINS: &str = "WEBAUTHN_ORIGINS";
 /// Set by Lambda (and `cargo lambda watch`) in every function's environment.
+/// How many shards the user listings spread over (1 to 256; `ListingShards::DEFAULT` when
+/// unset). Every function of a stack must have the same.
+pub const LISTING_SHARDS: &str = "LISTING_SHARDS";
 pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// `true` opens the DynamoDB connection during init (docs/performance.md has the trade-off).
 pub const WARM_DYNAMODB_CONNECTION: &str = "WARM_DYNAMODB_CONNECTION";
@@ -62,6 +66,8 @@ pub enum SettingsError {
     SigningKeyFile(String, #[source] std::io::Error),
     #[error("{WEBAUTHN_RP_ID} or {WEBAUTHN_ORIGINS} is not usable")]
     RelyingParty(#[source] BoxError),
+    #[error("{LISTING_SHARDS} must be a whole number from 1 to 256")]
+    ListingShards,
 }
 
 /// The AWS side of a function, built once per cold start: region and credentials from the
@@ -155,16 +161,24 @@ impl Aws {
     }
 
     /// The one DynamoDB client of this process (clones share its connections). Under
-    /// `make test` it records the partition-key kinds of every call (`table_access`).
+    /// `make test` it records the partition-key kinds of every call (`table_access`), under
+    /// `make load` the index units of every write (`index_writes`).
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         self.dynamodb
-            .get_or_init(|| match TableAccessRecorder::from_env() {
-                Some(recorder) => aws_sdk_dynamodb::Client::from_conf(
-                    aws_sdk_dynamodb::config::Builder::from(&self.sdk)
-                        .interceptor(recorder)
-                        .build(),
-                ),
-                None => aws_sdk_dynamodb::Client::new(&self.sdk),
+            .get_or_init(|| {
+                let table_access = TableAccessRecorder::from_env();
+                let index_writes = IndexWriteRecorder::from_env();
+                if table_access.is_none() && index_writes.is_none() {
+                    return aws_sdk_dynamodb::Client::new(&self.sdk);
+                }
+                let mut config = aws_sdk_dynamodb::config::Builder::from(&self.sdk);
+                if let Some(recorder) = table_access {
+                    config = config.interceptor(recorder);
+                }
+                if let Some(recorder) = index_writes {
+                    config = config.interceptor(recorder);
+                }
+                aws_sdk_dynamodb::Client::from_conf(config.build())
             })
             .clone()
     }
@@ -175,10 +189,19 @@ impl Aws {
 
     /// Users in the table named by `TABLE_NAME`.
     pub fn user_repository(&self) -> Result<DynamoUserRepository, SettingsError> {
-        Ok(DynamoUserRepository::new(
-            self.dynamodb(),
-            required(TABLE_NAME)?,
-        ))
+        let shards = match optional(LISTING_SHARDS) {
+            None => ListingShards::DEFAULT,
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .ok()
+                .and_then(ListingShards::new)
+                .ok_or(SettingsError::ListingShards)?,
+        };
+        Ok(
+            DynamoUserRepository::new(self.dynamodb(), required(TABLE_NAME)?)
+                .with_listing_shards(shards),
+        )
     }
 
     /// Orders in the table named by `TABLE_NAME`.

@@ -5,6 +5,7 @@ pub mod aws_errors;
 pub mod config;
 pub mod dead_letters;
 pub mod dynamodb;
+pub mod index_writes;
 pub mod kms;
 pub mod mailer;
 pub mod otp;
@@ -16,10 +17,10 @@ pub mod tokens;
 pub mod trust;
 pub mod webauthn;
 
-pub use config::{Aws, SENDER_EMAIL, SettingsError, TABLE_NAME};
+pub use config::{Aws, LISTING_SHARDS, SENDER_EMAIL, SettingsError, TABLE_NAME};
 pub use dynamodb::{
     DynamoCredentialRepository, DynamoIdempotencyStore, DynamoOrderRepository, DynamoOutbox,
-    DynamoSessionRepository, DynamoUserRepository, OUTBOX_ENTITY, OutboxItem, table,
+    DynamoSessionRepository, DynamoUserRepository, ListingShards, OUTBOX_ENTITY, OutboxItem, table,
 };
 pub use kms::KmsSealer;
 pub use otp::Rfc6238;

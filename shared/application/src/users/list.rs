@@ -1,10 +1,19 @@
 use crate::ports::{Page, PageError, RepositoryError, UserListQuery, UserRepository};
 use crate::standing::read_for;
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::User;
+use domain::{Email, User};
 use futures::future::join;
 
-command!(UserListQuery => Page<User>, ListUsersError);
+/// What `GET /users` asks for: a page of a listing, or the user that holds an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserSearch {
+    Listing(UserListQuery),
+    /// Compared by normalized form; active and suspended users hold their address, deleted
+    /// users none.
+    Email(Email),
+}
+
+command!(UserSearch => Page<User>, ListUsersError);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListUsersError {
@@ -16,7 +25,7 @@ pub enum ListUsersError {
     Repository(#[from] RepositoryError),
 }
 
-/// Lists users by status, newest first, one page at a time.
+/// Lists users by status, newest first, one page at a time, or finds one by address.
 pub struct ListUsers<R> {
     users: R,
 }
@@ -25,29 +34,37 @@ impl<R: UserRepository> ListUsers<R> {
     pub fn new(users: R) -> Self {
         Self { users }
     }
+
+    async fn search(&self, search: &UserSearch) -> Result<Page<User>, ListUsersError> {
+        match search {
+            UserSearch::Listing(query) => {
+                self.users.list(query).await.map_err(|error| match error {
+                    PageError::InvalidCursor => ListUsersError::InvalidCursor,
+                    PageError::Repository(error) => ListUsersError::Repository(error),
+                })
+            }
+            UserSearch::Email(email) => Ok(Page {
+                items: self.users.find_by_email(email).await?.into_iter().collect(),
+                next_cursor: None,
+            }),
+        }
+    }
 }
 
-impl<R: UserRepository> UseCase<UserListQuery> for ListUsers<R> {
+impl<R: UserRepository> UseCase<UserSearch> for ListUsers<R> {
     fn policy(&self) -> Policy {
         Policy::Admin
     }
 
-    async fn run(
-        &self,
-        caller: &Caller,
-        query: UserListQuery,
-    ) -> Result<Page<User>, ListUsersError> {
+    async fn run(&self, caller: &Caller, search: UserSearch) -> Result<Page<User>, ListUsersError> {
         // The caller's record beside the page: one round trip of latency.
         let (standing, page) = join(
             read_for::<R, ListUsersError>(&self.users, caller, self.policy(), None),
-            self.users.list(&query),
+            self.search(&search),
         )
         .await;
         standing?;
-        page.map_err(|error| match error {
-            PageError::InvalidCursor => ListUsersError::InvalidCursor,
-            PageError::Repository(error) => ListUsersError::Repository(error),
-        })
+        page
     }
 }
 
@@ -58,12 +75,12 @@ mod tests {
     use crate::ports::{Cursor, PageLimit, StatusFilter};
     use domain::{UserId, UserStatus};
 
-    fn query(status: StatusFilter, limit: &str, cursor: Option<Cursor>) -> UserListQuery {
-        UserListQuery {
+    fn query(status: StatusFilter, limit: &str, cursor: Option<Cursor>) -> UserSearch {
+        UserSearch::Listing(UserListQuery {
             status,
             limit: PageLimit::parse(limit).unwrap(),
             cursor,
-        }
+        })
     }
 
     #[tokio::test]
@@ -131,5 +148,37 @@ mod tests {
             )
             .await;
         assert!(matches!(result, Err(ListUsersError::InvalidCursor)));
+    }
+
+    #[tokio::test]
+    async fn an_address_finds_its_active_or_suspended_holder_in_any_case_and_no_deleted_one() {
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let mut suspended = user_with_email("grace@example.com");
+        suspended.suspend().unwrap();
+        let suspended = users.add(suspended);
+        let mut deleted = user_with_email("gone@example.com");
+        deleted.delete().unwrap();
+        users.add(deleted);
+        let list = ListUsers::new(users.clone());
+        let admin = users.admin_caller();
+        let find = |address: &str| {
+            let search = UserSearch::Email(Email::parse(address).unwrap());
+            let (list, admin) = (&list, &admin);
+            async move { list.execute(admin, search).await.unwrap() }
+        };
+        assert_eq!(find("ADA@Example.com").await.items, vec![ada]);
+        assert_eq!(find("grace@example.com").await.items, vec![suspended]);
+        let none = find("gone@example.com").await;
+        assert_eq!((none.items, none.next_cursor), (vec![], None));
+
+        let user = users.add(user_with_email("u@example.com"));
+        let own = list
+            .execute(
+                &users.sign_in(&user),
+                UserSearch::Email(Email::parse("ada@example.com").unwrap()),
+            )
+            .await;
+        assert!(matches!(own, Err(ListUsersError::Denied(_))));
     }
 }

@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use domain::{Email, Role, Timestamp, User, UserId, UserName, UserSnapshot, UserStatus, Version};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -38,8 +39,24 @@ pub(crate) async fn read_all<const N: usize>(
     table: &str,
     keys: [Item; N],
 ) -> Result<[Option<Item>; N], RepositoryError> {
-    let mut found: [Option<Item>; N] = std::array::from_fn(|_| None);
-    let mut pending = keys.to_vec();
+    let found = read_many(client, table, keys.to_vec()).await?;
+    // `read_many` answers one place per key.
+    found.try_into().map_err(|_| {
+        RepositoryError::Failed("a batch read answered another number of places".into())
+    })
+}
+
+/// `read_all` for a number of keys known only when running (at most 100).
+pub(crate) async fn read_many(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<Vec<Option<Item>>, RepositoryError> {
+    let mut found: Vec<Option<Item>> = vec![None; keys.len()];
+    if keys.is_empty() {
+        return Ok(found);
+    }
+    let mut pending = keys.clone();
     for pause_ms in UNPROCESSED_PAUSES_MS {
         if pause_ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
@@ -144,7 +161,7 @@ const USER_SORT_KEY: &str = "PROFILE";
 const EMAIL_PREFIX: &str = "EMAIL#";
 const EMAIL_SORT_KEY: &str = "CLAIM";
 const STATUS_PREFIX: &str = "STATUS#";
-const LIVE_PARTITION: &str = "LIVE";
+const LIVE_PREFIX: &str = "LIVE#";
 
 pub(crate) fn user_key(id: UserId) -> Item {
     key(user_partition(id), USER_SORT_KEY)
@@ -171,13 +188,52 @@ pub(crate) fn key(pk: String, sk: &str) -> Item {
     ])
 }
 
-/// The partition of the `users_by_status` index that holds users of one status.
-pub(crate) fn status_partition(status: UserStatus) -> String {
-    format!("{STATUS_PREFIX}{status}")
+/// How many partition keys each listing index spreads its users over. An index partition key
+/// takes about 1,000 writes per second, and every registration writes one item into each
+/// listing index (a status change: two into `users_by_status`), so one key per status would
+/// cap the whole service's registrations there. A user's shard is fixed for a count: changing
+/// the count needs the users' index keys written again (README, "Listings").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingShards(u16);
+
+impl ListingShards {
+    /// Fit for 10,000 registrations per second: 625 index writes per second on each of 16
+    /// keys, with room for status changes and uneven spreads.
+    pub const DEFAULT: Self = Self(16);
+    pub const MAX: u16 = 256;
+
+    /// `None` outside 1 to `MAX`.
+    pub fn new(count: u16) -> Option<Self> {
+        (1..=Self::MAX).contains(&count).then_some(Self(count))
+    }
+
+    pub fn count(self) -> u16 {
+        self.0
+    }
+
+    /// The shard of user `id`: the first two bytes of the SHA-256 of its text, so any ids
+    /// spread evenly, whatever their bits.
+    pub(crate) fn of(self, id: UserId) -> u16 {
+        let digest = Sha256::digest(id.to_string().as_bytes());
+        u16::from_be_bytes([digest[0], digest[1]]) % self.0
+    }
 }
 
-pub(crate) fn live_partition() -> String {
-    LIVE_PARTITION.to_owned()
+impl Default for ListingShards {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The partition key of the `users_by_status` index that holds shard `shard` of the users of
+/// one status.
+pub(crate) fn status_partition(status: UserStatus, shard: u16) -> String {
+    format!("{STATUS_PREFIX}{status}#{shard}")
+}
+
+/// The partition key of the `live_users` index that holds shard `shard` of the live users.
+pub(crate) fn live_partition(shard: u16) -> String {
+    format!("{LIVE_PREFIX}{shard}")
 }
 
 /// Where a listing resumes after user `id`: the table key plus the index key of that user.
@@ -231,9 +287,10 @@ pub(crate) struct UserItem {
 }
 
 impl UserItem {
-    pub(crate) fn from_user(user: &User) -> Self {
+    pub(crate) fn from_user(user: &User, shards: ListingShards) -> Self {
         let id = user.id().to_string();
         let live = !user.is_deleted();
+        let shard = shards.of(user.id());
         Self {
             pk: user_partition(user.id()),
             sk: USER_SORT_KEY.to_owned(),
@@ -249,9 +306,9 @@ impl UserItem {
             last_login: user.last_login().map(|at| at.to_rfc3339()),
             sessions_valid_after: user.sessions_valid_after().map(|at| at.to_rfc3339()),
             version: user.version().get(),
-            gsi1pk: status_partition(user.status()),
+            gsi1pk: status_partition(user.status(), shard),
             gsi1sk: id.clone(),
-            gsi2pk: live.then(live_partition),
+            gsi2pk: live.then(|| live_partition(shard)),
             gsi2sk: live.then(|| id.clone()),
             id,
         }
@@ -286,8 +343,8 @@ impl UserItem {
     }
 }
 
-pub(crate) fn to_item(user: &User) -> Result<Item, RepositoryError> {
-    serde_dynamo::to_item(UserItem::from_user(user))
+pub(crate) fn to_item(user: &User, shards: ListingShards) -> Result<Item, RepositoryError> {
+    serde_dynamo::to_item(UserItem::from_user(user, shards))
         .map_err(|error| RepositoryError::Failed(error.into()))
 }
 
@@ -363,7 +420,8 @@ mod tests {
             UserName::parse("Old Timer").unwrap(),
             Timestamp::now(),
         );
-        let mut item: Item = serde_dynamo::to_item(UserItem::from_user(&user)).unwrap();
+        let mut item: Item =
+            serde_dynamo::to_item(UserItem::from_user(&user, ListingShards::DEFAULT)).unwrap();
         assert!(item.remove("mfa_enabled").is_some());
         let read: UserItem = serde_dynamo::from_item(item).unwrap();
         assert!(!read.into_user().unwrap().mfa_enabled());

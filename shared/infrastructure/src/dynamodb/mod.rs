@@ -8,6 +8,7 @@ mod errors;
 mod factors;
 mod idempotency;
 mod items;
+mod listing;
 mod logins;
 mod orders;
 mod outbox;
@@ -19,6 +20,7 @@ mod users;
 
 pub use credentials::DynamoCredentialRepository;
 pub use idempotency::DynamoIdempotencyStore;
+pub use items::ListingShards;
 pub use orders::DynamoOrderRepository;
 pub use outbox::{DynamoOutbox, OUTBOX_ENTITY, OutboxItem};
 pub use sessions::DynamoSessionRepository;

@@ -78,7 +78,7 @@ pub async fn create(client: &Client, table_name: &str) -> Result<(), anyhow::Err
                     .key_schema(key(index.sort_key, KeyType::Range)?)
                     .projection(
                         Projection::builder()
-                            .projection_type(ProjectionType::All)
+                            .projection_type(ProjectionType::KeysOnly)
                             .build(),
                     )
                     .build()?,

@@ -1,12 +1,11 @@
-use super::cursor::{self, Listed};
 use super::errors::repository_error;
-use super::items::{self, Item};
+use super::items::{self, Item, ListingShards};
+use super::listing;
 use super::outbox::outbox_writes;
 use super::sessions::session_key;
-use super::table::{LIVE_USERS, USERS_BY_STATUS};
 use super::transactions::{TransactionError, transact};
 use application::ports::{
-    CallerRecord, InsertUserError, OutgoingEmail, Page, PageError, RepositoryError, StatusFilter,
+    CallerRecord, InsertUserError, OutgoingEmail, Page, PageError, RepositoryError,
     UpdateUserError, UserListQuery, UserRepository,
 };
 use aws_sdk_dynamodb::Client;
@@ -25,14 +24,22 @@ const CLAIM_ABSENT_OR_OWNED: &str = "attribute_not_exists(pk) OR user_id = :owne
 pub struct DynamoUserRepository {
     pub(super) client: Client,
     pub(super) table: String,
+    shards: ListingShards,
 }
 
 impl DynamoUserRepository {
+    /// Users in `table`, listed over `ListingShards::DEFAULT` shards.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            shards: ListingShards::DEFAULT,
         }
+    }
+
+    /// The same, listed over `shards` shards: every writer and reader of a table must agree.
+    pub fn with_listing_shards(self, shards: ListingShards) -> Self {
+        Self { shards, ..self }
     }
 
     fn put(&self, item: Item, condition: &str) -> Result<Put, RepositoryError> {
@@ -52,7 +59,7 @@ impl DynamoUserRepository {
     ) -> Result<Put, RepositoryError> {
         Put::builder()
             .table_name(&self.table)
-            .set_item(Some(items::to_item(stored)?))
+            .set_item(Some(items::to_item(stored, self.shards)?))
             .condition_expression(VERSION_IS)
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":expected_version", number(expected.version().get()))
@@ -174,7 +181,7 @@ impl UserRepository for DynamoUserRepository {
     async fn insert(&self, user: &User, outbox: &[OutgoingEmail]) -> Result<(), InsertUserError> {
         let mut writes = vec![
             TransactWriteItem::builder()
-                .put(self.put(items::to_item(user)?, ITEM_ABSENT)?)
+                .put(self.put(items::to_item(user, self.shards)?, ITEM_ABSENT)?)
                 .build(),
             TransactWriteItem::builder()
                 .put(self.put(items::email_claim(user.email(), user.id()), ITEM_ABSENT)?)
@@ -296,42 +303,6 @@ impl UserRepository for DynamoUserRepository {
     }
 
     async fn list(&self, query: &UserListQuery) -> Result<Page<User>, PageError> {
-        let (index, partition) = match query.status {
-            StatusFilter::Only(status) => (USERS_BY_STATUS, items::status_partition(status)),
-            StatusFilter::NotDeleted => (LIVE_USERS, items::live_partition()),
-        };
-        let request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index.name)
-            .key_condition_expression("#partition = :partition")
-            .expression_attribute_names("#partition", index.partition_key)
-            .expression_attribute_values(":partition", AttributeValue::S(partition.clone()));
-        let listing = cursor::users_listing(query.status);
-        cursor::page(
-            request,
-            listing,
-            query.cursor.as_ref(),
-            query.limit,
-            |after| items::index_position(after, index.partition_key, partition),
-        )
-        .await
-    }
-}
-
-impl Listed for User {
-    type Id = UserId;
-
-    fn parse_id(raw: &str) -> Option<UserId> {
-        UserId::parse(raw).ok()
-    }
-
-    fn id(&self) -> UserId {
-        User::id(self)
-    }
-
-    fn read(item: Item) -> Result<Self, RepositoryError> {
-        items::to_user(item)
+        listing::users_page(&self.client, &self.table, self.shards, query).await
     }
 }

@@ -1,4 +1,5 @@
-//! `GET /users?status=&limit=&cursor=`: lists users, newest first.
+//! `GET /users?status=&limit=&cursor=`: lists users, newest first; `GET /users?email=`: the
+//! user that holds an address.
 
 use super::super::page_response;
 use crate::openapi::{BadRequest, Forbidden, ValidationFailed};
@@ -7,8 +8,9 @@ use crate::response::{PageBody, UserBody, UserStatusSchema};
 use crate::{FieldError, HandlerResult, Problem, auth};
 use application::UseCase;
 use application::ports::{StatusFilter, UserListQuery};
-use domain::UserStatus;
-use lambda_http::Request;
+use application::users::UserSearch;
+use domain::{Email, UserStatus};
+use lambda_http::{Request, RequestExt};
 use utoipa::IntoParams;
 
 /// The status filter of the listing.
@@ -37,31 +39,71 @@ impl StatusQuery {
     }
 }
 
+/// An exact lookup by address instead of a listing.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EmailQuery {
+    /// The user that holds this address (any case); not with `status` or `cursor`
+    #[param(value_type = Option<String>, format = "email")]
+    email: Option<Email>,
+}
+
+impl EmailQuery {
+    fn read(request: &Request, errors: &mut Vec<FieldError>) -> Option<Self> {
+        let email = match single_query_value(request, "email", errors) {
+            None => None,
+            Some(raw) => match Email::parse(&raw) {
+                Ok(email) => Some(email),
+                Err(error) => {
+                    errors.push(FieldError::new("email", error));
+                    return None;
+                }
+            },
+        };
+        Some(Self { email })
+    }
+}
+
 #[utoipa::path(get, path = "/users", tag = "Users",
-    params(StatusQuery, PageQuery),
+    params(StatusQuery, PageQuery, EmailQuery),
     security(("bearer" = [])),
     responses(
         (status = 403, response = Forbidden),
-        (status = 200, description = "One page, newest first.", body = PageBody<UserBody>),
+        (status = 200, description = "One page, newest first; with `email`, the user that holds the address or none, and no next page.", body = PageBody<UserBody>),
         (status = 400, response = BadRequest), (status = 422, response = ValidationFailed),
     ))]
-pub async fn list_users(use_case: &impl UseCase<UserListQuery>, request: Request) -> HandlerResult {
+pub async fn list_users(use_case: &impl UseCase<UserSearch>, request: Request) -> HandlerResult {
     let caller = auth::caller(use_case.policy(), &request)?;
     let mut errors = Vec::new();
     let status = StatusQuery::read(&request, &mut errors);
     let page = PageQuery::read(&request, &mut errors);
-    let (Some(StatusQuery { status }), Some(PageQuery { limit, cursor }), true) =
-        (status, page, errors.is_empty())
+    let email = EmailQuery::read(&request, &mut errors);
+    let (Some(StatusQuery { status }), Some(PageQuery { limit, cursor }), Some(email), true) =
+        (status, page, email, errors.is_empty())
     else {
         return Err(Problem::validation(errors));
     };
-    let query = UserListQuery {
-        status,
-        limit,
-        cursor,
+    let search = match email.email {
+        None => UserSearch::Listing(UserListQuery {
+            status,
+            limit,
+            cursor,
+        }),
+        Some(_) if has_query(&request, "status") || cursor.is_some() => {
+            return Err(Problem::bad_request(
+                "email finds one user: it goes with neither status nor cursor",
+            ));
+        }
+        Some(email) => UserSearch::Email(email),
     };
-    let page = use_case.execute(&caller, query).await?;
+    let page = use_case.execute(&caller, search).await?;
     Ok(page_response(&page, UserBody::from))
+}
+
+fn has_query(request: &Request, name: &str) -> bool {
+    request
+        .query_string_parameters_ref()
+        .is_some_and(|query| query.first(name).is_some())
 }
 
 #[cfg(test)]
@@ -116,6 +158,25 @@ mod tests {
         )
         .await;
         assert_eq!(answer.invalid_fields(), ["status", "limit", "cursor"]);
+    }
+
+    #[tokio::test]
+    async fn an_address_finds_its_holder_alone_and_goes_with_no_status_or_cursor() {
+        let users = InMemoryUsers::default();
+        let ada = users.add(user_with_email("ada@example.com"));
+        let found = list(&users, &[("email", "ADA@example.com")]).await;
+        assert_eq!(found.status, 200);
+        assert_eq!(found.body["items"][0]["id"], ada.id().to_string());
+        assert!(found.body["next_cursor"].is_null());
+        let none = list(&users, &[("email", "nobody@example.com")]).await;
+        assert_eq!(none.body["items"], serde_json::json!([]));
+        for with in [("status", "active"), ("cursor", "abc")] {
+            list(&users, &[("email", "ada@example.com"), with])
+                .await
+                .problem(400);
+        }
+        let malformed = list(&users, &[("email", "not an address")]).await;
+        assert_eq!(malformed.invalid_fields(), ["email"]);
     }
 
     #[tokio::test]
