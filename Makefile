@@ -1,7 +1,7 @@
 # The two commands: `make run` serves the API on http://localhost:9000 with DynamoDB Local
 # and a local SES; `make test` sets up the same stack, runs every test, and stops it.
 .DEFAULT_GOAL := help
-.PHONY: help run test install check fmt clippy hakari validate package deploy openapi bench two-step-timing keys admin redrive smoke
+.PHONY: help run test install check fmt clippy hakari validate package deploy openapi bench load two-step-timing keys admin redrive smoke
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,6 +14,9 @@ test: ## the template checks, the same set-up, then every test; stops what it st
 
 bench: ## release builds under a loopback Lambda Runtime API: cold start, latency, memory (docs/performance.md)
 	@.devstack/stack.sh bench
+
+load: ## the local stack under a bounded mixed load (60 s, at most 3000 requests): throughput, p50/p99 per route, errors, index writes
+	@.devstack/stack.sh load
 
 two-step-timing: ## against a running make run: a right password with a factor on (403) timed beside wrong ones (401)
 	@cd .devstack && python3 two_step_timing.py http://127.0.0.1:9000 http://127.0.0.1:8005 30

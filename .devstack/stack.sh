@@ -300,6 +300,8 @@ token_keys() {
       # make test: every DynamoDB call logs the partition-key kinds it touches, which the
       # last test holds to the template's grants.
       [ -z "${RECORD_TABLE_ACCESS:-}" ] || echo "RECORD_TABLE_ACCESS=$RECORD_TABLE_ACCESS"
+      # make load: every DynamoDB write logs what it cost each index, for the load report.
+      [ -z "${RECORD_INDEX_WRITES:-}" ] || echo "RECORD_INDEX_WRITES=$RECORD_INDEX_WRITES"
     } >"$state/functions.env"
   )
 }
@@ -433,6 +435,20 @@ test_all() {
   return $status
 }
 
+# make load (docs/performance.md, "Under load"): the stack as make run starts it, its functions
+# recording the index units of every write, under a bounded mixed load from many clients.
+load() {
+  install
+  load_env
+  trap 'stop_all' EXIT
+  trap 'exit 130' INT TERM
+  RECORD_INDEX_WRITES=true
+  build
+  start_stack
+  python3 "$here/load.py" "http://127.0.0.1:$API_PORT" "http://127.0.0.1:$SES_PORT" \
+    "$state/api.log" "${LOAD_SECONDS:-60}" "${LOAD_REQUESTS:-3000}" "${LOAD_CLIENTS:-16}"
+}
+
 validate_template() {
   "$venv/bin/cfn-lint" template.yaml
   SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint --region us-east-1 --template-file template.yaml
@@ -549,5 +565,6 @@ case "${1:-}" in
   validate) install; validate_template ;;
   hakari) regenerate_hakari ;;
   bench) bench ;;
-  *) die "usage: $0 install|run|test|check|validate|hakari|bench" ;;
+  load) load ;;
+  *) die "usage: $0 install|run|test|check|validate|hakari|bench|load" ;;
 esac

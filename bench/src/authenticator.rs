@@ -97,19 +97,11 @@ impl Authenticator {
         ]);
         let mut attestation_object = Vec::new();
         ciborium::into_writer(&attestation, &mut attestation_object).unwrap();
-        json!({
-            "id": BASE64URL.encode(&self.credential_id),
-            "rawId": BASE64URL.encode(&self.credential_id),
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": BASE64URL.encode(&client_data),
-                "attestationObject": BASE64URL.encode(&attestation_object),
-                "transports": ["internal"],
-            },
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
-        })
-        .to_string()
+        self.credential_json(json!({
+            "clientDataJSON": BASE64URL.encode(&client_data),
+            "attestationObject": BASE64URL.encode(&attestation_object),
+            "transports": ["internal"],
+        }))
     }
 
     /// `navigator.credentials.get()`'s answer to the request options `options_json`, as `user`'s, with `counter`.
@@ -120,16 +112,21 @@ impl Authenticator {
         let mut signed = authenticator_data.clone();
         signed.extend(Sha256::digest(client_data.as_bytes()));
         let signature = self.key.sign(&signed);
+        self.credential_json(json!({
+            "clientDataJSON": BASE64URL.encode(&client_data),
+            "authenticatorData": BASE64URL.encode(&authenticator_data),
+            "signature": BASE64URL.encode(signature.to_bytes()),
+            "userHandle": BASE64URL.encode(user.to_string()),
+        }))
+    }
+
+    /// The credential around an authenticator's `response`, as `toJSON()` gives it.
+    fn credential_json(&self, response: serde_json::Value) -> String {
         json!({
             "id": BASE64URL.encode(&self.credential_id),
             "rawId": BASE64URL.encode(&self.credential_id),
             "type": "public-key",
-            "response": {
-                "clientDataJSON": BASE64URL.encode(&client_data),
-                "authenticatorData": BASE64URL.encode(&authenticator_data),
-                "signature": BASE64URL.encode(signature.to_bytes()),
-                "userHandle": BASE64URL.encode(user.to_string()),
-            },
+            "response": response,
             "authenticatorAttachment": "platform",
             "clientExtensionResults": {},
         })

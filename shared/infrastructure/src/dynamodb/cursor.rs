@@ -18,61 +18,6 @@ struct Position {
     after: String,
 }
 
-/// Where one shard of a sharded listing stands between pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ShardPosition<Id> {
-    /// Nothing of it listed yet.
-    Start,
-    /// Resume after this item.
-    After(Id),
-    /// Listed to its end.
-    Done,
-}
-
-/// A sharded listing's cursor: each shard's position, in shard order. In JSON `null` is a
-/// shard not started, `""` one listed to its end, and an id where it resumes.
-#[derive(Serialize, Deserialize)]
-struct ShardedPosition {
-    listing: String,
-    shards: Vec<Option<String>>,
-}
-
-pub(crate) fn encode_shards<Id: Display>(listing: String, shards: &[ShardPosition<Id>]) -> Cursor {
-    let shards = shards
-        .iter()
-        .map(|position| match position {
-            ShardPosition::Start => None,
-            ShardPosition::After(id) => Some(id.to_string()),
-            ShardPosition::Done => Some(String::new()),
-        })
-        .collect();
-    let json = serde_json::to_vec(&ShardedPosition { listing, shards }).unwrap_or_default();
-    Cursor::new(URL_SAFE_NO_PAD.encode(json))
-}
-
-/// Each shard's position, if the cursor was issued for `listing` over `shards` shards.
-pub(crate) fn decode_shards<Id>(
-    listing: &str,
-    shards: usize,
-    cursor: &Cursor,
-    parse_id: impl Fn(&str) -> Option<Id>,
-) -> Option<Vec<ShardPosition<Id>>> {
-    let json = URL_SAFE_NO_PAD.decode(cursor.as_str()).ok()?;
-    let position: ShardedPosition = serde_json::from_slice(&json).ok()?;
-    if position.listing != listing || position.shards.len() != shards {
-        return None;
-    }
-    position
-        .shards
-        .iter()
-        .map(|shard| match shard.as_deref() {
-            None => Some(ShardPosition::Start),
-            Some("") => Some(ShardPosition::Done),
-            Some(id) => parse_id(id).map(ShardPosition::After),
-        })
-        .collect()
-}
-
 /// The listing of users a status filter selects.
 pub(crate) fn users_listing(filter: StatusFilter) -> String {
     match filter {
@@ -194,28 +139,6 @@ mod tests {
             None
         );
         assert_eq!(decode("orders/someone", &cursor, user_id), None);
-    }
-
-    #[test]
-    fn a_sharded_cursor_decodes_only_for_its_listing_and_its_number_of_shards() {
-        let id = UserId::generate();
-        let live = users_listing(StatusFilter::NotDeleted);
-        let shards = [
-            ShardPosition::Start,
-            ShardPosition::After(id),
-            ShardPosition::Done,
-        ];
-        let cursor = encode_shards(live.clone(), &shards);
-        assert_eq!(
-            decode_shards(&live, 3, &cursor, user_id),
-            Some(shards.to_vec())
-        );
-        assert_eq!(decode_shards(&live, 4, &cursor, user_id), None);
-        let active = users_listing(StatusFilter::Only(UserStatus::Active));
-        assert_eq!(decode_shards(&active, 3, &cursor, user_id), None);
-        assert_eq!(decode(&live, &cursor, user_id), None);
-        let forged = URL_SAFE_NO_PAD.encode(br#"{"listing":"live","shards":["x"]}"#);
-        assert_eq!(decode_shards(&live, 1, &Cursor::new(forged), user_id), None);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! `GET /users`: a page of one listing index, whose users spread over shards (partition keys
-//! `STATUS#<status>#<shard>`, `LIVE#<shard>`). Each page queries every shard not yet listed to
-//! its end, at once, merges them newest first, and reads the page's users in one
-//! `BatchGetItem` (the indexes hold keys only, so that a write that leaves a user's listings
-//! alone writes no index item). The cursor keeps each shard's position.
+//! `STATUS#<status>#<shard>`, `LIVE#<shard>`). Every shard orders its users by id (UUIDv7s:
+//! by creation) and a page takes the newest `limit` of all of them, so every user newer than
+//! the page's last one has been listed or came after the listing started: the cursor is that
+//! last id, and the next page asks each shard for what is older, at once, and merges newest
+//! first. The page's users are read in one `BatchGetItem` (the indexes hold keys only, so that
+//! a write that leaves a user's listings alone writes no index item).
 
-use super::cursor::{self, ShardPosition};
+use super::cursor;
 use super::errors::{corrupt_item, repository_error};
 use super::items::{self, ListingShards};
 use super::table::{Index, LIVE_USERS, USERS_BY_STATUS};
@@ -13,10 +15,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::{User, UserId};
 
-/// One shard's part of a page: its ids, newest first, and whether nothing follows them.
+/// One shard's part of a page: its ids, newest first, and whether more may follow them.
 struct ShardPage {
     ids: Vec<UserId>,
-    exhausted: bool,
+    more_in_store: bool,
 }
 
 pub(crate) async fn users_page(
@@ -32,73 +34,60 @@ pub(crate) async fn users_page(
         StatusFilter::NotDeleted => (LIVE_USERS, &items::live_partition),
     };
     let listing = cursor::users_listing(query.status);
-    let count = usize::from(shards.count());
-    let positions = match &query.cursor {
-        None => vec![ShardPosition::Start; count],
-        Some(token) => cursor::decode_shards(&listing, count, token, |raw| UserId::parse(raw).ok())
-            .ok_or(PageError::InvalidCursor)?,
+    let after = match &query.cursor {
+        None => None,
+        Some(token) => Some(
+            cursor::decode(&listing, token, |raw| UserId::parse(raw).ok())
+                .ok_or(PageError::InvalidCursor)?,
+        ),
     };
     let limit = query.limit.get();
-    let fetched = futures::future::try_join_all((0..shards.count()).zip(&positions).map(
-        |(shard, position)| shard_page(client, table, index, partition(shard), *position, limit),
-    ))
+    let fetched = futures::future::try_join_all(
+        (0..shards.count())
+            .map(|shard| shard_page(client, table, index, partition(shard), after, limit)),
+    )
     .await?;
 
     // Newest first: ids are UUIDv7s, which order by creation time.
-    let mut taken: Vec<(UserId, usize)> = fetched
-        .iter()
-        .enumerate()
-        .flat_map(|(shard, page)| page.ids.iter().map(move |id| (*id, shard)))
-        .collect();
-    taken.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
-    taken.truncate(limit);
-
-    let next = next_positions(&positions, &fetched, &taken);
-    let more = next.iter().any(|position| *position != ShardPosition::Done);
-    let items = read_users(client, table, &taken, query.status).await?;
-    Ok(Page {
-        items,
-        next_cursor: more.then(|| cursor::encode_shards(listing, &next)),
-    })
+    let mut ids: Vec<UserId> = fetched.iter().flat_map(|page| page.ids.clone()).collect();
+    ids.sort_unstable_by_key(|id| std::cmp::Reverse(*id));
+    // One more than a page from each shard: more than `limit` in all tells that another page
+    // follows, so the last page never comes with a cursor to an empty one.
+    let more = ids.len() > limit || fetched.iter().any(|page| page.more_in_store);
+    ids.truncate(limit);
+    let next_cursor = match ids.last() {
+        Some(last) if more => Some(cursor::encode(listing, last)),
+        _ => None,
+    };
+    let items = read_users(client, table, &ids, query.status).await?;
+    Ok(Page { items, next_cursor })
 }
 
-/// Up to `limit + 1` ids of one shard after `position`: one more than a page can take tells
-/// that the shard goes on, so the last page never comes with a cursor to an empty one.
+/// Up to `limit + 1` ids of one shard, newest first, older than `after`.
 async fn shard_page(
     client: &Client,
     table: &str,
     index: Index,
     partition: String,
-    position: ShardPosition<UserId>,
+    after: Option<UserId>,
     limit: usize,
 ) -> Result<ShardPage, RepositoryError> {
-    let start = match position {
-        ShardPosition::Done => {
-            return Ok(ShardPage {
-                ids: Vec::new(),
-                exhausted: true,
-            });
-        }
-        ShardPosition::Start => None,
-        ShardPosition::After(id) => Some(items::index_position(
-            id,
-            index.partition_key,
-            partition.clone(),
-        )),
-    };
-    let output = client
+    let mut request = client
         .query()
         .table_name(table)
         .index_name(index.name)
-        .key_condition_expression("#partition = :partition")
         .expression_attribute_names("#partition", index.partition_key)
         .expression_attribute_values(":partition", AttributeValue::S(partition))
         .scan_index_forward(false)
-        .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-        .set_exclusive_start_key(start)
-        .send()
-        .await
-        .map_err(repository_error)?;
+        .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+    request = match after {
+        None => request.key_condition_expression("#partition = :partition"),
+        Some(after) => request
+            .key_condition_expression("#partition = :partition AND #sort < :after")
+            .expression_attribute_names("#sort", index.sort_key)
+            .expression_attribute_values(":after", AttributeValue::S(after.to_string())),
+    };
+    let output = request.send().await.map_err(repository_error)?;
     let ids = output
         .items()
         .iter()
@@ -110,33 +99,10 @@ async fn shard_page(
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ShardPage {
-        exhausted: output.last_evaluated_key.is_none() && ids.len() <= limit,
+        // Past the 1 MB a Query reads, with fewer ids than asked for.
+        more_in_store: output.last_evaluated_key.is_some() && ids.len() <= limit,
         ids,
     })
-}
-
-/// Where each shard stands after a page took `taken`: done once all it had is taken, after
-/// its last taken id otherwise, and where it was when the page took none of it.
-fn next_positions(
-    positions: &[ShardPosition<UserId>],
-    fetched: &[ShardPage],
-    taken: &[(UserId, usize)],
-) -> Vec<ShardPosition<UserId>> {
-    positions
-        .iter()
-        .zip(fetched)
-        .enumerate()
-        .map(|(shard, (position, page))| {
-            let mut own = taken.iter().filter(|(_, from)| *from == shard);
-            let count = own.clone().count();
-            match own.next_back() {
-                _ if *position == ShardPosition::Done => ShardPosition::Done,
-                _ if page.exhausted && count == page.ids.len() => ShardPosition::Done,
-                Some((last, _)) => ShardPosition::After(*last),
-                None => *position,
-            }
-        })
-        .collect()
 }
 
 /// The page's users, in its order. An index lags its table a little: a user whose status no
@@ -144,11 +110,11 @@ fn next_positions(
 async fn read_users(
     client: &Client,
     table: &str,
-    taken: &[(UserId, usize)],
+    ids: &[UserId],
     filter: StatusFilter,
 ) -> Result<Vec<User>, RepositoryError> {
-    let keys = taken.iter().map(|(id, _)| items::user_key(*id)).collect();
-    let mut users = Vec::with_capacity(taken.len());
+    let keys = ids.iter().map(|id| items::user_key(*id)).collect();
+    let mut users = Vec::with_capacity(ids.len());
     for item in items::read_many(client, table, keys)
         .await?
         .into_iter()
