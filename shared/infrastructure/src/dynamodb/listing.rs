@@ -14,6 +14,12 @@ use application::ports::{Page, PageError, RepositoryError, StatusFilter, UserLis
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::{User, UserId};
+use futures::{StreamExt, TryStreamExt};
+
+/// Queries in flight at once: each needs a connection of its own, and a cold instance opens
+/// (and pays the TLS handshake of) as many as it runs at once; 8 keep 32 shards to four
+/// rounds.
+const SHARD_QUERIES_AT_ONCE: usize = 8;
 
 /// One shard's part of a page: its ids, newest first, and whether more may follow them.
 struct ShardPage {
@@ -27,7 +33,7 @@ pub(crate) async fn users_page(
     shards: ListingShards,
     query: &UserListQuery,
 ) -> Result<Page<User>, PageError> {
-    let (index, partition): (Index, &dyn Fn(u16) -> String) = match query.status {
+    let (index, partition): (Index, &(dyn Fn(u16) -> String + Sync)) = match query.status {
         StatusFilter::Only(status) => (USERS_BY_STATUS, &move |shard| {
             items::status_partition(status, shard)
         }),
@@ -42,10 +48,12 @@ pub(crate) async fn users_page(
         ),
     };
     let limit = query.limit.get();
-    let fetched = futures::future::try_join_all(
+    let fetched: Vec<ShardPage> = futures::stream::iter(
         (0..shards.count())
             .map(|shard| shard_page(client, table, index, partition(shard), after, limit)),
     )
+    .buffer_unordered(SHARD_QUERIES_AT_ONCE)
+    .try_collect()
     .await?;
 
     // Newest first: ids are UUIDv7s, which order by creation time.
