@@ -1,7 +1,10 @@
 """Creates, on the local moto server, what the template creates in AWS: the KMS key that seals
-secrets (under the alias SECRETS_KEY_ID names) and the mailer's dead-letter queue (named by
-DEAD_LETTER_QUEUE_URL). moto keeps everything in memory, so every start creates them again."""
+secrets (under the alias SECRETS_KEY_ID names), the mailer's dead-letter queue (named by
+DEAD_LETTER_QUEUE_URL), and the event bus EVENT_BUS_NAME with a rule that delivers every event
+of the service to the queue EVENTS_QUEUE_URL names (API.md, "Events"), checked with one event.
+moto keeps everything in memory, so every start creates them again."""
 
+import json
 import os
 
 import boto3
@@ -24,3 +27,39 @@ kms.create_alias(AliasName=os.environ["SECRETS_KEY_ID"], TargetKeyId=key)
 sqs = session.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL_SQS"])
 queue_name = os.environ["DEAD_LETTER_QUEUE_URL"].rstrip("/").rsplit("/", 1)[-1]
 sqs.create_queue(QueueName=queue_name, Attributes={"MessageRetentionPeriod": "1209600"})
+
+events_queue_name = os.environ["EVENTS_QUEUE_URL"].rstrip("/").rsplit("/", 1)[-1]
+events_queue = sqs.create_queue(QueueName=events_queue_name)["QueueUrl"]
+events_queue_arn = sqs.get_queue_attributes(QueueUrl=events_queue, AttributeNames=["QueueArn"])[
+    "Attributes"
+]["QueueArn"]
+events = session.client("events", endpoint_url=os.environ["AWS_ENDPOINT_URL_EVENTBRIDGE"])
+bus = os.environ["EVENT_BUS_NAME"]
+events.create_event_bus(Name=bus)
+events.put_rule(
+    Name="user-service-events-to-queue",
+    EventBusName=bus,
+    EventPattern=json.dumps({"source": ["user-service"]}),
+)
+events.put_targets(
+    Rule="user-service-events-to-queue",
+    EventBusName=bus,
+    Targets=[{"Id": "user-events-local", "Arn": events_queue_arn}],
+)
+
+# The path works: an event put on the bus reaches the queue (then it is taken off again).
+put = events.put_events(
+    Entries=[
+        {
+            "Source": "user-service",
+            "DetailType": "LocalStackStarted",
+            "Detail": json.dumps({"check": True}),
+            "EventBusName": bus,
+        }
+    ]
+)
+assert put["FailedEntryCount"] == 0, put
+received = sqs.receive_message(QueueUrl=events_queue, MaxNumberOfMessages=1, WaitTimeSeconds=5)
+messages = received.get("Messages", [])
+assert messages and json.loads(messages[0]["Body"])["detail-type"] == "LocalStackStarted", received
+sqs.delete_message(QueueUrl=events_queue, ReceiptHandle=messages[0]["ReceiptHandle"])
