@@ -1,13 +1,13 @@
 //! `DELETE /users/{id}/passkeys/{passkey_id}`: the passkey signs in no more.
-use application::credentials::{RemovePasskey, StepUp};
+use application::credentials::RemovePasskey;
 use http_api::routes;
-use infrastructure::{Argon2Hasher, Aws, SystemClock};
+use infrastructure::{Aws, SystemClock};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let step_up = StepUp::new(aws.credential_repository()?, Argon2Hasher::default());
+    let step_up = aws.step_up()?;
     let use_case = RemovePasskey::new(
         aws.user_repository()?,
         aws.user_repository()?,

@@ -1,14 +1,14 @@
 //! `DELETE /users/{id}/mfa`: turns two-step sign-in off, by the user (step-up and a code) or
 //! by an administrator (an account-recovery reset); the user's sessions end.
-use application::credentials::{RemoveSecondFactor, StepUp};
+use application::credentials::RemoveSecondFactor;
 use http_api::routes;
-use infrastructure::{Argon2Hasher, Aws, SystemClock};
+use infrastructure::{Aws, SystemClock};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let step_up = StepUp::new(aws.credential_repository()?, Argon2Hasher::default());
+    let step_up = aws.step_up()?;
     let use_case = RemoveSecondFactor::new(
         aws.user_repository()?,
         aws.user_repository()?,

@@ -1,14 +1,14 @@
 //! `POST /users/{id}/mfa/recovery-codes`: after step-up and with a code, ten new recovery
 //! codes, shown once; the earlier ones are void.
-use application::credentials::{ReplaceRecoveryCodes, StepUp};
+use application::credentials::ReplaceRecoveryCodes;
 use http_api::routes;
-use infrastructure::{Argon2Hasher, Aws, SystemClock};
+use infrastructure::{Aws, SystemClock};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let step_up = StepUp::new(aws.credential_repository()?, Argon2Hasher::default());
+    let step_up = aws.step_up()?;
     let use_case = ReplaceRecoveryCodes::new(
         aws.user_repository()?,
         aws.user_repository()?,

@@ -1,14 +1,14 @@
 //! `POST /users/{id}/passkeys/registration`: after step-up, creation options for a new
 //! passkey; the ceremony's state waits 5 minutes for the credential.
-use application::credentials::{StartPasskeyRegistration, StepUp};
+use application::credentials::StartPasskeyRegistration;
 use http_api::routes;
-use infrastructure::{Argon2Hasher, Aws, SystemClock};
+use infrastructure::{Aws, SystemClock};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::init_tracing();
     let aws = Aws::from_env().await;
-    let step_up = StepUp::new(aws.credential_repository()?, Argon2Hasher::default());
+    let step_up = aws.step_up()?;
     let use_case = StartPasskeyRegistration::new(
         aws.user_repository()?,
         aws.user_repository()?,

@@ -1,5 +1,6 @@
 use crate::dead_letters::DeadLetterQueue;
 use crate::index_writes::IndexWriteRecorder;
+use crate::passwords::Argon2Hasher;
 use crate::table_access::TableAccessRecorder;
 use crate::tokens::{JwtIssuer, JwtVerifier, KeyError, TokenAudience};
 use crate::trust::{Trust, https_client};
@@ -217,6 +218,20 @@ impl Aws {
         Ok(DynamoCredentialRepository::new(
             self.dynamodb(),
             required(TABLE_NAME)?,
+        ))
+    }
+
+    /// The step-up check of a user's own sensitive changes: a `current_password` checked like
+    /// a login (the address's lockout included), else the token's `auth_time`.
+    pub fn step_up(
+        &self,
+    ) -> Result<
+        application::credentials::StepUp<DynamoCredentialRepository, Argon2Hasher>,
+        SettingsError,
+    > {
+        Ok(application::credentials::StepUp::new(
+            self.credential_repository()?,
+            Argon2Hasher::default(),
         ))
     }
 
