@@ -1,7 +1,7 @@
 # The two commands: `make run` serves the API on http://localhost:9000 with DynamoDB Local
 # and a local SES; `make test` sets up the same stack, runs every test, and stops it.
 .DEFAULT_GOAL := help
-.PHONY: help run test install check fmt clippy hakari validate package deploy openapi bench load two-step-timing keys admin redrive smoke
+.PHONY: help run test install check fmt clippy hakari validate package deploy openapi bench load two-step-timing keys admin redrive events smoke
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,5 +59,8 @@ admin: ## make an existing user an admin in a deployed stack: make admin EMAIL=.
 	@test -n "$(EMAIL)" -a -n "$(TABLE)" || { echo "usage: make admin EMAIL=you@example.com TABLE=<TableName output>" >&2; exit 2; }
 	TABLE_NAME=$(TABLE) cargo run --quiet -p infrastructure --bin admin -- promote "$(EMAIL)"
 
-redrive: ## send again the emails of the mailer's dead letters: make redrive (the local stack), or TABLE=... QUEUE=... (AWS credentials)
-	@.devstack/redrive.sh "$(TABLE)" "$(QUEUE)"
+events: ## the events the running local stack published (queue user-events-local), one JSON per line; leaves them there
+	@set -a && . .devstack/local.env && set +a && .devstack/venv/bin/python .devstack/events.py
+
+redrive: ## send again the emails and events of the dead letters: make redrive (the local stack), or TABLE=... QUEUE=... [EVENT_QUEUE=...] (AWS credentials)
+	@.devstack/redrive.sh "$(TABLE)" "$(QUEUE)" "$(EVENT_QUEUE)"

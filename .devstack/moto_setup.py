@@ -1,6 +1,6 @@
 """Creates, on the local moto server, what the template creates in AWS: the KMS key that seals
-secrets (under the alias SECRETS_KEY_ID names), the mailer's dead-letter queue (named by
-DEAD_LETTER_QUEUE_URL), and the event bus EVENT_BUS_NAME with a rule that delivers every event
+secrets (under the alias SECRETS_KEY_ID names), the mailer's and the publisher's dead-letter
+queues (DEAD_LETTER_QUEUE_URL, EVENT_DEAD_LETTER_QUEUE_URL), and the event bus EVENT_BUS_NAME with a rule that delivers every event
 of the service to the queue EVENTS_QUEUE_URL names (API.md, "Events"), checked with one event.
 moto keeps everything in memory, so every start creates them again."""
 
@@ -27,6 +27,8 @@ kms.create_alias(AliasName=os.environ["SECRETS_KEY_ID"], TargetKeyId=key)
 sqs = session.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL_SQS"])
 queue_name = os.environ["DEAD_LETTER_QUEUE_URL"].rstrip("/").rsplit("/", 1)[-1]
 sqs.create_queue(QueueName=queue_name, Attributes={"MessageRetentionPeriod": "1209600"})
+event_dead_letters = os.environ["EVENT_DEAD_LETTER_QUEUE_URL"].rstrip("/").rsplit("/", 1)[-1]
+sqs.create_queue(QueueName=event_dead_letters, Attributes={"MessageRetentionPeriod": "1209600"})
 
 events_queue_name = os.environ["EVENTS_QUEUE_URL"].rstrip("/").rsplit("/", 1)[-1]
 events_queue = sqs.create_queue(QueueName=events_queue_name)["QueueUrl"]

@@ -357,14 +357,15 @@ api_command() {
     --ignore-changes --env-file "$state/functions.env")
 }
 
-# The stand-in for Lambda's event source mapping: follows the table's stream and hands the
-# outbox items to the send-email function through cargo lambda watch (tools/stream-poller).
-# Records it gives up on go to the dead-letter queue on moto (DEAD_LETTER_QUEUE_URL), as
-# Lambda's on-failure destination; `make redrive` sends their emails again.
+# The stand-in for Lambda's event source mappings: follows the table's stream and hands the
+# outbox emails to send-email and the outbox events to publish-events through cargo lambda
+# watch (tools/stream-poller). Records it gives up on go to their dead-letter queues on moto
+# (DEAD_LETTER_QUEUE_URL, EVENT_DEAD_LETTER_QUEUE_URL), as Lambda's on-failure destinations;
+# `make redrive` hands them over again.
 start_poller() {
-  start "the stream poller (outbox -> send-email)" "$state/poller.log" \
+  start "the stream poller (outbox emails -> send-email, events -> publish-events)" "$state/poller.log" \
     env DYNAMODB_URL="http://127.0.0.1:$DYNAMODB_PORT" \
-    MAILER_INVOKE_URL="http://127.0.0.1:$API_PORT/2015-03-31/functions/send-email/invocations" \
+    INVOKE_URL="http://127.0.0.1:$API_PORT/2015-03-31/functions" \
     cargo run --quiet -p stream-poller
   echo "${started[-1]}" >"$state/poller.pid"
 }

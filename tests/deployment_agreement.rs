@@ -184,8 +184,8 @@ const OPENERS: [&str; 5] = [
     "remove-second-factor",
 ];
 
-/// The functions fed by the table's stream rather than by HTTP: the mailer.
-const STREAM_FUNCTIONS: [&str; 1] = ["send-email"];
+/// The functions fed by the table's stream rather than by HTTP: the mailer and the publisher.
+const STREAM_FUNCTIONS: [&str; 2] = ["send-email", "publish-events"];
 
 #[test]
 fn every_function_directory_is_routed_locally_and_deployed() {
@@ -214,7 +214,25 @@ fn every_function_directory_is_routed_locally_and_deployed() {
 }
 
 #[test]
-fn the_mailer_reads_inserted_outbox_items_from_the_stream_and_dead_letters_what_fails() {
+fn the_mailer_and_the_publisher_read_their_inserted_outbox_items_from_the_stream_and_dead_letter_what_fails()
+ {
+    for (binary, entity, queue) in [
+        (
+            "send-email",
+            infrastructure::OUTBOX_ENTITY,
+            "MailDeadLetterQueue",
+        ),
+        (
+            "publish-events",
+            infrastructure::dynamodb::EVENT_ENTITY,
+            "EventDeadLetterQueue",
+        ),
+    ] {
+        a_stream_consumer(binary, entity, queue);
+    }
+}
+
+fn a_stream_consumer(binary: &str, entity: &str, queue_name: &str) {
     let template = template();
     let (_, table) = resources_of_type(&template, "AWS::DynamoDB::Table")[0];
     assert_eq!(
@@ -223,7 +241,7 @@ fn the_mailer_reads_inserted_outbox_items_from_the_stream_and_dead_letters_what_
     );
     let mailers: Vec<_> = functions(&template)
         .into_iter()
-        .filter(|(binary, _)| binary == "send-email")
+        .filter(|(name, _)| name == binary)
         .collect();
     let (_, mailer) = mailers[0];
     let events = mailer["Properties"]["Events"].as_mapping().unwrap();
@@ -254,14 +272,14 @@ fn the_mailer_reads_inserted_outbox_items_from_the_stream_and_dead_letters_what_
     .unwrap();
     assert_eq!(
         pattern,
-        serde_json::json!({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": [infrastructure::OUTBOX_ENTITY]}}}})
+        serde_json::json!({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": [entity]}}}})
     );
     let on_failure = &properties["DestinationConfig"]["OnFailure"];
     assert_eq!(on_failure["Type"], "SQS");
     let (_, queue) = tagged(&on_failure["Destination"]).unwrap();
-    assert_eq!(queue, "MailDeadLetterQueue.Arn");
+    assert_eq!(queue, format!("{queue_name}.Arn").as_str());
 
-    let queue = &template["Resources"]["MailDeadLetterQueue"]["Properties"];
+    let queue = &template["Resources"][queue_name]["Properties"];
     assert_eq!(queue["MessageRetentionPeriod"], 1_209_600, "14 days");
     assert_eq!(queue["SqsManagedSseEnabled"], true, "encrypted");
     let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
@@ -270,7 +288,7 @@ fn the_mailer_reads_inserted_outbox_items_from_the_stream_and_dead_letters_what_
             let properties = &alarm["Properties"];
             properties["MetricName"] == "ApproximateNumberOfMessagesVisible"
                 && tagged(&properties["Dimensions"][0]["Value"])
-                    .is_some_and(|(_, value)| value == "MailDeadLetterQueue.QueueName")
+                    .is_some_and(|(_, value)| value == format!("{queue_name}.QueueName").as_str())
         }),
         "an alarm on the dead-letter queue's depth"
     );
@@ -462,7 +480,7 @@ fn permissions_are_least_privilege() {
                         Some((tag, value))
                             if tag == "!GetAtt" && value == "UsersTable.StreamArn" =>
                         {
-                            binary == "send-email"
+                            STREAM_FUNCTIONS.contains(&binary.as_str())
                         }
                         Some((tag, value)) if tag == "!GetAtt" => value == "UsersTable.Arn",
                         Some((tag, value)) if tag == "!Sub" => value.as_str().is_some_and(|arn| {
@@ -487,11 +505,26 @@ fn permissions_are_least_privilege() {
             } else if actions.iter().any(|action| action.starts_with("sqs:")) {
                 assert_eq!(actions, ["sqs:SendMessage"], "{binary}");
                 let (_, queue) = tagged(resources[0]).unwrap();
+                let own_queue = match binary.as_str() {
+                    "send-email" => "MailDeadLetterQueue.Arn",
+                    "publish-events" => "EventDeadLetterQueue.Arn",
+                    _ => panic!("{binary}: only the mailer and the publisher dead-letter"),
+                };
+                assert_eq!(queue, own_queue, "{binary}: only its dead-letter queue");
+            } else if actions.iter().any(|action| action.starts_with("events:")) {
+                assert_eq!(binary, "publish-events", "only the publisher puts events");
+                assert_eq!(actions, ["events:PutEvents", "events:DescribeEventBus"]);
                 assert_eq!(
-                    queue, "MailDeadLetterQueue.Arn",
-                    "{binary}: only the dead-letter queue"
+                    resources
+                        .iter()
+                        .map(|resource| {
+                            let (tag, value) = tagged(resource).unwrap();
+                            (tag, value.clone())
+                        })
+                        .collect::<Vec<_>>(),
+                    [("!GetAtt".to_owned(), Yaml::from("EventBus.Arn"))],
+                    "{binary}: the service's bus only"
                 );
-                assert_eq!(binary, "send-email", "only the mailer dead-letters");
             } else if actions.iter().any(|action| action.starts_with("kms:")) {
                 let (tag, key) = tagged(resources[0]).unwrap();
                 assert_eq!(
@@ -882,24 +915,24 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "suspend-user",
         &["USER#*", "SESSION#*"],
-        &["USER#*", "ADMINS"],
+        &["USER#*", "ADMINS", "OUTBOX#*"],
     ),
     (
         "activate-user",
         &["USER#*", "SESSION#*"],
-        &["USER#*", "ADMINS"],
+        &["USER#*", "ADMINS", "OUTBOX#*"],
     ),
     (
         "delete-user",
         &["USER#*", "SESSION#*"],
-        &["USER#*", "EMAIL#*", "ADMINS"],
+        &["USER#*", "EMAIL#*", "ADMINS", "OUTBOX#*"],
     ),
     ("record-login", &["USER#*", "SESSION#*"], &["USER#*"]),
     ("sign-out-everywhere", &["USER#*", "SESSION#*"], &["USER#*"]),
     (
         "change-user-role",
         &["USER#*", "SESSION#*"],
-        &["USER#*", "ADMINS"],
+        &["USER#*", "ADMINS", "OUTBOX#*"],
     ),
     (
         "place-order",
@@ -960,6 +993,7 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ("list-sessions", &["USER#*", "SESSION#*"], &[]),
     ("end-session", &["USER#*", "SESSION#*"], &["SESSION#*"]),
     ("send-email", &["OUTBOX#*"], &["OUTBOX#*"]),
+    ("publish-events", &["OUTBOX#*"], &["OUTBOX#*"]),
     (
         "start-totp-enrolment",
         &["USER#*", "SESSION#*", "PASSWORD#*"],
@@ -988,13 +1022,19 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "register-passkey",
         &["USER#*", "SESSION#*"],
-        &["CEREMONY#*", "PASSKEY#*", "CREDENTIAL#*", "OUTBOX#*"],
+        &[
+            "CEREMONY#*",
+            "PASSKEY#*",
+            "CREDENTIAL#*",
+            "USER#*",
+            "OUTBOX#*",
+        ],
     ),
     ("list-passkeys", &["USER#*", "SESSION#*", "PASSKEY#*"], &[]),
     (
         "remove-passkey",
         &["USER#*", "SESSION#*", "PASSWORD#*", "PASSKEY#*"],
-        &["LOGIN#*", "PASSKEY#*", "CREDENTIAL#*", "OUTBOX#*"],
+        &["LOGIN#*", "PASSKEY#*", "CREDENTIAL#*", "USER#*", "OUTBOX#*"],
     ),
     ("passkey-sign-in-options", &[], &["CEREMONY#*"]),
     (
@@ -1031,10 +1071,11 @@ fn table_grants(binary: &str, function: &Yaml) -> (BTreeSet<String>, BTreeSet<St
         "dynamodb:BatchGetItem",
         "dynamodb:Query",
     ];
-    const WRITES: [&str; 3] = [
+    const WRITES: [&str; 4] = [
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
     ];
     let (mut reads, mut writes) = (BTreeSet::new(), BTreeSet::new());
     for statement in statements(binary, function) {

@@ -4,12 +4,14 @@
 //! notice (email goes through the outbox), and every email arrives after the thaw, once.
 //! KMS frozen: a request that emails a token answers 503 and stores nothing. A token that the
 //! mailer cannot open is retried, dead-lettered on the local SQS queue, and `make redrive`
-//! sends it once the key is back.
+//! sends it once the key is back. The event bus (moto) frozen: requests do not notice (events go
+//! through the outbox too), and every event arrives after the thaw, once.
 //! In their own binary, one at a time, so no other test runs while a service is frozen.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use service_tests::events::{detail_types, published_about};
 use service_tests::{
     Api, local_kms, local_sqs, mail_settled, mailbox_for, reset_tokens, unique_email, wait_for_mail,
 };
@@ -186,6 +188,51 @@ async fn with_ses_frozen_requests_do_not_wait_and_every_email_arrives_once_after
     }
 }
 
+#[tokio::test]
+async fn with_the_event_bus_frozen_requests_do_not_wait_and_every_event_arrives_once_after_the_thaw()
+ {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let api = Api::default();
+    let order = json!({"items": [{"sku": "FROZEN", "quantity": 1, "unit_price": {"amount": "1.00", "currency": "EUR"}}]});
+    let mut ids = Vec::new();
+    let mut took = Vec::new();
+    {
+        let _frozen = Frozen::new(moto_pid());
+        for n in 0..3 {
+            let started = Instant::now();
+            let user = api
+                .create_user(&unique_email(&format!("frozen-bus-{n}")), "Frozen Bus")
+                .await;
+            let id = user["id"].as_str().unwrap().to_owned();
+            let placed = api
+                .send_json(Method::POST, &format!("/users/{id}/orders"), &order)
+                .await;
+            assert_eq!(placed.status, 201, "{}", placed.body);
+            api.post(&format!("/users/{id}/suspend"))
+                .await
+                .expect_user(200);
+            took.push(started.elapsed());
+            ids.push(id);
+        }
+        // The publisher meets the frozen bus at least once (its readiness check gives up
+        // after 2 s) before the thaw.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let slowest = took.into_iter().max().unwrap();
+    assert!(
+        slowest < Duration::from_secs(5),
+        "three requests waited for the frozen bus: {slowest:?}"
+    );
+    for id in &ids {
+        let events = published_about(id, 3, Duration::from_secs(60)).await;
+        assert_eq!(
+            detail_types(&events),
+            ["UserRegistered", "OrderPlaced", "UserSuspended"],
+            "{id}: each once, after the thaw"
+        );
+    }
+}
+
 async fn ask_for_reset(address: &str) -> service_tests::Reply {
     Api::anonymous()
         .send_json(
@@ -340,8 +387,13 @@ async fn a_token_the_mailer_cannot_open_is_dead_lettered_and_make_redrive_sends_
         "{said}{}",
         String::from_utf8_lossy(&redrive.stderr)
     );
+    let mail_queue = said
+        .lines()
+        .find(|line| line.contains("/user-service-dead-letters-local:"))
+        .unwrap_or_default();
     assert!(
-        said.contains("email(s) handed to the mailer again") && !said.contains(" 0 email(s)"),
+        mail_queue.contains("outbox item(s) handed over again")
+            && !mail_queue.contains(" 0 outbox item(s)"),
         "{said}"
     );
     wait_for_mail(&address, 2).await;

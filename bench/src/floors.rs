@@ -1,6 +1,7 @@
 //! The floors: bare SDK round trips from one reused client, with no Lambda around them, to
 //! the same DynamoDB Local and local SES the functions use.
 
+use application::ports::Outgoing;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use std::collections::HashMap;
@@ -142,7 +143,7 @@ pub async fn user_insert(
         let welcome = application::messages::welcome(&user);
         let started = Instant::now();
         users
-            .insert(&user, &[welcome])
+            .insert(&user, &Outgoing::email(welcome))
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
         durations.push(started.elapsed());

@@ -7,6 +7,7 @@ mod stats;
 mod workload;
 
 use anyhow::Context;
+use application::ports::Outgoing;
 use application::ports::SecretSealer as _;
 use bench::{floors, process, runtime_api};
 use infrastructure::{SENDER_EMAIL, TABLE_NAME};
@@ -441,7 +442,14 @@ impl Bench {
             // DynamoDB takes no empty string set: one code nobody holds.
             let codes = [application::ports::TokenHash::new("unused")];
             users
-                .confirm(&enrolment, TotpStep::new(1), &codes, &user, on, &[])
+                .confirm(
+                    &enrolment,
+                    TotpStep::new(1),
+                    &codes,
+                    &user,
+                    on,
+                    &Outgoing::nothing(),
+                )
                 .await?;
             let issued = infrastructure::OsResetTokens
                 .issue()

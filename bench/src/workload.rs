@@ -2,6 +2,7 @@
 //! earlier functions of the same round created, and the status a correct answer has.
 
 use anyhow::{Context, bail, ensure};
+use application::ports::Outgoing;
 use bench::authenticator::Authenticator;
 use serde_json::{Value, json};
 
@@ -499,11 +500,13 @@ pub async fn admin_authorization(
         now,
     );
     let users = infrastructure::DynamoUserRepository::new(client.clone(), table);
-    users.insert(&registered, &[]).await?;
+    users.insert(&registered, &Outgoing::nothing()).await?;
     // Promoted as `admin promote` does, so the table's count of active admins counts it.
     let mut admin = registered.clone();
     admin.change_role(domain::Role::Admin)?;
-    let admin = users.update(&registered, admin, &[]).await?;
+    let admin = users
+        .update(&registered, admin, &Outgoing::nothing())
+        .await?;
     let methods = domain::AuthMethods::PasswordAndOneTimeCode;
     Ok(Some(signed_in(&users, &issuer, admin, methods).await?))
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 pub use bench::authenticator;
+pub mod events;
 pub mod function;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};

@@ -146,6 +146,7 @@ enum Delivered {
 mod tests {
     use super::*;
     use crate::fakes::{FakeSealer, FixedClock, InMemoryOutbox, InMemoryUsers, RecordingMailer};
+    use crate::ports::Outgoing;
     use crate::ports::{
         EmailSecret, OutgoingEmail, SECRET_SLOT, SecretContext, SecretPurpose, UserRepository,
     };
@@ -165,7 +166,10 @@ mod tests {
                 UserName::parse("Someone").unwrap(),
                 FixedClock::default().now(),
             );
-            users.insert(&user, &[email(address)]).await.unwrap();
+            users
+                .insert(&user, &Outgoing::email(email(address)))
+                .await
+                .unwrap();
         }
         users.outbox().clone()
     }
@@ -219,7 +223,7 @@ mod tests {
         users
             .insert(
                 &crate::fakes::user_with_email("ada@example.com"),
-                &[message],
+                &Outgoing::email(message),
             )
             .await
             .unwrap();

@@ -3,16 +3,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a poisoned lock is a failed test
 
 use crate::ports::{
-    ApplyEmailChangeError, Clock, ConfirmFactorError, CredentialRepository, Cursor,
-    EmailChangeRecord, EmailChangeRepository, EmailSendError, EmailSender, HashingError,
-    IdGenerator, InsertUserError, IssuedToken, OneTimePasswords, OrderRepository, Outbox,
-    OutgoingEmail, Page, PageError, PageLimit, PasswordHasher, PendingEmail, Provisioning,
-    RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens, SealError, SealedSecret,
-    SecretContext, SecretSealer, SessionRepository, StartEnrolmentError, StoredTotp, TokenHash,
-    TotpEnrolment, TotpFactors, TotpSecret, TotpStep, UpdateUserError, UserListQuery,
-    UserRepository,
+    ApplyEmailChangeError, Clock, ConfirmFactorError, CredentialRepository, Cursor, DomainEvent,
+    EmailChangeRecord, EmailChangeRepository, EmailSendError, EmailSender, EventBus, EventOutbox,
+    HashingError, IdGenerator, InsertUserError, IssuedToken, OneTimePasswords, OrderRepository,
+    Outbox, Outgoing, OutgoingEmail, Page, PageError, PageLimit, PasskeyWriteError, PasswordHasher,
+    PendingEmail, PendingEvent, Provisioning, PublishError, RedeemTokenError, RepositoryError,
+    ResetTokenRecord, ResetTokens, SealError, SealedSecret, SecretContext, SecretSealer,
+    SessionRepository, StartEnrolmentError, StoredTotp, TokenHash, TotpEnrolment, TotpFactors,
+    TotpSecret, TotpStep, UpdateUserError, UserListQuery, UserRepository,
 };
-use domain::{Email, Order, OrderId, Password, PasswordHash, Timestamp, User, UserId, UserName};
+use domain::{
+    Email, Order, OrderId, Password, PasswordHash, Timestamp, User, UserId, UserName, UserStatus,
+};
 use std::collections::BTreeMap;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -189,6 +191,23 @@ pub struct InMemoryUsers {
 }
 
 impl InMemoryUsers {
+    /// Moves `owner` to its next version if it is still stored at the version read, in a
+    /// status `allowed`: what a passkey write does to its owner.
+    fn next_version(
+        &self,
+        owner: &User,
+        allowed: impl Fn(UserStatus) -> bool,
+    ) -> Result<(), PasskeyWriteError> {
+        let mut state = self.lock();
+        let stored = state
+            .users
+            .get_mut(&owner.id())
+            .filter(|stored| stored.version() == owner.version() && allowed(stored.status()))
+            .ok_or(PasskeyWriteError::UserChanged)?;
+        *stored = stored.clone().stored_at(owner.version().next());
+        Ok(())
+    }
+
     pub fn unavailable() -> Self {
         Self::with_health(StoreHealth::Unavailable)
     }
@@ -285,7 +304,7 @@ impl InMemoryUsers {
 }
 
 impl UserRepository for InMemoryUsers {
-    async fn insert(&self, user: &User, outbox: &[OutgoingEmail]) -> Result<(), InsertUserError> {
+    async fn insert(&self, user: &User, outbox: &Outgoing) -> Result<(), InsertUserError> {
         self.check_available()?;
         let mut state = self.lock();
         if state.claims.contains_key(user.email().normalized()) {
@@ -337,7 +356,7 @@ impl UserRepository for InMemoryUsers {
         &self,
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<User, UpdateUserError> {
         self.check_available()?;
         let stored = self.lock().write(current, updated)?;
@@ -373,7 +392,7 @@ impl EmailChangeRepository for InMemoryUsers {
     async fn save_email_change(
         &self,
         record: &EmailChangeRecord,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<(), RepositoryError> {
         self.check_available()?;
         let mut state = self.lock();
@@ -402,7 +421,7 @@ impl EmailChangeRepository for InMemoryUsers {
         record: &EmailChangeRecord,
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<User, ApplyEmailChangeError> {
         self.check_available()?;
         let mut state = self.lock();
@@ -546,7 +565,7 @@ impl InMemoryOrders {
 }
 
 impl OrderRepository for InMemoryOrders {
-    async fn insert(&self, order: &Order, outbox: &[OutgoingEmail]) -> Result<(), RepositoryError> {
+    async fn insert(&self, order: &Order, outbox: &Outgoing) -> Result<(), RepositoryError> {
         self.health.check()?;
         self.orders
             .lock()
@@ -676,7 +695,7 @@ impl CredentialRepository for InMemoryCredentials {
         &self,
         record: &ResetTokenRecord,
         now: Timestamp,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<crate::ports::ResetTokenIssued, RepositoryError> {
         self.health.check()?;
         let mut state = self.state.lock().unwrap();
@@ -714,28 +733,30 @@ impl CredentialRepository for InMemoryCredentials {
     async fn redeem_reset_token(
         &self,
         record: &ResetTokenRecord,
+        read: &User,
         password: &PasswordHash,
         now: Timestamp,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<(), RedeemTokenError> {
         // Yield first, so racing redemptions interleave between their reads and this write.
         yield_once().await;
         self.health.check()?;
         let mut state = self.state.lock().unwrap();
+        if !state.tokens.contains_key(record.hash.as_str()) {
+            return Err(RedeemTokenError::TokenGone);
+        }
         let mut users = self.users.as_ref().map(InMemoryUsers::lock);
         let user = match users.as_mut() {
             Some(users) => Some(
                 users
                     .users
                     .get_mut(&record.user_id)
-                    .filter(|user| record.redeemable_for(user))
-                    .ok_or(RedeemTokenError::TokenGone)?,
+                    .filter(|user| user.version() == read.version() && record.redeemable_for(user))
+                    .ok_or(RedeemTokenError::UserChanged)?,
             ),
             None => None,
         };
-        if state.tokens.remove(record.hash.as_str()).is_none() {
-            return Err(RedeemTokenError::TokenGone);
-        }
+        state.tokens.remove(record.hash.as_str());
         if let Some(user) = user {
             let mut verified = user.clone();
             verified.verify_email();
@@ -863,9 +884,16 @@ impl InMemoryFactors {
             .iter()
             .map(|code| StepCodes::default().recovery_code_hash(code))
             .collect();
-        self.confirm(&enrolment, TotpStep::new(1), &hashes, user, on, &[])
-            .await
-            .unwrap()
+        self.confirm(
+            &enrolment,
+            TotpStep::new(1),
+            &hashes,
+            user,
+            on,
+            &Outgoing::nothing(),
+        )
+        .await
+        .unwrap()
     }
 
     /// The user's write beside a factor's, as the store's one transaction would refuse it.
@@ -873,7 +901,7 @@ impl InMemoryFactors {
         &self,
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<User, ConfirmFactorError> {
         self.users
             .update(current, updated, outbox)
@@ -922,7 +950,7 @@ impl TotpFactors for InMemoryFactors {
         recovery_codes: &[TokenHash],
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<User, ConfirmFactorError> {
         let still_open = |factors: &BTreeMap<UserId, StoredTotp>| {
             factors
@@ -985,7 +1013,7 @@ impl TotpFactors for InMemoryFactors {
         &self,
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<User, ConfirmFactorError> {
         let stored = self.update_user(current, updated, outbox).await?;
         self.factors.lock().unwrap().remove(&current.id());
@@ -1465,7 +1493,7 @@ impl crate::ports::LoginStore for InMemoryLoginStore {
         current: &User,
         updated: User,
         password: crate::ports::NewPassword<'_>,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<User, crate::ports::RecordLoginError> {
         let stored = self
             .sign_in_with(current, updated, password.session, password.first_token)
@@ -1526,10 +1554,13 @@ pub type InMemoryConfirmReset = crate::credentials::ConfirmPasswordReset<
 >;
 
 /// The outbox of the in-memory stores: the emails recorded with their writes, as pending
-/// items the mailer can send and forget.
+/// items the mailer can send and forget, and the events recorded with them.
 #[derive(Clone, Default)]
 pub struct InMemoryOutbox {
     pending: Arc<Mutex<Vec<PendingEmail>>>,
+    events: Arc<Mutex<Vec<DomainEvent>>>,
+    /// Event items waiting for the publisher.
+    pending_events: Arc<Mutex<Vec<PendingEvent>>>,
     /// How many `forget`s to fail, as a crash between sending and forgetting would.
     failing_forgets: Arc<AtomicUsize>,
 }
@@ -1537,10 +1568,14 @@ pub struct InMemoryOutbox {
 static NEXT_OUTBOX_ID: AtomicUsize = AtomicUsize::new(1);
 
 impl InMemoryOutbox {
-    /// Records `emails` as pending; called inside a store's write, so atomic with it.
-    fn record(&self, emails: &[OutgoingEmail]) {
+    /// Records `outbox` as pending; called inside a store's write, so atomic with it.
+    fn record(&self, outbox: &Outgoing) {
+        self.events
+            .lock()
+            .unwrap()
+            .extend(outbox.events.iter().cloned());
         let mut pending = self.pending.lock().unwrap();
-        for email in emails {
+        for email in &outbox.emails {
             let id = format!("outbox-{}", NEXT_OUTBOX_ID.fetch_add(1, Ordering::Relaxed));
             pending.push(PendingEmail {
                 id,
@@ -1548,6 +1583,21 @@ impl InMemoryOutbox {
                 recorded_at: Timestamp::now(),
             });
         }
+    }
+
+    /// The events recorded, oldest first.
+    pub fn events(&self) -> Vec<DomainEvent> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// Records an event item for the publisher, as a store's write would.
+    pub fn record_event(&self, event: PendingEvent) {
+        self.pending_events.lock().unwrap().push(event);
+    }
+
+    /// The event items not published and forgotten yet, oldest first.
+    pub fn pending_events(&self) -> Vec<PendingEvent> {
+        self.pending_events.lock().unwrap().clone()
     }
 
     /// The pending items, oldest first.
@@ -1578,6 +1628,95 @@ impl InMemoryOutbox {
     /// Makes the next `n` forgets fail.
     pub fn fail_next_forgets(&self, n: usize) {
         self.failing_forgets.store(n, Ordering::Relaxed);
+    }
+}
+
+impl EventOutbox for InMemoryOutbox {
+    async fn pending(&self, ids: &[&str]) -> Result<Vec<String>, RepositoryError> {
+        let events = self.pending_events.lock().unwrap();
+        Ok(ids
+            .iter()
+            .filter(|id| events.iter().any(|event| event.id == **id))
+            .map(|id| (*id).to_owned())
+            .collect())
+    }
+
+    async fn forget(&self, ids: &[&str]) -> Result<(), RepositoryError> {
+        self.pending_events
+            .lock()
+            .unwrap()
+            .retain(|event| !ids.contains(&event.id.as_str()));
+        Ok(())
+    }
+}
+
+/// An event bus that keeps what it accepts, refuses named entries a number of times, and
+/// can be down.
+#[derive(Clone, Default)]
+pub struct RecordingBus {
+    published: Arc<Mutex<Vec<PendingEvent>>>,
+    puts: Arc<Mutex<Vec<usize>>>,
+    refusals: Arc<Mutex<BTreeMap<String, usize>>>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RecordingBus {
+    /// Refuses the entry with this outbox id the next `times` puts.
+    pub fn refuse(&self, id: &str, times: usize) {
+        self.refusals.lock().unwrap().insert(id.to_owned(), times);
+    }
+
+    pub fn go_down(&self) {
+        self.down.store(true, Ordering::Relaxed);
+    }
+
+    pub fn come_back(&self) {
+        self.down.store(false, Ordering::Relaxed);
+    }
+
+    /// The outbox ids of the events accepted, in order.
+    pub fn published_ids(&self) -> Vec<String> {
+        let published = self.published.lock().unwrap();
+        published.iter().map(|event| event.id.clone()).collect()
+    }
+
+    pub fn published(&self) -> Vec<PendingEvent> {
+        self.published.lock().unwrap().clone()
+    }
+
+    /// How many entries each put carried.
+    pub fn put_sizes(&self) -> Vec<usize> {
+        self.puts.lock().unwrap().clone()
+    }
+
+    fn check_up(&self) -> Result<(), PublishError> {
+        if self.down.load(Ordering::Relaxed) {
+            return Err(PublishError::Unavailable("the fake bus is down".into()));
+        }
+        Ok(())
+    }
+}
+
+impl EventBus for RecordingBus {
+    async fn ready(&self) -> Result<(), PublishError> {
+        self.check_up()
+    }
+
+    async fn put(&self, events: &[PendingEvent]) -> Result<Vec<bool>, PublishError> {
+        self.check_up()?;
+        self.puts.lock().unwrap().push(events.len());
+        let mut refusals = self.refusals.lock().unwrap();
+        Ok(events
+            .iter()
+            .map(|event| {
+                if let Some(left) = refusals.get_mut(&event.id).filter(|left| **left > 0) {
+                    *left -= 1;
+                    return false;
+                }
+                self.published.lock().unwrap().push(event.clone());
+                true
+            })
+            .collect())
     }
 }
 
@@ -1777,16 +1916,19 @@ impl crate::ports::PasskeyStore for InMemoryPasskeys {
     async fn add(
         &self,
         passkey: &crate::ports::Passkey,
-        outbox: &[OutgoingEmail],
-    ) -> Result<(), crate::ports::AddPasskeyError> {
+        owner: &User,
+        outbox: &Outgoing,
+    ) -> Result<(), PasskeyWriteError> {
         self.users.check_available()?;
         let mut passkeys = self.passkeys.lock().unwrap();
         if passkeys
             .iter()
             .any(|(_, stored)| stored.credential.id == passkey.credential.id)
         {
-            return Err(crate::ports::AddPasskeyError::CredentialTaken);
+            return Err(PasskeyWriteError::CredentialTaken);
         }
+        self.users
+            .next_version(owner, |status| status == UserStatus::Active)?;
         passkeys.push((passkey.credential.user_id, passkey.clone()));
         self.users.outbox.record(outbox);
         Ok(())
@@ -1795,19 +1937,23 @@ impl crate::ports::PasskeyStore for InMemoryPasskeys {
     async fn remove(
         &self,
         removed: &crate::ports::Passkey,
-        outbox: &[OutgoingEmail],
-    ) -> Result<bool, RepositoryError> {
+        owner: &User,
+        outbox: &Outgoing,
+    ) -> Result<bool, PasskeyWriteError> {
         self.users.check_available()?;
         let mut passkeys = self.passkeys.lock().unwrap();
-        let before = passkeys.len();
         let owner_of_removed = removed.credential.user_id;
-        passkeys
-            .retain(|(owner, passkey)| !(*owner == owner_of_removed && passkey.id == removed.id));
-        let removed = passkeys.len() < before;
-        if removed {
-            self.users.outbox.record(outbox);
-        }
-        Ok(removed)
+        let Some(position) = passkeys
+            .iter()
+            .position(|(owner, passkey)| *owner == owner_of_removed && passkey.id == removed.id)
+        else {
+            return Ok(false);
+        };
+        self.users
+            .next_version(owner, |status| status != UserStatus::Deleted)?;
+        passkeys.remove(position);
+        self.users.outbox.record(outbox);
+        Ok(true)
     }
 
     async fn by_credential(

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod messages;
 pub mod orders;
 pub mod ports;
+pub mod publishing;
 mod standing;
 mod use_case;
 pub mod users;

@@ -1,4 +1,5 @@
 use crate::dead_letters::DeadLetterQueue;
+use crate::eventbridge::EventBridgeBus;
 use crate::index_writes::IndexWriteRecorder;
 use crate::passwords::Argon2Hasher;
 use crate::table_access::TableAccessRecorder;
@@ -39,6 +40,10 @@ pub const JWT_SIGNING_KEY_PARAMETER: &str = "JWT_SIGNING_KEY_PARAMETER";
 pub const SECRETS_KEY_ID: &str = "SECRETS_KEY_ID";
 /// The issuer an authenticator app shows above a TOTP account (default "User service").
 pub const TOTP_ISSUER: &str = "TOTP_ISSUER";
+/// The bus the publisher puts the service's events on (API.md, "Events").
+pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+/// The publisher's dead-letter queue (its URL), which `make redrive` empties too.
+pub const EVENT_DEAD_LETTER_QUEUE_URL: &str = "EVENT_DEAD_LETTER_QUEUE_URL";
 /// The mailer's dead-letter queue (its URL), which `make redrive` empties.
 pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
 /// The WebAuthn relying party: its id (a domain) and the origins of the pages that call the API
@@ -327,6 +332,20 @@ impl Aws {
             aws_sdk_sqs::Client::new(&self.sdk),
             required(DEAD_LETTER_QUEUE_URL)?,
         ))
+    }
+
+    /// The event bus `EVENT_BUS_NAME`. The client is built here, only by the publisher.
+    pub fn event_bus(&self) -> Result<EventBridgeBus, SettingsError> {
+        Ok(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(&self.sdk),
+            required(EVENT_BUS_NAME)?,
+        ))
+    }
+
+    /// The publisher's dead-letter queue, `EVENT_DEAD_LETTER_QUEUE_URL`, when it is set.
+    pub fn event_dead_letter_queue(&self) -> Option<DeadLetterQueue> {
+        optional(EVENT_DEAD_LETTER_QUEUE_URL)
+            .map(|url| DeadLetterQueue::new(aws_sdk_sqs::Client::new(&self.sdk), url))
     }
 
     /// Email through SES from the address in `SENDER_EMAIL`.

@@ -45,6 +45,10 @@ impl DeadLetterQueue {
         }
     }
 
+    pub fn url(&self) -> &str {
+        &self.queue_url
+    }
+
     pub async fn redrive(&self, outbox: &DynamoOutbox) -> Result<Redriven, BoxError> {
         let mut redriven = Redriven::default();
         let mut cutoff: Option<Timestamp> = None;

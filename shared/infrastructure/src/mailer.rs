@@ -3,13 +3,12 @@
 //! the partial-batch response Lambda retries from, plus one metrics record per batch.
 
 use crate::dynamodb::OutboxItem;
+use crate::stream_batch;
 use application::delivery::{DeliverEmails, DeliveryReport, StreamedEmail};
 use application::ports::{Clock, EmailSender, Outbox, SecretSealer};
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Runs the Lambda loop with the mailer.
 pub async fn run<S: EmailSender, O: Outbox, K: SecretSealer, C: Clock>(
@@ -27,97 +26,41 @@ pub async fn handle<S: EmailSender, O: Outbox, K: SecretSealer, C: Clock>(
     mailer: &DeliverEmails<S, O, K, C>,
     event: Event,
 ) -> DynamoDbEventResponse {
-    let mut unreadable = Vec::new();
-    let mut batch = Vec::new();
-    for record in event.records {
-        match streamed(record) {
-            Ok(Some(email)) => batch.push(email),
-            // Not an inserted outbox item: the filter lets none through, and none is ours.
-            Ok(None) => {}
-            // Failed, so it goes to the dead-letter queue after its retries, never vanishes.
-            Err(sequence_number) => unreadable.push(sequence_number),
-        }
-    }
-    if !unreadable.is_empty() {
-        tracing::error!(
-            records = unreadable.len(),
-            "outbox records that are not well-formed"
-        );
-    }
-    let report = mailer.deliver(batch).await;
-    emit_metrics(&report, unreadable.len());
-    let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures = unreadable
+    let (emails, unreadable) = stream_batch::items_of(
+        event.records,
+        crate::OUTBOX_ENTITY,
+        OutboxItem::into_pending,
+    );
+    let batch = emails
         .into_iter()
-        .chain(report.failed)
-        .map(|sequence_number| {
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(sequence_number);
-            failure
+        .map(|(sequence_number, pending)| StreamedEmail {
+            sequence_number,
+            pending,
         })
         .collect();
-    response
-}
-
-/// The outbox email a stream record carries: `Ok(None)` for any other change, `Err` with
-/// the sequence number for an outbox item that cannot be read.
-fn streamed(record: EventRecord) -> Result<Option<StreamedEmail>, String> {
-    let sequence_number = record.change.sequence_number.clone().unwrap_or_default();
-    let is_outbox = record.change.new_image.get("entity").is_some_and(|entity| {
-        *entity == serde_dynamo::AttributeValue::S(crate::OUTBOX_ENTITY.to_owned())
-    });
-    if record.event_name != "INSERT" || !is_outbox {
-        return Ok(None);
-    }
-    serde_dynamo::from_item::<_, OutboxItem>(record.change.new_image)
-        .ok()
-        .and_then(OutboxItem::into_pending)
-        .map(|pending| {
-            Some(StreamedEmail {
-                sequence_number: sequence_number.clone(),
-                pending,
-            })
-        })
-        .ok_or(sequence_number)
+    let report = mailer.deliver(batch).await;
+    emit_metrics(&report, unreadable.len());
+    stream_batch::retry(unreadable.into_iter().chain(report.failed))
 }
 
 /// One EMF record per batch: `EmailsSent`, `EmailsFailed` (each retried, and dead-lettered
 /// after the last retry), `EmailsSkipped` (sent before), `OldestEmailAge` (ms from the change
 /// to the send, the backlog's best gauge).
 fn emit_metrics(report: &DeliveryReport, unreadable: usize) {
-    let namespace = std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| "UserService".to_owned());
-    let function =
-        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "send-email".to_owned());
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|since| since.as_millis())
-        .unwrap_or(0);
-    let mut document = serde_json::json!({
-        "_aws": {
-            "Timestamp": now_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [["Function"]],
-                "Metrics": [
-                    {"Name": "EmailsSent", "Unit": "Count"},
-                    {"Name": "EmailsFailed", "Unit": "Count"},
-                    {"Name": "EmailsSkipped", "Unit": "Count"},
-                    {"Name": "OldestEmailAge", "Unit": "Milliseconds"},
-                ],
-            }],
-        },
-        "Function": function,
-        "EmailsSent": report.sent,
-        "EmailsFailed": report.failed.len() + unreadable,
-        "EmailsSkipped": report.skipped,
-    });
-    if let Some(age) = report.oldest_sent_age_ms {
-        document["OldestEmailAge"] = age.into();
-    }
-    let mut line = document.to_string();
-    line.push('\n');
-    // As the request metrics: the whole line is the EMF document.
-    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    let count = |n: usize| Some(i64::try_from(n).unwrap_or(i64::MAX));
+    stream_batch::emit_metrics(
+        "send-email",
+        &[
+            ("EmailsSent", "Count", count(report.sent)),
+            (
+                "EmailsFailed",
+                "Count",
+                count(report.failed.len() + unreadable),
+            ),
+            ("EmailsSkipped", "Count", count(report.skipped)),
+            ("OldestEmailAge", "Milliseconds", report.oldest_sent_age_ms),
+        ],
+    );
 }
 
 #[cfg(test)]
@@ -126,7 +69,7 @@ mod tests {
     use application::fakes::{
         FakeSealer, FixedClock, InMemoryOutbox, InMemoryUsers, RecordingMailer,
     };
-    use application::ports::{OutgoingEmail, UserRepository};
+    use application::ports::{Outgoing, OutgoingEmail, UserRepository};
     use domain::{Email, User, UserId, UserName};
 
     /// The stream record Lambda would deliver for this outbox item.
@@ -162,7 +105,7 @@ mod tests {
                 FixedClock::default().now(),
             );
             let email = OutgoingEmail::new(Email::parse(to).unwrap(), "Hi", "Hello.\n");
-            users.insert(&user, &[email]).await.unwrap();
+            users.insert(&user, &Outgoing::email(email)).await.unwrap();
         }
         let records: Vec<serde_json::Value> = outbox
             .pending()

@@ -4,7 +4,10 @@
 
 mod support;
 
-use application::ports::{CredentialRepository, OrderRepository, ResetTokenRecord, ResetTokens};
+use application::ports::Outgoing;
+use application::ports::{
+    CredentialRepository, OrderRepository, ResetTokenRecord, ResetTokens, UserRepository,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::{
     Currency, LineRequest, Money, Order, OrderId, PasswordHash, Quantity, Sku, Timestamp,
@@ -32,18 +35,19 @@ async fn the_users_partition_holds_the_user_alone_and_each_credential_its_own_ki
     };
     let redeemed = reset(OsResetTokens.issue().unwrap().hash);
     credentials
-        .replace_reset_token(&redeemed, now, &[])
+        .replace_reset_token(&redeemed, now, &Outgoing::nothing())
         .await
         .unwrap();
     let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    let as_read = users.find(ada.id()).await.unwrap().unwrap();
     credentials
-        .redeem_reset_token(&redeemed, &hash, now, &[])
+        .redeem_reset_token(&redeemed, &as_read, &hash, now, &Outgoing::nothing())
         .await
         .unwrap();
     let pending = reset(OsResetTokens.issue().unwrap().hash);
     let later = now.plus_seconds(120).unwrap();
     credentials
-        .replace_reset_token(&pending, later, &[])
+        .replace_reset_token(&pending, later, &Outgoing::nothing())
         .await
         .unwrap();
     let line = LineRequest {
@@ -52,7 +56,7 @@ async fn the_users_partition_holds_the_user_alone_and_each_credential_its_own_ki
         unit_price: Money::parse("1.00", Currency::parse("EUR").unwrap()).unwrap(),
     };
     let order = Order::place(OrderId::generate(), ada.id(), vec![line], now).unwrap();
-    orders.insert(&order, &[]).await.unwrap();
+    orders.insert(&order, &Outgoing::nothing()).await.unwrap();
 
     let scan = client.scan().table_name(&table).send().await.unwrap();
     let kinds: Vec<(String, String)> = scan

@@ -4,6 +4,7 @@
 
 mod support;
 
+use application::ports::Outgoing;
 use application::ports::{OutgoingEmail, UserRepository};
 use domain::{Email, Timestamp};
 use infrastructure::dead_letters::{DeadLetterQueue, Redriven};
@@ -34,7 +35,10 @@ async fn the_dead_letters_emails_go_to_the_mailer_again_and_the_messages_are_del
     let users = DynamoUserRepository::new(client.clone(), table.clone());
     let address = "dead-lettered@example.com";
     let email = OutgoingEmail::new(Email::parse(address).unwrap(), "Welcome", "Hello.\n");
-    users.insert(&user(address), &[email]).await.unwrap();
+    users
+        .insert(&user(address), &Outgoing::email(email))
+        .await
+        .unwrap();
     let outbox = DynamoOutbox::new(client.clone(), table.clone());
 
     let sqs = sqs().await;

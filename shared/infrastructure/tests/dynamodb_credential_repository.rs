@@ -4,6 +4,7 @@
 
 mod support;
 
+use application::ports::Outgoing;
 use application::ports::{
     CredentialRepository, PasswordHasher, RedeemTokenError, ResetTokenRecord, ResetTokens,
     UserRepository,
@@ -30,7 +31,7 @@ fn record(user: &User) -> (String, ResetTokenRecord) {
 async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let user_id = ada.id();
     let (token, saved) = record(&ada);
     credentials.save_reset_token(&saved).await.unwrap();
@@ -53,7 +54,7 @@ async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
         .unwrap();
     let now = Timestamp::now();
     credentials
-        .redeem_reset_token(&found, &hash, now, &[])
+        .redeem_reset_token(&found, &ada, &hash, now, &Outgoing::nothing())
         .await
         .unwrap();
     let verified = users.find(user_id).await.unwrap().unwrap();
@@ -72,7 +73,13 @@ async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
     let other =
         PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA");
     let again = credentials
-        .redeem_reset_token(&found, &other, Timestamp::now(), &[])
+        .redeem_reset_token(
+            &found,
+            &verified,
+            &other,
+            Timestamp::now(),
+            &Outgoing::nothing(),
+        )
         .await;
     assert!(matches!(again, Err(RedeemTokenError::TokenGone)));
     assert_eq!(
@@ -86,7 +93,7 @@ async fn a_token_is_stored_by_its_hash_and_redeemed_once_for_a_password() {
 async fn of_racing_redemptions_of_one_token_exactly_one_wins() {
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let user_id = ada.id();
     let (_, saved) = record(&ada);
     credentials.save_reset_token(&saved).await.unwrap();
@@ -94,11 +101,10 @@ async fn of_racing_redemptions_of_one_token_exactly_one_wins() {
         .map(|n| PasswordHash::new(format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$h{n}")))
         .collect();
 
-    let results = futures::future::join_all(
-        hashes
-            .iter()
-            .map(|hash| credentials.redeem_reset_token(&saved, hash, Timestamp::now(), &[])),
-    )
+    let nothing = Outgoing::nothing();
+    let results = futures::future::join_all(hashes.iter().map(|hash| {
+        credentials.redeem_reset_token(&saved, &ada, hash, Timestamp::now(), &nothing)
+    }))
     .await;
     let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
     assert_eq!(winners.len(), 1, "{results:?}");
@@ -112,7 +118,7 @@ async fn of_racing_redemptions_of_one_token_exactly_one_wins() {
 async fn a_user_is_found_by_any_case_of_its_address_until_deleted() {
     let (_, users) = fresh_credential_repositories().await;
     let ada = user("Ada@Example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let by_email = |raw: &str| Email::parse(raw).unwrap();
 
     assert_eq!(
@@ -132,7 +138,10 @@ async fn a_user_is_found_by_any_case_of_its_address_until_deleted() {
 
     let mut deleted = ada.clone();
     deleted.delete().unwrap();
-    users.update(&ada, deleted, &[]).await.unwrap();
+    users
+        .update(&ada, deleted, &Outgoing::nothing())
+        .await
+        .unwrap();
     assert_eq!(
         users
             .find_by_email(&by_email("ada@example.com"))
@@ -147,7 +156,7 @@ async fn a_redeemed_token_lifts_the_lockout_of_the_address_it_was_sent_to() {
     use application::credentials::LoginAttempts;
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let now = Timestamp::now();
     application::fakes::lock_the_address(&credentials, ada.email(), now).await;
     let (_, saved) = record(&ada);
@@ -156,7 +165,7 @@ async fn a_redeemed_token_lifts_the_lockout_of_the_address_it_was_sent_to() {
         .hash(&Password::parse("correct horse battery").unwrap())
         .unwrap();
     credentials
-        .redeem_reset_token(&saved, &hash, now, &[])
+        .redeem_reset_token(&saved, &ada, &hash, now, &Outgoing::nothing())
         .await
         .unwrap();
     assert_eq!(
@@ -228,12 +237,12 @@ async fn a_new_reset_token_replaces_the_earlier_one_at_most_once_a_minute() {
     use application::ports::ResetTokenIssued;
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let now = Timestamp::now();
     let (_, first) = record(&ada);
     assert_eq!(
         credentials
-            .replace_reset_token(&first, now, &[])
+            .replace_reset_token(&first, now, &Outgoing::nothing())
             .await
             .unwrap(),
         ResetTokenIssued::Issued
@@ -242,7 +251,7 @@ async fn a_new_reset_token_replaces_the_earlier_one_at_most_once_a_minute() {
     let within = now.plus_seconds(59).unwrap();
     assert_eq!(
         credentials
-            .replace_reset_token(&soon, within, &[])
+            .replace_reset_token(&soon, within, &Outgoing::nothing())
             .await
             .unwrap(),
         ResetTokenIssued::TooSoon
@@ -256,7 +265,7 @@ async fn a_new_reset_token_replaces_the_earlier_one_at_most_once_a_minute() {
     let later = now.plus_seconds(60).unwrap();
     assert_eq!(
         credentials
-            .replace_reset_token(&second, later, &[])
+            .replace_reset_token(&second, later, &Outgoing::nothing())
             .await
             .unwrap(),
         ResetTokenIssued::Issued
@@ -278,16 +287,26 @@ async fn a_new_reset_token_replaces_the_earlier_one_at_most_once_a_minute() {
 async fn the_token_of_a_suspended_user_redeems_nothing() {
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let mut suspended = ada.clone();
     suspended.suspend().unwrap();
-    users.update(&ada, suspended, &[]).await.unwrap();
+    users
+        .update(&ada, suspended, &Outgoing::nothing())
+        .await
+        .unwrap();
     let (_, saved) = record(&ada);
     credentials.save_reset_token(&saved).await.unwrap();
     let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    let as_read = users.find(ada.id()).await.unwrap().unwrap();
     let result = credentials
-        .redeem_reset_token(&saved, &hash, Timestamp::now(), &[])
+        .redeem_reset_token(
+            &saved,
+            &as_read,
+            &hash,
+            Timestamp::now(),
+            &Outgoing::nothing(),
+        )
         .await;
-    assert!(matches!(result, Err(RedeemTokenError::TokenGone)));
+    assert!(matches!(result, Err(RedeemTokenError::UserChanged)));
     assert_eq!(credentials.password_hash(ada.id()).await.unwrap(), None);
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+use application::ports::Outgoing;
 use application::ports::{
     ApplyEmailChangeError, CredentialRepository, EmailChangeRecord, EmailChangeRepository,
     RedeemTokenError, ResetTokenRecord, ResetTokens, UserRepository,
@@ -23,7 +24,7 @@ fn record(user: &User, to: &str) -> EmailChangeRecord {
 
 async fn registered(users: &DynamoUserRepository, email: &str) -> User {
     let user = user(email);
-    users.insert(&user, &[]).await.unwrap();
+    users.insert(&user, &Outgoing::nothing()).await.unwrap();
     user
 }
 
@@ -38,7 +39,10 @@ async fn a_change_is_applied_once_moving_the_claim_and_using_the_token_up() {
     let (_, users) = fresh_credential_repositories().await;
     let ada = registered(&users, "ada@example.com").await;
     let pending = record(&ada, "ada@lovelace.org");
-    users.save_email_change(&pending, &[]).await.unwrap();
+    users
+        .save_email_change(&pending, &Outgoing::nothing())
+        .await
+        .unwrap();
 
     let found = users
         .find_email_change(&pending.hash)
@@ -56,7 +60,12 @@ async fn a_change_is_applied_once_moving_the_claim_and_using_the_token_up() {
     );
 
     let moved = users
-        .apply_email_change(&found, &ada, proved(&ada, &found.new_email), &[])
+        .apply_email_change(
+            &found,
+            &ada,
+            proved(&ada, &found.new_email),
+            &Outgoing::nothing(),
+        )
         .await
         .unwrap();
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(moved.clone()));
@@ -77,7 +86,12 @@ async fn a_change_is_applied_once_moving_the_claim_and_using_the_token_up() {
     assert_eq!(users.find_email_change(&pending.hash).await.unwrap(), None);
 
     let again = users
-        .apply_email_change(&found, &moved, proved(&moved, &found.new_email), &[])
+        .apply_email_change(
+            &found,
+            &moved,
+            proved(&moved, &found.new_email),
+            &Outgoing::nothing(),
+        )
         .await;
     assert!(matches!(again, Err(ApplyEmailChangeError::TokenGone)));
 }
@@ -88,11 +102,22 @@ async fn a_later_request_voids_the_earlier_token() {
     let ada = registered(&users, "ada@example.com").await;
     let first = record(&ada, "ada@lovelace.org");
     let second = record(&ada, "ada@analytical.engine");
-    users.save_email_change(&first, &[]).await.unwrap();
-    users.save_email_change(&second, &[]).await.unwrap();
+    users
+        .save_email_change(&first, &Outgoing::nothing())
+        .await
+        .unwrap();
+    users
+        .save_email_change(&second, &Outgoing::nothing())
+        .await
+        .unwrap();
     assert_eq!(users.find_email_change(&first.hash).await.unwrap(), None);
     let applied = users
-        .apply_email_change(&first, &ada, proved(&ada, &first.new_email), &[])
+        .apply_email_change(
+            &first,
+            &ada,
+            proved(&ada, &first.new_email),
+            &Outgoing::nothing(),
+        )
         .await;
     assert!(matches!(applied, Err(ApplyEmailChangeError::TokenGone)));
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(ada));
@@ -103,11 +128,19 @@ async fn an_address_taken_meanwhile_or_a_stale_user_changes_nothing() {
     let (_, users) = fresh_credential_repositories().await;
     let ada = registered(&users, "ada@example.com").await;
     let pending = record(&ada, "ada@lovelace.org");
-    users.save_email_change(&pending, &[]).await.unwrap();
+    users
+        .save_email_change(&pending, &Outgoing::nothing())
+        .await
+        .unwrap();
     let taker = registered(&users, "ADA@lovelace.org").await;
 
     let taken = users
-        .apply_email_change(&pending, &ada, proved(&ada, &pending.new_email), &[])
+        .apply_email_change(
+            &pending,
+            &ada,
+            proved(&ada, &pending.new_email),
+            &Outgoing::nothing(),
+        )
         .await;
     assert!(matches!(taken, Err(ApplyEmailChangeError::EmailTaken)));
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(ada.clone()));
@@ -122,10 +155,18 @@ async fn an_address_taken_meanwhile_or_a_stale_user_changes_nothing() {
 
     let mut deleted = taker.clone();
     deleted.delete().unwrap();
-    users.update(&taker, deleted, &[]).await.unwrap();
+    users
+        .update(&taker, deleted, &Outgoing::nothing())
+        .await
+        .unwrap();
     let stale = ada.clone().stored_at(ada.version().next());
     let conflict = users
-        .apply_email_change(&pending, &stale, proved(&stale, &pending.new_email), &[])
+        .apply_email_change(
+            &pending,
+            &stale,
+            proved(&stale, &pending.new_email),
+            &Outgoing::nothing(),
+        )
         .await;
     assert!(matches!(
         conflict,
@@ -133,7 +174,12 @@ async fn an_address_taken_meanwhile_or_a_stale_user_changes_nothing() {
     ));
     assert!(
         users
-            .apply_email_change(&pending, &ada, proved(&ada, &pending.new_email), &[])
+            .apply_email_change(
+                &pending,
+                &ada,
+                proved(&ada, &pending.new_email),
+                &Outgoing::nothing()
+            )
             .await
             .is_ok(),
         "the address freed, the current version: the change goes through"
@@ -152,17 +198,33 @@ async fn a_reset_token_sent_to_the_old_address_redeems_nothing_after_a_change() 
     };
     credentials.save_reset_token(&reset).await.unwrap();
     let pending = record(&ada, "ada@lovelace.org");
-    users.save_email_change(&pending, &[]).await.unwrap();
     users
-        .apply_email_change(&pending, &ada, proved(&ada, &pending.new_email), &[])
+        .save_email_change(&pending, &Outgoing::nothing())
+        .await
+        .unwrap();
+    users
+        .apply_email_change(
+            &pending,
+            &ada,
+            proved(&ada, &pending.new_email),
+            &Outgoing::nothing(),
+        )
         .await
         .unwrap();
 
     let hash =
         PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA");
+    let moved = users.find(ada.id()).await.unwrap().unwrap();
     let redeemed = credentials
-        .redeem_reset_token(&reset, &hash, Timestamp::now(), &[])
+        .redeem_reset_token(
+            &reset,
+            &moved,
+            &hash,
+            Timestamp::now(),
+            &Outgoing::nothing(),
+        )
         .await;
-    assert!(matches!(redeemed, Err(RedeemTokenError::TokenGone)));
+    // The user no longer has the address the token went to (the use case reads it again).
+    assert!(matches!(redeemed, Err(RedeemTokenError::UserChanged)));
     assert_eq!(credentials.password_hash(ada.id()).await.unwrap(), None);
 }

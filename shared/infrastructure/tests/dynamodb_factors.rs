@@ -5,6 +5,7 @@
 
 mod support;
 
+use application::ports::Outgoing;
 use application::ports::{
     ConfirmFactorError, SealedSecret, StartEnrolmentError, TokenHash, TotpEnrolment, TotpFactors,
     TotpStep, UserRepository,
@@ -35,7 +36,14 @@ async fn turn_on(
     let mut updated = current.clone();
     updated.set_mfa(true).unwrap();
     users
-        .confirm(enrolment, TotpStep::new(7), &codes(), current, updated, &[])
+        .confirm(
+            enrolment,
+            TotpStep::new(7),
+            &codes(),
+            current,
+            updated,
+            &Outgoing::nothing(),
+        )
         .await
 }
 
@@ -43,7 +51,7 @@ async fn turn_on(
 async fn an_enrolment_is_replaced_until_confirmed_and_then_the_factor_and_the_user_are_on() {
     let users = fresh_repository().await;
     let ada = user("factor@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     assert_eq!(users.totp(ada.id()).await.unwrap(), None);
 
     let first = enrolment(&ada, 1);
@@ -84,10 +92,13 @@ async fn an_enrolment_is_replaced_until_confirmed_and_then_the_factor_and_the_us
 async fn a_confirmation_from_a_stale_user_changes_nothing() {
     let users = fresh_repository().await;
     let ada = user("stale-factor@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let mut renamed = ada.clone();
     renamed.revoke_sessions(Timestamp::now());
-    users.update(&ada, renamed, &[]).await.unwrap();
+    users
+        .update(&ada, renamed, &Outgoing::nothing())
+        .await
+        .unwrap();
     let pending = enrolment(&ada, 1);
     users.start_enrolment(&pending).await.unwrap();
 
@@ -104,7 +115,7 @@ async fn a_confirmation_from_a_stale_user_changes_nothing() {
 async fn a_step_is_accepted_once_and_only_after_the_last_and_only_with_the_factor_on() {
     let users = fresh_repository().await;
     let ada = user("steps@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let pending = enrolment(&ada, 1);
     users.start_enrolment(&pending).await.unwrap();
     assert!(
@@ -134,7 +145,7 @@ async fn a_step_is_accepted_once_and_only_after_the_last_and_only_with_the_facto
 async fn a_recovery_code_works_once_and_the_last_one_leaves_none() {
     let users = fresh_repository().await;
     let ada = user("recovery@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let pending = enrolment(&ada, 1);
     users.start_enrolment(&pending).await.unwrap();
     turn_on(&users, &pending, &ada).await.unwrap();
@@ -160,7 +171,7 @@ async fn a_recovery_code_works_once_and_the_last_one_leaves_none() {
 async fn new_recovery_codes_replace_the_set_only_while_the_factor_is_on() {
     let users = fresh_repository().await;
     let ada = user("replace-codes@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let pending = enrolment(&ada, 1);
     users.start_enrolment(&pending).await.unwrap();
     let fresh = [TokenHash::new("new-0"), TokenHash::new("new-1")];
@@ -194,7 +205,7 @@ async fn new_recovery_codes_replace_the_set_only_while_the_factor_is_on() {
 async fn removing_the_factor_deletes_it_and_stores_the_user_in_one_write_from_its_version() {
     let users = fresh_repository().await;
     let ada = user("remove-factor@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let pending = enrolment(&ada, 1);
     users.start_enrolment(&pending).await.unwrap();
     let on = turn_on(&users, &pending, &ada).await.unwrap();
@@ -202,14 +213,14 @@ async fn removing_the_factor_deletes_it_and_stores_the_user_in_one_write_from_it
     let mut off = on.clone();
     off.set_mfa(false).unwrap();
     off.revoke_sessions(Timestamp::now());
-    let stale = users.remove(&ada, off.clone(), &[]).await;
+    let stale = users.remove(&ada, off.clone(), &Outgoing::nothing()).await;
     assert!(matches!(stale, Err(ConfirmFactorError::UserChanged)));
     assert!(
         users.totp(ada.id()).await.unwrap().is_some(),
         "nothing written"
     );
 
-    let stored = users.remove(&on, off, &[]).await.unwrap();
+    let stored = users.remove(&on, off, &Outgoing::nothing()).await.unwrap();
     assert!(!stored.mfa_enabled());
     assert_eq!(users.find(ada.id()).await.unwrap(), Some(stored));
     assert_eq!(users.totp(ada.id()).await.unwrap(), None);

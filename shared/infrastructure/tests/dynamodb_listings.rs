@@ -5,6 +5,7 @@
 
 mod support;
 
+use application::ports::Outgoing;
 use application::ports::{
     Cursor, LoginStore, PageLimit, SessionRepository, StatusFilter, UserListQuery, UserRepository,
 };
@@ -48,7 +49,10 @@ impl Recorded {
     async fn update(&self, current: &User, change: impl FnOnce(&mut User)) -> User {
         let mut updated = current.clone();
         change(&mut updated);
-        self.users.update(current, updated, &[]).await.unwrap()
+        self.users
+            .update(current, updated, &Outgoing::nothing())
+            .await
+            .unwrap()
     }
 }
 
@@ -56,7 +60,11 @@ impl Recorded {
 async fn only_a_write_that_changes_a_users_listings_writes_an_index_item() {
     let table = recorded(ListingShards::DEFAULT).await;
     let ada = user("ada-indexes@example.com");
-    table.users.insert(&ada, &[]).await.unwrap();
+    table
+        .users
+        .insert(&ada, &Outgoing::nothing())
+        .await
+        .unwrap();
     // A transaction's writes cost twice a single write's units.
     let (units, writes) = table.index_units();
     assert_eq!(
@@ -127,7 +135,11 @@ async fn only_a_write_that_changes_a_users_listings_writes_an_index_item() {
 
     // Another admin, so this one may be a user again.
     let grace = user("grace-indexes@example.com");
-    table.users.insert(&grace, &[]).await.unwrap();
+    table
+        .users
+        .insert(&grace, &Outgoing::nothing())
+        .await
+        .unwrap();
     table
         .update(&grace, |user| {
             user.change_role(Role::Admin).unwrap();
@@ -217,7 +229,11 @@ async fn paging_returns_every_matching_user_once_newest_first(
     let mut users: Vec<User> = Vec::new();
     for (n, fate) in fates.iter().enumerate() {
         let registered = user(&format!("paged-{n}@example.com"));
-        table.users.insert(&registered, &[]).await.unwrap();
+        table
+            .users
+            .insert(&registered, &Outgoing::nothing())
+            .await
+            .unwrap();
         let stored = match fate {
             Fate::Kept => registered,
             Fate::Suspended => {
@@ -304,7 +320,11 @@ async fn registrations_while_paging_leave_the_rest_of_the_listing_in_order() {
     let mut registered = Vec::new();
     for n in 0..12 {
         let user = user(&format!("before-{n}@example.com"));
-        table.users.insert(&user, &[]).await.unwrap();
+        table
+            .users
+            .insert(&user, &Outgoing::nothing())
+            .await
+            .unwrap();
         registered.push(user.id());
     }
     registered.reverse();
@@ -318,7 +338,11 @@ async fn registrations_while_paging_leave_the_rest_of_the_listing_in_order() {
             .unwrap();
         listed.extend(page.items.iter().map(User::id));
         let newcomer = user(&format!("during-{round}@example.com"));
-        table.users.insert(&newcomer, &[]).await.unwrap();
+        table
+            .users
+            .insert(&newcomer, &Outgoing::nothing())
+            .await
+            .unwrap();
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,

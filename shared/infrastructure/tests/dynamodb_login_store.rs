@@ -5,6 +5,7 @@
 mod support;
 
 use application::credentials::{LoginAttempts, Reservation};
+use application::ports::Outgoing;
 use application::ports::{
     AddressRecord, CredentialRepository, LoginStore, MfaChallenge, RecordLoginError,
     ResetTokenRecord, ResetTokens, SessionRepository, TokenHash, UserRepository,
@@ -27,7 +28,7 @@ async fn one_failure(credentials: &DynamoCredentialRepository, email: &Email) {
 async fn an_address_reserves_the_attempt_and_reads_its_holder() {
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let email = Email::parse("ADA@example.com").unwrap();
     let now = Timestamp::now();
     let first = LoginAttempts::default().after_failure(now);
@@ -54,7 +55,7 @@ async fn an_address_reserves_the_attempt_and_reads_its_holder() {
 async fn a_user_is_read_with_its_password() {
     let (credentials, users) = fresh_credential_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     assert_eq!(
         users.user_and_password(ada.id()).await.unwrap(),
         (Some(ada.clone()), None)
@@ -70,7 +71,7 @@ async fn a_user_is_read_with_its_password() {
     credentials.save_reset_token(&token).await.unwrap();
     let now = Timestamp::now();
     credentials
-        .redeem_reset_token(&token, &hash, now, &[])
+        .redeem_reset_token(&token, &ada, &hash, now, &Outgoing::nothing())
         .await
         .unwrap();
     let with_password = users.find(ada.id()).await.unwrap();
@@ -92,7 +93,7 @@ async fn a_login_records_the_user_stores_the_token_and_forgets_the_failures_at_o
     let credentials = DynamoCredentialRepository::new(client.clone(), table.clone());
     let sessions = DynamoSessionRepository::new(client, table);
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     one_failure(&credentials, ada.email()).await;
 
     let mut logged_in = ada.clone();
@@ -137,7 +138,7 @@ async fn a_challenge_is_read_back_and_used_up_by_the_login_that_finishes_it_once
     let users = DynamoUserRepository::new(client.clone(), table.clone());
     let sessions = DynamoSessionRepository::new(client, table);
     let ada = user("two-step@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let challenge = MfaChallenge {
         hash: TokenHash::new("challenge-hash"),
         user_id: ada.id(),

@@ -3,6 +3,7 @@
 
 mod support;
 
+use application::ports::Outgoing;
 use application::ports::{Cursor, OrderRepository, PageError, PageLimit, UserRepository};
 use domain::{Currency, LineRequest, Money, Order, OrderId, Quantity, Sku, Timestamp, UserId};
 use infrastructure::DynamoOrderRepository;
@@ -31,7 +32,7 @@ async fn an_order_reads_back_exactly_and_only_under_its_user() {
             line("pen_2", 1000, "92233720368547.00", "EUR"),
         ],
     );
-    orders.insert(&order, &[]).await.unwrap();
+    orders.insert(&order, &Outgoing::nothing()).await.unwrap();
 
     let read = orders.find(ada, order.id()).await.unwrap().expect("stored");
     assert_eq!(read, order);
@@ -49,7 +50,7 @@ async fn currencies_keep_their_own_minor_units() {
     let user_id = UserId::generate();
     for (amount, code) in [("300", "JPY"), ("3.702", "KWD"), ("0.01", "USD")] {
         let order = order_for(user_id, vec![line("X", 1, amount, code)]);
-        orders.insert(&order, &[]).await.unwrap();
+        orders.insert(&order, &Outgoing::nothing()).await.unwrap();
         let read = orders.find(user_id, order.id()).await.unwrap().unwrap();
         assert_eq!(
             (read.total().amount(), read.currency().code()),
@@ -77,14 +78,17 @@ async fn list_all(orders: &DynamoOrderRepository, user_id: UserId, limit: &str) 
 async fn a_users_orders_page_newest_first_without_the_user_item_or_others_orders() {
     let (orders, users) = fresh_order_repositories().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let grace = UserId::generate();
     let mut expected = Vec::new();
     for n in 0..7 {
         let order = order_for(ada.id(), vec![line(&format!("SKU-{n}"), 1, "1.00", "EUR")]);
-        orders.insert(&order, &[]).await.unwrap();
+        orders.insert(&order, &Outgoing::nothing()).await.unwrap();
         orders
-            .insert(&order_for(grace, vec![line("OTHER", 1, "1", "JPY")]), &[])
+            .insert(
+                &order_for(grace, vec![line("OTHER", 1, "1", "JPY")]),
+                &Outgoing::nothing(),
+            )
             .await
             .unwrap();
         expected.push(order.id());
@@ -103,7 +107,10 @@ async fn a_cursor_for_one_users_orders_is_invalid_for_another() {
     let (ada, grace) = (UserId::generate(), UserId::generate());
     for _ in 0..2 {
         orders
-            .insert(&order_for(ada, vec![line("A", 1, "1", "JPY")]), &[])
+            .insert(
+                &order_for(ada, vec![line("A", 1, "1", "JPY")]),
+                &Outgoing::nothing(),
+            )
             .await
             .unwrap();
     }

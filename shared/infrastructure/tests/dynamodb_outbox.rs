@@ -5,6 +5,7 @@
 
 mod support;
 
+use application::ports::Outgoing;
 use application::ports::{InsertUserError, OrderRepository, Outbox, OutgoingEmail, UserRepository};
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::{Email, LineRequest, Money, Order, OrderId, Quantity, Sku, Timestamp};
@@ -46,12 +47,15 @@ async fn a_registration_records_its_email_in_the_same_transaction_and_a_refused_
     let ada = user("ada@example.com");
     let welcome = email("ada@example.com", "Welcome aboard");
     users
-        .insert(&ada, std::slice::from_ref(&welcome))
+        .insert(&ada, &Outgoing::email(welcome.clone()))
         .await
         .unwrap();
     let twin = user("ADA@example.com");
     let refused = users
-        .insert(&twin, &[email("ADA@example.com", "Welcome twin")])
+        .insert(
+            &twin,
+            &Outgoing::email(email("ADA@example.com", "Welcome twin")),
+        )
         .await;
     assert!(matches!(refused, Err(InsertUserError::EmailTaken)));
 
@@ -66,7 +70,7 @@ async fn an_order_and_a_user_change_record_their_emails_with_them() {
     let users = DynamoUserRepository::new(client.clone(), table.clone());
     let orders = DynamoOrderRepository::new(client.clone(), table.clone());
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let line = LineRequest {
         sku: Sku::parse("BOOK").unwrap(),
         quantity: Quantity::new(1).unwrap(),
@@ -74,7 +78,10 @@ async fn an_order_and_a_user_change_record_their_emails_with_them() {
     };
     let order = Order::place(OrderId::generate(), ada.id(), vec![line], Timestamp::now()).unwrap();
     orders
-        .insert(&order, &[email("ada@example.com", "Your order")])
+        .insert(
+            &order,
+            &Outgoing::email(email("ada@example.com", "Your order")),
+        )
         .await
         .unwrap();
     // A change that moves no claim still records its email in one transaction.
@@ -84,7 +91,7 @@ async fn an_order_and_a_user_change_record_their_emails_with_them() {
         .update(
             &ada.clone().stored_at(ada.version().next()),
             renamed.clone(),
-            &[email("ada@example.com", "Stale")],
+            &Outgoing::email(email("ada@example.com", "Stale")),
         )
         .await;
     assert!(
@@ -92,7 +99,11 @@ async fn an_order_and_a_user_change_record_their_emails_with_them() {
         "a stale version writes nothing, email included"
     );
     users
-        .update(&ada, renamed, &[email("ada@example.com", "Verified")])
+        .update(
+            &ada,
+            renamed,
+            &Outgoing::email(email("ada@example.com", "Verified")),
+        )
         .await
         .unwrap();
 
@@ -113,7 +124,7 @@ async fn the_mailer_finds_an_item_pending_until_it_forgets_it() {
     users
         .insert(
             &user("ada@example.com"),
-            &[email("ada@example.com", "Welcome")],
+            &Outgoing::email(email("ada@example.com", "Welcome")),
         )
         .await
         .unwrap();
@@ -132,7 +143,7 @@ async fn an_email_still_waiting_is_written_back_as_a_new_item_and_a_sent_one_is_
     let users = DynamoUserRepository::new(client.clone(), table.clone());
     for address in ["stuck@example.com", "sent@example.com"] {
         users
-            .insert(&user(address), &[email(address, "Welcome")])
+            .insert(&user(address), &Outgoing::email(email(address, "Welcome")))
             .await
             .unwrap();
     }

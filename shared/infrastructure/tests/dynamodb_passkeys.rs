@@ -5,8 +5,9 @@
 
 mod support;
 
+use application::ports::Outgoing;
 use application::ports::{
-    AddPasskeyError, CredentialId, Passkey, PasskeyCredential, PasskeyStore, PendingCeremony,
+    CredentialId, Passkey, PasskeyCredential, PasskeyStore, PasskeyWriteError, PendingCeremony,
     UserRepository,
 };
 use domain::{CeremonyId, PasskeyId, PasskeyName, Timestamp, User};
@@ -28,10 +29,19 @@ fn passkey(owner: &User, credential: &[u8], name: &str) -> Passkey {
     }
 }
 
+/// The passkey's owner as stored now.
+async fn owner_of(users: &DynamoUserRepository, passkey: &Passkey) -> User {
+    users
+        .find(passkey.credential.user_id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn with_user(email: &str) -> (DynamoUserRepository, User) {
     let users = fresh_repository().await;
     let owner = user(email);
-    users.insert(&owner, &[]).await.unwrap();
+    users.insert(&owner, &Outgoing::nothing()).await.unwrap();
     (users, owner)
 }
 
@@ -41,8 +51,22 @@ async fn a_passkey_is_listed_found_by_its_credential_and_registered_once() {
     assert!(users.passkeys(ada.id()).await.unwrap().is_empty());
     let laptop = passkey(&ada, &[7; 32], "Laptop");
     let phone = passkey(&ada, &[8; 64], "Phone");
-    users.add(&laptop, &[]).await.unwrap();
-    users.add(&phone, &[]).await.unwrap();
+    users
+        .add(
+            &laptop,
+            &owner_of(&users, &laptop).await,
+            &Outgoing::nothing(),
+        )
+        .await
+        .unwrap();
+    users
+        .add(
+            &phone,
+            &owner_of(&users, &phone).await,
+            &Outgoing::nothing(),
+        )
+        .await
+        .unwrap();
     let listed = users.passkeys(ada.id()).await.unwrap();
     assert_eq!(listed, vec![laptop.clone(), phone.clone()], "oldest first");
     assert_eq!(
@@ -58,11 +82,13 @@ async fn a_passkey_is_listed_found_by_its_credential_and_registered_once() {
     );
 
     let grace = user("grace-passkeys@example.com");
-    users.insert(&grace, &[]).await.unwrap();
+    users.insert(&grace, &Outgoing::nothing()).await.unwrap();
     let copy = passkey(&grace, &[7; 32], "Copy");
     assert!(matches!(
-        users.add(&copy, &[]).await,
-        Err(AddPasskeyError::CredentialTaken)
+        users
+            .add(&copy, &owner_of(&users, &copy).await, &Outgoing::nothing())
+            .await,
+        Err(PasskeyWriteError::CredentialTaken)
     ));
     assert!(users.passkeys(grace.id()).await.unwrap().is_empty());
 }
@@ -71,16 +97,46 @@ async fn a_passkey_is_listed_found_by_its_credential_and_registered_once() {
 async fn a_removed_passkey_is_gone_with_its_credential_and_can_register_again() {
     let (users, ada) = with_user("passkey-removal@example.com").await;
     let laptop = passkey(&ada, &[5; 16], "Laptop");
-    users.add(&laptop, &[]).await.unwrap();
-    assert!(users.remove(&laptop, &[]).await.unwrap());
-    assert!(!users.remove(&laptop, &[]).await.unwrap());
+    users
+        .add(
+            &laptop,
+            &owner_of(&users, &laptop).await,
+            &Outgoing::nothing(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        users
+            .remove(
+                &laptop,
+                &owner_of(&users, &laptop).await,
+                &Outgoing::nothing()
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !users
+            .remove(
+                &laptop,
+                &owner_of(&users, &laptop).await,
+                &Outgoing::nothing()
+            )
+            .await
+            .unwrap()
+    );
     assert_eq!(
         users.by_credential(&laptop.credential.id).await.unwrap(),
         None
     );
     assert!(users.passkeys(ada.id()).await.unwrap().is_empty());
+    let again = passkey(&ada, &[5; 16], "Again");
     users
-        .add(&passkey(&ada, &[5; 16], "Again"), &[])
+        .add(
+            &again,
+            &owner_of(&users, &again).await,
+            &Outgoing::nothing(),
+        )
         .await
         .unwrap();
 }
@@ -89,7 +145,14 @@ async fn a_removed_passkey_is_gone_with_its_credential_and_can_register_again() 
 async fn a_counter_moves_on_once_from_the_value_read() {
     let (users, ada) = with_user("passkey-counter@example.com").await;
     let laptop = passkey(&ada, &[3; 16], "Laptop");
-    users.add(&laptop, &[]).await.unwrap();
+    users
+        .add(
+            &laptop,
+            &owner_of(&users, &laptop).await,
+            &Outgoing::nothing(),
+        )
+        .await
+        .unwrap();
     let at = Timestamp::now();
     let states: Vec<[u8; 7]> = (1u8..=5).map(|counter| [counter; 7]).collect();
     let racing = futures::future::join_all(
@@ -141,5 +204,56 @@ async fn a_ceremony_is_taken_once() {
     assert_eq!(
         users.take_ceremony(registration.id).await.unwrap(),
         Some(registration)
+    );
+}
+
+#[tokio::test]
+async fn a_passkey_moves_its_owner_to_the_next_version_and_a_stale_owner_writes_nothing() {
+    let (users, ada) = with_user("passkey-versions@example.com").await;
+    let laptop = passkey(&ada, &[4; 16], "Laptop");
+    users
+        .add(&laptop, &ada, &Outgoing::nothing())
+        .await
+        .unwrap();
+    let after_add = owner_of(&users, &laptop).await;
+    assert_eq!(after_add.version(), ada.version().next());
+
+    let phone = passkey(&ada, &[6; 16], "Phone");
+    assert!(matches!(
+        users.add(&phone, &ada, &Outgoing::nothing()).await,
+        Err(PasskeyWriteError::UserChanged)
+    ));
+    assert!(matches!(
+        users.remove(&laptop, &ada, &Outgoing::nothing()).await,
+        Err(PasskeyWriteError::UserChanged)
+    ));
+    assert_eq!(
+        users.passkeys(ada.id()).await.unwrap(),
+        vec![laptop.clone()]
+    );
+
+    let mut suspended = after_add.clone();
+    suspended.suspend().unwrap();
+    let suspended = users
+        .update(&after_add, suspended, &Outgoing::nothing())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            users.add(&phone, &suspended, &Outgoing::nothing()).await,
+            Err(PasskeyWriteError::UserChanged)
+        ),
+        "a suspended user registers nothing"
+    );
+    assert!(
+        users
+            .remove(&laptop, &suspended, &Outgoing::nothing())
+            .await
+            .unwrap(),
+        "an admin may still remove a suspended user's passkey"
+    );
+    assert_eq!(
+        owner_of(&users, &laptop).await.version(),
+        suspended.version().next()
     );
 }

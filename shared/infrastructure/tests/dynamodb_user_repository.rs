@@ -3,6 +3,7 @@
 
 mod support;
 
+use application::ports::Outgoing;
 use application::ports::{
     Cursor, InsertUserError, PageError, PageLimit, RepositoryError, StatusFilter, UpdateUserError,
     UserListQuery, UserRepository,
@@ -21,7 +22,7 @@ async fn an_inserted_user_reads_back_field_for_field() {
     let users = fresh_repository().await;
     let mut ada = user("Ada@Example.com");
     ada.record_login(domain::Timestamp::now()).unwrap();
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     assert_eq!(stored(&users, ada.id()).await, ada);
     assert_eq!(users.find(UserId::generate()).await.unwrap(), None);
 }
@@ -29,10 +30,13 @@ async fn an_inserted_user_reads_back_field_for_field() {
 #[tokio::test]
 async fn a_second_user_with_the_same_address_in_another_case_is_refused_and_not_stored() {
     let users = fresh_repository().await;
-    users.insert(&user("ada@example.com"), &[]).await.unwrap();
+    users
+        .insert(&user("ada@example.com"), &Outgoing::nothing())
+        .await
+        .unwrap();
     let twin = user("ADA@example.COM");
     assert!(matches!(
-        users.insert(&twin, &[]).await,
+        users.insert(&twin, &Outgoing::nothing()).await,
         Err(InsertUserError::EmailTaken)
     ));
     assert_eq!(users.find(twin.id()).await.unwrap(), None);
@@ -42,10 +46,11 @@ async fn a_second_user_with_the_same_address_in_another_case_is_refused_and_not_
 async fn racing_registrations_of_one_address_let_exactly_one_win() {
     let users = fresh_repository().await;
     let contenders: Vec<User> = (0..8).map(|_| user("race@example.com")).collect();
+    let nothing = Outgoing::nothing();
     let results = join_all(
         contenders
             .iter()
-            .map(|contender| users.insert(contender, &[])),
+            .map(|contender| users.insert(contender, &nothing)),
     )
     .await;
     let winners = results.iter().filter(|result| result.is_ok()).count();
@@ -60,17 +65,20 @@ async fn racing_registrations_of_one_address_let_exactly_one_win() {
 async fn an_update_from_a_stale_read_is_a_version_conflict_and_changes_nothing() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
 
     let mut suspended = ada.clone();
     suspended.suspend().unwrap();
-    let first = users.update(&ada, suspended, &[]).await.unwrap();
+    let first = users
+        .update(&ada, suspended, &Outgoing::nothing())
+        .await
+        .unwrap();
     assert_eq!(first.version(), Version::new(2));
 
     let mut stale = ada.clone();
     stale.record_login(domain::Timestamp::now()).unwrap();
     assert!(matches!(
-        users.update(&ada, stale, &[]).await,
+        users.update(&ada, stale, &Outgoing::nothing()).await,
         Err(UpdateUserError::VersionConflict)
     ));
     assert_eq!(stored(&users, ada.id()).await, first);
@@ -80,13 +88,14 @@ async fn an_update_from_a_stale_read_is_a_version_conflict_and_changes_nothing()
 async fn racing_updates_from_one_read_let_exactly_one_win() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
+    let nothing = Outgoing::nothing();
     let attempts = (0..6).map(|n| {
         let mut changed = ada.clone();
         changed
             .change_email(Email::parse(&format!("ada{n}@example.com")).unwrap())
             .unwrap();
-        users.update(&ada, changed, &[])
+        users.update(&ada, changed, &nothing)
     });
     let results = join_all(attempts).await;
     assert_eq!(results.iter().filter(|result| result.is_ok()).count(), 1);
@@ -98,19 +107,27 @@ async fn racing_updates_from_one_read_let_exactly_one_win() {
 async fn an_email_change_moves_the_claim() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let mut moved = ada.clone();
     moved
         .change_email(Email::parse("ada@lovelace.org").unwrap())
         .unwrap();
-    users.update(&ada, moved, &[]).await.unwrap();
+    users
+        .update(&ada, moved, &Outgoing::nothing())
+        .await
+        .unwrap();
 
     assert!(
-        users.insert(&user("ADA@example.com"), &[]).await.is_ok(),
+        users
+            .insert(&user("ADA@example.com"), &Outgoing::nothing())
+            .await
+            .is_ok(),
         "the old address is free"
     );
     assert!(matches!(
-        users.insert(&user("ada@Lovelace.org"), &[]).await,
+        users
+            .insert(&user("ada@Lovelace.org"), &Outgoing::nothing())
+            .await,
         Err(InsertUserError::EmailTaken)
     ));
 }
@@ -119,20 +136,25 @@ async fn an_email_change_moves_the_claim() {
 async fn an_email_change_to_a_taken_address_is_refused_and_changes_nothing() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
-    users.insert(&user("grace@example.com"), &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
+    users
+        .insert(&user("grace@example.com"), &Outgoing::nothing())
+        .await
+        .unwrap();
     let mut grabbing = ada.clone();
     grabbing
         .change_email(Email::parse("Grace@example.com").unwrap())
         .unwrap();
 
     assert!(matches!(
-        users.update(&ada, grabbing, &[]).await,
+        users.update(&ada, grabbing, &Outgoing::nothing()).await,
         Err(UpdateUserError::EmailTaken)
     ));
     assert_eq!(stored(&users, ada.id()).await, ada);
     assert!(matches!(
-        users.insert(&user("ada@example.com"), &[]).await,
+        users
+            .insert(&user("ada@example.com"), &Outgoing::nothing())
+            .await,
         Err(InsertUserError::EmailTaken)
     ));
 }
@@ -141,27 +163,43 @@ async fn an_email_change_to_a_taken_address_is_refused_and_changes_nothing() {
 async fn a_case_only_change_keeps_the_claim_and_the_new_spelling() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let mut recased = ada.clone();
     recased
         .change_email(Email::parse("Ada@Example.com").unwrap())
         .unwrap();
-    let stored_user = users.update(&ada, recased, &[]).await.unwrap();
+    let stored_user = users
+        .update(&ada, recased, &Outgoing::nothing())
+        .await
+        .unwrap();
     assert_eq!(stored_user.email().as_str(), "Ada@Example.com");
-    assert!(users.insert(&user("ada@example.com"), &[]).await.is_err());
+    assert!(
+        users
+            .insert(&user("ada@example.com"), &Outgoing::nothing())
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn a_soft_deleted_user_stays_and_releases_its_address() {
     let users = fresh_repository().await;
     let ada = user("ada@example.com");
-    users.insert(&ada, &[]).await.unwrap();
+    users.insert(&ada, &Outgoing::nothing()).await.unwrap();
     let mut deleted = ada.clone();
     deleted.delete().unwrap();
-    users.update(&ada, deleted, &[]).await.unwrap();
+    users
+        .update(&ada, deleted, &Outgoing::nothing())
+        .await
+        .unwrap();
 
     assert_eq!(stored(&users, ada.id()).await.status(), UserStatus::Deleted);
-    assert!(users.insert(&user("ada@example.com"), &[]).await.is_ok());
+    assert!(
+        users
+            .insert(&user("ada@example.com"), &Outgoing::nothing())
+            .await
+            .is_ok()
+    );
 }
 
 fn query(status: StatusFilter, limit: &str, cursor: Option<Cursor>) -> UserListQuery {
@@ -195,18 +233,24 @@ async fn paging_returns_every_matching_user_once_newest_first() {
     let mut deleted = Vec::new();
     for n in 0..23 {
         let fresh = user(&format!("user{n}@example.com"));
-        users.insert(&fresh, &[]).await.unwrap();
+        users.insert(&fresh, &Outgoing::nothing()).await.unwrap();
         let mut changed = fresh.clone();
         match n % 4 {
             1 => {
                 changed.suspend().unwrap();
-                users.update(&fresh, changed, &[]).await.unwrap();
+                users
+                    .update(&fresh, changed, &Outgoing::nothing())
+                    .await
+                    .unwrap();
                 suspended.push(fresh.id());
                 live.push(fresh.id());
             }
             2 => {
                 changed.delete().unwrap();
-                users.update(&fresh, changed, &[]).await.unwrap();
+                users
+                    .update(&fresh, changed, &Outgoing::nothing())
+                    .await
+                    .unwrap();
                 deleted.push(fresh.id());
             }
             _ => live.push(fresh.id()),
@@ -241,7 +285,7 @@ async fn a_cursor_only_works_for_the_listing_that_issued_it() {
     let users = fresh_repository().await;
     for n in 0..3 {
         users
-            .insert(&user(&format!("u{n}@example.com")), &[])
+            .insert(&user(&format!("u{n}@example.com")), &Outgoing::nothing())
             .await
             .unwrap();
     }
@@ -296,10 +340,16 @@ async fn a_missing_table_is_a_failure_not_a_retryable_outage() {
 /// `email` registered, then promoted (as `admin promote` does): an active admin, counted.
 async fn promoted(users: &DynamoUserRepository, email: &str) -> User {
     let registered = user(email);
-    users.insert(&registered, &[]).await.unwrap();
+    users
+        .insert(&registered, &Outgoing::nothing())
+        .await
+        .unwrap();
     let mut admin = registered.clone();
     admin.change_role(domain::Role::Admin).unwrap();
-    users.update(&registered, admin, &[]).await.unwrap()
+    users
+        .update(&registered, admin, &Outgoing::nothing())
+        .await
+        .unwrap()
 }
 
 /// Writes `change` of `current` until it is not a lost race: its final outcome.
@@ -311,7 +361,7 @@ async fn settle(
     loop {
         let mut updated = current.clone();
         change(&mut updated);
-        match users.update(&current, updated, &[]).await {
+        match users.update(&current, updated, &Outgoing::nothing()).await {
             Err(UpdateUserError::VersionConflict) => current = stored(users, current.id()).await,
             outcome => return outcome,
         }

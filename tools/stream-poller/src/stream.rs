@@ -12,8 +12,6 @@ use std::time::Duration;
 /// How long to wait when the stream has nothing new, and after a failed call.
 const IDLE: Duration = Duration::from_millis(200);
 const AFTER_FAILURE: Duration = Duration::from_secs(1);
-/// The `entity` of outbox items, as the template's filter selects them.
-const OUTBOX_ENTITY: &str = "outbox";
 
 /// Where one shard is read from next.
 #[derive(Default)]
@@ -23,9 +21,12 @@ struct ShardPosition {
     last_sequence_number: Option<String>,
 }
 
+/// Follows the stream of `table`, handing the inserted outbox items of `entity` (as the
+/// template's filter of the consumer selects them) to `delivery`.
 pub async fn follow<I: Invoker, D: DeadLetters>(
     dynamodb_url: &str,
     table: &str,
+    entity: &str,
     delivery: &Delivery<I, D>,
 ) -> anyhow::Result<()> {
     let config = aws_config::defaults(BehaviorVersion::latest())
@@ -57,7 +58,7 @@ pub async fn follow<I: Invoker, D: DeadLetters>(
             }
         }
     };
-    tracing::info!("following the stream of {table}, outbox items to the mailer");
+    tracing::info!("following the stream of {table}, {entity} items to their consumer");
     let mut positions: BTreeMap<String, ShardPosition> = BTreeMap::new();
     let mut closed: BTreeSet<String> = BTreeSet::new();
     loop {
@@ -88,7 +89,7 @@ pub async fn follow<I: Invoker, D: DeadLetters>(
         }
         let mut handed_over = 0;
         for (shard_id, position) in positions.iter_mut() {
-            match read_shard(&streams, &stream_arn, shard_id, position, delivery).await {
+            match read_shard(&streams, &stream_arn, shard_id, entity, position, delivery).await {
                 Ok(Some(count)) => handed_over += count,
                 Ok(None) => {
                     closed.insert(shard_id.clone());
@@ -113,6 +114,7 @@ async fn read_shard<I: Invoker, D: DeadLetters>(
     streams: &Client,
     stream_arn: &str,
     shard_id: &str,
+    entity: &str,
     position: &mut ShardPosition,
     delivery: &Delivery<I, D>,
 ) -> anyhow::Result<Option<usize>> {
@@ -150,7 +152,7 @@ async fn read_shard<I: Invoker, D: DeadLetters>(
     }
     let outbox: Vec<EventRecord> = records
         .iter()
-        .filter_map(|record| outbox_insert(record, stream_arn))
+        .filter_map(|record| outbox_insert(record, entity, stream_arn))
         .collect();
     let count = outbox.len();
     if !outbox.is_empty() {
@@ -163,15 +165,15 @@ async fn read_shard<I: Invoker, D: DeadLetters>(
     Ok(Some(count))
 }
 
-/// The record as Lambda would deliver it, when it is an inserted outbox item: the template's
-/// filter, `eventName` INSERT and `NewImage.entity` "outbox".
-fn outbox_insert(record: &Record, stream_arn: &str) -> Option<EventRecord> {
+/// The record as Lambda would deliver it, when it is an inserted outbox item of `entity`: the
+/// template's filter, `eventName` INSERT and `NewImage.entity`.
+fn outbox_insert(record: &Record, entity: &str, stream_arn: &str) -> Option<EventRecord> {
     let change = record.dynamodb()?;
     let image = change.new_image()?;
     let is_outbox = image
         .get("entity")
         .and_then(|entity| entity.as_s().ok())
-        .is_some_and(|entity| entity == OUTBOX_ENTITY);
+        .is_some_and(|value| value == entity);
     let inserted = record
         .event_name()
         .is_some_and(|name| name.as_str() == "INSERT");

@@ -7,9 +7,9 @@ use super::sessions::{Session, Sessions, StartError};
 use super::step_up::{StepUp, StepUpError};
 use crate::messages;
 use crate::ports::{
-    AccessTokenIssuer, Clock, CredentialRepository, HashingError, LoginStore, NewPassword,
-    PasswordHasher, RecordLoginError, RepositoryError, ResetTokens, SessionOrigin,
-    SessionRepository, UserRepository,
+    AccessTokenIssuer, Change, Clock, CredentialRepository, DomainEvent, HashingError, LoginStore,
+    NewPassword, Outgoing, PasswordChangedBy, PasswordHasher, RecordLoginError, RepositoryError,
+    ResetTokens, SessionOrigin, SessionRepository, UserRepository,
 };
 use crate::standing::read_for;
 use crate::{Caller, Denied, Policy, UseCase, command};
@@ -137,10 +137,20 @@ where
                 first_token: &started.first_token,
                 at: now,
             };
-            let notice = messages::password_changed(&current);
+            let outbox = Outgoing::of_update(
+                &current,
+                &updated,
+                vec![messages::password_changed(&current)],
+            )
+            .and([DomainEvent::next_of(
+                &current,
+                Change::UserPasswordChanged {
+                    by: PasswordChangedBy::Change,
+                },
+            )]);
             match self
                 .store
-                .replace_password(&current, updated, password, &[notice])
+                .replace_password(&current, updated, password, &outbox)
                 .await
             {
                 Ok(user) => return Ok(self.sessions.answer(user, started, now)?),

@@ -1,8 +1,9 @@
 use crate::audit::{self, Outcome};
 use crate::messages;
 use crate::ports::{
-    Clock, CredentialRepository, HashingError, PasswordHasher, RedeemTokenError, RepositoryError,
-    ResetTokenRecord, ResetTokens, UserRepository,
+    Change, Clock, CredentialRepository, DomainEvent, HashingError, Outgoing, PasswordChangedBy,
+    PasswordHasher, RedeemTokenError, RepositoryError, ResetTokenRecord, ResetTokens,
+    UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::Password;
@@ -13,6 +14,9 @@ pub struct NewPasswordRequest {
 }
 
 command!(NewPasswordRequest => (), ConfirmPasswordResetError);
+
+/// How often a redemption that met a concurrent change of the user is tried from a fresh read.
+const ATTEMPTS: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmPasswordResetError {
@@ -95,25 +99,36 @@ where
         if record.expires_at <= now {
             return Err(ConfirmPasswordResetError::InvalidToken);
         }
-        // Read for the notice recorded with the new password; the write checks again that the
-        // user is active and still has the address the token went to.
-        let user = self
-            .users
-            .find(record.user_id)
-            .await?
-            .filter(|user| record.redeemable_for(user))
-            .ok_or(ConfirmPasswordResetError::InvalidToken)?;
         let password_hash = self.hasher.hash(&request.new_password)?;
-        let notice = messages::password_changed(&user);
-        match self
-            .credentials
-            .redeem_reset_token(&record, &password_hash, now, &[notice])
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(RedeemTokenError::TokenGone) => Err(ConfirmPasswordResetError::InvalidToken),
-            Err(RedeemTokenError::Repository(error)) => Err(error.into()),
+        for _ in 0..ATTEMPTS {
+            // Read for the notice and the event recorded with the new password; the write
+            // checks again that the user is as read: active, with the address the token went to.
+            let user = self
+                .users
+                .find(record.user_id)
+                .await?
+                .filter(|user| record.redeemable_for(user))
+                .ok_or(ConfirmPasswordResetError::InvalidToken)?;
+            let changed = Change::UserPasswordChanged {
+                by: PasswordChangedBy::Reset,
+            };
+            let outbox = Outgoing::email(messages::password_changed(&user))
+                .and([DomainEvent::next_of(&user, changed)]);
+            match self
+                .credentials
+                .redeem_reset_token(&record, &user, &password_hash, now, &outbox)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(RedeemTokenError::TokenGone) => {
+                    return Err(ConfirmPasswordResetError::InvalidToken);
+                }
+                // A login or an edit meanwhile, or a suspension: the next read tells.
+                Err(RedeemTokenError::UserChanged) => continue,
+                Err(RedeemTokenError::Repository(error)) => return Err(error.into()),
+            }
         }
+        Err(RepositoryError::Unavailable("the user kept changing".into()).into())
     }
 }
 

@@ -13,7 +13,7 @@ use super::totp_enrolment::{FactorError, fresh_recovery_codes, own_account};
 use crate::audit::{self, Outcome};
 use crate::messages;
 use crate::ports::{
-    Clock, ConfirmFactorError, CredentialRepository, OneTimePasswords, PasswordHasher,
+    Clock, ConfirmFactorError, CredentialRepository, OneTimePasswords, Outgoing, PasswordHasher,
     SecretSealer, TotpFactors, UserRepository,
 };
 use crate::standing::read_for;
@@ -200,9 +200,10 @@ where
         let mut updated = user.clone();
         updated.set_mfa(false).map_err(|_| FactorError::NotFound)?;
         updated.revoke_sessions(now);
-        let notice = messages::two_step_sign_in_off(&user);
+        let outbox =
+            Outgoing::of_update(&user, &updated, vec![messages::two_step_sign_in_off(&user)]);
         self.factors
-            .remove(&user, updated, &[notice])
+            .remove(&user, updated, &outbox)
             .await
             .map_err(|error| match error {
                 ConfirmFactorError::UserChanged | ConfirmFactorError::EnrolmentChanged => {

@@ -151,6 +151,7 @@ mod tests {
         InMemoryCredentials, InMemoryFactors, InMemoryLoginStore, InMemorySessions, InMemoryUsers,
         StepCodes, events_of, user_with_email,
     };
+    use crate::ports::Outgoing;
     use crate::ports::{
         AccessTokenVerifier, CredentialRepository, MFA_CHALLENGE_SECONDS, PasswordHasher,
         UserRepository,
@@ -384,7 +385,11 @@ mod tests {
         reset.revoke_sessions(later);
         world
             .users
-            .update(&world.users.stored(world.ada.id()).unwrap(), reset, &[])
+            .update(
+                &world.users.stored(world.ada.id()).unwrap(),
+                reset,
+                &Outgoing::nothing(),
+            )
             .await
             .unwrap();
         let revoked = world.finish(&token, code_at(later), later).await;
@@ -449,7 +454,7 @@ mod tests {
         suspended.suspend().unwrap();
         world
             .users
-            .update(&world.ada, suspended, &[])
+            .update(&world.ada, suspended, &Outgoing::nothing())
             .await
             .unwrap();
         let refused = world.log_in(PASSWORD, now()).await;

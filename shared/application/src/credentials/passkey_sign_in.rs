@@ -225,6 +225,7 @@ mod tests {
         InMemoryLoginStore, InMemoryPasskeys, InMemorySessions, InMemoryUsers, events_of,
         user_with_email,
     };
+    use crate::ports::Outgoing;
     use crate::ports::{
         AccessTokenVerifier, Ceremony, CredentialId, Passkey, PasskeyCredential, UserRepository,
     };
@@ -259,9 +260,11 @@ mod tests {
                 created_at: now(),
                 last_used_at: None,
             };
-            crate::ports::PasskeyStore::add(&passkeys, &laptop, &[])
+            crate::ports::PasskeyStore::add(&passkeys, &laptop, &ada, &Outgoing::nothing())
                 .await
                 .unwrap();
+            // The passkey moved Ada to her next version.
+            let ada = users.stored(ada.id()).unwrap();
             Self {
                 users,
                 sessions,
@@ -425,7 +428,7 @@ mod tests {
         suspended.suspend().unwrap();
         world
             .users
-            .update(&world.ada, suspended, &[])
+            .update(&world.ada, suspended, &Outgoing::nothing())
             .await
             .unwrap();
         let (challenge, ceremony) = world.options(now()).await;
@@ -435,9 +438,14 @@ mod tests {
         assert!(matches!(refused, Err(LoginError::NotAllowed { .. })));
 
         let world = World::new().await;
-        crate::ports::PasskeyStore::remove(&world.passkeys, &world.laptop, &[])
-            .await
-            .unwrap();
+        crate::ports::PasskeyStore::remove(
+            &world.passkeys,
+            &world.laptop,
+            &world.ada,
+            &Outgoing::nothing(),
+        )
+        .await
+        .unwrap();
         let (challenge, ceremony) = world.options(now()).await;
         let gone = world
             .sign_in(challenge, world.answer(&ceremony, 1), now())

@@ -10,12 +10,16 @@ use super::step_up::{StepUp, StepUpError};
 use crate::audit::{self, Outcome};
 use crate::messages;
 use crate::ports::{
-    AddPasskeyError, BoxError, Clock, CredentialRepository, Passkey, PasskeyCeremonies,
-    PasskeyStore, PasswordHasher, PendingCeremony, RepositoryError, UserRepository,
+    BoxError, Change, Clock, CredentialRepository, DomainEvent, Outgoing, Passkey,
+    PasskeyCeremonies, PasskeyStore, PasskeyWriteError, PasswordHasher, PendingCeremony,
+    RepositoryError, UserRepository,
 };
 use crate::standing::read_for;
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{CeremonyId, PasskeyId, PasskeyName, User, UserId};
+
+/// How often a passkey write that met a concurrent change of its owner is tried again.
+const ATTEMPTS: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasskeyError {
@@ -198,15 +202,30 @@ where
             created_at: now,
             last_used_at: None,
         };
-        let notice = messages::passkey_added(&user, &passkey.name);
-        self.passkeys
-            .add(&passkey, &[notice])
-            .await
-            .map_err(|error| match error {
-                AddPasskeyError::CredentialTaken => PasskeyError::CredentialTaken,
-                AddPasskeyError::Repository(error) => PasskeyError::Repository(error),
-            })?;
-        Ok(passkey)
+        let mut owner = user;
+        for _ in 0..ATTEMPTS {
+            let outbox = Outgoing::email(messages::passkey_added(&owner, &passkey.name)).and([
+                DomainEvent::next_of(
+                    &owner,
+                    Change::UserPasskeyAdded {
+                        passkey_id: passkey.id,
+                    },
+                ),
+            ]);
+            match self.passkeys.add(&passkey, &owner, &outbox).await {
+                Ok(()) => return Ok(passkey),
+                Err(PasskeyWriteError::CredentialTaken) => {
+                    return Err(PasskeyError::CredentialTaken);
+                }
+                // A login or an edit meanwhile: the verified passkey is stored from a fresh
+                // read, which also checks the caller again.
+                Err(PasskeyWriteError::UserChanged) => {
+                    owner = account(&self.users, caller, Policy::SelfOnly, owner.id()).await?;
+                }
+                Err(PasskeyWriteError::Repository(error)) => return Err(error.into()),
+            }
+        }
+        Err(RepositoryError::Unavailable("the user kept changing".into()).into())
     }
 }
 
@@ -291,19 +310,34 @@ where
                     .check(caller, &user, removal.current_password.as_deref(), now)
                     .await?;
             }
-            let passkey = self
-                .passkeys
-                .passkeys(user.id())
-                .await?
-                .into_iter()
-                .find(|passkey| passkey.id == removal.passkey_id)
-                .ok_or(PasskeyError::PasskeyNotFound)?;
-            let notice = messages::passkey_removed(&user, &passkey.name);
-            if self.passkeys.remove(&passkey, &[notice]).await? {
-                Ok(())
-            } else {
-                Err(PasskeyError::PasskeyNotFound)
+            let mut owner = user;
+            for _ in 0..ATTEMPTS {
+                let passkey = self
+                    .passkeys
+                    .passkeys(owner.id())
+                    .await?
+                    .into_iter()
+                    .find(|passkey| passkey.id == removal.passkey_id)
+                    .ok_or(PasskeyError::PasskeyNotFound)?;
+                let removed = Change::UserPasskeyRemoved {
+                    passkey_id: passkey.id,
+                };
+                let outbox = Outgoing::email(messages::passkey_removed(&owner, &passkey.name))
+                    .and([DomainEvent::next_of(&owner, removed)]);
+                match self.passkeys.remove(&passkey, &owner, &outbox).await {
+                    Ok(true) => return Ok(()),
+                    Ok(false) => return Err(PasskeyError::PasskeyNotFound),
+                    Err(PasskeyWriteError::UserChanged) => {
+                        owner =
+                            account(&self.users, caller, Policy::SelfOrAdmin, owner.id()).await?;
+                    }
+                    Err(PasskeyWriteError::CredentialTaken) => {
+                        return Err(PasskeyError::PasskeyNotFound);
+                    }
+                    Err(PasskeyWriteError::Repository(error)) => return Err(error.into()),
+                }
             }
+            Err(RepositoryError::Unavailable("the user kept changing".into()).into())
         }
         .await;
         let outcome = match &result {

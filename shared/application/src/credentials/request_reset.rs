@@ -1,8 +1,8 @@
 use crate::audit::{self, Outcome};
 use crate::messages;
 use crate::ports::{
-    Clock, CredentialRepository, EmailSecret, RepositoryError, ResetTokenIssued, ResetTokenRecord,
-    ResetTokens, SecretPurpose, SecretSealer, UserRepository,
+    Clock, CredentialRepository, EmailSecret, Outgoing, RepositoryError, ResetTokenIssued,
+    ResetTokenRecord, ResetTokens, SecretPurpose, SecretSealer, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Email, UserId};
@@ -129,7 +129,7 @@ where
             messages::password_reset(user.email(), secret, RESET_TOKEN_LIFETIME_SECONDS / 60);
         let issued = self
             .credentials
-            .replace_reset_token(&record, now, &[message])
+            .replace_reset_token(&record, now, &Outgoing::email(message))
             .await?;
         // One email a minute per address: within it the answer is the same 202, with nothing
         // stored and nothing sent.

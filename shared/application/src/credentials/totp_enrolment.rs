@@ -12,7 +12,7 @@
 use super::step_up::{StepUp, StepUpError};
 use crate::messages;
 use crate::ports::{
-    Clock, ConfirmFactorError, CredentialRepository, OneTimePasswords, PasswordHasher,
+    Clock, ConfirmFactorError, CredentialRepository, OneTimePasswords, Outgoing, PasswordHasher,
     Provisioning, RepositoryError, SecretContext, SecretSealer, StartEnrolmentError, TotpEnrolment,
     TotpFactors, TotpSecret, UserRepository,
 };
@@ -230,9 +230,10 @@ where
         let (codes, hashes) = fresh_recovery_codes(&self.otp)?;
         let mut updated = user.clone();
         updated.set_mfa(true).map_err(|_| FactorError::NotFound)?;
-        let notice = messages::two_step_sign_in_on(&user);
+        let outbox =
+            Outgoing::of_update(&user, &updated, vec![messages::two_step_sign_in_on(&user)]);
         self.factors
-            .confirm(&enrolment, step, &hashes, &user, updated, &[notice])
+            .confirm(&enrolment, step, &hashes, &user, updated, &outbox)
             .await
             .map_err(|error| match error {
                 ConfirmFactorError::EnrolmentChanged => FactorError::NoEnrolment,

@@ -149,6 +149,7 @@ impl<U: UserRepository, S: SessionRepository, C: Clock> UseCase<SessionEnd>
 mod tests {
     use super::*;
     use crate::fakes::{FixedClock, InMemorySessions, InMemoryUsers, user_with_email};
+    use crate::ports::Outgoing;
     use crate::ports::{SESSION_SECONDS, SessionOrigin};
     use crate::users::{GetUser, UserLookup};
     use domain::AuthMethods;
@@ -208,7 +209,7 @@ mod tests {
     }
 
     async fn users_update(users: &InMemoryUsers, current: &User, updated: User) -> User {
-        crate::ports::UserRepository::update(users, current, updated, &[])
+        crate::ports::UserRepository::update(users, current, updated, &Outgoing::nothing())
             .await
             .unwrap()
     }

@@ -60,6 +60,7 @@ impl<U: UserRepository, O: OrderRepository> UseCase<OrderLookup> for GetOrder<U,
 mod tests {
     use super::*;
     use crate::fakes::{InMemoryOrders, InMemoryUsers, order_for, user_with_email};
+    use crate::ports::Outgoing;
 
     #[tokio::test]
     async fn the_owner_reads_the_order_and_nobody_else_does() {
@@ -67,7 +68,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let grace = users.add(user_with_email("grace@example.com"));
         let order = order_for(ada.id());
-        orders.insert(&order, &[]).await.unwrap();
+        orders.insert(&order, &Outgoing::nothing()).await.unwrap();
         let get = GetOrder::new(users.clone(), orders);
         let admin = users.admin_caller();
         let lookup = |user_id, order_id| get.execute(&admin, OrderLookup { user_id, order_id });

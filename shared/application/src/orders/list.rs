@@ -73,6 +73,7 @@ impl<U: UserRepository, O: OrderRepository> UseCase<UserOrdersQuery> for ListUse
 mod tests {
     use super::*;
     use crate::fakes::{InMemoryOrders, InMemoryUsers, order_for, user_with_email};
+    use crate::ports::Outgoing;
     use domain::OrderId;
 
     #[tokio::test]
@@ -83,8 +84,11 @@ mod tests {
         let mut expected = Vec::new();
         for _ in 0..5 {
             let order = order_for(ada.id());
-            orders.insert(&order, &[]).await.unwrap();
-            orders.insert(&order_for(grace.id()), &[]).await.unwrap();
+            orders.insert(&order, &Outgoing::nothing()).await.unwrap();
+            orders
+                .insert(&order_for(grace.id()), &Outgoing::nothing())
+                .await
+                .unwrap();
             expected.push(order.id());
         }
         expected.reverse();

@@ -1,8 +1,11 @@
 use super::order_owner;
 use crate::messages;
-use crate::ports::{Clock, IdGenerator, OrderRepository, RepositoryError, UserRepository};
+use crate::ports::{
+    Change, Clock, DomainEvent, IdGenerator, OrderRepository, Outgoing, RepositoryError,
+    UserRepository,
+};
 use crate::{Caller, Denied, Policy, UseCase, command};
-use domain::{LineRequest, Order, OrderError, UserId, UserStatus};
+use domain::{LineRequest, Order, OrderError, UserId, UserStatus, Version};
 
 #[derive(Debug, Clone)]
 pub struct PlacementRequest {
@@ -77,7 +80,18 @@ where
             self.clock.now(),
         )?;
         let confirmation = messages::order_confirmation(&user, &order);
-        self.orders.insert(&order, &[confirmation]).await?;
+        let placed = DomainEvent {
+            user_id: order.user_id(),
+            version: Version::new(1),
+            change: Change::OrderPlaced {
+                order_id: order.id(),
+                total: order.total(),
+                lines: order.lines().len(),
+            },
+        };
+        self.orders
+            .insert(&order, &Outgoing::email(confirmation).and([placed]))
+            .await?;
         Ok(order)
     }
 }

@@ -1,6 +1,6 @@
 //! Credentials: reset tokens, password hashes and the hasher.
 
-use super::{BoxError, OutgoingEmail, RepositoryError};
+use super::{BoxError, Outgoing, RepositoryError};
 use crate::credentials::{LoginAttempts, Reservation};
 use domain::{Email, Password, PasswordHash, Timestamp, User, UserId};
 use std::future::Future;
@@ -72,6 +72,9 @@ pub enum RedeemTokenError {
     /// Redeemed already, by this request's twin or an earlier one.
     #[error("the token is no longer stored")]
     TokenGone,
+    /// The user is no longer at the version read: read it again.
+    #[error("the user changed since it was read")]
+    UserChanged,
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -93,7 +96,7 @@ pub trait CredentialRepository: Send + Sync + 'static {
         &self,
         record: &ResetTokenRecord,
         now: Timestamp,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> impl Future<Output = Result<ResetTokenIssued, RepositoryError>> + Send;
 
     fn find_reset_token(
@@ -104,17 +107,19 @@ pub trait CredentialRepository: Send + Sync + 'static {
     /// Deletes the token, stores the user's new password hash, marks the user's address as
     /// verified, revokes the user's sessions as of `now`, forgets the failed logins of the
     /// address `sent_to` (count and lock) and records `outbox`, in one atomic write (the
-    /// user's version grows by one). MUST fail with `TokenGone`, storing nothing, when the token is no
-    /// longer stored, its user is no longer active or no longer has the address `sent_to`, or
-    /// its user's sessions were revoked after the token was issued, so
-    /// of two racing redemptions exactly one succeeds, a suspended or deleted user's token
-    /// does nothing, and an email change revokes the token sent to the old address.
+    /// user, read as `user`, stored at its next version). MUST fail, storing nothing, with
+    /// `TokenGone` when the token is no longer stored, and with `UserChanged` when the user is
+    /// no longer at `user`'s version, no longer active, no longer has the address `sent_to`, or
+    /// its sessions were revoked after the token was issued (the caller reads it again to
+    /// tell), so of two racing redemptions exactly one succeeds, a suspended or deleted user's
+    /// token does nothing, and an email change revokes the token sent to the old address.
     fn redeem_reset_token(
         &self,
         record: &ResetTokenRecord,
+        user: &User,
         password: &PasswordHash,
         now: Timestamp,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> impl Future<Output = Result<(), RedeemTokenError>> + Send;
 
     /// The failed logins stored for this address (by normalized form), known or not; the

@@ -1,8 +1,8 @@
 //! Email: a plain-text message, the outbox it is recorded in, and the service that delivers it.
 //!
 //! No request sends email. A use case hands the messages its change causes to the write that
-//! stores the change (an `outbox: &[OutgoingEmail]` argument), and the adapter MUST record them
-//! in the same atomic write: the change and its emails happen together or not at all. The
+//! stores the change (an `outbox: &Outgoing` argument, with the change's events), and the
+//! adapter MUST record them in the same atomic write: the change and its emails happen together or not at all. The
 //! mailer (`DeliverEmails`) sends recorded messages afterwards and forgets each once sent.
 
 use super::{BoxError, RepositoryError, SealedSecret, SecretContext, SecretPurpose, SecretSealer};

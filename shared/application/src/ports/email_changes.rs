@@ -1,6 +1,6 @@
 //! Email changes a user asked for and has yet to prove, by a token sent to the new address.
 
-use super::{OutgoingEmail, RepositoryError, TokenHash};
+use super::{Outgoing, RepositoryError, TokenHash};
 use domain::{Email, Timestamp, User, UserId};
 use std::future::Future;
 
@@ -31,7 +31,7 @@ pub trait EmailChangeRepository: Send + Sync + 'static {
     fn save_email_change(
         &self,
         record: &EmailChangeRecord,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
 
     fn find_email_change(
@@ -50,6 +50,6 @@ pub trait EmailChangeRepository: Send + Sync + 'static {
         record: &EmailChangeRecord,
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> impl Future<Output = Result<User, ApplyEmailChangeError>> + Send;
 }

@@ -4,7 +4,7 @@
 //! The secret exists in plaintext only in memory: it is stored sealed (`SecretSealer`, purpose
 //! `TotpSecret`). Recovery codes are stored as hashes, like reset tokens.
 
-use super::{BoxError, IssuedToken, OutgoingEmail, RepositoryError, SealedSecret, TokenHash};
+use super::{BoxError, IssuedToken, Outgoing, RepositoryError, SealedSecret, TokenHash};
 use domain::{Timestamp, User, UserId};
 use std::future::Future;
 
@@ -151,7 +151,7 @@ pub trait TotpFactors: Send + Sync + 'static {
         recovery_codes: &[TokenHash],
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> impl Future<Output = Result<User, ConfirmFactorError>> + Send;
 
     /// Records `step` as the user's last accepted TOTP step, only if the factor is on and its
@@ -188,7 +188,7 @@ pub trait TotpFactors: Send + Sync + 'static {
         &self,
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> impl Future<Output = Result<User, ConfirmFactorError>> + Send;
 
     /// Stores `enrolment` as the user's factor, unconfirmed, in place of an unconfirmed one;

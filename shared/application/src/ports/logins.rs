@@ -1,7 +1,7 @@
 //! What a login reads and writes, batched so that a login is at most three round trips: the
 //! address (its reservation and its holder, at once), the user, one write.
 
-use super::{OutgoingEmail, RefreshTokenRecord, RepositoryError, SessionRecord, TokenHash};
+use super::{Outgoing, RefreshTokenRecord, RepositoryError, SessionRecord, TokenHash};
 use crate::credentials::Reservation;
 use domain::{Email, PasswordHash, Timestamp, User, UserId};
 
@@ -114,6 +114,6 @@ pub trait LoginStore: Send + Sync + 'static {
         current: &User,
         updated: User,
         password: NewPassword<'_>,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> impl Future<Output = Result<User, RecordLoginError>> + Send;
 }

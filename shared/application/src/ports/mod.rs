@@ -4,6 +4,7 @@
 mod credentials;
 mod email;
 mod email_changes;
+mod events;
 mod factors;
 mod logins;
 mod orders;
@@ -17,6 +18,7 @@ mod users;
 pub use credentials::*;
 pub use email::*;
 pub use email_changes::*;
+pub use events::*;
 pub use factors::*;
 pub use logins::*;
 pub use orders::*;

@@ -1,6 +1,6 @@
 //! Orders, stored in their user's collection.
 
-use super::{Cursor, OutgoingEmail, Page, PageError, PageLimit, RepositoryError};
+use super::{Cursor, Outgoing, Page, PageError, PageLimit, RepositoryError};
 use domain::{Order, OrderId, UserId};
 use std::future::Future;
 
@@ -9,7 +9,7 @@ pub trait OrderRepository: Send + Sync + 'static {
     fn insert(
         &self,
         order: &Order,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
 
     /// The order with this id among this user's orders; `None` when there is none, including

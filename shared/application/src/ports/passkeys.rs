@@ -6,7 +6,7 @@
 //! and a ceremony's server state as opaque bytes for the store: the adapter alone knows CBOR,
 //! COSE and the signature algorithms.
 
-use super::{BoxError, OutgoingEmail, RepositoryError};
+use super::{BoxError, Outgoing, RepositoryError};
 use domain::{CeremonyId, PasskeyId, PasskeyName, Timestamp, User, UserId};
 use std::future::Future;
 
@@ -148,10 +148,13 @@ impl PendingCeremony {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum AddPasskeyError {
+pub enum PasskeyWriteError {
     /// A passkey with this credential id is registered already (to this user or another).
     #[error("the credential is registered already")]
     CredentialTaken,
+    /// The owner is no longer at the version read (or no longer active): read it again.
+    #[error("the user changed since it was read")]
+    UserChanged,
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -177,21 +180,27 @@ pub trait PasskeyStore: Send + Sync + 'static {
         id: CeremonyId,
     ) -> impl Future<Output = Result<Option<PendingCeremony>, RepositoryError>> + Send;
 
-    /// Stores `passkey` for its user with `outbox`, in one write; MUST refuse
-    /// (`CredentialTaken`) when any passkey has its credential id.
+    /// Stores `passkey` for its user `owner` (as read) with `outbox`, in one write that also
+    /// moves the owner to its next version (a passkey is a change of the account, and its
+    /// event carries that version); MUST refuse (`CredentialTaken`) when any passkey has its
+    /// credential id and (`UserChanged`) when the owner is no longer active at the version read.
     fn add(
         &self,
         passkey: &Passkey,
-        outbox: &[OutgoingEmail],
-    ) -> impl Future<Output = Result<(), AddPasskeyError>> + Send;
+        owner: &User,
+        outbox: &Outgoing,
+    ) -> impl Future<Output = Result<(), PasskeyWriteError>> + Send;
 
     /// Deletes `passkey` (as read from `passkeys`) and its credential claim with `outbox`, in
-    /// one write: `false` when it is gone already (nothing written).
+    /// one write that moves `owner` to its next version: `false` when the passkey is gone
+    /// already (nothing written); `UserChanged` as for `add`, except that the owner may be
+    /// suspended.
     fn remove(
         &self,
         passkey: &Passkey,
-        outbox: &[OutgoingEmail],
-    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+        owner: &User,
+        outbox: &Outgoing,
+    ) -> impl Future<Output = Result<bool, PasskeyWriteError>> + Send;
 
     /// The passkey with this credential id, whoever's it is.
     fn by_credential(

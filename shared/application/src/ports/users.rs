@@ -1,6 +1,6 @@
 //! Users: the repository, listing queries and the `If-Match` precondition.
 
-use super::{Cursor, OutgoingEmail, Page, PageError, PageLimit, RepositoryError};
+use super::{Cursor, Outgoing, Page, PageError, PageLimit, RepositoryError};
 use domain::{Email, SessionId, User, UserId, UserStatus, Version};
 use std::future::Future;
 
@@ -32,7 +32,7 @@ pub trait UserRepository: Send + Sync + 'static {
     fn insert(
         &self,
         user: &User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> impl Future<Output = Result<(), InsertUserError>> + Send;
 
     /// The user with this id, whatever its status; `None` when there is none.
@@ -69,7 +69,7 @@ pub trait UserRepository: Send + Sync + 'static {
         &self,
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> impl Future<Output = Result<User, UpdateUserError>> + Send;
 
     /// One page of users, newest first. Paging from no cursor to the end MUST return every

@@ -181,6 +181,7 @@ mod tests {
     use crate::fakes::{AuditLines, events_of};
     use crate::fakes::{FixedClock, InMemoryUsers, user_with_email};
     use crate::ports::InsertUserError;
+    use crate::ports::Outgoing;
     use domain::Version;
 
     fn change(
@@ -435,7 +436,7 @@ mod tests {
         );
         let newcomer = user_with_email("ADA@example.com");
         assert!(
-            users.insert(&newcomer, &[]).await.is_ok(),
+            users.insert(&newcomer, &Outgoing::nothing()).await.is_ok(),
             "the address is free again"
         );
     }
@@ -487,7 +488,9 @@ mod tests {
     async fn the_email_of_a_live_user_stays_claimed() {
         let users = InMemoryUsers::default();
         users.add(user_with_email("ada@example.com"));
-        let result = users.insert(&user_with_email("ada@example.com"), &[]).await;
+        let result = users
+            .insert(&user_with_email("ada@example.com"), &Outgoing::nothing())
+            .await;
         assert!(matches!(result, Err(InsertUserError::EmailTaken)));
     }
 

@@ -4,8 +4,8 @@
 use super::update_email::{EMAIL_CHANGE_TOKEN_LIFETIME_SECONDS, notices};
 use crate::audit::{self, Outcome};
 use crate::ports::{
-    ApplyEmailChangeError, Clock, EmailChangeRecord, EmailChangeRepository, RepositoryError,
-    ResetTokens, UserRepository,
+    ApplyEmailChangeError, Clock, EmailChangeRecord, EmailChangeRepository, Outgoing,
+    RepositoryError, ResetTokens, UserRepository,
 };
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::User;
@@ -104,7 +104,7 @@ where
             updated
                 .change_to_proved_email(record.new_email.clone())
                 .map_err(|_deleted| ConfirmEmailChangeError::InvalidToken)?;
-            let outbox = notices(&current, &updated);
+            let outbox = Outgoing::of_update(&current, &updated, notices(&current, &updated));
             match self
                 .users
                 .apply_email_change(record, &current, updated, &outbox)
@@ -132,6 +132,7 @@ mod tests {
     use crate::fakes::{
         AuditLines, FakeTokens, FixedClock, InMemoryCredentials, InMemoryUsers, user_with_email,
     };
+    use crate::ports::Outgoing;
     use crate::users::EmailChange;
     use crate::users::update_email::tests::{change, token_sent_to, update};
     use domain::Password;
@@ -206,7 +207,7 @@ mod tests {
         assert!(
             world
                 .users
-                .insert(&user_with_email("ada@example.com"), &[])
+                .insert(&user_with_email("ada@example.com"), &Outgoing::nothing())
                 .await
                 .is_ok(),
             "the old address is free"

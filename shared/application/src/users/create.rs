@@ -1,5 +1,7 @@
 use crate::messages;
-use crate::ports::{Clock, IdGenerator, InsertUserError, RepositoryError, UserRepository};
+use crate::ports::{
+    Clock, DomainEvent, IdGenerator, InsertUserError, Outgoing, RepositoryError, UserRepository,
+};
 use crate::{Caller, Denied, Policy, UseCase, command};
 use domain::{Email, User, UserName};
 
@@ -53,7 +55,10 @@ where
         );
         // The welcome email is recorded with the user, and sent by the mailer afterwards.
         self.users
-            .insert(&user, &[messages::welcome(&user)])
+            .insert(
+                &user,
+                &Outgoing::email(messages::welcome(&user)).and([DomainEvent::registered(&user)]),
+            )
             .await
             .map_err(|error| match error {
                 InsertUserError::EmailTaken => CreateUserError::EmailTaken,

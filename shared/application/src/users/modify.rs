@@ -2,7 +2,7 @@
 
 use super::UserChangeError;
 use crate::audit::{self, Outcome};
-use crate::ports::{IfMatch, OutgoingEmail, UpdateUserError, UserRepository};
+use crate::ports::{IfMatch, Outgoing, OutgoingEmail, UpdateUserError, UserRepository};
 use crate::standing::read_for;
 use crate::{Caller, Policy};
 use domain::{Changed, User, UserId};
@@ -33,7 +33,7 @@ pub(crate) async fn modify_user<R: UserRepository>(
 }
 
 /// `modify_user`, recording with the change the emails `tell` writes about it (given the user
-/// before and after).
+/// before and after) and the change's events.
 pub(crate) async fn modify_user_and_tell<R: UserRepository>(
     users: &R,
     of: ChangeOf<'_>,
@@ -52,7 +52,7 @@ pub(crate) async fn modify_user_and_tell<R: UserRepository>(
         if change(&mut updated)? == Changed::No {
             return Ok(current);
         }
-        let outbox = tell(&current, &updated);
+        let outbox = Outgoing::of_update(&current, &updated, tell(&current, &updated));
         match users.update(&current, updated, &outbox).await {
             Ok(stored) => return Ok(stored),
             Err(UpdateUserError::EmailTaken) => return Err(UserChangeError::EmailTaken),

@@ -10,8 +10,8 @@ use crate::credentials::StepUp;
 use crate::messages;
 use crate::ports::{
     Clock, CredentialRepository, EmailChangeRecord, EmailChangeRepository, EmailSecret, IfMatch,
-    OutgoingEmail, PasswordHasher, RepositoryError, ResetTokens, SecretPurpose, SecretSealer,
-    UserRepository,
+    Outgoing, OutgoingEmail, PasswordHasher, RepositoryError, ResetTokens, SecretPurpose,
+    SecretSealer, UserRepository,
 };
 use crate::standing::read_for;
 use crate::{Caller, Policy, UseCase, command};
@@ -196,7 +196,9 @@ where
             ),
             messages::email_change_requested(user, &record.new_email),
         ];
-        self.users.save_email_change(&record, &messages).await?;
+        self.users
+            .save_email_change(&record, &Outgoing::emails(messages.into()))
+            .await?;
         Ok(EmailChange::Requested)
     }
 }
@@ -305,13 +307,13 @@ pub(crate) mod tests {
         assert!(!moved.email_verified(), "nobody proved the new address");
         assert!(
             users
-                .insert(&user_with_email("ada@example.com"), &[])
+                .insert(&user_with_email("ada@example.com"), &Outgoing::nothing())
                 .await
                 .is_ok()
         );
         assert!(
             users
-                .insert(&user_with_email("ADA@lovelace.org"), &[])
+                .insert(&user_with_email("ADA@lovelace.org"), &Outgoing::nothing())
                 .await
                 .is_err()
         );

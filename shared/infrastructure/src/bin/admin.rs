@@ -5,12 +5,15 @@
 //!   admin promote EMAIL           a deployment, with AWS credentials: an existing user becomes
 //!                                 an admin (its new role shows from its next login or refresh)
 //!   admin redrive                 empties the mailer's dead-letter queue
-//!                                 (`DEAD_LETTER_QUEUE_URL`): the emails its messages stand for,
-//!                                 still in the outbox, go to the mailer again
+//!                                 (`DEAD_LETTER_QUEUE_URL`) and the publisher's
+//!                                 (`EVENT_DEAD_LETTER_QUEUE_URL`, when set): the emails and
+//!                                 events their messages stand for, still in the outbox, go to
+//!                                 the mailer and the publisher again
 //!
 //! They act on the table named by `TABLE_NAME`, through the same adapters as the functions.
 use application::ports::{
-    CredentialRepository, PasswordHasher, ResetTokenRecord, ResetTokens, UserRepository,
+    Change, CredentialRepository, DomainEvent, Outgoing, PasswordChangedBy, PasswordHasher,
+    ResetTokenRecord, ResetTokens, UserRepository,
 };
 use domain::{Email, Password, Role, Timestamp, User, UserId, UserName};
 use infrastructure::{Argon2Hasher, Aws, OsResetTokens};
@@ -39,23 +42,29 @@ async fn main() -> anyhow::Result<()> {
             writeln!(std::io::stdout(), "{email} is an admin")?;
         }
         [command] if command == "redrive" => {
-            let redriven = aws
-                .dead_letter_queue()?
-                .redrive(&aws.outbox()?)
-                .await
-                .map_err(|error| anyhow::anyhow!(error))?;
-            writeln!(
-                std::io::stdout(),
-                "{} dead letter(s) read, {} email(s) handed to the mailer again",
-                redriven.messages,
-                redriven.emails
-            )?;
-            if redriven.unreadable > 0 {
+            let queues = [
+                Some(aws.dead_letter_queue()?),
+                aws.event_dead_letter_queue(),
+            ];
+            for queue in queues.into_iter().flatten() {
+                let redriven = queue
+                    .redrive(&aws.outbox()?)
+                    .await
+                    .map_err(|error| anyhow::anyhow!(error))?;
                 writeln!(
                     std::io::stdout(),
-                    "{} message(s) on the queue are not on-failure records; left there",
-                    redriven.unreadable
+                    "{}: {} dead letter(s) read, {} outbox item(s) handed over again",
+                    queue.url(),
+                    redriven.messages,
+                    redriven.emails
                 )?;
+                if redriven.unreadable > 0 {
+                    writeln!(
+                        std::io::stdout(),
+                        "{} message(s) on the queue are not on-failure records; left there",
+                        redriven.unreadable
+                    )?;
+                }
             }
         }
         _ => anyhow::bail!(
@@ -75,7 +84,9 @@ async fn ensure_admin(users: &impl UserRepository, email: &Email) -> anyhow::Res
                 UserName::parse("Local Admin")?,
                 Timestamp::now(),
             );
-            users.insert(&user, &[]).await?;
+            // Published like any registration: consumers hear of every account.
+            let registered = Outgoing::nothing().and([DomainEvent::registered(&user)]);
+            users.insert(&user, &registered).await?;
             user
         }
     };
@@ -96,7 +107,8 @@ async fn make_admin(
     if admin == user {
         return Ok(user);
     }
-    Ok(users.update(&user, admin, &[]).await?)
+    let outbox = Outgoing::of_update(&user, &admin, Vec::new());
+    Ok(users.update(&user, admin, &outbox).await?)
 }
 
 /// Through a reset token, as a user would: the address counts as verified.
@@ -121,8 +133,12 @@ async fn set_password(aws: &Aws, admin: &User, password: &Password) -> anyhow::R
             .ok_or_else(|| anyhow::anyhow!("clock out of range"))?,
     };
     credentials.save_reset_token(&record).await?;
+    let changed = Change::UserPasswordChanged {
+        by: PasswordChangedBy::Reset,
+    };
+    let outbox = Outgoing::nothing().and([DomainEvent::next_of(admin, changed)]);
     credentials
-        .redeem_reset_token(&record, &hasher.hash(password)?, now, &[])
+        .redeem_reset_token(&record, admin, &hasher.hash(password)?, now, &outbox)
         .await?;
     Ok(())
 }

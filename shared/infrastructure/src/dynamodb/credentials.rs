@@ -6,7 +6,7 @@ use application::credentials::{
     FAILURES_COUNTED_BLINDLY, LoginAttempts, QUIET_SECONDS, Reservation,
 };
 use application::ports::{
-    CredentialRepository, OutgoingEmail, RESET_EMAIL_INTERVAL_SECONDS, RedeemTokenError,
+    CredentialRepository, Outgoing, RESET_EMAIL_INTERVAL_SECONDS, RedeemTokenError,
     RepositoryError, ResetTokenIssued, ResetTokenRecord, TokenHash,
 };
 use aws_sdk_dynamodb::Client;
@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
 };
-use domain::{Email, PasswordHash, Timestamp, UserId, UserStatus};
+use domain::{Email, PasswordHash, Timestamp, User, UserId, UserStatus};
 use std::collections::HashMap;
 
 const RESET_PREFIX: &str = "RESET#";
@@ -302,7 +302,7 @@ impl CredentialRepository for DynamoCredentialRepository {
         &self,
         record: &ResetTokenRecord,
         now: Timestamp,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<ResetTokenIssued, RepositoryError> {
         let key = latest_reset_key(record.user_id);
         let latest = items::read(&self.client, &self.table, key.clone()).await?;
@@ -396,9 +396,10 @@ impl CredentialRepository for DynamoCredentialRepository {
     async fn redeem_reset_token(
         &self,
         record: &ResetTokenRecord,
+        user: &User,
         password: &PasswordHash,
         now: Timestamp,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<(), RedeemTokenError> {
         let consume = Delete::builder()
             .table_name(&self.table)
@@ -408,7 +409,7 @@ impl CredentialRepository for DynamoCredentialRepository {
             .map_err(build_failed)?;
         let store = password_put(&self.table, record.user_id, password, now)?;
         // The address is proved (the token went there) and every session of the user ends;
-        // only while the user is active and still has that address.
+        // only while the user is as read: active, with that address.
         let verify = Update::builder()
             .table_name(&self.table)
             .set_key(Some(items::user_key(record.user_id)))
@@ -417,9 +418,10 @@ impl CredentialRepository for DynamoCredentialRepository {
                  #version = #version + :one",
             )
             .condition_expression(
-                "#status = :active AND email = :sent_to AND \
+                "#version = :read AND #status = :active AND email = :sent_to AND \
                  (attribute_not_exists(sessions_valid_after) OR sessions_valid_after <= :issued_at)",
             )
+            .expression_attribute_values(":read", AttributeValue::N(user.version().get().to_string()))
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", string(UserStatus::Active.as_str()))
@@ -448,6 +450,9 @@ impl CredentialRepository for DynamoCredentialRepository {
         writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
             Ok(()) => Ok(()),
+            Err(TransactionError::ConditionFailed { index: 2 }) => {
+                Err(RedeemTokenError::UserChanged)
+            }
             Err(TransactionError::ConditionFailed { .. }) => Err(RedeemTokenError::TokenGone),
             // Nothing was written and the token may still be good: a retry will tell.
             Err(TransactionError::Conflict) => Err(RepositoryError::Unavailable(

@@ -7,8 +7,8 @@ use super::outbox::outbox_writes;
 use super::transactions::{TransactionError, transact};
 use super::users::{DynamoUserRepository, update_error};
 use application::ports::{
-    ApplyEmailChangeError, EmailChangeRecord, EmailChangeRepository, OutgoingEmail,
-    RepositoryError, TokenHash, UpdateUserError,
+    ApplyEmailChangeError, EmailChangeRecord, EmailChangeRepository, Outgoing, RepositoryError,
+    TokenHash, UpdateUserError,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use domain::{Email, User, UserId};
@@ -50,7 +50,7 @@ impl EmailChangeRepository for DynamoUserRepository {
     async fn save_email_change(
         &self,
         record: &EmailChangeRecord,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<(), RepositoryError> {
         let key = pending_key(record.user_id);
         let earlier = items::read(&self.client, &self.table, key.clone())
@@ -133,7 +133,7 @@ impl EmailChangeRepository for DynamoUserRepository {
         record: &EmailChangeRecord,
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<User, ApplyEmailChangeError> {
         let stored = updated.stored_at(current.version().next());
         let (mut writes, claim_index) = self.writes_moving_the_claim(current, &stored)?;

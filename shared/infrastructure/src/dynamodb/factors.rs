@@ -9,7 +9,7 @@ use super::outbox::outbox_writes;
 use super::transactions::{TransactionError, transact};
 use super::users::DynamoUserRepository;
 use application::ports::{
-    ConfirmFactorError, ENROLMENT_SECONDS, OutgoingEmail, RepositoryError, StartEnrolmentError,
+    ConfirmFactorError, ENROLMENT_SECONDS, Outgoing, RepositoryError, StartEnrolmentError,
     StoredTotp, TokenHash, TotpEnrolment, TotpFactors, TotpStep,
 };
 use aws_sdk_dynamodb::error::SdkError;
@@ -136,7 +136,7 @@ impl TotpFactors for DynamoUserRepository {
         recovery_codes: &[TokenHash],
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<User, ConfirmFactorError> {
         let codes = recovery_codes
             .iter()
@@ -250,7 +250,7 @@ impl TotpFactors for DynamoUserRepository {
         &self,
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<User, ConfirmFactorError> {
         let delete = Delete::builder()
             .table_name(&self.table)

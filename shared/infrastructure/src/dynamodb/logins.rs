@@ -17,7 +17,7 @@ use super::sessions::{session_item, token_item};
 use super::transactions::{TransactionError, transact};
 use super::users::DynamoUserRepository;
 use application::ports::{
-    AddressRecord, LoginStore, MfaChallenge, NewPassword, OutgoingEmail, RecordLoginError,
+    AddressRecord, LoginStore, MfaChallenge, NewPassword, Outgoing, RecordLoginError,
     RefreshTokenRecord, RepositoryError, SessionRecord, TokenHash,
 };
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
@@ -185,7 +185,7 @@ impl LoginStore for DynamoUserRepository {
         current: &User,
         updated: User,
         password: NewPassword<'_>,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<User, RecordLoginError> {
         let stored = updated.stored_at(current.version().next());
         let forget = Delete::builder()

@@ -22,6 +22,6 @@ pub use credentials::DynamoCredentialRepository;
 pub use idempotency::DynamoIdempotencyStore;
 pub use items::ListingShards;
 pub use orders::DynamoOrderRepository;
-pub use outbox::{DynamoOutbox, OUTBOX_ENTITY, OutboxItem};
+pub use outbox::{DynamoOutbox, EVENT_ENTITY, EventItem, OUTBOX_ENTITY, OutboxItem, event_detail};
 pub use sessions::DynamoSessionRepository;
 pub use users::DynamoUserRepository;

@@ -4,7 +4,7 @@ use super::items::{self, Item};
 use super::outbox::outbox_writes;
 use super::transactions::{TransactionError, transact};
 use application::ports::{
-    Cursor, OrderRepository, OutgoingEmail, Page, PageError, PageLimit, RepositoryError,
+    Cursor, OrderRepository, Outgoing, Page, PageError, PageLimit, RepositoryError,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -135,7 +135,7 @@ impl DynamoOrderRepository {
 }
 
 impl OrderRepository for DynamoOrderRepository {
-    async fn insert(&self, order: &Order, outbox: &[OutgoingEmail]) -> Result<(), RepositoryError> {
+    async fn insert(&self, order: &Order, outbox: &Outgoing) -> Result<(), RepositoryError> {
         let item: Item = serde_dynamo::to_item(OrderItem::from_order(order))
             .map_err(|error| RepositoryError::Failed(error.into()))?;
         let mut writes = vec![items::put_new(&self.table, item)?];

@@ -1,26 +1,40 @@
-//! The outbox: every email is an item written in the same transaction as the change that
-//! causes it. The table's stream hands inserted outbox items to the mailer, which sends each and
-//! then deletes it; an item that could not be sent stays, for its retries and, after them, for
-//! an operator re-driving the dead-letter queue (it expires after the queue's retention).
+//! The outbox: every email and every event is an item written in the same transaction as the
+//! change that causes it. The table's stream hands inserted outbox items to the mailer (emails)
+//! or the publisher (events), which sends each and then deletes it; an item that could not be
+//! sent stays, for its retries and, after them, for an operator re-driving the dead-letter
+//! queue (it expires after the queue's retention).
 
-use super::errors::{build_failed, repository_error};
+use super::errors::{build_failed, corrupt_item, repository_error};
 use super::items::{self, Item, SealedItem};
+use super::table::{PARTITION_KEY, SORT_KEY};
 use super::transactions::{TransactionError, transact};
-use application::ports::{EmailSecret, Outbox, OutgoingEmail, PendingEmail, RepositoryError};
+use application::ports::{
+    Change, DomainEvent, EmailSecret, EventOutbox, Outbox, Outgoing, OutgoingEmail, PendingEmail,
+    PendingEvent, RepositoryError,
+};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, DeleteRequest, TransactWriteItem, WriteRequest,
+};
 use domain::{Email, Timestamp};
 use serde::{Deserialize, Serialize};
 
 const OUTBOX_PREFIX: &str = "OUTBOX#";
 const OUTBOX_SORT_KEY: &str = "EMAIL";
-/// The `entity` of outbox items: what the stream's filter selects.
+const EVENT_SORT_KEY: &str = "EVENT";
+/// The `entity` of outbox emails: what the mailer's stream filter selects.
 pub const OUTBOX_ENTITY: &str = "outbox";
+/// The `entity` of outbox events: what the publisher's stream filter selects.
+pub const EVENT_ENTITY: &str = "event";
 /// As long as the dead-letter queue keeps a message: 14 days.
 const RETENTION_SECONDS: i64 = 14 * 24 * 60 * 60;
 
 fn outbox_key(id: &str) -> Item {
     items::key(format!("{OUTBOX_PREFIX}{id}"), OUTBOX_SORT_KEY)
+}
+
+fn event_key(id: &str) -> Item {
+    items::key(format!("{OUTBOX_PREFIX}{id}"), EVENT_SORT_KEY)
 }
 
 /// An outbox item as stored, and as the stream's `NewImage` carries it.
@@ -96,20 +110,119 @@ impl OutboxItem {
     }
 }
 
+/// An event item as stored, and as the stream's `NewImage` carries it: the `detail-type` and
+/// the `detail` the bus will deliver, written once, when the change is.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EventItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    id: String,
+    user_id: String,
+    detail_type: String,
+    detail: String,
+    recorded_at: String,
+    expires_at: i64,
+}
+
+impl EventItem {
+    fn record(event: &DomainEvent, now: Timestamp) -> Self {
+        let id = uuid::Uuid::now_v7().to_string();
+        Self {
+            pk: format!("{OUTBOX_PREFIX}{id}"),
+            sk: EVENT_SORT_KEY.to_owned(),
+            entity: EVENT_ENTITY.to_owned(),
+            detail: event_detail(event, &id, now).to_string(),
+            id,
+            user_id: event.user_id.to_string(),
+            detail_type: event.change.detail_type().to_owned(),
+            recorded_at: now.to_rfc3339(),
+            expires_at: now
+                .plus_seconds(RETENTION_SECONDS)
+                .map_or(0, |at| at.as_millis() / 1000),
+        }
+    }
+
+    /// The event to publish; `None` when the item is not a well-formed event item.
+    pub fn into_pending(self) -> Option<PendingEvent> {
+        (self.entity == EVENT_ENTITY).then_some(())?;
+        Some(PendingEvent {
+            recorded_at: Timestamp::parse_rfc3339(&self.recorded_at)?,
+            id: self.id,
+            detail_type: self.detail_type,
+            detail: self.detail,
+        })
+    }
+}
+
+/// The `detail` of an event (API.md, "Events"; `docs/events/` holds its schemas): ids,
+/// statuses, roles and amounts, never an address, a name, a token or a password.
+pub fn event_detail(
+    event: &DomainEvent,
+    event_id: &str,
+    occurred_at: Timestamp,
+) -> serde_json::Value {
+    let mut detail = serde_json::json!({
+        "event_id": event_id,
+        "occurred_at": occurred_at.to_rfc3339(),
+        "user_id": event.user_id.to_string(),
+        "version": event.version.get(),
+    });
+    let fields = match &event.change {
+        Change::UserRegistered { status, role } => {
+            serde_json::json!({"status": status.as_str(), "role": role.as_str()})
+        }
+        Change::UserEmailChanged { email_verified } => {
+            serde_json::json!({"email_verified": email_verified})
+        }
+        Change::UserSuspended => serde_json::json!({"status": "suspended"}),
+        Change::UserActivated => serde_json::json!({"status": "active"}),
+        Change::UserDeleted => serde_json::json!({"status": "deleted"}),
+        Change::UserRoleChanged {
+            previous_role,
+            role,
+        } => serde_json::json!({"previous_role": previous_role.as_str(), "role": role.as_str()}),
+        Change::UserPasswordChanged { by } => serde_json::json!({"by": by.as_str()}),
+        Change::UserSecondFactorEnabled => serde_json::json!({"mfa_enabled": true}),
+        Change::UserSecondFactorDisabled => serde_json::json!({"mfa_enabled": false}),
+        Change::UserPasskeyAdded { passkey_id } | Change::UserPasskeyRemoved { passkey_id } => {
+            serde_json::json!({"passkey_id": passkey_id.to_string()})
+        }
+        Change::OrderPlaced {
+            order_id,
+            total,
+            lines,
+        } => serde_json::json!({
+            "order_id": order_id.to_string(),
+            "total": {"amount": total.amount(), "currency": total.currency().code()},
+            "lines": lines,
+        }),
+    };
+    if let (Some(detail), serde_json::Value::Object(fields)) = (detail.as_object_mut(), fields) {
+        detail.extend(fields);
+    }
+    detail
+}
+
 /// The puts that record `outbox`, for the transaction of the change that causes it.
 pub(crate) fn outbox_writes(
     table: &str,
-    outbox: &[OutgoingEmail],
+    outbox: &Outgoing,
 ) -> Result<Vec<TransactWriteItem>, RepositoryError> {
     let now = Timestamp::now();
-    outbox
+    let put = |item: Result<Item, serde_dynamo::Error>| {
+        item.map_err(|error| RepositoryError::Failed(error.into()))
+            .and_then(|item| items::put_new(table, item))
+    };
+    let emails = outbox
+        .emails
         .iter()
-        .map(|email| {
-            let item: Item = serde_dynamo::to_item(OutboxItem::record(email, now))
-                .map_err(|error| RepositoryError::Failed(error.into()))?;
-            items::put_new(table, item)
-        })
-        .collect()
+        .map(|email| put(serde_dynamo::to_item(OutboxItem::record(email, now))));
+    let events = outbox
+        .events
+        .iter()
+        .map(|event| put(serde_dynamo::to_item(EventItem::record(event, now))));
+    emails.chain(events).collect()
 }
 
 /// The mailer's view of the outbox items.
@@ -127,9 +240,10 @@ impl DynamoOutbox {
         }
     }
 
-    /// Sends again every email recorded before `cutoff` and still waiting (dead-lettered, or
-    /// stuck): each item is written back under a new id, a new insert on the stream, and the
-    /// old one deleted, in one transaction. An operator's tool, so it scans; returns how many.
+    /// Sends again every email and event recorded before `cutoff` and still waiting
+    /// (dead-lettered, or stuck): each item is written back under a new id, a new insert on the
+    /// stream, and the old one deleted, in one transaction (an event keeps its `event_id`, so
+    /// consumers that saw it drop it). An operator's tool, so it scans; returns how many.
     pub async fn redrive(&self, cutoff: Timestamp) -> Result<usize, RepositoryError> {
         let mut redriven = 0;
         let mut start = None;
@@ -138,8 +252,9 @@ impl DynamoOutbox {
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("entity = :outbox AND recorded_at < :cutoff")
+                .filter_expression("entity IN (:outbox, :event) AND recorded_at < :cutoff")
                 .expression_attribute_values(":outbox", AttributeValue::S(OUTBOX_ENTITY.to_owned()))
+                .expression_attribute_values(":event", AttributeValue::S(EVENT_ENTITY.to_owned()))
                 .expression_attribute_values(":cutoff", AttributeValue::S(cutoff.to_rfc3339()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
@@ -147,9 +262,7 @@ impl DynamoOutbox {
                 .await
                 .map_err(repository_error)?;
             for item in page.items() {
-                let stuck: OutboxItem = serde_dynamo::from_item(item.clone())
-                    .map_err(|error| RepositoryError::Failed(error.into()))?;
-                if self.write_back(stuck).await? {
+                if self.write_back(item.clone()).await? {
                     redriven += 1;
                 }
             }
@@ -160,18 +273,26 @@ impl DynamoOutbox {
         }
     }
 
-    /// The item under a new id, the old one gone; `false` when the mailer sent and deleted it
-    /// meanwhile.
-    async fn write_back(&self, stuck: OutboxItem) -> Result<bool, RepositoryError> {
-        let old_key = outbox_key(&stuck.id);
-        let id = uuid::Uuid::now_v7().to_string();
-        let again = OutboxItem {
-            pk: format!("{OUTBOX_PREFIX}{id}"),
-            id,
-            ..stuck
+    /// The item under a new id, the old one gone; `false` when the mailer or the publisher
+    /// sent and deleted it meanwhile.
+    async fn write_back(&self, stuck: Item) -> Result<bool, RepositoryError> {
+        let key_of = |name: &str| {
+            stuck
+                .get(name)
+                .cloned()
+                .map(|value| (name.to_owned(), value))
         };
-        let item: Item =
-            serde_dynamo::to_item(again).map_err(|error| RepositoryError::Failed(error.into()))?;
+        let old_key: Item = [key_of(PARTITION_KEY), key_of(SORT_KEY)]
+            .into_iter()
+            .collect::<Option<_>>()
+            .ok_or_else(|| corrupt_item("an outbox item without its key"))?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut item = stuck;
+        item.insert(
+            PARTITION_KEY.to_owned(),
+            AttributeValue::S(format!("{OUTBOX_PREFIX}{id}")),
+        );
+        item.insert("id".to_owned(), AttributeValue::S(id));
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(old_key))
@@ -190,6 +311,64 @@ impl DynamoOutbox {
             )),
             Err(TransactionError::Repository(error)) => Err(error),
         }
+    }
+}
+
+impl EventOutbox for DynamoOutbox {
+    async fn pending(&self, ids: &[&str]) -> Result<Vec<String>, RepositoryError> {
+        let mut pending = Vec::new();
+        // A stream batch holds at most ten; BatchGetItem takes a hundred keys.
+        for chunk in ids.chunks(100) {
+            let keys = chunk.iter().map(|id| event_key(id)).collect();
+            let found = items::read_many(&self.client, &self.table, keys).await?;
+            pending.extend(
+                chunk
+                    .iter()
+                    .zip(found)
+                    .filter(|(_, item)| item.is_some())
+                    .map(|(id, _)| (*id).to_owned()),
+            );
+        }
+        Ok(pending)
+    }
+
+    async fn forget(&self, ids: &[&str]) -> Result<(), RepositoryError> {
+        for chunk in ids.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|id| {
+                    DeleteRequest::builder()
+                        .set_key(Some(event_key(id)))
+                        .build()
+                        .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                        .map_err(build_failed)
+                })
+                .collect::<Result<_, _>>()?;
+            // Deletes DynamoDB leaves unprocessed (under throttling) are asked for again.
+            for _ in 0..4 {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(repository_error)?;
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut tables| tables.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            if !requests.is_empty() {
+                return Err(RepositoryError::Unavailable(
+                    "DynamoDB kept leaving deletes of published events unprocessed".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

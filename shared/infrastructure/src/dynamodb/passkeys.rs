@@ -13,15 +13,15 @@ use super::outbox::outbox_writes;
 use super::transactions::{TransactionError, transact};
 use super::users::DynamoUserRepository;
 use application::ports::{
-    AddPasskeyError, CEREMONY_SECONDS, CredentialId, OutgoingEmail, Passkey, PasskeyCredential,
-    PasskeyStore, PendingCeremony, RepositoryError,
+    CEREMONY_SECONDS, CredentialId, Outgoing, Passkey, PasskeyCredential, PasskeyStore,
+    PasskeyWriteError, PendingCeremony, RepositoryError,
 };
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem, Update};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use domain::{CeremonyId, PasskeyId, PasskeyName, Timestamp, UserId};
+use domain::{CeremonyId, PasskeyId, PasskeyName, Timestamp, User, UserId, UserStatus};
 use serde::{Deserialize, Serialize};
 
 const PASSKEY_PREFIX: &str = "PASSKEY#";
@@ -44,6 +44,39 @@ fn passkey_key(user_id: UserId, id: PasskeyId) -> Item {
 fn credential_key(id: &CredentialId) -> Item {
     let encoded = URL_SAFE_NO_PAD.encode(id.as_bytes());
     items::key(format!("{CREDENTIAL_PREFIX}{encoded}"), CREDENTIAL_SORT_KEY)
+}
+
+/// The owner of a passkey being added or removed, moved to its next version if it is still
+/// at the version read and in one of `statuses`: a passkey is a change of the account.
+fn owner_moves_on(
+    table: &str,
+    owner: &User,
+    statuses: &[UserStatus],
+) -> Result<TransactWriteItem, RepositoryError> {
+    let allowed: Vec<String> = (0..statuses.len())
+        .map(|at| format!(":status{at}"))
+        .collect();
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(items::user_key(owner.id())))
+        .update_expression("SET #version = :next")
+        .condition_expression(format!(
+            "#version = :read AND #status IN ({})",
+            allowed.join(", ")
+        ))
+        .expression_attribute_names("#version", "version")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":read", version(owner.version().get()))
+        .expression_attribute_values(":next", version(owner.version().next().get()));
+    for (name, status) in allowed.iter().zip(statuses) {
+        update = update.expression_attribute_values(name, string(status.as_str()));
+    }
+    let update = update.build().map_err(build_failed)?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+fn version(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
 }
 
 fn ceremony_key(id: CeremonyId) -> Item {
@@ -210,8 +243,9 @@ impl PasskeyStore for DynamoUserRepository {
     async fn add(
         &self,
         passkey: &Passkey,
-        outbox: &[OutgoingEmail],
-    ) -> Result<(), AddPasskeyError> {
+        owner: &User,
+        outbox: &Outgoing,
+    ) -> Result<(), PasskeyWriteError> {
         let item = serde_dynamo::to_item(PasskeyItem::of(passkey))
             .map_err(|error| RepositoryError::Failed(error.into()))?;
         let mut claim = credential_key(&passkey.credential.id);
@@ -224,12 +258,16 @@ impl PasskeyStore for DynamoUserRepository {
         let mut writes = vec![
             items::put_new(&self.table, item)?,
             items::put_new(&self.table, claim)?,
+            owner_moves_on(&self.table, owner, &[UserStatus::Active])?,
         ];
         writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
             Ok(()) => Ok(()),
             Err(TransactionError::ConditionFailed { index: 1 }) => {
-                Err(AddPasskeyError::CredentialTaken)
+                Err(PasskeyWriteError::CredentialTaken)
+            }
+            Err(TransactionError::ConditionFailed { index: 2 }) => {
+                Err(PasskeyWriteError::UserChanged)
             }
             Err(TransactionError::ConditionFailed { .. }) => {
                 Err(RepositoryError::Failed("a passkey with this id exists".into()).into())
@@ -244,8 +282,9 @@ impl PasskeyStore for DynamoUserRepository {
     async fn remove(
         &self,
         passkey: &Passkey,
-        outbox: &[OutgoingEmail],
-    ) -> Result<bool, RepositoryError> {
+        owner: &User,
+        outbox: &Outgoing,
+    ) -> Result<bool, PasskeyWriteError> {
         let key = passkey_key(passkey.credential.user_id, passkey.id);
         let delete = |key: Item, condition: Option<&str>| {
             Delete::builder()
@@ -259,16 +298,24 @@ impl PasskeyStore for DynamoUserRepository {
         let mut writes = vec![
             delete(key, Some("attribute_exists(pk)"))?,
             delete(credential_key(&passkey.credential.id), None)?,
+            owner_moves_on(
+                &self.table,
+                owner,
+                &[UserStatus::Active, UserStatus::Suspended],
+            )?,
         ];
         writes.extend(outbox_writes(&self.table, outbox)?);
         match transact(&self.client, writes).await {
             Ok(()) => Ok(true),
+            Err(TransactionError::ConditionFailed { index: 2 }) => {
+                Err(PasskeyWriteError::UserChanged)
+            }
             // Removed meanwhile by another request.
             Err(TransactionError::ConditionFailed { .. }) => Ok(false),
-            Err(TransactionError::Conflict) => Err(RepositoryError::Unavailable(
-                "another write held the passkey".into(),
-            )),
-            Err(TransactionError::Repository(error)) => Err(error),
+            Err(TransactionError::Conflict) => {
+                Err(RepositoryError::Unavailable("another write held the passkey".into()).into())
+            }
+            Err(TransactionError::Repository(error)) => Err(error.into()),
         }
     }
 

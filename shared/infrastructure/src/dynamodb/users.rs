@@ -5,8 +5,8 @@ use super::outbox::outbox_writes;
 use super::sessions::session_key;
 use super::transactions::{TransactionError, transact};
 use application::ports::{
-    CallerRecord, InsertUserError, OutgoingEmail, Page, PageError, RepositoryError,
-    UpdateUserError, UserListQuery, UserRepository,
+    CallerRecord, InsertUserError, Outgoing, Page, PageError, RepositoryError, UpdateUserError,
+    UserListQuery, UserRepository,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -178,7 +178,7 @@ fn active_admins_change(
 }
 
 impl UserRepository for DynamoUserRepository {
-    async fn insert(&self, user: &User, outbox: &[OutgoingEmail]) -> Result<(), InsertUserError> {
+    async fn insert(&self, user: &User, outbox: &Outgoing) -> Result<(), InsertUserError> {
         let mut writes = vec![
             TransactWriteItem::builder()
                 .put(self.put(items::to_item(user, self.shards)?, ITEM_ABSENT)?)
@@ -254,7 +254,7 @@ impl UserRepository for DynamoUserRepository {
         &self,
         current: &User,
         updated: User,
-        outbox: &[OutgoingEmail],
+        outbox: &Outgoing,
     ) -> Result<User, UpdateUserError> {
         let stored = updated.stored_at(current.version().next());
         let (old_claim, new_claim) = claims(current, &stored);

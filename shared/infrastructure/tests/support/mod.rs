@@ -5,6 +5,7 @@
 // Each test file uses its own part of these helpers.
 #![allow(dead_code)]
 
+use application::ports::Outgoing;
 use application::ports::{
     LoginStore, RefreshTokenRecord, ResetTokens, SessionOrigin, SessionRecord, UserRepository,
 };
@@ -127,7 +128,7 @@ pub async fn logged_in(
     users: &DynamoUserRepository,
     user: User,
 ) -> (User, SessionRecord, RefreshTokenRecord) {
-    users.insert(&user, &[]).await.unwrap();
+    users.insert(&user, &Outgoing::nothing()).await.unwrap();
     let (session, first) = new_session(&user);
     let mut updated = user.clone();
     updated.record_login(Timestamp::now()).unwrap();

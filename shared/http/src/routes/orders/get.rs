@@ -34,6 +34,7 @@ mod tests {
     use application::fakes::{InMemoryOrders, InMemoryUsers, StoreHealth, user_with_email};
     use application::orders::GetOrder;
     use application::ports::OrderRepository;
+    use application::ports::Outgoing;
     use domain::{OrderId, UserId};
 
     async fn get(
@@ -55,7 +56,7 @@ mod tests {
         let ada = users.add(user_with_email("ada@example.com"));
         let grace = users.add(user_with_email("grace@example.com"));
         let order = application::fakes::order_for(ada.id());
-        orders.insert(&order, &[]).await.unwrap();
+        orders.insert(&order, &Outgoing::nothing()).await.unwrap();
         let answer = get(&users, &orders, ada.id(), order.id()).await;
         assert_eq!(
             (answer.status, answer.body["id"].as_str()),
@@ -102,7 +103,7 @@ mod tests {
         let (users, orders) = (InMemoryUsers::default(), InMemoryOrders::default());
         let ada = users.add(user_with_email("ada@example.com"));
         let order = application::fakes::order_for(ada.id());
-        orders.insert(&order, &[]).await.unwrap();
+        orders.insert(&order, &Outgoing::nothing()).await.unwrap();
         let use_case = GetOrder::new(users.clone(), orders);
         let request = || {
             TestRequest::new("GET", "/users/x/orders/y")

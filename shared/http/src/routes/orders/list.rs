@@ -46,6 +46,7 @@ mod tests {
     };
     use application::orders::ListUserOrders;
     use application::ports::OrderRepository;
+    use application::ports::Outgoing;
     use domain::UserId;
 
     async fn list(users: &InMemoryUsers, orders: &InMemoryOrders, request: TestRequest) -> Answer {
@@ -62,7 +63,10 @@ mod tests {
         let (users, orders) = (InMemoryUsers::default(), InMemoryOrders::default());
         let ada = users.add(user_with_email("ada@example.com"));
         for _ in 0..3 {
-            orders.insert(&order_for(ada.id()), &[]).await.unwrap();
+            orders
+                .insert(&order_for(ada.id()), &Outgoing::nothing())
+                .await
+                .unwrap();
         }
         let first = list(&users, &orders, get(ada.id()).query("limit", "2")).await;
         assert_eq!(
