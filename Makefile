@@ -1,7 +1,7 @@
 # The two commands: `make run` serves the API on http://localhost:9000 with DynamoDB Local
 # and a local SES; `make test` sets up the same stack, runs every test, and stops it.
 .DEFAULT_GOAL := help
-.PHONY: help run test install check fmt clippy hakari validate package deploy openapi bench load two-step-timing keys admin redrive events smoke
+.PHONY: help run test install check fmt clippy hakari validate package deploy openapi bench load two-step-timing keys admin redrive events trace smoke
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ admin: ## make an existing user an admin in a deployed stack: make admin EMAIL=.
 
 events: ## the events the running local stack published (queue user-events-local), one JSON per line; leaves them there
 	@set -a && . .devstack/local.env && set +a && .devstack/venv/bin/python .devstack/events.py
+
+trace: ## one trace of the running local stack as a tree with durations: make trace ID=1-...; without ID, the latest traces
+	@python3 .devstack/trace.py "$(ID)"
 
 redrive: ## send again the emails and events of the dead letters: make redrive (the local stack), or TABLE=... QUEUE=... [EVENT_QUEUE=...] (AWS credentials)
 	@.devstack/redrive.sh "$(TABLE)" "$(QUEUE)" "$(EVENT_QUEUE)"

@@ -228,7 +228,7 @@ load_env() {
 start_services() {
   check_port_free "$DYNAMODB_PORT" "DynamoDB Local"
   check_port_free "$SES_PORT" "local SES"
-  check_port_free "$MOTO_PORT" "moto (KMS, SQS)"
+  check_port_free "$MOTO_PORT" "moto (KMS, SQS, EventBridge)"
   check_port_free "$API_PORT" "the API"
   mkdir -p "$state"
 
@@ -242,13 +242,18 @@ start_services() {
     -cors "http://localhost:$API_PORT,http://127.0.0.1:$API_PORT"
   start "local SES on :$SES_PORT" "$state/ses.log" \
     node "$here/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$SES_PORT"
-  start "moto (KMS, SQS) on 127.0.0.1:$MOTO_PORT" "$state/moto.log" \
+  start "moto (KMS, SQS, EventBridge) on 127.0.0.1:$MOTO_PORT" "$state/moto.log" \
     "$venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+  # The X-Ray daemon's stand-in: what the functions trace lands in traces.jsonl (make trace),
+  # a new file for every start.
+  rm -f "$state/traces.jsonl"
+  start "the X-Ray sink on udp $AWS_XRAY_DAEMON_ADDRESS" "$state/xray.log" \
+    python3 "$here/xray_sink.py" "$AWS_XRAY_DAEMON_ADDRESS" "$state/traces.jsonl"
   # The fault tests freeze and thaw DynamoDB Local, the local SES and moto by these pids
   # (setsid and env exec them).
-  echo "${started[-3]}" >"$state/dynamodb.pid"
-  echo "${started[-2]}" >"$state/ses.pid"
-  echo "${started[-1]}" >"$state/moto.pid"
+  echo "${started[-4]}" >"$state/dynamodb.pid"
+  echo "${started[-3]}" >"$state/ses.pid"
+  echo "${started[-2]}" >"$state/moto.pid"
   wait_for_port "$DYNAMODB_PORT" "DynamoDB Local" 60 "$state/dynamodb.log"
   wait_for_port "$SES_PORT" "the local SES" 60 "$state/ses.log"
   wait_for_port "$MOTO_PORT" "moto" 60 "$state/moto.log"

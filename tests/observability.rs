@@ -238,3 +238,87 @@ async fn the_console_of_make_run_shows_requests_and_problems_only() {
         }
     }
 }
+
+/// The segment documents the functions sent the local X-Ray sink for `trace_id`.
+fn trace_documents(trace_id: &str) -> Vec<Value> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../.devstack/run/traces.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|document| document["trace_id"] == trace_id)
+        .collect()
+}
+
+fn named<'a>(documents: &'a [Value], name: &str) -> Vec<&'a Value> {
+    documents
+        .iter()
+        .filter(|document| document["name"] == name)
+        .collect()
+}
+
+#[tokio::test]
+async fn one_requests_trace_holds_its_function_its_use_case_its_dynamodb_calls_and_the_mailers_work()
+ {
+    let email = unique_email("traced");
+    let reply = Api::default()
+        .send_json(
+            Method::POST,
+            "/users",
+            &json!({"email": email, "name": "Traced Person"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let trace_id = reply
+        .header("x-trace-id")
+        .expect("the response names its trace")
+        .to_owned();
+    let mut documents = Vec::new();
+    for _ in 0..100 {
+        documents = trace_documents(&trace_id);
+        if !named(&documents, "send-email").is_empty()
+            && !named(&documents, "publish-events").is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let function = named(&documents, "create-user");
+    assert_eq!(function.len(), 1, "the function's segment: {documents:#?}");
+    let function = function[0];
+    assert!(function.get("parent_id").is_none() && function.get("type").is_none());
+    let use_case = named(&documents, "CreateUser")[0];
+    assert_eq!(use_case["type"], "subsegment");
+    assert_eq!(use_case["parent_id"], function["id"]);
+    let writes: Vec<&Value> = named(&documents, "DynamoDB")
+        .into_iter()
+        .filter(|call| call["parent_id"] == use_case["id"])
+        .collect();
+    assert_eq!(
+        writes.len(),
+        1,
+        "one DynamoDB call registers: {documents:#?}"
+    );
+    assert_eq!(writes[0]["aws"]["operation"], "TransactWriteItems");
+    assert_eq!(writes[0]["aws"]["resource"], "users-local");
+    assert_eq!(writes[0]["http"]["response"]["status"], 200);
+
+    // The welcome email, sent later by the mailer from the stream, joins the same trace under
+    // the use case that recorded it, with its own calls inside.
+    let mailer = named(&documents, "send-email");
+    assert_eq!(mailer.len(), 1, "{documents:#?}");
+    assert_eq!(mailer[0]["parent_id"], use_case["id"]);
+    let sends: Vec<&Value> = named(&documents, "SESv2")
+        .into_iter()
+        .filter(|call| call["parent_id"] == mailer[0]["id"])
+        .collect();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0]["aws"]["operation"], "SendEmail");
+    let publisher = named(&documents, "publish-events");
+    assert_eq!(publisher[0]["parent_id"], use_case["id"]);
+    for document in &documents {
+        assert!(document["end_time"].as_f64() >= document["start_time"].as_f64());
+        let text = document.to_string();
+        assert!(!text.contains(&email), "no address in a trace: {text}");
+    }
+}

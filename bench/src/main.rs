@@ -279,6 +279,9 @@ impl Bench {
                 own.push((name.to_owned(), value));
             }
         }
+        if let Some(daemon) = xray_daemon() {
+            own.push(("AWS_XRAY_DAEMON_ADDRESS".to_owned(), daemon));
+        }
         own.extend(self.settings.function_env.iter().cloned());
         let environment = lambda_environment(function, &api.address(), &own);
         let log = std::fs::OpenOptions::new()
@@ -703,6 +706,26 @@ impl Bench {
         }
         Ok(())
     }
+}
+
+/// `BENCH_TRACED=true`: a stand-in for the X-Ray daemon (a UDP socket that reads and drops
+/// every datagram), whose address every function is given, as Lambda does with active tracing.
+fn xray_daemon() -> Option<String> {
+    static DAEMON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    DAEMON
+        .get_or_init(|| {
+            if !std::env::var("BENCH_TRACED").is_ok_and(|value| value == "true") {
+                return None;
+            }
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+            let address = socket.local_addr().ok()?.to_string();
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 65_536];
+                while socket.recv(&mut buffer).is_ok() {}
+            });
+            Some(address)
+        })
+        .clone()
 }
 
 #[tokio::main(flavor = "current_thread")]

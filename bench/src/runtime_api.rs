@@ -40,6 +40,8 @@ enum Outcome {
 
 struct Shared {
     function_arn: String,
+    /// `BENCH_TRACED=true`: every invocation is in a sampled trace, as with active tracing.
+    traced: bool,
     events: Mutex<mpsc::UnboundedReceiver<(String, Vec<u8>)>>,
     first_poll: std::sync::Mutex<Option<Instant>>,
     polled: Notify,
@@ -63,6 +65,7 @@ impl RuntimeApi {
         let (outcome_sender, outcomes) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{function}"),
+            traced: std::env::var("BENCH_TRACED").is_ok_and(|value| value == "true"),
             events: Mutex::new(pending),
             first_poll: std::sync::Mutex::new(None),
             polled: Notify::new(),
@@ -177,12 +180,23 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) -> anyhow::Res
                 };
                 let deadline_ms =
                     SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() + 10_000;
+                let trace = if shared.traced {
+                    let unique = uuid::Uuid::new_v4().simple().to_string();
+                    format!(
+                        "Root=1-{:08x}-{};Parent={};Sampled=1",
+                        deadline_ms / 1000,
+                        &unique[..24],
+                        &unique[16..]
+                    )
+                } else {
+                    "Root=1-00000000-000000000000000000000000;Sampled=0".to_owned()
+                };
                 let head = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
                      lambda-runtime-aws-request-id: {request_id}\r\n\
                      lambda-runtime-deadline-ms: {deadline_ms}\r\n\
                      lambda-runtime-invoked-function-arn: {}\r\n\
-                     lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n\
+                     lambda-runtime-trace-id: {trace}\r\n\
                      content-length: {}\r\n\r\n",
                     shared.function_arn,
                     event.len()

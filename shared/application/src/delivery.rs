@@ -7,6 +7,7 @@
 use crate::ports::{
     BoxError, Clock, EmailSendError, EmailSender, Outbox, OutgoingEmail, PendingEmail, SecretSealer,
 };
+use tracing::Instrument;
 
 /// One outbox item as the stream delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +67,8 @@ impl<S: EmailSender, O: Outbox, K: SecretSealer, C: Clock> DeliverEmails<S, O, K
         }
         let mut records = batch.into_iter();
         while let Some(record) = records.next() {
-            match self.deliver_one(&record.pending).await {
+            let joined = crate::joined_span("send-email", record.pending.trace_header.as_deref());
+            match self.deliver_one(&record.pending).instrument(joined).await {
                 Delivered::Unavailable => {
                     report.failed.push(record.sequence_number);
                     report

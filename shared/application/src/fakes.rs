@@ -1581,6 +1581,7 @@ impl InMemoryOutbox {
                 id,
                 email: email.clone(),
                 recorded_at: Timestamp::now(),
+                trace_header: None,
             });
         }
     }

@@ -25,6 +25,16 @@ pub use identity::{AdminMfa, Caller, Denied, Policy};
 pub(crate) use use_case::command;
 pub use use_case::{Command, UseCase};
 
+/// The span of work done now for an earlier request (`trace_header` as it was recorded with
+/// the work: an email, an event), in that request's trace: the X-Ray layer (target `xray`)
+/// records it there as a segment named `name`. No span when nothing was traced.
+pub(crate) fn joined_span(name: &str, trace_header: Option<&str>) -> tracing::Span {
+    match trace_header {
+        Some(header) => tracing::info_span!(target: "xray", "joined", name, trace_header = header),
+        None => tracing::Span::none(),
+    }
+}
+
 /// The messages of an error and its causes, outermost first, for one log field.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut chain = error.to_string();

@@ -8,6 +8,7 @@
 
 use crate::ports::{Clock, EventBus, EventOutbox, MAX_EVENTS_PER_PUT, PendingEvent};
 use std::time::Duration;
+use tracing::Instrument;
 
 /// One event item as the stream delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +148,18 @@ impl<B: EventBus, O: EventOutbox, C: Clock> PublishEvents<B, O, C> {
             let chunk: Vec<StreamedEvent> = records.by_ref().take(MAX_EVENTS_PER_PUT).collect();
             let events: Vec<PendingEvent> =
                 chunk.iter().map(|record| record.pending.clone()).collect();
-            match self.bus.put(&events).await {
+            // Each event's trace holds the put that carried it; the call itself (one for all)
+            // nests in the first one's.
+            let joined: Vec<tracing::Span> = chunk
+                .iter()
+                .map(|record| {
+                    crate::joined_span("publish-events", record.pending.trace_header.as_deref())
+                })
+                .collect();
+            let first = joined.first().cloned().unwrap_or_else(tracing::Span::none);
+            let put = self.bus.put(&events).instrument(first).await;
+            drop(joined);
+            match put {
                 Ok(answers) => {
                     for (record, ok) in chunk
                         .into_iter()
@@ -187,6 +199,7 @@ mod tests {
                 detail_type: "UserSuspended".to_owned(),
                 detail: format!(r#"{{"n":{sequence_number}}}"#),
                 recorded_at: Timestamp::now(),
+                trace_header: None,
             },
         }
     }

@@ -2,6 +2,14 @@ use crate::audit::{self, Outcome};
 use crate::identity::{Caller, Denied, Policy};
 use domain::UserId;
 use std::future::Future;
+use tracing::Instrument;
+
+/// `CreateUser` of `application::users::create::CreateUser<infrastructure::...>`.
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let path = full.split('<').next().unwrap_or(full);
+    path.rsplit("::").next().unwrap_or(path)
+}
 
 /// What a use case is asked to do. The command names what it answers, how it fails (a refused
 /// caller included), and which user it is about, so one command type is one operation.
@@ -78,7 +86,15 @@ pub trait UseCase<C: Command>: Send + Sync {
                 audit(Outcome::Denied);
                 return Err(denied.into());
             }
-            let result = self.run(caller, command).await;
+            let result = self
+                .run(caller, command)
+                .instrument(tracing::info_span!(
+                    // The X-Ray layer's target: the use case is a subsegment of the trace.
+                    target: "xray",
+                    "use case",
+                    name = short_type_name::<Self>()
+                ))
+                .await;
             audit(Outcome::of(&result));
             result
         }

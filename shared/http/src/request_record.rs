@@ -21,6 +21,8 @@ pub(crate) struct RequestRecord {
     pub status: u16,
     pub latency_ms: f64,
     pub cold_start: bool,
+    /// The request's X-Ray trace (`make trace ID=...` shows it locally).
+    pub trace_id: Option<String>,
 }
 
 /// The record of the invocation being answered, held until its response is sent.
@@ -49,6 +51,7 @@ impl RequestRecord {
             status = self.status,
             latency_ms = self.latency_ms,
             cold_start = self.cold_start,
+            trace_id = self.trace_id.as_deref().unwrap_or("-"),
             "request"
         );
         RequestMetrics {
@@ -130,6 +133,7 @@ mod tests {
             status: 201,
             latency_ms: 1.5,
             cold_start: false,
+            trace_id: None,
         }
     }
 

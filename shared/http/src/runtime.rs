@@ -5,6 +5,7 @@ use crate::auth::Authentication;
 use crate::request_record::{RequestRecord, WriteAfterResponse};
 use application::audit::{self, Origin};
 use application::ports::AccessTokenVerifier;
+use lambda_http::http::HeaderValue;
 use lambda_http::lambda_runtime::Runtime;
 use lambda_http::lambda_runtime::layers::TracingLayer;
 use lambda_http::request::RequestContext;
@@ -13,6 +14,8 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use tracing::Instrument;
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -39,15 +42,21 @@ pub fn init_tracing() {
                 // The audit trail is kept whatever the level: operators rely on it.
                 .with_target(audit::TARGET, LevelFilter::INFO)
         });
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
         .with_target(false)
         .with_current_span(false)
         .with_span_list(false)
         .without_time()
-        .finish()
-        .with(filter)
+        .with_filter(filter);
+    // Traces, when the X-Ray daemon's address is set: only the spans meant for them.
+    let traces = xray::XrayLayer::from_env().map(|layer| {
+        layer.with_filter(Targets::new().with_target(xray::TARGET, LevelFilter::INFO))
+    });
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
         .init();
 }
 
@@ -58,6 +67,9 @@ fn lambda_level(level: &str) -> LevelFilter {
     }
     level.parse().unwrap_or(LevelFilter::INFO)
 }
+
+/// The response header naming the request's X-Ray trace.
+pub const TRACE_ID_HEADER: &str = "x-trace-id";
 
 /// True for the first invocation of this process only.
 static COLD_START: AtomicBool = AtomicBool::new(true);
@@ -90,9 +102,18 @@ where
             source_ip: source_ip_of(&request),
         };
 
-        let response: Response<Body> = audit::within(origin, handler(request))
+        let mut response: Response<Body> = audit::within(origin, handler(request))
+            .instrument(xray::invocation_span())
             .await
             .unwrap_or_else(|problem| problem.into_response());
+        let trace = xray::TraceHeader::of_invocation();
+        // The request's trace, for a client to quote (`make trace ID=...` shows it locally).
+        if let Some(root) = trace
+            .as_ref()
+            .and_then(|trace| HeaderValue::from_str(&trace.root).ok())
+        {
+            response.headers_mut().insert(TRACE_ID_HEADER, root);
+        }
 
         RequestRecord {
             request_id,
@@ -101,6 +122,7 @@ where
             status: response.status().as_u16(),
             latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             cold_start,
+            trace_id: trace.map(|header| header.root),
         }
         .write_after_response();
         Ok::<_, Infallible>(response)

@@ -1,3 +1,4 @@
+use crate::aws_calls::AwsCallTracing;
 use crate::dead_letters::DeadLetterQueue;
 use crate::eventbridge::EventBridgeBus;
 use crate::index_writes::IndexWriteRecorder;
@@ -40,6 +41,9 @@ pub const JWT_SIGNING_KEY_PARAMETER: &str = "JWT_SIGNING_KEY_PARAMETER";
 pub const SECRETS_KEY_ID: &str = "SECRETS_KEY_ID";
 /// The issuer an authenticator app shows above a TOTP account (default "User service").
 pub const TOTP_ISSUER: &str = "TOTP_ISSUER";
+/// Where the X-Ray daemon listens (Lambda sets it with active tracing; the local stack's sink
+/// otherwise): set, every AWS call is a subsegment of its trace.
+pub const XRAY_DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
 /// The bus the publisher puts the service's events on (API.md, "Events").
 pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 /// The publisher's dead-letter queue (its URL), which `make redrive` empties too.
@@ -86,6 +90,20 @@ pub struct Aws {
     /// parses the SDK's endpoint rules, a cost worth paying once per cold start, not per
     /// repository.
     dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
+    /// Whether every AWS call is a subsegment of the trace (`AWS_XRAY_DAEMON_ADDRESS` set).
+    traced: bool,
+}
+
+/// A client of one service, built from the shared configuration, tracing each call when
+/// tracing is on: `client!(self, aws_sdk_kms, "KMS", Some(key))`.
+macro_rules! client {
+    ($aws:expr, $sdk:ident, $service:literal, $resource:expr) => {{
+        let mut config = $sdk::config::Builder::from(&$aws.sdk);
+        if $aws.traced {
+            config = config.interceptor(AwsCallTracing::new($service, $resource));
+        }
+        $sdk::Client::from_conf(config.build())
+    }};
 }
 
 /// Bounds on every AWS call, so that an unreachable or frozen service answers 503 long before
@@ -163,6 +181,7 @@ impl Aws {
         Self {
             sdk,
             dynamodb: OnceLock::new(),
+            traced: env::var_os(XRAY_DAEMON_ADDRESS).is_some(),
         }
     }
 
@@ -174,10 +193,14 @@ impl Aws {
             .get_or_init(|| {
                 let table_access = TableAccessRecorder::from_env();
                 let index_writes = IndexWriteRecorder::from_env();
-                if table_access.is_none() && index_writes.is_none() {
+                if table_access.is_none() && index_writes.is_none() && !self.traced {
                     return aws_sdk_dynamodb::Client::new(&self.sdk);
                 }
                 let mut config = aws_sdk_dynamodb::config::Builder::from(&self.sdk);
+                if self.traced {
+                    let table = optional(TABLE_NAME);
+                    config = config.interceptor(AwsCallTracing::new("DynamoDB", table));
+                }
                 if let Some(recorder) = table_access {
                     config = config.interceptor(recorder);
                 }
@@ -190,7 +213,7 @@ impl Aws {
     }
 
     pub fn sesv2(&self) -> aws_sdk_sesv2::Client {
-        aws_sdk_sesv2::Client::new(&self.sdk)
+        client!(self, aws_sdk_sesv2, "SESv2", None)
     }
 
     /// Users in the table named by `TABLE_NAME`.
@@ -279,7 +302,7 @@ impl Aws {
     }
 
     async fn signing_key_from_ssm(&self, name: &str) -> Result<String, SettingsError> {
-        let output = aws_sdk_ssm::Client::new(&self.sdk)
+        let output = client!(self, aws_sdk_ssm, "SSM", Some(name.to_owned()))
             .get_parameter()
             .name(name)
             .with_decryption(true)
@@ -305,7 +328,7 @@ impl Aws {
     /// only by the functions that seal or open.
     pub fn secret_sealer(&self) -> Result<KmsSealer, SettingsError> {
         Ok(KmsSealer::new(
-            aws_sdk_kms::Client::new(&self.sdk),
+            client!(self, aws_sdk_kms, "KMS", optional(SECRETS_KEY_ID)),
             required(SECRETS_KEY_ID)?,
         ))
     }
@@ -329,7 +352,7 @@ impl Aws {
     /// The mailer's dead-letter queue, `DEAD_LETTER_QUEUE_URL`.
     pub fn dead_letter_queue(&self) -> Result<DeadLetterQueue, SettingsError> {
         Ok(DeadLetterQueue::new(
-            aws_sdk_sqs::Client::new(&self.sdk),
+            client!(self, aws_sdk_sqs, "SQS", optional(DEAD_LETTER_QUEUE_URL)),
             required(DEAD_LETTER_QUEUE_URL)?,
         ))
     }
@@ -337,15 +360,21 @@ impl Aws {
     /// The event bus `EVENT_BUS_NAME`. The client is built here, only by the publisher.
     pub fn event_bus(&self) -> Result<EventBridgeBus, SettingsError> {
         Ok(EventBridgeBus::new(
-            aws_sdk_eventbridge::Client::new(&self.sdk),
+            client!(
+                self,
+                aws_sdk_eventbridge,
+                "EventBridge",
+                optional(EVENT_BUS_NAME)
+            ),
             required(EVENT_BUS_NAME)?,
         ))
     }
 
     /// The publisher's dead-letter queue, `EVENT_DEAD_LETTER_QUEUE_URL`, when it is set.
     pub fn event_dead_letter_queue(&self) -> Option<DeadLetterQueue> {
-        optional(EVENT_DEAD_LETTER_QUEUE_URL)
-            .map(|url| DeadLetterQueue::new(aws_sdk_sqs::Client::new(&self.sdk), url))
+        optional(EVENT_DEAD_LETTER_QUEUE_URL).map(|url| {
+            DeadLetterQueue::new(client!(self, aws_sdk_sqs, "SQS", Some(url.clone())), url)
+        })
     }
 
     /// Email through SES from the address in `SENDER_EMAIL`.

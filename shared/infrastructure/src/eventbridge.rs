@@ -34,6 +34,8 @@ impl EventBridgeBus {
             .detail_type(&event.detail_type)
             .detail(&event.detail)
             .time(DateTime::from_millis(event.recorded_at.as_millis()))
+            // The trace goes on into the rules' targets.
+            .set_trace_header(event.trace_header.clone())
             .build()
     }
 }

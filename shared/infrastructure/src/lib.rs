@@ -1,6 +1,7 @@
 //! Adapters from the application's ports to AWS: DynamoDB for storage, SES v2 for email,
 //! and the process environment for configuration.
 
+pub mod aws_calls;
 pub mod aws_errors;
 pub mod config;
 pub mod dead_letters;

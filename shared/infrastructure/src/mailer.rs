@@ -9,6 +9,7 @@ use application::ports::{Clock, EmailSender, Outbox, SecretSealer};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use tracing::Instrument;
 
 /// Runs the Lambda loop with the mailer.
 pub async fn run<S: EmailSender, O: Outbox, K: SecretSealer, C: Clock>(
@@ -16,7 +17,8 @@ pub async fn run<S: EmailSender, O: Outbox, K: SecretSealer, C: Clock>(
 ) -> Result<(), Error> {
     let mailer = &mailer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(handle(mailer, event.payload).await)
+        let invocation = xray::invocation_span();
+        Ok::<_, Error>(handle(mailer, event.payload).instrument(invocation).await)
     }))
     .await
 }

@@ -9,6 +9,7 @@ use application::publishing::{PublishEvents, PublishReport, StreamedEvent};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use tracing::Instrument;
 
 /// Runs the Lambda loop with the publisher.
 pub async fn run<B: EventBus, O: EventOutbox, C: Clock>(
@@ -16,7 +17,12 @@ pub async fn run<B: EventBus, O: EventOutbox, C: Clock>(
 ) -> Result<(), Error> {
     let publisher = &publisher;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(handle(publisher, event.payload).await)
+        let invocation = xray::invocation_span();
+        Ok::<_, Error>(
+            handle(publisher, event.payload)
+                .instrument(invocation)
+                .await,
+        )
     }))
     .await
 }

@@ -86,6 +86,8 @@ pub struct PendingEmail {
     pub email: OutgoingEmail,
     /// When the change that caused it was stored.
     pub recorded_at: Timestamp,
+    /// The trace of the request that recorded it (an X-Ray header), which sending it joins.
+    pub trace_header: Option<String>,
 }
 
 /// The mailer's side of the outbox.

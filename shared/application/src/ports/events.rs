@@ -200,6 +200,8 @@ pub struct PendingEvent {
     pub detail_type: String,
     pub detail: String,
     pub recorded_at: Timestamp,
+    /// The trace of the request that recorded it (an X-Ray header), which publishing it joins.
+    pub trace_header: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

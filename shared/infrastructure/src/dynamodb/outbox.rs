@@ -52,6 +52,9 @@ pub struct OutboxItem {
     secret: Option<SealedItem>,
     recorded_at: String,
     expires_at: i64,
+    /// The X-Ray trace of the request that recorded it, which the mailer's work joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trace_header: Option<String>,
 }
 
 impl OutboxItem {
@@ -73,6 +76,7 @@ impl OutboxItem {
             expires_at: now
                 .plus_seconds(RETENTION_SECONDS)
                 .map_or(0, |at| at.as_millis() / 1000),
+            trace_header: trace_header(),
         }
     }
 
@@ -106,8 +110,14 @@ impl OutboxItem {
             },
             recorded_at: Timestamp::parse_rfc3339(&self.recorded_at)?,
             id: self.id,
+            trace_header: self.trace_header,
         })
     }
+}
+
+/// Where the recording request is in its trace, for the work done later for what it records.
+fn trace_header() -> Option<String> {
+    xray::current().map(|header| header.to_string())
 }
 
 /// An event item as stored, and as the stream's `NewImage` carries it: the `detail-type` and
@@ -123,6 +133,9 @@ pub struct EventItem {
     detail: String,
     recorded_at: String,
     expires_at: i64,
+    /// The X-Ray trace of the request that recorded it, which the publisher's work joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trace_header: Option<String>,
 }
 
 impl EventItem {
@@ -140,6 +153,7 @@ impl EventItem {
             expires_at: now
                 .plus_seconds(RETENTION_SECONDS)
                 .map_or(0, |at| at.as_millis() / 1000),
+            trace_header: trace_header(),
         }
     }
 
@@ -151,6 +165,7 @@ impl EventItem {
             id: self.id,
             detail_type: self.detail_type,
             detail: self.detail,
+            trace_header: self.trace_header,
         })
     }
 }
