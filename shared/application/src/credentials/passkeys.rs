@@ -551,6 +551,65 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_passkey_added_or_removed_moves_its_owner_on_and_is_published_at_that_version() {
+        let world = World::new();
+        let ada = world.users.sign_in(&world.ada);
+        let (started, ceremony) = world.start(&ada, now()).await.unwrap();
+        let answer = FakeCeremonies::answer(&ceremony, "cred-1", world.ada.id(), true, 0);
+        // Ada's account changed since the ceremony started (a login, say): the passkey moves
+        // her on from the version after that change.
+        let read = world.users.stored(world.ada.id()).unwrap();
+        let mut verified = read.clone();
+        verified.verify_email();
+        world
+            .users
+            .update(&read, verified, &crate::ports::Outgoing::nothing())
+            .await
+            .unwrap();
+        let passkey = world.register(&ada, &started, answer, now()).await.unwrap();
+        let after_add = world.users.stored(world.ada.id()).unwrap();
+        assert_eq!(after_add.version(), read.version().next().next());
+        world
+            .remove()
+            .execute(
+                &world.users.admin_caller(),
+                PasskeyRemoval {
+                    user_id: world.ada.id(),
+                    passkey_id: passkey.id,
+                    current_password: None,
+                },
+            )
+            .await
+            .unwrap();
+        let after_remove = world.users.stored(world.ada.id()).unwrap();
+        let published: Vec<_> = world
+            .users
+            .outbox()
+            .events()
+            .into_iter()
+            .map(|event| (event.change, event.version))
+            .collect();
+        assert_eq!(
+            published,
+            [
+                (
+                    Change::UserPasskeyAdded {
+                        passkey_id: passkey.id
+                    },
+                    after_add.version()
+                ),
+                (
+                    Change::UserPasskeyRemoved {
+                        passkey_id: passkey.id
+                    },
+                    after_remove.version()
+                ),
+            ]
+        );
+        assert_eq!(after_remove.version(), after_add.version().next());
+    }
+
+    #[tokio::test]
     async fn registering_is_the_users_own_and_needs_step_up() {
         let world = World::new();
         let admin = world.users.admin_caller();

@@ -145,6 +145,20 @@ mod tests {
             sent[0].text
         );
         assert!(sent[0].text.contains("Total: 25.99 EUR"));
+        let placed = orders.outbox().events();
+        assert_eq!(
+            placed,
+            [crate::ports::DomainEvent {
+                user_id: ada.id(),
+                version: domain::Version::new(1),
+                change: crate::ports::Change::OrderPlaced {
+                    order_id: order.id(),
+                    total: order.total(),
+                    lines: 2,
+                },
+            }],
+            "its event, recorded with it"
+        );
     }
 
     #[tokio::test]

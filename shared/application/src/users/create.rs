@@ -104,6 +104,13 @@ mod tests {
             !recorded[0].text.contains("Ada"),
             "nothing the requester chose goes to an address nobody proved"
         );
+        let events = users.outbox().events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].change.detail_type(), "UserRegistered");
+        assert_eq!(
+            (events[0].user_id, events[0].version),
+            (user.id(), user.version())
+        );
     }
 
     #[tokio::test]
