@@ -8,7 +8,22 @@ import pathlib
 import sys
 
 path = pathlib.Path(__file__).resolve().parent / "run" / "traces.jsonl"
-documents = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+sent = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def flatten(document):
+    """A document's nested subsegments on their own, with their trace and parent."""
+    flat, pending = [], [document]
+    while pending:
+        current = pending.pop()
+        for child in current.pop("subsegments", []):
+            child.update(trace_id=current["trace_id"], parent_id=current["id"], type="subsegment")
+            pending.append(child)
+        flat.append(current)
+    return flat
+
+
+documents = [flat for document in sent for flat in flatten(document)]
 wanted = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] else None
 
 if not wanted:

@@ -198,7 +198,7 @@ async fn with_the_event_bus_frozen_requests_do_not_wait_and_every_event_arrives_
     let mut took = Vec::new();
     {
         let _frozen = Frozen::new(moto_pid());
-        for n in 0..3 {
+        for n in 0..2 {
             let started = Instant::now();
             let user = api
                 .create_user(&unique_email(&format!("frozen-bus-{n}")), "Frozen Bus")
@@ -216,12 +216,12 @@ async fn with_the_event_bus_frozen_requests_do_not_wait_and_every_event_arrives_
         }
         // The publisher meets the frozen bus at least once (its readiness check gives up
         // after 2 s) before the thaw.
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
     }
     let slowest = took.into_iter().max().unwrap();
     assert!(
         slowest < Duration::from_secs(5),
-        "three requests waited for the frozen bus: {slowest:?}"
+        "a request waited for the frozen bus: {slowest:?}"
     );
     for id in &ids {
         let events = published_about(id, 3, Duration::from_secs(60)).await;

@@ -246,6 +246,7 @@ fn trace_documents(trace_id: &str) -> Vec<Value> {
         .unwrap_or_default()
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .flat_map(|document| xray::flatten(&document))
         .filter(|document| document["trace_id"] == trace_id)
         .collect()
 }

@@ -6,10 +6,12 @@ use domain::UserId;
 use reqwest::Method;
 use serde_json::{Value, json};
 use service_tests::authenticator::{Authenticator, ORIGIN};
+use service_tests::events::{assert_valid_against_their_schemas, detail_types, published_about};
 use service_tests::function::StartedFunction;
 use service_tests::{
     Api, Reply, Session, mailbox_for, new_admin_session, new_user_session, token_claims,
 };
+use std::time::Duration;
 
 async fn post(api: &Api, path: &str, body: Value) -> Reply {
     api.send_json(Method::POST, path, &body).await
@@ -113,6 +115,23 @@ async fn a_passkey_registers_lists_signs_in_with_hwk_and_mfa_and_is_removed() {
         mail.iter()
             .any(|m| m["subject"] == "A passkey was removed from your account")
     );
+
+    // Registered, password set by reset, passkey added, removed: each published once, the
+    // passkey's events at versions of their own, after the sign-ins'.
+    let events = published_about(&ada.id, 4, Duration::from_secs(30)).await;
+    assert_eq!(
+        detail_types(&events),
+        [
+            "UserRegistered",
+            "UserPasswordChanged",
+            "UserPasskeyAdded",
+            "UserPasskeyRemoved"
+        ]
+    );
+    assert_eq!(events[2]["detail"]["passkey_id"], passkey.as_str());
+    assert_eq!(events[3]["detail"]["passkey_id"], passkey.as_str());
+    assert!(events[3]["detail"]["version"].as_u64() > events[2]["detail"]["version"].as_u64());
+    assert_valid_against_their_schemas(&events);
 }
 
 #[tokio::test]

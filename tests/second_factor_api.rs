@@ -4,10 +4,12 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use service_tests::events::{assert_valid_against_their_schemas, detail_types, published_about};
 use service_tests::{
     Api, Session, local_dynamodb, login, mailbox_for, new_admin_session, new_user_session,
     table_name, token_claims,
 };
+use std::time::Duration;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 /// The authenticator app's code for `secret` (base32) `offset` seconds from now.
@@ -256,6 +258,17 @@ async fn an_admin_resets_a_users_factor_with_no_body_and_a_user_cannot_touch_ano
     mallory.api().delete(&remove).await.expect_problem(404);
     let reset = Api::default().delete(&remove).await;
     assert_eq!(reset.status, 204, "{}", reset.body);
+    let events = published_about(&grace.id, 4, Duration::from_secs(30)).await;
+    assert_eq!(
+        detail_types(&events),
+        [
+            "UserRegistered",
+            "UserPasswordChanged",
+            "UserSecondFactorEnabled",
+            "UserSecondFactorDisabled"
+        ]
+    );
+    assert_valid_against_their_schemas(&events);
     grace
         .api()
         .get(&format!("/users/{}", grace.id))

@@ -708,6 +708,9 @@ impl Bench {
     }
 }
 
+/// Segment documents the functions sent the bench's X-Ray daemon.
+static XRAY_DATAGRAMS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// `BENCH_TRACED=true`: a stand-in for the X-Ray daemon (a UDP socket that reads and drops
 /// every datagram), whose address every function is given, as Lambda does with active tracing.
 fn xray_daemon() -> Option<String> {
@@ -721,7 +724,9 @@ fn xray_daemon() -> Option<String> {
             let address = socket.local_addr().ok()?.to_string();
             std::thread::spawn(move || {
                 let mut buffer = [0u8; 65_536];
-                while socket.recv(&mut buffer).is_ok() {}
+                while socket.recv(&mut buffer).is_ok() {
+                    XRAY_DATAGRAMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             });
             Some(address)
         })
@@ -763,6 +768,13 @@ async fn main() -> anyhow::Result<()> {
         "\nwritten: {}/summary.json and summary.md",
         out_dir.display()
     )?;
+    if xray_daemon().is_some() {
+        let sent = XRAY_DATAGRAMS.load(std::sync::atomic::Ordering::Relaxed);
+        writeln!(
+            stdout,
+            "traced: the functions sent {sent} segment documents"
+        )?;
+    }
     Ok(())
 }
 

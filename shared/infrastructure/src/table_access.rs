@@ -110,6 +110,18 @@ pub fn accesses(operation: &str, body: &Value) -> BTreeSet<(Access, String)> {
                 }
             }
         }
+        "BatchWriteItem" => {
+            for requests in object_values(&body["RequestItems"]) {
+                for request in requests.as_array().into_iter().flatten() {
+                    let key = if request["PutRequest"].is_object() {
+                        &request["PutRequest"]["Item"]
+                    } else {
+                        &request["DeleteRequest"]["Key"]
+                    };
+                    add(Access::Write, key_kind(key));
+                }
+            }
+        }
         // An index holds users only and its grant names the index; the table's partition is
         // the value the key condition compares `pk` with.
         "Query" if body["IndexName"].is_string() => {}
@@ -195,6 +207,16 @@ mod tests {
             [(Access::Read, "ORDERS#*".to_owned())]
         );
         assert!(kinds("Query", json!({"IndexName": "live_users"})).is_empty());
+        assert_eq!(
+            kinds(
+                "BatchWriteItem",
+                json!({"RequestItems": {"t": [
+                    {"DeleteRequest": {"Key": {"pk": {"S": "OUTBOX#1"}, "sk": {"S": "EVENT"}}}},
+                    {"PutRequest": {"Item": {"pk": {"S": "OUTBOX#2"}}}}
+                ]}})
+            ),
+            [(Access::Write, "OUTBOX#*".to_owned())]
+        );
         assert_eq!(
             kinds(
                 "TransactWriteItems",

@@ -38,6 +38,21 @@ async fn owner_of(users: &DynamoUserRepository, passkey: &Passkey) -> User {
         .unwrap()
 }
 
+/// Adds `passkey` for its owner as stored now.
+async fn add(users: &DynamoUserRepository, passkey: &Passkey) -> Result<(), PasskeyWriteError> {
+    let owner = owner_of(users, passkey).await;
+    users.add(passkey, &owner, &Outgoing::nothing()).await
+}
+
+/// Removes `passkey` for its owner as stored now: whether it was there.
+async fn remove(users: &DynamoUserRepository, passkey: &Passkey) -> bool {
+    let owner = owner_of(users, passkey).await;
+    users
+        .remove(passkey, &owner, &Outgoing::nothing())
+        .await
+        .unwrap()
+}
+
 async fn with_user(email: &str) -> (DynamoUserRepository, User) {
     let users = fresh_repository().await;
     let owner = user(email);
@@ -51,22 +66,8 @@ async fn a_passkey_is_listed_found_by_its_credential_and_registered_once() {
     assert!(users.passkeys(ada.id()).await.unwrap().is_empty());
     let laptop = passkey(&ada, &[7; 32], "Laptop");
     let phone = passkey(&ada, &[8; 64], "Phone");
-    users
-        .add(
-            &laptop,
-            &owner_of(&users, &laptop).await,
-            &Outgoing::nothing(),
-        )
-        .await
-        .unwrap();
-    users
-        .add(
-            &phone,
-            &owner_of(&users, &phone).await,
-            &Outgoing::nothing(),
-        )
-        .await
-        .unwrap();
+    add(&users, &laptop).await.unwrap();
+    add(&users, &phone).await.unwrap();
     let listed = users.passkeys(ada.id()).await.unwrap();
     assert_eq!(listed, vec![laptop.clone(), phone.clone()], "oldest first");
     assert_eq!(
@@ -85,9 +86,7 @@ async fn a_passkey_is_listed_found_by_its_credential_and_registered_once() {
     users.insert(&grace, &Outgoing::nothing()).await.unwrap();
     let copy = passkey(&grace, &[7; 32], "Copy");
     assert!(matches!(
-        users
-            .add(&copy, &owner_of(&users, &copy).await, &Outgoing::nothing())
-            .await,
+        add(&users, &copy).await,
         Err(PasskeyWriteError::CredentialTaken)
     ));
     assert!(users.passkeys(grace.id()).await.unwrap().is_empty());
@@ -97,62 +96,23 @@ async fn a_passkey_is_listed_found_by_its_credential_and_registered_once() {
 async fn a_removed_passkey_is_gone_with_its_credential_and_can_register_again() {
     let (users, ada) = with_user("passkey-removal@example.com").await;
     let laptop = passkey(&ada, &[5; 16], "Laptop");
-    users
-        .add(
-            &laptop,
-            &owner_of(&users, &laptop).await,
-            &Outgoing::nothing(),
-        )
-        .await
-        .unwrap();
-    assert!(
-        users
-            .remove(
-                &laptop,
-                &owner_of(&users, &laptop).await,
-                &Outgoing::nothing()
-            )
-            .await
-            .unwrap()
-    );
-    assert!(
-        !users
-            .remove(
-                &laptop,
-                &owner_of(&users, &laptop).await,
-                &Outgoing::nothing()
-            )
-            .await
-            .unwrap()
-    );
+    add(&users, &laptop).await.unwrap();
+    assert!(remove(&users, &laptop).await);
+    assert!(!remove(&users, &laptop).await);
     assert_eq!(
         users.by_credential(&laptop.credential.id).await.unwrap(),
         None
     );
     assert!(users.passkeys(ada.id()).await.unwrap().is_empty());
     let again = passkey(&ada, &[5; 16], "Again");
-    users
-        .add(
-            &again,
-            &owner_of(&users, &again).await,
-            &Outgoing::nothing(),
-        )
-        .await
-        .unwrap();
+    add(&users, &again).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_counter_moves_on_once_from_the_value_read() {
     let (users, ada) = with_user("passkey-counter@example.com").await;
     let laptop = passkey(&ada, &[3; 16], "Laptop");
-    users
-        .add(
-            &laptop,
-            &owner_of(&users, &laptop).await,
-            &Outgoing::nothing(),
-        )
-        .await
-        .unwrap();
+    add(&users, &laptop).await.unwrap();
     let at = Timestamp::now();
     let states: Vec<[u8; 7]> = (1u8..=5).map(|counter| [counter; 7]).collect();
     let racing = futures::future::join_all(

@@ -116,14 +116,50 @@ pub fn current() -> Option<TraceHeader> {
         .or_else(TraceHeader::of_invocation)
 }
 
+/// A document as separate segments and subsegments: each nested subsegment on its own, with
+/// the trace and the parent its place implied, as X-Ray shows them.
+pub fn flatten(document: &Value) -> Vec<Value> {
+    let mut flat = Vec::new();
+    let mut pending = vec![document.clone()];
+    while let Some(mut document) = pending.pop() {
+        if let Some(Value::Array(nested)) = document
+            .as_object_mut()
+            .and_then(|fields| fields.remove("subsegments"))
+        {
+            for mut child in nested {
+                child["trace_id"] = document["trace_id"].clone();
+                child["parent_id"] = document["id"].clone();
+                child["type"] = "subsegment".into();
+                pending.push(child);
+            }
+        }
+        flat.push(document);
+    }
+    flat
+}
+
 /// A new 64-bit id in 16 hex digits, as X-Ray wants segment ids.
 fn new_id() -> String {
-    let mut bytes = [0u8; 8];
-    // An id, not a secret: should the OS refuse, the time still tells segments apart.
-    if getrandom::fill(&mut bytes).is_err() {
-        bytes = now_nanos().to_be_bytes();
+    thread_local! {
+        /// An id, not a secret: seeded once from the OS (or the clock, should it refuse), then
+        /// SplitMix64, so a span costs no system call.
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new({
+            let mut seed = [0u8; 8];
+            if getrandom::fill(&mut seed).is_err() {
+                seed = now_nanos().to_be_bytes();
+            }
+            u64::from_be_bytes(seed)
+        });
     }
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    let next = STATE.with(|state| {
+        let value = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state.set(value);
+        let mut mixed = value;
+        mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        mixed ^ (mixed >> 31)
+    });
+    format!("{next:016x}")
 }
 
 fn now_nanos() -> u64 {
@@ -187,6 +223,8 @@ struct Open {
     start: f64,
     fields: Fields,
     name: &'static str,
+    /// The documents of the subsegments closed inside it, sent with it.
+    nested: Vec<Value>,
 }
 
 impl Open {
@@ -330,6 +368,7 @@ impl XrayLayer {
             start: now_seconds(),
             fields,
             name,
+            nested: Vec::new(),
         })
     }
 }
@@ -371,17 +410,46 @@ where
         }
     }
 
+    /// A closed subsegment goes into its enclosing segment or subsegment of the same trace,
+    /// which sends it with its own document: one datagram per use case (or per joined
+    /// segment), not one per call. Only what hangs directly under Lambda's own segment, or
+    /// starts a part of another trace, is sent on its own.
     fn on_close(&self, id: span::Id, context: Context<'_, S>) {
         let Some(span) = context.span(&id) else {
             return;
         };
-        let Some(open) = span.extensions_mut().remove::<Open>() else {
+        let Some(mut open) = span.extensions_mut().remove::<Open>() else {
             return;
         };
         if !open.header.recorded() || open.kind == (Kind::Invocation { send: false }) {
             return;
         }
-        self.send(&open.document(now_seconds()));
+        let mut document = open.document(now_seconds());
+        if !open.nested.is_empty() {
+            document["subsegments"] = Value::Array(std::mem::take(&mut open.nested));
+        }
+        if open.kind == Kind::Subsegment {
+            for ancestor in span.scope().skip(1) {
+                let mut extensions = ancestor.extensions_mut();
+                let Some(enclosing) = extensions.get_mut::<Open>() else {
+                    continue;
+                };
+                if enclosing.kind != (Kind::Invocation { send: false })
+                    && enclosing.header.root == open.header.root
+                {
+                    // Inside its parent's document the trace and the parent go without saying.
+                    if let Some(fields) = document.as_object_mut() {
+                        for implied in ["trace_id", "parent_id", "type"] {
+                            fields.remove(implied);
+                        }
+                    }
+                    enclosing.nested.push(document);
+                    return;
+                }
+                break;
+            }
+        }
+        self.send(&document);
     }
 }
 
@@ -411,6 +479,10 @@ mod tests {
 
     /// The layer with a daemon on a loopback socket of the test's own; the documents it sent.
     fn traced(work: impl FnOnce()) -> Vec<Value> {
+        traced_with(true, work)
+    }
+
+    fn traced_with(function_segment: bool, work: impl FnOnce()) -> Vec<Value> {
         let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
         daemon
             .set_read_timeout(Some(std::time::Duration::from_millis(200)))
@@ -419,7 +491,7 @@ mod tests {
         socket.connect(daemon.local_addr().unwrap()).unwrap();
         let layer = XrayLayer {
             socket,
-            function_segment: true,
+            function_segment,
             invocation: lambdas_header,
         };
         let subscriber = tracing_subscriber::registry().with(layer);
@@ -430,7 +502,7 @@ mod tests {
             let text = std::str::from_utf8(&buffer[..size]).unwrap();
             let (header, document) = text.split_once('\n').unwrap();
             assert_eq!(format!("{header}\n"), PROTOCOL_HEADER);
-            documents.push(serde_json::from_str(document).unwrap());
+            documents.extend(flatten(&serde_json::from_str(document).unwrap()));
         }
         documents
     }
@@ -454,7 +526,7 @@ mod tests {
             call.record("status", 200u64);
             call.record("retries", 1u64);
         });
-        let [call, use_case, function] = documents.as_slice() else {
+        let [function, use_case, call] = documents.as_slice() else {
             panic!("three documents: {documents:?}");
         };
         assert_eq!(function["name"], "create-user");
@@ -485,6 +557,28 @@ mod tests {
     }
 
     #[test]
+    fn in_lambda_the_use_case_is_sent_with_its_calls_under_lambdas_own_segment() {
+        let documents = traced_with(false, || {
+            let invocation = tracing::info_span!(target: TARGET, INVOCATION, name = "get-user");
+            let _invocation = invocation.enter();
+            let use_case = tracing::info_span!(target: TARGET, "use case", name = "GetUser");
+            let _use_case = use_case.enter();
+            drop(
+                tracing::info_span!(target: TARGET, "aws", name = "DynamoDB", operation = "BatchGetItem"),
+            );
+        });
+        let [use_case, call] = documents.as_slice() else {
+            panic!("the use case and its call: {documents:?}");
+        };
+        assert_eq!(
+            use_case["parent_id"], "53995c3f42cd8ad8",
+            "Lambda's segment"
+        );
+        assert_eq!(use_case["type"], "subsegment");
+        assert_eq!(call["parent_id"], use_case["id"]);
+    }
+
+    #[test]
     fn a_joined_segment_and_its_subsegments_carry_the_trace_they_join() {
         let joined = format!("Root={ROOT};Parent=aaaaaaaaaaaaaaaa;Sampled=1");
         let mut inside = None;
@@ -497,7 +591,7 @@ mod tests {
                 operation = "SendEmail", status = tracing::field::Empty);
             call.record("status", 503u64);
         });
-        let [call, segment] = documents.as_slice() else {
+        let [segment, call] = documents.as_slice() else {
             panic!("two documents: {documents:?}");
         };
         assert_eq!(segment["name"], "send-email");
