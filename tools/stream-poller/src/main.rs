@@ -46,7 +46,11 @@ async fn main() -> anyhow::Result<()> {
             .parse()
             .context("MAILER_MAX_ATTEMPTS is a number")?,
         first_backoff: Duration::from_millis(250),
-        max_backoff: Duration::from_secs(4),
+        max_backoff: Duration::from_millis(
+            setting("POLLER_MAX_BACKOFF_MS", "4000")
+                .parse()
+                .context("POLLER_MAX_BACKOFF_MS is a number")?,
+        ),
     };
     let (mail_invoker, mail_dead_letters) = consumer("send-email", queue_url);
     let (event_invoker, event_dead_letters) = consumer("publish-events", event_queue_url);
