@@ -74,27 +74,6 @@ mod tests {
     use application::ports::{Outgoing, OutgoingEmail, UserRepository};
     use domain::{Email, User, UserId, UserName};
 
-    /// The stream record Lambda would deliver for this outbox item.
-    fn record(item: &OutboxItem, sequence_number: &str) -> serde_json::Value {
-        let image: serde_dynamo::Item = serde_dynamo::to_item(item).unwrap();
-        serde_json::json!({
-            "eventID": format!("event-{sequence_number}"),
-            "eventName": "INSERT",
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": "us-east-1",
-            "dynamodb": {
-                "ApproximateCreationDateTime": 1_700_000_000.0,
-                "Keys": {"pk": image.get("pk"), "sk": image.get("sk")},
-                "NewImage": image,
-                "SequenceNumber": sequence_number,
-                "SizeBytes": 300,
-                "StreamViewType": "NEW_IMAGE",
-            },
-            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/users/stream/2026",
-        })
-    }
-
     #[tokio::test]
     async fn a_lambda_event_is_delivered_and_exactly_the_failed_records_are_named() {
         let users = InMemoryUsers::default();
@@ -114,7 +93,10 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(index, pending)| {
-                record(&OutboxItem::of_pending(pending), &format!("{}", 100 + index))
+                stream_batch::stream_record(
+                    &OutboxItem::of_pending(pending),
+                    &format!("{}", 100 + index),
+                )
             })
             .chain([serde_json::json!({
                 "eventID": "garbled", "eventName": "INSERT", "awsRegion": "us-east-1",

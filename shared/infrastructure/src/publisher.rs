@@ -69,3 +69,58 @@ fn emit_metrics(report: &PublishReport, unreadable: usize) {
         ],
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use application::fakes::{FixedClock, InMemoryOutbox, RecordingBus};
+    use application::ports::PendingEvent;
+    use domain::Timestamp;
+
+    #[tokio::test]
+    async fn a_lambda_event_is_published_and_exactly_the_failed_records_are_named() {
+        let outbox = InMemoryOutbox::default();
+        let bus = RecordingBus::default();
+        let mut records = Vec::new();
+        for (index, id) in ["event-ok", "event-refused"].iter().enumerate() {
+            let pending = PendingEvent {
+                id: (*id).to_owned(),
+                detail_type: "UserSuspended".to_owned(),
+                detail: r#"{"status":"suspended"}"#.to_owned(),
+                recorded_at: Timestamp::now(),
+                trace_header: None,
+            };
+            outbox.record_event(pending.clone());
+            records.push(stream_batch::stream_record(
+                &EventItem::of_pending(&pending),
+                &format!("{}", 100 + index),
+            ));
+        }
+        records.push(serde_json::json!({
+            "eventID": "garbled", "eventName": "INSERT", "awsRegion": "us-east-1",
+            "dynamodb": {"NewImage": {"entity": {"S": "event"}}, "SequenceNumber": "900", "SizeBytes": 10},
+        }));
+        bus.refuse("event-refused", usize::MAX);
+        let event: Event =
+            serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
+        let publisher = PublishEvents::new(bus.clone(), outbox.clone(), FixedClock::default());
+        let response = handle(&publisher, event).await;
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|failure| failure.item_identifier.clone().unwrap())
+            .collect();
+        assert_eq!(
+            failed,
+            ["900", "101"],
+            "the unreadable and the refused, nothing else"
+        );
+        assert_eq!(bus.published_ids(), ["event-ok"]);
+        let left: Vec<_> = outbox
+            .pending_events()
+            .into_iter()
+            .map(|event| event.id)
+            .collect();
+        assert_eq!(left, ["event-refused"], "kept for its retry");
+    }
+}

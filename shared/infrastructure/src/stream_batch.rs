@@ -98,3 +98,28 @@ pub fn emit_metrics(default_function: &str, metrics: &[BatchMetric]) {
     // As the request metrics: the whole line is the EMF document.
     let _ = std::io::stdout().lock().write_all(line.as_bytes());
 }
+
+/// The stream record Lambda would deliver for an inserted item (tests of the consumers).
+#[cfg(test)]
+pub(crate) fn stream_record(
+    item: &impl serde::Serialize,
+    sequence_number: &str,
+) -> serde_json::Value {
+    let image: serde_dynamo::Item = serde_dynamo::to_item(item).unwrap_or_default();
+    serde_json::json!({
+        "eventID": format!("event-{sequence_number}"),
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_700_000_000.0,
+            "Keys": {"pk": image.get("pk"), "sk": image.get("sk")},
+            "NewImage": image,
+            "SequenceNumber": sequence_number,
+            "SizeBytes": 300,
+            "StreamViewType": "NEW_IMAGE",
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/users/stream/2026",
+    })
+}

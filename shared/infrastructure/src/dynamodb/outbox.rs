@@ -157,6 +157,23 @@ impl EventItem {
         }
     }
 
+    /// The item of a pending event, as the store wrote it.
+    #[cfg(test)]
+    pub(crate) fn of_pending(pending: &PendingEvent) -> Self {
+        Self {
+            pk: format!("{OUTBOX_PREFIX}{}", pending.id),
+            sk: EVENT_SORT_KEY.to_owned(),
+            entity: EVENT_ENTITY.to_owned(),
+            id: pending.id.clone(),
+            user_id: String::new(),
+            detail_type: pending.detail_type.clone(),
+            detail: pending.detail.clone(),
+            recorded_at: pending.recorded_at.to_rfc3339(),
+            expires_at: 0,
+            trace_header: pending.trace_header.clone(),
+        }
+    }
+
     /// The event to publish; `None` when the item is not a well-formed event item.
     pub fn into_pending(self) -> Option<PendingEvent> {
         (self.entity == EVENT_ENTITY).then_some(())?;
