@@ -8,7 +8,7 @@ use domain::{Currency, Money, OrderId, PasskeyId, Role, UserId, UserStatus, Vers
 use reqwest::Method;
 use serde_json::{Value, json};
 use service_tests::events::{assert_valid_against_their_schemas, detail_types, published_about};
-use service_tests::{Api, mailbox_for, new_user_session, unique_email};
+use service_tests::{Api, mailed_tokens, new_user_session, unique_email};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -204,13 +204,10 @@ async fn a_users_own_email_change_publishes_when_confirmed_and_a_reset_password_
     );
     assert_eq!(before[1]["detail"]["by"], "reset");
 
-    let token = mailbox_for(&moved).await[0]["body"]["text"]
-        .as_str()
-        .unwrap()
-        .lines()
-        .find_map(|line| line.strip_prefix("token="))
-        .unwrap()
-        .to_owned();
+    let token = mailed_tokens(&moved, "Confirm your new email address")
+        .await
+        .pop()
+        .unwrap();
     let confirmed = Api::anonymous()
         .send_json(
             Method::POST,

@@ -323,10 +323,16 @@ pub fn cold_starts_of(function: &str) -> usize {
 
 /// The reset tokens the local SES holds for `address`, oldest first.
 pub async fn reset_tokens(address: &str) -> Vec<String> {
+    mailed_tokens(address, "Reset your password").await
+}
+
+/// The tokens (`token=` lines) of the messages with `subject` the local SES holds for
+/// `address`, oldest first.
+pub async fn mailed_tokens(address: &str, subject: &str) -> Vec<String> {
     mailbox_for(address)
         .await
         .iter()
-        .filter(|mail| mail["subject"] == "Reset your password")
+        .filter(|mail| mail["subject"] == subject)
         .filter_map(|mail| {
             mail["body"]["text"]
                 .as_str()?

@@ -57,11 +57,38 @@ pub struct OutboxItem {
     trace_header: Option<String>,
 }
 
-impl OutboxItem {
-    fn record(email: &OutgoingEmail, now: Timestamp) -> Self {
-        let id = uuid::Uuid::now_v7().to_string();
+/// What the items one write records share: when, until when they are kept, and the trace of
+/// the request that wrote them.
+struct Recording {
+    at: Timestamp,
+    /// As long as the dead-letter queue keeps a message.
+    expires_at: i64,
+    trace_header: Option<String>,
+}
+
+impl Recording {
+    fn at(at: Timestamp) -> Self {
         Self {
-            pk: format!("{OUTBOX_PREFIX}{id}"),
+            at,
+            expires_at: at
+                .plus_seconds(RETENTION_SECONDS)
+                .map_or(0, |until| until.as_millis() / 1000),
+            trace_header: xray::current().map(|header| header.to_string()),
+        }
+    }
+
+    /// A new item id, and the partition key it goes under.
+    fn new_key() -> (String, String) {
+        let id = uuid::Uuid::now_v7().to_string();
+        (format!("{OUTBOX_PREFIX}{id}"), id)
+    }
+}
+
+impl OutboxItem {
+    fn record(email: &OutgoingEmail, recording: &Recording) -> Self {
+        let (pk, id) = Recording::new_key();
+        Self {
+            pk,
             sk: OUTBOX_SORT_KEY.to_owned(),
             entity: OUTBOX_ENTITY.to_owned(),
             id,
@@ -72,18 +99,16 @@ impl OutboxItem {
                 .secret
                 .as_ref()
                 .map(|secret| SealedItem::of(&secret.sealed, secret.context)),
-            recorded_at: now.to_rfc3339(),
-            expires_at: now
-                .plus_seconds(RETENTION_SECONDS)
-                .map_or(0, |at| at.as_millis() / 1000),
-            trace_header: trace_header(),
+            recorded_at: recording.at.to_rfc3339(),
+            expires_at: recording.expires_at,
+            trace_header: recording.trace_header.clone(),
         }
     }
 
     /// The item of a pending message, as the store wrote it.
     #[cfg(test)]
     pub(crate) fn of_pending(pending: &PendingEmail) -> Self {
-        let mut item = Self::record(&pending.email, pending.recorded_at);
+        let mut item = Self::record(&pending.email, &Recording::at(pending.recorded_at));
         item.pk = format!("{OUTBOX_PREFIX}{}", pending.id);
         item.id = pending.id.clone();
         item
@@ -115,11 +140,6 @@ impl OutboxItem {
     }
 }
 
-/// Where the recording request is in its trace, for the work done later for what it records.
-fn trace_header() -> Option<String> {
-    xray::current().map(|header| header.to_string())
-}
-
 /// An event item as stored, and as the stream's `NewImage` carries it: the `detail-type` and
 /// the `detail` the bus will deliver, written once, when the change is.
 #[derive(Debug, Serialize, Deserialize)]
@@ -139,21 +159,19 @@ pub struct EventItem {
 }
 
 impl EventItem {
-    fn record(event: &DomainEvent, now: Timestamp) -> Self {
-        let id = uuid::Uuid::now_v7().to_string();
+    fn record(event: &DomainEvent, recording: &Recording) -> Self {
+        let (pk, id) = Recording::new_key();
         Self {
-            pk: format!("{OUTBOX_PREFIX}{id}"),
+            pk,
             sk: EVENT_SORT_KEY.to_owned(),
             entity: EVENT_ENTITY.to_owned(),
-            detail: event_detail(event, &id, now).to_string(),
+            detail: event_detail(event, &id, recording.at).to_string(),
             id,
             user_id: event.user_id.to_string(),
             detail_type: event.change.detail_type().to_owned(),
-            recorded_at: now.to_rfc3339(),
-            expires_at: now
-                .plus_seconds(RETENTION_SECONDS)
-                .map_or(0, |at| at.as_millis() / 1000),
-            trace_header: trace_header(),
+            recorded_at: recording.at.to_rfc3339(),
+            expires_at: recording.expires_at,
+            trace_header: recording.trace_header.clone(),
         }
     }
 
@@ -241,7 +259,7 @@ pub(crate) fn outbox_writes(
     table: &str,
     outbox: &Outgoing,
 ) -> Result<Vec<TransactWriteItem>, RepositoryError> {
-    let now = Timestamp::now();
+    let recording = Recording::at(Timestamp::now());
     let put = |item: Result<Item, serde_dynamo::Error>| {
         item.map_err(|error| RepositoryError::Failed(error.into()))
             .and_then(|item| items::put_new(table, item))
@@ -249,11 +267,11 @@ pub(crate) fn outbox_writes(
     let emails = outbox
         .emails
         .iter()
-        .map(|email| put(serde_dynamo::to_item(OutboxItem::record(email, now))));
+        .map(|email| put(serde_dynamo::to_item(OutboxItem::record(email, &recording))));
     let events = outbox
         .events
         .iter()
-        .map(|event| put(serde_dynamo::to_item(EventItem::record(event, now))));
+        .map(|event| put(serde_dynamo::to_item(EventItem::record(event, &recording))));
     emails.chain(events).collect()
 }
 
@@ -447,7 +465,7 @@ mod tests {
             )
         };
         let now = Timestamp::now();
-        let item = OutboxItem::record(&email, now);
+        let item = OutboxItem::record(&email, &Recording::at(now));
         assert_eq!(
             item.expires_at * 1000 - now.as_millis() / 1000 * 1000,
             RETENTION_SECONDS * 1000
